@@ -1,0 +1,230 @@
+"""The format catalog: ``formats/*.toml`` -> validate (collect every error) -> typed Formats.
+
+STYLE P8: load with tomllib, check a schema and cross-field rules, collect every problem as
+``file:table.key: message`` and raise one :class:`~hwsim.errors.CatalogError` holding all of
+them; only this module touches raw dicts.
+
+Search path: the ``formats/`` folder of the hwsim source tree, then every folder named in the
+environment variable ``HWSIM_FORMATS_PATH`` (``os.pathsep``-separated). A user adds formats by
+dropping a TOML file in such a folder; names must be unique across all files.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from hwsim.errors import CatalogError, FormatError, unknown_name
+from hwsim.numerics.format import Element, FloatElement, Format, IntElement
+from hwsim.numerics.types import RoundMode, ScaleRule, Specials
+
+__all__ = ["format_dirs", "load_formats", "all_formats", "get_format", "format_names", "build_format"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+_COMMON = {"kind": str, "reference": str, "description": str, "ml_dtypes": str, "rounding": str,
+           "saturate": bool}
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "float": {"exp_bits": int, "man_bits": int, "bias": int, "specials": str},
+    "int": {"bits": int, "frac_bits": int, "encoding": str},
+    "scaled": {"element": (str, dict), "block_size": int, "scale_rule": str, "scale_element": str,
+               "tensor_scale": bool},
+}
+_REQUIRED = {"float": ("exp_bits", "man_bits"), "int": ("bits",), "scaled": ("element",)}
+_ALLOWED = {
+    "specials": [s.value for s in Specials],
+    "scale_rule": [s.value for s in ScaleRule],
+    "rounding": [r.value for r in RoundMode],
+    "encoding": ["twos_complement", "sign_magnitude"],
+}
+
+
+def format_dirs() -> list[Path]:
+    dirs = [_ROOT / "formats"]
+    extra = os.environ.get("HWSIM_FORMATS_PATH", "")
+    dirs += [Path(p) for p in extra.split(os.pathsep) if p]
+    return dirs
+
+
+def _check_table(where: str, kind: str, table: Mapping[str, Any], errors: list[str]) -> None:
+    schema = {**_COMMON, **_SCHEMA[kind]}
+    for key, value in table.items():
+        if key not in schema:
+            errors.append(f"{where}.{key}: unknown key; allowed keys for kind {kind!r}: "
+                          f"{', '.join(sorted(schema))}")
+            continue
+        want = schema[key]
+        if isinstance(value, bool) and want is int:
+            errors.append(f"{where}.{key}: expected int, got bool {value!r}")
+        elif not isinstance(value, want):
+            wname = want.__name__ if isinstance(want, type) else " or ".join(t.__name__ for t in want)
+            errors.append(f"{where}.{key}: expected {wname}, got {type(value).__name__} {value!r}")
+        elif key in _ALLOWED and value not in _ALLOWED[key]:
+            errors.append(f"{where}.{key}: {value!r} not one of {_ALLOWED[key]}")
+    for key in _REQUIRED[kind]:
+        if key not in table:
+            errors.append(f"{where}.{key}: missing (required for kind {kind!r})")
+
+
+def _element_from(table: Mapping[str, Any]) -> Element:
+    if table["kind"] == "float":
+        e = table["exp_bits"]
+        return FloatElement(exp_bits=e, man_bits=table["man_bits"],
+                            bias=table.get("bias", (1 << (e - 1)) - 1),
+                            specials=Specials(table.get("specials", "ieee")))
+    return IntElement(bits=table["bits"], frac_bits=table.get("frac_bits", 0),
+                      encoding=table.get("encoding", "twos_complement"))
+
+
+def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
+    """Parse and validate every catalog file; raise one CatalogError listing all problems."""
+    errors: list[str] = []
+    raw: dict[str, tuple[str, dict[str, Any]]] = {}
+    for d in dirs if dirs is not None else format_dirs():
+        if not d.is_dir():
+            errors.append(f"{d}: catalog folder does not exist")
+            continue
+        for path in sorted(d.glob("*.toml")):
+            try:
+                doc = tomllib.loads(path.read_text())
+            except tomllib.TOMLDecodeError as exc:
+                errors.append(f"{path.name}: not valid TOML: {exc}")
+                continue
+            for name, table in doc.items():
+                where = f"{path.name}:{name}"
+                if not isinstance(table, dict):
+                    errors.append(f"{where}: expected a table [{name}], got {type(table).__name__}")
+                    continue
+                if name in raw:
+                    errors.append(f"{where}: duplicate format name (also in {raw[name][0].split(':')[0]})")
+                    continue
+                kind = table.get("kind")
+                if kind not in _SCHEMA:
+                    errors.append(f"{where}.kind: {kind!r} not one of {sorted(_SCHEMA)}")
+                    continue
+                _check_table(where, kind, table, errors)
+                if not str(table.get("reference", "")).strip():
+                    errors.append(f"{where}.reference: missing or empty (every entry cites its spec)")
+                if isinstance(table.get("element"), dict):
+                    inner = table["element"]
+                    ik = inner.get("kind")
+                    if ik not in ("float", "int"):
+                        errors.append(f"{where}.element.kind: {ik!r} not one of ['float', 'int']")
+                    else:
+                        _check_table(f"{where}.element", ik, inner, errors)
+                raw[name] = (where, table)
+
+    formats: dict[str, Format] = {}
+    elements: dict[str, Element] = {}
+    for name, (where, table) in raw.items():
+        if table["kind"] in ("float", "int"):
+            try:
+                elements[name] = _element_from(table)
+            except (FormatError, KeyError, TypeError) as exc:
+                errors.append(f"{where}: {exc}")
+    for name, (where, table) in raw.items():
+        common = {k: table[k] for k in ("rounding", "saturate") if k in table}
+        meta = {"reference": table.get("reference", ""), "description": table.get("description", ""),
+                "ml_dtypes": table.get("ml_dtypes")}
+        try:
+            if table["kind"] in ("float", "int"):
+                if name not in elements:
+                    continue
+                formats[name] = Format(name=name, element=elements[name], **common, **meta)
+                continue
+            el_ref = table["element"]
+            if isinstance(el_ref, dict):
+                element = _element_from(el_ref)
+            elif el_ref in elements:
+                element = elements[el_ref]
+            else:
+                errors.append(f"{where}.element: " + unknown_name("element format", el_ref, elements))
+                continue
+            scale_el = None
+            if "scale_element" in table:
+                se = elements.get(table["scale_element"])
+                if not isinstance(se, FloatElement):
+                    errors.append(f"{where}.scale_element: " + unknown_name(
+                        "float element", table["scale_element"],
+                        [n for n, e in elements.items() if isinstance(e, FloatElement)]))
+                    continue
+                scale_el = se
+            formats[name] = Format(
+                name=name, element=element, block_size=table.get("block_size"),
+                scale_rule=table.get("scale_rule"), scale_element=scale_el,
+                tensor_scale=table.get("tensor_scale", False), **common, **meta)
+        except (FormatError, KeyError, TypeError) as exc:
+            errors.append(f"{where}: {exc}")
+    if errors:
+        raise CatalogError(errors)
+    return formats
+
+
+@lru_cache(maxsize=8)
+def _cached(dirs: tuple[Path, ...]) -> dict[str, Format]:
+    return load_formats(list(dirs))
+
+
+def all_formats() -> list[Format]:
+    """Every catalog format (for format-generic tests and the ``hwsim formats`` table)."""
+    return list(_cached(tuple(format_dirs())).values())
+
+
+def format_names() -> list[str]:
+    return list(_cached(tuple(format_dirs())))
+
+
+_BUILDERS = ("fp", "int", "block")
+
+
+def build_format(kind: str, **params: Any) -> Format:
+    """A format built in code: ``fp`` (exp_bits, man_bits[, bias, specials]), ``int`` (bits[,
+    frac_bits, encoding]), ``block`` (element=<name or Format>, block_size, scale_rule[,
+    scale_element, tensor_scale]). Common keyword arguments: rounding, saturate, seed, name."""
+    common = {k: params.pop(k) for k in ("rounding", "saturate", "seed") if k in params}
+    name = params.pop("name", None)
+    try:
+        if kind == "fp":
+            e = params.pop("exp_bits")
+            m = params.pop("man_bits")
+            element: Element = FloatElement(exp_bits=e, man_bits=m, bias=params.pop("bias", (1 << (e - 1)) - 1),
+                                            specials=Specials(params.pop("specials", "ieee")))
+            default_name = f"fp_e{e}m{m}"
+            extra: dict[str, Any] = {}
+        elif kind == "int":
+            element = IntElement(bits=params.pop("bits"), frac_bits=params.pop("frac_bits", 0),
+                                 encoding=params.pop("encoding", "twos_complement"))
+            default_name = f"int{element.bits}"
+            extra = {}
+        else:
+            el = params.pop("element")
+            element = (get_format(el) if isinstance(el, str) else el).element
+            se = params.pop("scale_element", None)
+            extra = {"block_size": params.pop("block_size"), "scale_rule": params.pop("scale_rule", "pow2"),
+                     "scale_element": get_format(se).element if isinstance(se, str) else se,
+                     "tensor_scale": params.pop("tensor_scale", False)}
+            default_name = f"block_{el if isinstance(el, str) else el.name}_{extra['block_size']}"
+    except KeyError as exc:
+        raise FormatError(f"hwsim.format({kind!r}, ...): missing parameter {exc.args[0]!r}") from None
+    except ValueError as exc:
+        raise FormatError(f"hwsim.format({kind!r}, ...): {exc}") from None
+    if params:
+        raise FormatError(f"hwsim.format({kind!r}, ...): unknown parameter(s) {sorted(params)}")
+    return Format(name=name or default_name, element=element, reference="user-defined", **extra, **common)
+
+
+def get_format(name: str, **overrides: Any) -> Format:
+    """Catalog lookup (``hwsim.format``); ``fp``/``int``/``block`` build a format in code."""
+    if not isinstance(name, str):
+        raise FormatError(f"format name must be a str, got {type(name).__name__}")
+    if name in _BUILDERS:
+        return build_format(name, **overrides)
+    catalog = _cached(tuple(format_dirs()))
+    fmt = catalog.get(name)
+    if fmt is None:
+        raise FormatError(unknown_name("format", name, list(catalog) + list(_BUILDERS)))
+    return fmt.replace(**overrides) if overrides else fmt
