@@ -42,6 +42,7 @@ class ElementParams(NamedTuple):
     frac_bits: int  #: integers: value = k * 2**-frac_bits
     qmax: int  #: integers: largest magnitude k
     sign_magnitude: int  #: integers: 1 = sign-magnitude codes, 0 = two's complement
+    max_mag: int  #: minifloats: magnitude code (code without sign) of the largest finite value
 
 
 _SPECIALS_CODE = {Specials.IEEE: 0, Specials.FN: 1, Specials.FNUZ: 2, Specials.FINITE: 3}
@@ -129,7 +130,8 @@ class FloatElement:
 
     def params(self) -> ElementParams:
         return ElementParams(0, self.man_bits, self.emin, self.bias, self.max_exp_field,
-                             self.max_man_top, _SPECIALS_CODE[self.specials], self.bits, 0, 0, 0)
+                             self.max_man_top, _SPECIALS_CODE[self.specials], self.bits, 0, 0, 0,
+                             (self.max_exp_field << self.man_bits) | self.max_man_top)
 
     def decode_code(self, code: int) -> float:
         """Value of one code (reads the bit fields; used to build :meth:`table`)."""
@@ -221,7 +223,7 @@ class IntElement:
 
     def params(self) -> ElementParams:
         return ElementParams(1, self.bits - 1, 0, 0, 0, 0, 3, self.bits, self.frac_bits,
-                             self.qmax, int(self.encoding == "sign_magnitude"))
+                             self.qmax, int(self.encoding == "sign_magnitude"), 0)
 
     def decode_code(self, code: int) -> float:
         if not 0 <= code < (1 << self.bits):
@@ -252,7 +254,9 @@ _TABLES: dict[Any, np.ndarray] = {}
 
 def _table(el: Element) -> np.ndarray:
     t = _TABLES.get(el)
-    if t is None:
+    if t is None and el.bits > 16:
+        t = np.full(1, np.nan)  # fp32 elements decode by bit view, not by table
+    elif t is None:
         bits = el.bits
         t = np.array([el.decode_code(c) for c in range(1 << bits)], dtype=np.float64)
         t.setflags(write=False)

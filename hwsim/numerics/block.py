@@ -1,0 +1,510 @@
+"""Encode / decode / quantize for every Format: plain casts, OCP MX, NVFP4, BFP, absmax ints.
+
+One driver serves all formats (STYLE P2): the per-block scale is computed by the format's
+:class:`~hwsim.numerics.types.ScaleRule`, then every element goes through the generic element
+kernel (:func:`~hwsim.numerics.minifloat.encode_float` or :func:`~hwsim.numerics.integer.encode_int`)
+dividing by that scale exactly. Rules and special cases: docs/numerics.md; OCP MX v1.0 §6.3 (pow2
+shared exponent), NVFP4 (arXiv 2509.25149 App. B; amax/6 E4M3 scale, optional fp32 tensor scale).
+
+The numpy path runs fused, parallel numba kernels over a zero-copy ``(outer, L, inner)`` view of the
+input, so any axis works without transposing. Torch tensors are handed to
+:mod:`hwsim.bridge.torch_numerics`, which runs on the tensor's device.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+from hwsim.errors import FormatError
+from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.format import E8M0_BIAS, E8M0_NAN, FloatElement, Format
+from hwsim.numerics.integer import encode_int
+from hwsim.numerics.minifloat import FINITE, IEEE, encode_float, float_significand, inf_code, nan_code
+from hwsim.numerics.rounding import MODE_CODE, bitlen, hash32
+from hwsim.numerics.types import ScaleRule
+
+__all__ = ["encode", "decode", "quantize", "Encoded"]
+
+_RULE_NONE, _RULE_POW2, _RULE_AMAX = 0, 1, 2
+
+
+# ----------------------------------------------------------------------------------------------
+# kernels (2-D: rows x L, the block axis last and contiguous)
+# ----------------------------------------------------------------------------------------------
+@nb.njit(cache=True)
+def _encode_one(b, ep, S, lS, es, mode, r32, saturate):
+    """Element code of the float32 with bits ``b`` divided by ``S * 2**es`` (S odd >= 1)."""
+    is_int, M, emin, bias, _, max_m, specials, bits, frac_bits, qmax, sm, max_mag = ep
+    sign = b >> 31
+    ef = (b >> 23) & 0xFF
+    X = b & 0x7FFFFF
+    if ef == 0:
+        if X == 0:
+            return 0 if (is_int or specials == 2) else sign << (bits - 1)
+        lX = bitlen(X)
+        ex = -149
+    elif ef == 255:  # Inf / NaN: only unscaled formats get here (scaled blocks turn NaN)
+        if X != 0:
+            return 0 if (is_int or specials == FINITE) else nan_code(sign, M, bits, specials)
+        if is_int:
+            return encode_int(sign, 1, 1, 200, 1, 1, 0, frac_bits, qmax, bits, sm, 0, 0)
+        if saturate or specials == FINITE:
+            return (sign << (bits - 1)) | max_mag
+        if specials == IEEE:
+            return inf_code(sign, M, bits)
+        return nan_code(sign, M, bits, specials)
+    else:
+        X |= 0x800000
+        lX = 24
+        ex = ef - 150
+    if is_int:
+        return encode_int(sign, X, lX, ex, S, lS, es, frac_bits, qmax, bits, sm, mode, r32)
+    return encode_float(sign, X, lX, ex, S, lS, es, M, emin, bias, max_mag, specials, bits,
+                        mode, r32, saturate)
+
+
+@nb.njit(cache=True, inline="always")
+def _floor_log2_bits(m: int) -> int:
+    """floor(log2(|x|)) of a finite nonzero float32 from its magnitude bits, exactly."""
+    ef = m >> 23
+    if ef == 0:
+        return bitlen(m) - 1 - 149
+    return ef - 127
+
+
+@nb.njit(cache=True, inline="always")
+def _odd(S: int, es: int):
+    while S > 1 and (S & 1) == 0:
+        S >>= 1
+        es += 1
+    return S, es
+
+
+@nb.njit(cache=True, inline="always")
+def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, ed, St, et, t_nan):
+    """Scale of one block -> (scale_code, S, es, nan_block); elements are divided by S * 2**es.
+
+    ``Sd * 2**ed`` = elem_max * tensor_scale (AMAX rule); ``St * 2**et`` = tensor scale alone.
+    """
+    if rule == _RULE_NONE:
+        return 0, St, et, t_nan
+    m = 0
+    for l in range(start, stop):
+        v = row[l] & 0x7FFFFFFF
+        m = v if v > m else m
+    if rule == _RULE_POW2:  # OCP MX v1.0 §6.3: X = 2**(floor(log2 amax) - emax_elem)
+        if m >= 0x7F800000:
+            return E8M0_NAN, 1, 0, True
+        se = -127 if m == 0 else _floor_log2_bits(m) - emax_elem
+        if se < -127:
+            se = -127
+        if se > 127:
+            return E8M0_NAN, 1, 0, True
+        return se + E8M0_BIAS, 1, se, False
+    # AMAX: s = RNE_scale_element(amax / (elem_max * ts)), at least the smallest positive value
+    _, sM, semin, sbias, _, _, sspec, sbits, _, _, _, smax_mag = sp
+    if m >= 0x7F800000 or t_nan:
+        return nan_code(0, sM, sbits, sspec), 1, 0, True
+    code = 1
+    if m != 0:
+        ef = m >> 23
+        Xa = (m & 0x7FFFFF) | (0x800000 if ef else 0)
+        exa = ef - 150 if ef else -149
+        code = encode_float(0, Xa, bitlen(Xa), exa, Sd, bitlen(Sd), ed, sM, semin, sbias, smax_mag,
+                            sspec, sbits, 0, 0, True)
+        if code == 0:
+            code = 1
+    Ss, ess = float_significand(code, sM, sbias, semin)
+    S, es = _odd(Ss * St, ess + et)
+    return code, S, es, False
+
+
+@nb.njit(cache=True, inline="always")
+def _imax(a: int, b: int) -> int:
+    d = a - b
+    return a - (d & (d >> 63))
+
+
+@nb.njit(cache=True, inline="always")
+def _imin(a: int, b: int) -> int:
+    d = a - b
+    return b + (d & (d >> 63))
+
+
+@nb.njit(cache=True, inline="always")
+def _fast_code(b, ef, ep, S, lS, es, mode, pow2, is_int):
+    """Branch-free element code for a normal, finite float32 (``ef`` in 1..254) and a
+    deterministic mode: the same arithmetic as :func:`_encode_one`, written without
+    data-dependent branches (STYLE P3: one algorithm; this is its hot-path form).
+    """
+    _, M, emin, bias, _, _, specials, bits, frac_bits, qmax, sm, max_mag = ep
+    sign = b >> 31
+    X = (b & 0x7FFFFF) | 0x800000
+    ex = ef - 150
+    if is_int:
+        sh = ex - es + frac_bits  # value in units of 2**-frac_bits = X * 2**sh / S
+        sat = int(24 - lS + sh > bits + 1)
+        sh = _imin(sh, 30)
+    else:
+        E = 24 - lS + ex - es - int((X << (lS - 1)) < (S << 23))
+        t = _imax(E, emin)
+        sh = ex - es - (t - M)  # value / quantum = X * 2**sh / S
+        sat = 0
+    if pow2:
+        d = _imin(_imax(-sh, 0), 40)
+        q = X << _imax(sh, 0)
+        if mode == 0:
+            q = (q + ((1 << d) >> 1) - int(d > 0) + ((q >> d) & 1) * int(d > 0)) >> d
+        elif mode == 1:
+            q = (q + ((1 << d) >> 1)) >> d
+        else:
+            q = q >> d
+    else:
+        N = X << _imax(sh, 0)
+        den = S << _imin(_imax(-sh, 0), 61 - lS)
+        q = int(float(N) / float(den))  # exact floor (see rounding.round_div)
+        twice = (N - q * den) << 1
+        if mode == 0:
+            q += int(twice > den) | (int(twice == den) & (q & 1))
+        elif mode == 1:
+            q += int(twice >= den)
+    if is_int:
+        k = _imin(q, qmax)
+        k += (qmax - k) & -sat
+        if sm:
+            return ((sign & int(k != 0)) << (bits - 1)) | k
+        return ((k ^ -sign) + sign) & ((1 << bits) - 1)
+    mag = _imin(((t + bias - 1) << M) + q, max_mag)
+    sign &= 1 - (int(specials == 2) & int(mag == 0))  # FNUZ has no -0
+    return (sign << (bits - 1)) | mag
+
+
+@nb.njit(cache=True, inline="always")
+def _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval, table,
+                saturate, pow2, is_int):
+    """One block on the branch-free path; ``pow2``/``is_int`` are constants at each call site so
+    the compiler emits one specialized loop per element kind and scale kind."""
+    for l in range(seg.shape[0]):
+        b = np.int64(seg[l])
+        ef = (b >> 23) & 0xFF
+        if ef != 0 and ef != 255:
+            c = _fast_code(b, ef, ep, S, lS, es, mode, pow2, is_int)
+        else:  # zero, float32 subnormal, Inf/NaN: the general path (rare)
+            c = _encode_one(b, ep, S, lS, es, mode, 0, saturate)
+        if want_codes:
+            cseg[l] = c
+        if want_values:
+            vseg[l] = table[c] * sval
+
+
+@nb.njit(cache=True, parallel=True)
+def _encode_kernel(xb, codes, scales, values, table, want_codes, want_values, ep, rule, B,
+                   emax_elem, sp, Sd, ed, St, et, t_nan, mode, seed, saturate, L_orig, inner):
+    """Encode rows of ``xb`` (float32 bits, rows x L) block by block.
+
+    Row r, column l is element ((r // inner) * L + l) * inner + r % inner of the caller's array
+    (its C-order index feeds the stochastic-rounding hash).
+    """
+    rows, L = xb.shape
+    nblk = scales.shape[1]
+    # the branch-free path covers deterministic modes that saturate (or cannot overflow)
+    fast_ok = mode != 3 and (saturate or ep[0] == 1) and ep[1] < 23
+    el_int = ep[0] == 1
+    for t in nb.prange(rows * nblk):
+        r = t // nblk
+        j = t - r * nblk
+        start = j * B
+        stop = min(L, start + B)
+        seg = xb[r, start:stop]
+        n = stop - start
+        scode, S, es, nan_block = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, ed, St, et, t_nan)
+        scales[r, j] = scode
+        lS = bitlen(S)
+        if nan_block:
+            for l in range(n):
+                if want_codes:
+                    codes[r, start + l] = 0
+                if want_values:
+                    values[r, start + l] = math.nan
+            continue
+        sval = S * math.ldexp(1.0, es)
+        cseg = codes[r, start:stop] if want_codes else codes[0, 0:0]
+        vseg = values[r, start:stop] if want_values else values[0, 0:0]
+        if fast_ok:
+            if S == 1:
+                if el_int:
+                    _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
+                                table, saturate, True, True)
+                else:
+                    _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
+                                table, saturate, True, False)
+            elif el_int:
+                _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
+                            table, saturate, False, True)
+            else:
+                _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
+                            table, saturate, False, False)
+            continue
+        base = (r // inner) * L_orig * inner + r % inner + start * inner
+        for l in range(n):
+            r32 = hash32(base + l * inner, seed) if mode == 3 else 0
+            c = _encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32, saturate)
+            if want_codes:
+                cseg[l] = c
+            if want_values:
+                vseg[l] = table[c] * sval
+
+
+@nb.njit(cache=True, parallel=True)
+def _decode_kernel(codes, svals, values, table, B):
+    rows, L = codes.shape
+    for r in nb.prange(rows):
+        for l in range(L):
+            values[r, l] = table[codes[r, l]] * svals[r, l // B]
+
+
+# ----------------------------------------------------------------------------------------------
+# driver
+# ----------------------------------------------------------------------------------------------
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _as_float32(fmt: Format, x: Any) -> np.ndarray:
+    arr = np.asarray(x)
+    dt = arr.dtype
+    if dt == np.float32:
+        return arr
+    if dt.kind == "f" or dt.name == "bfloat16" or dt.name.startswith("float8"):
+        return arr.astype(np.float32)
+    raise FormatError(f"format {fmt.name!r}: input dtype {dt} is not a float type "
+                      f"(expected float16/bfloat16/float32/float64)")
+
+
+def _axis(fmt: Format, axis: int, ndim: int) -> int:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise FormatError(f"format {fmt.name!r}: axis must be an int, got {type(axis).__name__}")
+    if not -ndim <= axis < ndim:
+        raise FormatError(f"format {fmt.name!r}: axis {axis} out of range for a {ndim}-d input "
+                          f"(valid: {-ndim}..{ndim - 1})")
+    return int(axis) % ndim
+
+
+def _rows(a: np.ndarray, axis: int) -> tuple[np.ndarray, int, int]:
+    """(rows x L) C-contiguous array with ``axis`` last, plus (L, inner) of the original layout."""
+    shape = a.shape
+    inner = math.prod(shape[axis + 1:])
+    moved = a if axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
+    return np.ascontiguousarray(moved).reshape(-1, shape[axis]), shape[axis], inner
+
+
+def _unrows(flat: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """Inverse of :func:`_rows` for an output of the same row layout (any trailing length)."""
+    moved_shape = shape[:axis] + shape[axis + 1:] + (flat.shape[-1],)
+    out = flat.reshape(moved_shape)
+    if axis == len(shape) - 1:
+        return out
+    return np.ascontiguousarray(np.moveaxis(out, -1, axis))
+
+
+def _element_divisor(value: float) -> tuple[int, int]:
+    """(S odd, e) with value = S * 2**e, for an exactly representable positive float."""
+    m, e = math.frexp(value)
+    S = int(m * (1 << 53))
+    e -= 53
+    while S & 1 == 0:
+        S >>= 1
+        e += 1
+    return S, e
+
+
+_F32_PARAMS = FloatElement(exp_bits=8, man_bits=23, bias=127).params()
+
+
+@nb.njit(cache=True, inline="always")
+def _round_to_f32(X: int, lX: int, ex: int, S: int, es: int) -> int:
+    """fp32 bits of RNE(X * 2**ex / (S * 2**es)) (the per-tensor scale)."""
+    return encode_float(0, X, lX, ex, S, bitlen(S), es, 23, -126, 127, 0x7F7FFFFF, IEEE, 32,
+                        0, 0, True)
+
+
+def _tensor_scale(fmt: Format, x32: np.ndarray) -> tuple[float, int, int, bool]:
+    """Per-tensor fp32 scale ts = fp32(amax / (scale_max * elem_max)) -> (ts, St, et, is_nan)."""
+    amax = float(np.max(np.abs(x32))) if x32.size else 0.0
+    if math.isnan(amax) or math.isinf(amax):
+        return math.nan, 1, 0, True
+    if amax == 0.0:
+        return 1.0, 1, 0, False
+    divisor = fmt.element.max * (fmt.scale_element.max if fmt.block_size is not None else 1.0)
+    Sd, ed = _element_divisor(divisor)
+    Xa, ea = _element_divisor(amax)
+    bits = _round_to_f32(Xa, Xa.bit_length(), ea, Sd, ed)
+    ts = float(np.array([max(bits, 1)], dtype=np.uint32).view(np.float32)[0])
+    St, et = _element_divisor(ts)
+    return ts, St, et, False
+
+
+def _scale_dtype(fmt: Format) -> np.dtype:
+    if fmt.scale_rule is ScaleRule.AMAX and fmt.scale_element is not None and fmt.scale_element.bits > 16:
+        return np.dtype(np.uint32)
+    return np.dtype(np.uint8 if fmt.scale_bits <= 8 else np.uint16)
+
+
+def _prepare(fmt: Format, x: Any, axis: int):
+    x32 = _as_float32(fmt, x)
+    scalar = x32.ndim == 0
+    if scalar:
+        x32 = x32.reshape(1)
+    ax = _axis(fmt, axis, x32.ndim)
+    if not fmt.is_scaled and not fmt.element.has_nan and x32.size and np.isnan(x32).any():
+        raise FormatError(f"format {fmt.name!r} has no NaN encoding ({fmt.element.describe()}); "
+                          f"the input holds NaN")
+    return x32, ax, scalar
+
+
+def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
+    x32, ax, scalar = _prepare(fmt, x, axis)
+    xr, L, inner = _rows(x32, ax)
+    el = fmt.element
+    rule = {None: _RULE_NONE, ScaleRule.POW2: _RULE_POW2, ScaleRule.AMAX: _RULE_AMAX}[fmt.scale_rule]
+    B = fmt.block_size if (fmt.block_size and rule != _RULE_NONE) else max(L, 1)
+    nblk = -(-L // B)
+    ts_val, St, et, t_nan = (None, 1, 0, False)
+    if fmt.tensor_scale:
+        ts_val, St, et, t_nan = _tensor_scale(fmt, x32)
+    sp = (fmt.scale_element or el).params() if rule == _RULE_AMAX else _F32_PARAMS
+    Sd, ed = 1, 0
+    if rule == _RULE_AMAX:
+        Sm, em = _element_divisor(el.max)
+        Sd, ed = _odd(Sm * St, em + et)
+    cdt = _code_dtype(el)
+    codes = np.empty(xr.shape, dtype=cdt) if want_codes else np.empty((1, 1), cdt)
+    values = np.empty(xr.shape, dtype=np.float32) if want_values else np.empty((1, 1), np.float32)
+    scales = np.empty((xr.shape[0], nblk), dtype=np.int64)
+    saturate = fmt.saturate or fmt.is_scaled
+    if xr.size:
+        _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), want_codes, want_values,
+                       tuple(el.params()), rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
+                       MODE_CODE[fmt.rounding], fmt.seed, saturate, L, inner)
+    shape = x32.shape
+
+    def back(a: np.ndarray) -> np.ndarray:
+        out = _unrows(a, shape, ax)
+        return out.reshape(()) if scalar else out
+
+    codes_out = back(codes) if want_codes else None
+    values_out = back(values) if want_values else None
+    scales_out = back(_scales_out(fmt, scales)) if rule != _RULE_NONE else None
+    ts_out = np.float32(ts_val) if fmt.tensor_scale else None
+    return codes_out, scales_out, ts_out, values_out, ax
+
+
+def _scales_out(fmt: Format, scales: np.ndarray) -> np.ndarray:
+    dt = _scale_dtype(fmt)
+    s = scales.astype(dt)
+    if dt == np.uint32:
+        return s.view(np.float32)
+    return s
+
+
+def _code_dtype(el) -> np.dtype:
+    return np.dtype(np.uint8 if el.bits <= 8 else np.uint16 if el.bits <= 16 else np.uint32)
+
+
+# ----------------------------------------------------------------------------------------------
+# public entry points
+# ----------------------------------------------------------------------------------------------
+def encode(fmt: Format, x: Any, axis: int = -1) -> Encoded:
+    """Encode ``x`` into the real bit patterns of ``fmt`` (see docs/numerics.md)."""
+    if _is_torch(x):
+        from hwsim.bridge import torch_numerics
+
+        return torch_numerics.encode(fmt, x, axis)
+    if fmt.element.bits > 16:
+        return _encode_f32(fmt, x, axis)
+    codes, scales, ts, _, ax = _run(fmt, x, axis, True, False)
+    return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=ax, format=fmt.name)
+
+
+def quantize(fmt: Format, x: Any, axis: int = -1) -> Any:
+    """``decode(encode(x))`` fused into one pass: float32 of x's shape."""
+    if _is_torch(x):
+        from hwsim.bridge import torch_numerics
+
+        return torch_numerics.quantize(fmt, x, axis)
+    if fmt.element.bits > 16:
+        return decode(fmt, _encode_f32(fmt, x, axis))
+    return _run(fmt, x, axis, False, True)[3]
+
+
+def _encode_f32(fmt: Format, x: Any, axis: int) -> Encoded:
+    """fp32 'cast' of float32 input: the identity on bits, NaNs made canonical (quiet, sign kept)."""
+    x32, ax, scalar = _prepare(fmt, x, axis)
+    if fmt.is_scaled:
+        raise FormatError(f"format {fmt.name!r}: scaled fp32 elements are not supported")
+    bits = x32.view(np.uint32).copy()
+    nan = np.isnan(x32)
+    bits[nan] = (bits[nan] & 0x80000000) | 0x7FC00000
+    return Encoded(codes=bits.reshape(x32.shape if not scalar else ()), axis=ax, format=fmt.name)
+
+
+def _scale_values(fmt: Format, enc: Encoded) -> np.ndarray:
+    """float64 value of each block scale (times the tensor scale), NaN for NaN scales."""
+    s = np.asarray(enc.scales)
+    if fmt.scale_rule is ScaleRule.POW2:
+        out = np.ldexp(1.0, s.astype(np.int64) - E8M0_BIAS)
+        out[s == E8M0_NAN] = np.nan
+    elif fmt.scale_element is not None and fmt.scale_element.bits > 16:
+        out = s.astype(np.float64)
+    else:
+        out = fmt.scale_element.table()[s.astype(np.int64)]
+    if enc.tensor_scale is not None:
+        out = out * float(enc.tensor_scale)
+    return out
+
+
+def decode(fmt: Format, enc: Encoded) -> Any:
+    """Values of the codes (times their scales), rounded once to float32."""
+    if _is_torch(enc.codes):
+        from hwsim.bridge import torch_numerics
+
+        return torch_numerics.decode(fmt, enc)
+    codes = np.asarray(enc.codes)
+    el = fmt.element
+    if codes.dtype.kind != "u":
+        raise FormatError(f"format {fmt.name!r}: codes must be unsigned integers, got {codes.dtype}")
+    if el.bits > 16:
+        return codes.astype(np.uint32).view(np.float32).copy()
+    if codes.size and int(codes.max()) >= 1 << el.bits:
+        raise FormatError(f"format {fmt.name!r}: code {int(codes.max())} does not fit in {el.bits} bits")
+    table = el.table()
+    if not fmt.is_scaled:
+        return table[codes.astype(np.intp)].astype(np.float32)
+    scalar = codes.ndim == 0
+    if scalar:
+        codes = codes.reshape(1)
+    ax = _axis(fmt, enc.axis, codes.ndim)
+    cr, L, _ = _rows(codes, ax)
+    if fmt.scale_rule is None:  # tensor scale only
+        svals = np.full((cr.shape[0], 1), float(enc.tensor_scale))
+        B = max(L, 1)
+    else:
+        if enc.scales is None:
+            raise FormatError(f"format {fmt.name!r}: Encoded has no scales")
+        B = fmt.block_size or max(L, 1)
+        want = list(codes.shape)
+        want[ax] = -(-L // B)
+        if list(np.shape(enc.scales)) != want:
+            raise FormatError(f"format {fmt.name!r}: scales shape {tuple(np.shape(enc.scales))} does "
+                              f"not match codes shape {codes.shape} (block size {B} on axis {ax}: "
+                              f"expected {tuple(want)})")
+        svals = _rows(_scale_values(fmt, enc), ax)[0]
+    values = np.empty(cr.shape, dtype=np.float32)
+    if cr.size:
+        _decode_kernel(cr, svals, values, table, B)
+    out = _unrows(values, codes.shape, ax)
+    return out.reshape(()) if scalar else out
