@@ -1,0 +1,214 @@
+"""An accelerator = compute unit + memories + energy table, and what a GEMM costs on it.
+
+:class:`Accelerator` combines the closed forms of the other modules: compute cycles and SRAM
+traffic from the unit (:mod:`~hwsim.arch.units`), DRAM traffic and stalls from
+:mod:`~hwsim.arch.memory`, per-MAC and per-access energy and area from :mod:`~hwsim.arch.energy`.
+All of it is vectorized: GEMM dimensions and any numeric field (``rows``, ``ifmap_sram_kib``,
+``dram_gb_per_s``...) may be numpy arrays that broadcast together.
+
+Energy of one GEMM (pJ)::
+
+    mac  = MACs x e_mac(a_format, w_format, acc_format)          (x weight passes if bit-serial)
+    rf   = MACs x (a_bits + w_bits + acc_bits) x rf_pj_per_bit   (operand + psum register traffic)
+    sram = ifmap reads x a_bits x e_sram(ifmap_sram_kib) + filter reads x w_bits x e_sram(...)
+           + ofmap writes x acc_bits x e_sram(ofmap_sram_kib)
+    dram = DRAM bytes x 8 x dram_pj_per_bit
+
+Static (leakage) energy is not modelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hwsim.arch._util import out
+from hwsim.arch.energy import (EnergyTable, MacCostSource, OperandBits, mac_cost, operand_bits,
+                               sram_area_um2, sram_pj_per_bit)
+from hwsim.arch.memory import dram_traffic, memory_bound_cycles
+from hwsim.arch.units import BitSerialUnit, Unit
+from hwsim.arch.workload import Layer, Workload, workload as _workload
+
+__all__ = ["MemorySpec", "Accelerator", "GemmCost"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemorySpec:
+    """On-chip buffers and the DRAM interface."""
+
+    ifmap_sram_kib: Any  #: activation (A operand) buffer, KiB
+    filter_sram_kib: Any  #: weight (W operand) buffer, KiB
+    ofmap_sram_kib: Any  #: output / accumulator buffer, KiB
+    dram_gb_per_s: Any  #: DRAM bandwidth, 1e9 bytes/s
+    dram: str  #: DRAM technology, a key of EnergyTable ``dram_<tech>_pj_per_bit``
+    dram_pj_per_bit: Any = None  #: overrides the technology's access energy when set
+    double_buffered: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GemmCost:
+    """Cost of one GEMM (or array of GEMMs). Scalars are plain int/float; sweeps are arrays."""
+
+    cycles: Any  #: total cycles, memory stalls included
+    compute_cycles: Any  #: cycles with an ideal memory system
+    stall_cycles: Any  #: cycles - compute_cycles
+    time_us: Any  #: cycles / clock
+    macs: Any
+    utilization: Any  #: macs / (cycles x peak MACs per cycle)
+    sram_reads_ifmap: Any
+    sram_reads_filter: Any
+    sram_writes_ofmap: Any
+    dram_read_bytes: Any
+    dram_write_bytes: Any
+    energy_mac_pj: Any
+    energy_rf_pj: Any
+    energy_sram_pj: Any
+    energy_dram_pj: Any
+    energy_pj: Any  #: sum of the four ``energy_*_pj`` terms
+    area_um2: Any  #: MAC array + SRAM area for these operand formats
+
+    def energy_breakdown(self) -> dict[str, Any]:
+        """``{"mac": ..., "rf": ..., "sram": ..., "dram": ...}`` in pJ."""
+        return {"mac": self.energy_mac_pj, "rf": self.energy_rf_pj,
+                "sram": self.energy_sram_pj, "dram": self.energy_dram_pj}
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accelerator:
+    """A design point from the catalog (``hwsim.accelerator(name)``) or built in code."""
+
+    name: str
+    reference: str
+    description: str
+    clock_mhz: Any
+    node_nm: Any
+    a_format: Any  #: default activation format (name, Format or inline table)
+    w_format: Any  #: default weight format
+    acc_format: Any  #: accumulator format
+    unit: Unit
+    memory: MemorySpec
+    energy: EnergyTable = EnergyTable()
+    e_mac_pj: Any = None  #: fixed MAC energy overriding the format model
+    mac_area_um2: Any = None  #: fixed MAC-unit area overriding the format model
+    mac_cost_source: MacCostSource | None = None  #: synthesized-RTL MAC costs (tried first)
+    sources: tuple[tuple[str, str], ...] = ()  #: ("section.key", citation) for every number
+    path: Path | None = None  #: catalog file it came from
+
+    # ---- costs ---------------------------------------------------------------------------
+    def _bits(self, a_format: Any, w_format: Any) -> tuple[OperandBits, OperandBits, OperandBits]:
+        return (operand_bits(self.a_format if a_format is None else a_format),
+                operand_bits(self.w_format if w_format is None else w_format),
+                operand_bits(self.acc_format))
+
+    def _mac(self, a: OperandBits, w: OperandBits, acc: OperandBits) -> tuple[float, float]:
+        bpc = self.unit.w_bits_per_cycle if isinstance(self.unit, BitSerialUnit) else None
+        cost = mac_cost(a, w, acc, self.energy, node_nm=self.node_nm,
+                        w_bits_per_pass=None if bpc is None else int(np.max(bpc)),
+                        source=self.mac_cost_source)
+        scale = float(self.node_nm) / self.energy.node_nm
+        e = cost.energy_pj if self.e_mac_pj is None else self.e_mac_pj
+        area = cost.area_um2 if self.mac_area_um2 is None else self.mac_area_um2 * scale * scale
+        return e, area
+
+    def area_um2(self, a_format: Any = None, w_format: Any = None) -> Any:
+        """MAC units x MAC area + SRAM area, for an array built for these formats."""
+        a, w, acc = self._bits(a_format, w_format)
+        _, mac_area = self._mac(a, w, acc)
+        mem = self.memory
+        sram = sram_area_um2(np.asarray(mem.ifmap_sram_kib) + np.asarray(mem.filter_sram_kib)
+                             + np.asarray(mem.ofmap_sram_kib), self.energy, self.node_nm)
+        return out(self.unit.mac_units * mac_area + sram)
+
+    def gemm(self, m: Any, k: Any, n: Any, a_format: Any = None, w_format: Any = None) -> GemmCost:
+        """Cycles (with stalls), traffic, energy breakdown and area of ``A[m,k] @ W[k,n]``.
+
+        ``a_format``/``w_format`` default to the catalog entry's formats.
+
+        Raises:
+            ShapeError: non-positive dimensions. FormatError: unknown or unsupported format.
+        """
+        a, w, acc = self._bits(a_format, w_format)
+        res = self.unit.compute(m, k, n, a, w)
+        mem = self.memory
+        ba, bw, bacc = a.bits_per_element / 8, w.bits_per_element / 8, acc.element_bits / 8
+        traffic = dram_traffic(m, k, n, res["passes"], (ba, bw, ba), bacc,
+                               (mem.ifmap_sram_kib, mem.filter_sram_kib, mem.ofmap_sram_kib),
+                               res["psum_live"])
+        reads = (traffic["dram_reads_ifmap_bytes"] + traffic["dram_reads_filter_bytes"]
+                 + traffic["dram_reads_ofmap_bytes"])
+        writes = traffic["dram_writes_ofmap_bytes"]
+        bytes_per_cycle = np.asarray(mem.dram_gb_per_s, dtype=np.float64) * 1e3 / np.asarray(
+            self.clock_mhz, dtype=np.float64)
+        timing = memory_bound_cycles(res["cycles"], res["folds"], reads + writes, bytes_per_cycle,
+                                     mem.double_buffered)
+        cycles = timing["cycles"]
+        e_mac, area_mac = self._mac(a, w, acc)
+        macs = res["macs"]
+        weight_passes = res.get("weight_passes", 1)
+        t = self.energy
+        e_mac_total = macs * e_mac * weight_passes
+        rf_bits = a.element_bits + w.element_bits + acc.element_bits
+        e_rf = macs * rf_bits * t.rf_pj_per_bit * (float(self.node_nm) / t.node_nm)
+        e_sram = (res["sram_reads_ifmap"] * a.bits_per_element
+                  * sram_pj_per_bit(mem.ifmap_sram_kib, t, self.node_nm)
+                  + res["sram_reads_filter"] * w.bits_per_element
+                  * sram_pj_per_bit(mem.filter_sram_kib, t, self.node_nm)
+                  + res["sram_writes_ofmap"] * acc.element_bits
+                  * sram_pj_per_bit(mem.ofmap_sram_kib, t, self.node_nm))
+        dram_pj_bit = (t.dram_pj_per_bit(mem.dram) if mem.dram_pj_per_bit is None
+                       else np.asarray(mem.dram_pj_per_bit, dtype=np.float64))
+        e_dram = (reads + writes) * 8 * dram_pj_bit
+        total_e = e_mac_total + e_rf + e_sram + e_dram
+        sram_area = sram_area_um2(np.asarray(mem.ifmap_sram_kib) + np.asarray(mem.filter_sram_kib)
+                                  + np.asarray(mem.ofmap_sram_kib), t, self.node_nm)
+        util = res["utilization"] * np.maximum(res["cycles"], 1) / np.maximum(cycles, 1)  # stalls dilute it
+        return GemmCost(
+            cycles=out(cycles.astype(np.int64)),
+            compute_cycles=out(np.asarray(res["cycles"]).astype(np.int64)),
+            stall_cycles=out(timing["stall_cycles"].astype(np.int64)),
+            time_us=out(cycles / np.asarray(self.clock_mhz, dtype=np.float64)),
+            macs=out(macs),
+            utilization=out(util),
+            sram_reads_ifmap=out(res["sram_reads_ifmap"]),
+            sram_reads_filter=out(res["sram_reads_filter"]),
+            sram_writes_ofmap=out(res["sram_writes_ofmap"]),
+            dram_read_bytes=out(reads),
+            dram_write_bytes=out(writes),
+            energy_mac_pj=out(e_mac_total),
+            energy_rf_pj=out(e_rf),
+            energy_sram_pj=out(e_sram),
+            energy_dram_pj=out(e_dram),
+            energy_pj=out(total_e),
+            area_um2=out(self.unit.mac_units * area_mac + sram_area),
+        )
+
+    def run(self, workload: str | Workload | list[Layer], a_format: Any = None,
+            w_format: Any = None, **workload_params: int) -> pd.DataFrame:
+        """Per-layer costs of a workload: one row per layer, one vectorized call.
+
+        Columns: ``layer, m, k, n, count`` then every :class:`GemmCost` field *per instance*
+        of the layer; ``total_cycles``/``total_energy_pj`` multiply by ``count``.
+        """
+        wl = _workload(workload, **workload_params)
+        arr = wl.arrays()
+        cost = self.gemm(arr["m"], arr["k"], arr["n"], a_format, w_format)
+        df = pd.DataFrame({"layer": [layer.name for layer in wl], "kind": [layer.kind for layer in wl],
+                           **arr})
+        for f in fields(cost):
+            df[f.name] = np.broadcast_to(getattr(cost, f.name), (len(wl),))
+        df["total_cycles"] = df["cycles"] * df["count"]
+        df["total_energy_pj"] = df["energy_pj"] * df["count"]
+        return df
+
+    # ---- convenience ---------------------------------------------------------------------
+    def replace(self, **changes: Any) -> Accelerator:
+        """A copy with top-level fields replaced (use :func:`hwsim.arch.accelerator` overrides
+        for unit / memory / energy fields)."""
+        return replace(self, **changes)

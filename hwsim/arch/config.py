@@ -1,0 +1,350 @@
+"""The accelerator catalog: ``accelerators/*.toml`` -> validate (collect every error) -> Accelerator.
+
+STYLE P8: load with :mod:`tomllib`, check a schema and cross-field rules, collect every problem
+as ``file:table.key: message``, raise one :class:`~hwsim.errors.CatalogError` holding all of
+them; only this module touches raw dicts. Numeric fields carry their unit in the name
+(``clock_mhz``, ``sram_kib``, ``dram_gb_per_s``, ``*_pj``, ``*_um2``); the few dimensionless
+counts (``rows``, ``cols``, ``units``, ``mma_m``...) are listed in :data:`COUNT_FIELDS`.
+
+Search path: the ``accelerators/`` folder of the hwsim source tree, then every folder in the
+environment variable ``HWSIM_ACCELERATORS_PATH`` (``os.pathsep``-separated), then ``path=``
+arguments. Names must be unique across all files.
+
+File layout (see docs/cost-models.md for every field)::
+
+    name = "tpu-v1-like"
+    reference = "Jouppi et al., ISCA 2017"
+    [compute]   kind = "systolic" | "bitserial" | "tensorcore", clock_mhz, node_nm, formats, ...
+    [memory]    ifmap_sram_kib, filter_sram_kib, ofmap_sram_kib, dram_gb_per_s, dram, ...
+    [energy]    any EnergyTable field, e_mac_pj, mac_area_um2 (all optional)
+    [sources]   "compute.rows" = "where the number comes from"   (one per numeric field)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwsim.arch.accelerator import Accelerator, MemorySpec
+from hwsim.arch.dataflow import Dataflow
+from hwsim.arch.energy import EnergyTable, operand_bits
+from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
+from hwsim.errors import CatalogError, HwsimError, unknown_name
+
+__all__ = ["accelerator_dirs", "load_accelerators", "accelerator", "accelerators", "COUNT_FIELDS",
+           "UNIT_SUFFIXES", "schema_fields"]
+
+_ROOT = Path(__file__).resolve().parent.parent.parent
+
+_NUM = (int, float)
+_FMT = (str, dict)
+_TOP = {"name": str, "reference": str, "description": str}
+_COMPUTE_COMMON = {"kind": str, "clock_mhz": _NUM, "node_nm": _NUM, "a_format": _FMT,
+                   "w_format": _FMT, "acc_format": _FMT}
+_COMPUTE = {
+    "systolic": {"rows": int, "cols": int, "dataflow": str},
+    "bitserial": {"rows": int, "cols": int, "dataflow": str, "w_bits_per_cycle": int},
+    "tensorcore": {"mma_m": int, "mma_n": int, "mma_k": int, "units": int, "mma_cycles": _NUM,
+                   "pipeline_latency_cycles": _NUM, "block_m": int, "block_n": int,
+                   "throughput": dict},
+}
+_MEMORY = {"ifmap_sram_kib": _NUM, "filter_sram_kib": _NUM, "ofmap_sram_kib": _NUM,
+           "dram_gb_per_s": _NUM, "dram": str, "dram_pj_per_bit": _NUM, "double_buffered": bool}
+_ENERGY = {**{f.name: _NUM for f in fields(EnergyTable)}, "e_mac_pj": _NUM, "mac_area_um2": _NUM}
+_REQUIRED_MEMORY = ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib", "dram_gb_per_s")
+_ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow)}
+_ZERO_OK = {"pipeline_latency_cycles"}
+
+#: Numeric fields without a physical unit: counts of things.
+COUNT_FIELDS = frozenset({"rows", "cols", "units", "mma_m", "mma_n", "mma_k", "block_m", "block_n"})
+#: Every other numeric field name ends in one of these.
+UNIT_SUFFIXES = ("_mhz", "_nm", "_kib", "_gb_per_s", "_pj", "_pj_per_bit", "_pj_per_64b", "_um2",
+                 "_um2_per_kib", "_cycles", "_per_cycle")
+
+
+def schema_fields() -> dict[str, dict[str, Any]]:
+    """Every table and its typed fields (for docs and the unit-suffix test)."""
+    compute = dict(_COMPUTE_COMMON)
+    for kind_fields in _COMPUTE.values():
+        compute.update(kind_fields)
+    return {"top": dict(_TOP), "compute": compute, "memory": dict(_MEMORY), "energy": dict(_ENERGY)}
+
+
+class AcceleratorNotFound(HwsimError, ValueError):
+    """Unknown accelerator name, or an override naming no field."""
+
+
+def accelerator_dirs(path: str | Path | list[str | Path] | None = None) -> list[Path]:
+    """Folders searched for ``*.toml``: built-in, ``HWSIM_ACCELERATORS_PATH``, then ``path``."""
+    dirs = [_ROOT / "accelerators"]
+    extra = os.environ.get("HWSIM_ACCELERATORS_PATH", "")
+    dirs += [Path(p) for p in extra.split(os.pathsep) if p]
+    if path is not None:
+        dirs += [Path(p) for p in (path if isinstance(path, list) else [path])]
+    return dirs
+
+
+def _at(where: str, key: str) -> str:
+    """``file:table.key`` (``file:key`` for top-level keys, where ``where`` ends in ``:``)."""
+    return f"{where}{key}" if where.endswith(":") else f"{where}.{key}"
+
+
+def _typename(want: Any) -> str:
+    if isinstance(want, type):
+        return want.__name__
+    return " or ".join(t.__name__ for t in want)
+
+
+def _check_type(where: str, key: str, value: Any, want: Any, errors: list[str]) -> bool:
+    if isinstance(value, bool) and want is not bool:
+        errors.append(f"{_at(where, key)}: expected {_typename(want)}, got bool {value!r}")
+        return False
+    if not isinstance(value, want):
+        errors.append(f"{_at(where, key)}: expected {_typename(want)}, got {type(value).__name__} {value!r}")
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if key in _ZERO_OK and value < 0:
+            errors.append(f"{_at(where, key)}: must be >= 0, got {value!r}")
+            return False
+        if key not in _ZERO_OK and not value > 0:
+            errors.append(f"{_at(where, key)}: must be > 0, got {value!r}")
+            return False
+    if key in _ALLOWED and value not in _ALLOWED[key]:
+        errors.append(f"{_at(where, key)}: {value!r} not one of {list(_ALLOWED[key])}")
+        return False
+    return True
+
+
+def _check_table(where: str, table: Any, schema: Mapping[str, Any], errors: list[str]) -> dict[str, Any]:
+    """Type-check ``table`` against ``schema``; returns the keys that passed."""
+    if not isinstance(table, dict):
+        errors.append(f"{where}: expected a table, got {type(table).__name__}")
+        return {}
+    good = {}
+    for key, value in table.items():
+        if key not in schema:
+            errors.append(f"{_at(where, key)}: unknown key; allowed: {', '.join(sorted(schema))}")
+        elif _check_type(where, key, value, schema[key], errors):
+            good[key] = value
+    return good
+
+
+def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, Any] | None:
+    """Schema + cross-field rules for one file; returns the checked tables or None."""
+    n_before = len(errors)
+    known_tables = {"compute", "memory", "energy", "sources"}
+    top = {k: v for k, v in doc.items() if k not in known_tables}
+    top = _check_table(f"{file}:", top, _TOP, errors)
+    for key in ("name", "reference"):
+        if key not in top and key not in doc:
+            errors.append(f"{file}:{key}: missing (required)")
+
+    raw_compute = doc.get("compute")
+    if raw_compute is None:
+        errors.append(f"{file}:compute: missing table [compute]")
+        raw_compute = {}
+    kind = raw_compute.get("kind") if isinstance(raw_compute, dict) else None
+    if kind not in _COMPUTE:
+        if isinstance(raw_compute, dict) and kind is None:
+            errors.append(f"{file}:compute.kind: missing (required)")
+        # a bad kind is reported once (by the schema); accept every kind's keys meanwhile
+        compute_schema = {key: t for fields_ in _COMPUTE.values() for key, t in fields_.items()}
+        compute_schema.update(_COMPUTE_COMMON)
+    else:
+        compute_schema = {**_COMPUTE_COMMON, **_COMPUTE[kind]}
+    compute = _check_table(f"{file}:compute", raw_compute, compute_schema, errors)
+    if kind in _COMPUTE:
+        for key in compute_schema:
+            if key not in raw_compute:
+                errors.append(f"{file}:compute.{key}: missing (required for kind {kind!r})")
+
+    memory = _check_table(f"{file}:memory", doc.get("memory", {}), _MEMORY, errors)
+    if "memory" not in doc:
+        errors.append(f"{file}:memory: missing table [memory]")
+    else:
+        for key in _REQUIRED_MEMORY:
+            if key not in doc["memory"]:
+                errors.append(f"{file}:memory.{key}: missing (required)")
+        if "dram" not in doc["memory"] and "dram_pj_per_bit" not in doc["memory"]:
+            errors.append(f"{file}:memory.dram: missing (required unless dram_pj_per_bit is given)")
+    if "dram" in memory and memory["dram"] not in EnergyTable.dram_technologies():
+        errors.append(f"{file}:memory.dram: {memory['dram']!r} not one of "
+                      f"{list(EnergyTable.dram_technologies())}")
+    energy = _check_table(f"{file}:energy", doc.get("energy", {}), _ENERGY, errors)
+    sources = doc.get("sources", {})
+    if not isinstance(sources, dict):
+        errors.append(f"{file}:sources: expected a table")
+        sources = {}
+
+    # cross-field rules -------------------------------------------------------------------
+    for key in ("a_format", "w_format", "acc_format"):
+        if key in compute:
+            try:
+                operand_bits(compute[key])
+            except (HwsimError, ValueError, TypeError) as exc:
+                errors.append(f"{file}:compute.{key}: {exc}")
+    if "throughput" in compute:
+        for width, factor in compute["throughput"].items():
+            if not width.isdigit() or int(width) < 1:
+                errors.append(f"{file}:compute.throughput.{width}: key must be an element width "
+                              f"in bits (a positive integer)")
+            if isinstance(factor, bool) or not isinstance(factor, _NUM) or not factor > 0:
+                errors.append(f"{file}:compute.throughput.{width}: multiplier must be a number > 0, "
+                              f"got {factor!r}")
+    numeric = [f"{table}.{key}" for table, checked in (("compute", compute), ("memory", memory),
+                                                        ("energy", energy))
+               for key, value in checked.items() if isinstance(value, _NUM) and not isinstance(value, bool)]
+    for dotted in numeric:
+        if not isinstance(sources.get(dotted), str) or not sources.get(dotted).strip():
+            errors.append(f"{file}:sources.{dotted}: missing citation for this number "
+                          f"(every number cites its source)")
+    present = {f"{t}.{k}" for t, d in (("compute", doc.get("compute", {})), ("memory", doc.get("memory", {})),
+                                       ("energy", doc.get("energy", {}))) if isinstance(d, dict) for k in d}
+    for dotted in sources:
+        if dotted not in present:
+            errors.append(f"{file}:sources.{dotted}: cites a field this file does not set")
+    if len(errors) > n_before:
+        return None
+    return {"top": top, "compute": compute, "memory": memory, "energy": energy,
+            "sources": sources}
+
+
+def _build(file: Path, t: dict[str, Any]) -> Accelerator:
+    c, mem, en = t["compute"], t["memory"], dict(t["energy"])
+    kind = c["kind"]
+    if kind == "systolic":
+        unit: Any = SystolicUnit(rows=c["rows"], cols=c["cols"], dataflow=Dataflow.parse(c["dataflow"]))
+    elif kind == "bitserial":
+        unit = BitSerialUnit(rows=c["rows"], cols=c["cols"], dataflow=Dataflow.parse(c["dataflow"]),
+                             w_bits_per_cycle=c["w_bits_per_cycle"])
+    else:
+        unit = TensorCoreUnit(mma_m=c["mma_m"], mma_n=c["mma_n"], mma_k=c["mma_k"], units=c["units"],
+                              mma_cycles=c["mma_cycles"],
+                              pipeline_latency_cycles=c["pipeline_latency_cycles"],
+                              block_m=c["block_m"], block_n=c["block_n"],
+                              throughput=tuple(sorted((int(k), float(v))
+                                                      for k, v in c["throughput"].items())))
+    memory = MemorySpec(ifmap_sram_kib=mem["ifmap_sram_kib"], filter_sram_kib=mem["filter_sram_kib"],
+                        ofmap_sram_kib=mem["ofmap_sram_kib"], dram_gb_per_s=mem["dram_gb_per_s"],
+                        dram=mem.get("dram", "ddr3"), dram_pj_per_bit=mem.get("dram_pj_per_bit"),
+                        double_buffered=mem.get("double_buffered", True))
+    e_mac, mac_area = en.pop("e_mac_pj", None), en.pop("mac_area_um2", None)
+    return Accelerator(name=t["top"]["name"], reference=t["top"]["reference"],
+                       description=t["top"].get("description", ""), clock_mhz=c["clock_mhz"],
+                       node_nm=c["node_nm"], a_format=c["a_format"], w_format=c["w_format"],
+                       acc_format=c["acc_format"], unit=unit, memory=memory,
+                       energy=EnergyTable(**{k: float(v) for k, v in en.items()}),
+                       e_mac_pj=e_mac, mac_area_um2=mac_area,
+                       sources=tuple(sorted(t["sources"].items())), path=file)
+
+
+def load_file(file: Path, errors: list[str]) -> Accelerator | None:
+    """Load one catalog file, appending problems to ``errors``."""
+    try:
+        with open(file, "rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        errors.append(f"{file}: not valid TOML: {exc}")
+        return None
+    except OSError as exc:
+        errors.append(f"{file}: cannot read: {exc}")
+        return None
+    checked = _validate(str(file), doc, errors)
+    return None if checked is None else _build(file, checked)
+
+
+def load_accelerators(path: str | Path | list[str | Path] | None = None) -> dict[str, Accelerator]:
+    """Every accelerator on the search path, by name.
+
+    Raises:
+        CatalogError: listing every problem in every file (``file:table.key: message``).
+    """
+    errors: list[str] = []
+    found: dict[str, Accelerator] = {}
+    for folder in accelerator_dirs(path):
+        for file in sorted(Path(folder).glob("*.toml")):
+            acc = load_file(file, errors)
+            if acc is None:
+                continue
+            if acc.name in found:
+                errors.append(f"{file}:name: {acc.name!r} already defined in {found[acc.name].path}")
+                continue
+            found[acc.name] = acc
+    if errors:
+        raise CatalogError(errors)
+    return found
+
+
+def accelerators(path: str | Path | list[str | Path] | None = None) -> list[str]:
+    """Names of every catalog accelerator."""
+    return sorted(load_accelerators(path))
+
+
+_UNIT_FIELDS = {cls: {f.name for f in fields(cls)} for cls in (SystolicUnit, BitSerialUnit, TensorCoreUnit)}
+_MEMORY_FIELDS = {f.name for f in fields(MemorySpec)}
+_ENERGY_FIELDS = {f.name for f in fields(EnergyTable)}
+_TOP_FIELDS = {"description", "clock_mhz", "node_nm", "a_format", "w_format", "acc_format",
+               "e_mac_pj", "mac_area_um2", "mac_cost_source"}
+
+
+def _check_override(key: str, value: Any) -> Any:
+    """Numbers (or arrays) must be positive; enums are parsed."""
+    if key == "dataflow":
+        return Dataflow.parse(value)
+    if key in ("a_format", "w_format", "acc_format"):
+        operand_bits(value)
+        return value
+    if key in ("dram", "description", "mac_cost_source", "double_buffered"):
+        return value
+    if key == "throughput":
+        return tuple(sorted((int(k), float(v)) for k, v in dict(value).items()))
+    arr = np.asarray(value)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise AcceleratorNotFound(f"override {key}={value!r}: expected a number or numeric array")
+    lowest_ok = 0 if key in _ZERO_OK else None
+    if np.any(arr < 0) if lowest_ok == 0 else np.any(arr <= 0):
+        raise AcceleratorNotFound(f"override {key}: every value must be > 0, got {value!r}")
+    return value
+
+
+def accelerator(name: str, path: str | Path | list[str | Path] | None = None,
+                **overrides: Any) -> Accelerator:
+    """The catalog accelerator ``name``, with any unit / memory / energy / top field overridden.
+
+    Overrides may be numpy arrays (``rows=np.arange(8, 257, 8)``) to sweep design points in
+    one vectorized call. ``path`` adds catalog folders (as does ``HWSIM_ACCELERATORS_PATH``).
+
+    Raises:
+        AcceleratorNotFound: unknown name or override key. CatalogError: a bad catalog file.
+    """
+    catalog = load_accelerators(path)
+    if name not in catalog:
+        raise AcceleratorNotFound(unknown_name("accelerator", name, catalog))
+    acc = catalog[name]
+    if not overrides:
+        return acc
+    unit_kw, mem_kw, energy_kw, top_kw = {}, {}, {}, {}
+    for key, value in overrides.items():
+        value = _check_override(key, value)
+        if key in _UNIT_FIELDS[type(acc.unit)]:
+            unit_kw[key] = value
+        elif key in _MEMORY_FIELDS:
+            mem_kw[key] = value
+        elif key in _ENERGY_FIELDS:
+            energy_kw[key] = float(value)
+        elif key in _TOP_FIELDS:
+            top_kw[key] = value
+        else:
+            allowed = _UNIT_FIELDS[type(acc.unit)] | _MEMORY_FIELDS | _ENERGY_FIELDS | _TOP_FIELDS
+            raise AcceleratorNotFound(unknown_name(f"override for {acc.unit.kind} accelerator {name!r}",
+                                                   key, allowed))
+    from dataclasses import replace
+
+    return replace(acc, unit=replace(acc.unit, **unit_kw), memory=replace(acc.memory, **mem_kw),
+                   energy=acc.energy.replace(**energy_kw), **top_kw)

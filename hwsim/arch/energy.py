@@ -1,0 +1,313 @@
+"""Energy per operation / per access, and area, as functions of operand *bit widths*.
+
+MAC cost is looked up from a format's element kind and bit widths (never from its name), so a
+new catalog format gets a cost without touching this file.
+
+Default reference figures: M. Horowitz, "Computing's energy problem (and what we can do about
+it)", ISSCC 2014 (45 nm, 0.9 V), energy table and the area figures of the same talk:
+
+=================  ==========  ===========
+operation          energy pJ   area um^2
+=================  ==========  ===========
+8b int add         0.03        36
+32b int add        0.1         137
+8b int mult        0.2         282
+32b int mult       3.1         3495
+16b fp add         0.4         1360
+32b fp add         0.9         4184
+16b fp mult        1.1         1640
+32b fp mult        3.7         7700
+8 KB SRAM, 64b rd  10
+1 MB SRAM, 64b rd  100
+DRAM, 64b          1300-2600
+=================  ==========  ===========
+
+Model (each term is a two-point power law ``y = y1 * (x / x1) ** beta`` through two of the
+reference points above, so it reproduces them exactly and stays positive for narrow formats):
+
+* integer adder of ``w`` bits: through the 8b and 32b int adds;
+* significand multiplier of ``p_a x p_w`` bits (array multiplier, cost ~ partial products
+  ``p_a * p_w``): through the 8x8 and 32x32 int mults; significand = mantissa + hidden bit
+  for minifloats, all bits for integers;
+* floating-point multiplier = significand multiplier + exponent adder (``max(e_a, e_w) + 1``
+  bits) + normalize/round logic, the latter a power law in ``p_a + p_w`` fitted so that fp16
+  and fp32 mults come out at Horowitz's 1.1 / 3.7 pJ (1640 / 7700 um^2);
+* floating-point adder (accumulator) of significand ``p``: through fp16 (p=11) and fp32 (p=24);
+* block-scaled formats (MX, NVFP4, BFP) add one 8-bit exponent add per block per output,
+  amortized over the block (OCP MX v1.0 §6: the dot product of two blocks adds the two scales);
+* SRAM per-bit access energy ~ size**beta through the 8 KB and 1 MB points (CACTI-like
+  sqrt-ish growth from wire length);
+* register traffic per MAC (``a_bits + w_bits + acc_bits``: two operands in, one partial sum
+  out) at ``rf_pj_per_bit``. Default: a PE pipeline register, one bit costing about one
+  full-adder bit, 0.1 pJ / 32 = 0.0031 pJ/bit (assumption on Horowitz's 32b add). Arrays with
+  real register files override it: Eyeriss' normalized cost "RF = 1x MAC" (Chen et al., JSSC
+  2017 / ISSCC 2016) applied to a 16-bit int MAC of this model is
+  (0.785 pJ mult + 0.1 pJ 32b add) / 16 bits = 0.055 pJ/bit (eyeriss-like.toml);
+* DRAM per bit: DDR3 1.3 nJ / 64 b = 20.3 pJ/bit (Horowitz, lower end of 1.3-2.6 nJ);
+  HBM2 3.9 pJ/bit (O'Connor et al., "Fine-Grained DRAM", MICRO 2017, §2).
+* technology scaling: first order, energy ~ node (switched capacitance at fixed voltage) and
+  area ~ node**2 relative to the table's 45 nm.
+* SRAM area: Intel 45 nm 6T bitcell 0.346 um^2 (Mistry et al., IEDM 2007) over 70 % array
+  efficiency (assumed) = 8192 * 0.346 / 0.7 = 4049 um^2 per KiB.
+
+Any field of :class:`EnergyTable` can be overridden by a catalog entry (``[energy]`` table);
+``mac_cost`` can instead come from synthesized RTL via :func:`mac_cost_from_gates`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from hwsim.errors import FormatError
+
+__all__ = [
+    "OperandBits", "operand_bits", "EnergyTable", "MacCost", "MacCostSource", "mac_cost",
+    "mac_cost_from_gates", "sram_pj_per_bit", "sram_area_um2", "DEFAULT_TABLE",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperandBits:
+    """What the cost model needs to know about an operand format: only bit widths."""
+
+    is_float: bool  #: element is a minifloat ExMy (else an integer)
+    exp_bits: int  #: exponent bits of the element (0 for integers)
+    man_bits: int  #: stored mantissa bits (integers: bits - 1)
+    element_bits: int  #: bits of one element code
+    bits_per_element: float  #: storage bits per element, shared scales amortized
+    block_size: int | None = None  #: elements sharing one scale (None/0: no block scale)
+
+    @property
+    def significand_bits(self) -> int:
+        """Multiplier input width: mantissa + hidden bit (floats) or the whole code (integers)."""
+        return self.man_bits + 1
+
+
+def operand_bits(fmt: Any) -> OperandBits:
+    """:class:`OperandBits` of a Format-like object, a catalog name, or an inline table.
+
+    Accepted: anything with ``element_bits``, ``bits_per_element``, ``is_float_element``,
+    ``exp_bits``, ``man_bits`` (and optional ``block_size``), e.g. ``hwsim.format("mxfp4")``;
+    a format name (resolved lazily with :func:`hwsim.format`); or a mapping
+    ``{"kind": "int", "bits": 32}`` / ``{"kind": "float", "exp_bits": 8, "man_bits": 23}``
+    (used for accumulators wider than the format catalog's integers).
+
+    Raises:
+        FormatError: the object has none of these shapes, or a mapping is incomplete.
+    """
+    if isinstance(fmt, OperandBits):
+        return fmt
+    if isinstance(fmt, str):
+        import hwsim  # lazy: formats are resolved at call time, never at import
+
+        fmt = hwsim.format(fmt)
+    if isinstance(fmt, Mapping):
+        kind = fmt.get("kind")
+        try:
+            if kind == "int":
+                bits = int(fmt["bits"])
+                return OperandBits(is_float=False, exp_bits=0, man_bits=bits - 1,
+                                   element_bits=bits, bits_per_element=float(bits))
+            if kind == "float":
+                e, m = int(fmt["exp_bits"]), int(fmt["man_bits"])
+                return OperandBits(is_float=True, exp_bits=e, man_bits=m, element_bits=1 + e + m,
+                                   bits_per_element=float(1 + e + m))
+        except KeyError as exc:
+            raise FormatError(f"operand format {dict(fmt)!r} lacks {exc.args[0]!r}") from None
+        raise FormatError(f"operand format {dict(fmt)!r}: kind must be 'int' or 'float'")
+    try:
+        block = getattr(fmt, "block_size", None)
+        return OperandBits(is_float=bool(fmt.is_float_element), exp_bits=int(fmt.exp_bits),
+                           man_bits=int(fmt.man_bits), element_bits=int(fmt.element_bits),
+                           bits_per_element=float(fmt.bits_per_element),
+                           block_size=int(block) if block else None)
+    except AttributeError as exc:
+        raise FormatError(f"not a number format (need element_bits, bits_per_element, "
+                          f"is_float_element, exp_bits, man_bits): {fmt!r}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnergyTable:
+    """Reference energies (pJ) and areas (um^2) at ``node_nm``; every field overridable.
+
+    Defaults: Horowitz ISSCC 2014 (45 nm) unless noted; see the module docstring.
+    """
+
+    node_nm: float = 45.0
+    int_add_8b_pj: float = 0.03
+    int_add_32b_pj: float = 0.1
+    int_mult_8b_pj: float = 0.2
+    int_mult_32b_pj: float = 3.1
+    fp16_add_pj: float = 0.4
+    fp32_add_pj: float = 0.9
+    fp16_mult_pj: float = 1.1
+    fp32_mult_pj: float = 3.7
+    int_add_8b_um2: float = 36.0
+    int_add_32b_um2: float = 137.0
+    int_mult_8b_um2: float = 282.0
+    int_mult_32b_um2: float = 3495.0
+    fp16_add_um2: float = 1360.0
+    fp32_add_um2: float = 4184.0
+    fp16_mult_um2: float = 1640.0
+    fp32_mult_um2: float = 7700.0
+    sram_8kib_pj_per_64b: float = 10.0
+    sram_1mib_pj_per_64b: float = 100.0
+    #: PE pipeline register ~ one full-adder bit: 0.1 pJ / 32 (module docstring)
+    rf_pj_per_bit: float = 0.0031
+    #: Intel 45 nm bitcell 0.346 um^2 / 0.7 array efficiency * 8192 bits
+    sram_um2_per_kib: float = 4049.0
+    #: DDR3: Horowitz 1.3 nJ / 64 b
+    dram_ddr3_pj_per_bit: float = 20.3
+    #: HBM2: O'Connor et al. MICRO 2017
+    dram_hbm2_pj_per_bit: float = 3.9
+
+    def replace(self, **changes: float) -> EnergyTable:
+        """A copy with some reference figures overridden (catalog ``[energy]`` table)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def dram_pj_per_bit(self, technology: str) -> float:
+        """Access energy of DRAM ``technology`` (``ddr3`` / ``hbm2``)."""
+        return float(getattr(self, f"dram_{technology}_pj_per_bit"))
+
+    @staticmethod
+    def dram_technologies() -> tuple[str, ...]:
+        return tuple(f.name[5:-11] for f in fields(EnergyTable)
+                     if f.name.startswith("dram_") and f.name.endswith("_pj_per_bit"))
+
+
+DEFAULT_TABLE = EnergyTable()
+
+
+class MacCost(NamedTuple):
+    """Energy of one multiply-accumulate and area of one MAC unit, at the table's node."""
+
+    energy_pj: float
+    area_um2: float
+
+
+#: A source of per-format MAC costs, e.g. built from synthesized RTL. Returns ``None`` to fall
+#: back to the table model for a format pair it does not know.
+MacCostSource = Callable[[OperandBits, OperandBits, OperandBits], "MacCost | None"]
+
+
+def _power_law(x: float, x1: float, y1: float, x2: float, y2: float) -> float:
+    """``y1 * (x / x1) ** beta`` with beta chosen so that the curve passes (x2, y2)."""
+    beta = math.log(y2 / y1) / math.log(x2 / x1)
+    return y1 * (x / x1) ** beta
+
+
+def _int_add(w: float, t: EnergyTable, unit: str) -> float:
+    return _power_law(w, 8, getattr(t, f"int_add_8b_{unit}"), 32, getattr(t, f"int_add_32b_{unit}"))
+
+
+def _sig_mult(pp: float, t: EnergyTable, unit: str) -> float:
+    """Significand multiplier with ``pp`` partial-product bits (``p_a * p_w``)."""
+    return _power_law(pp, 64, getattr(t, f"int_mult_8b_{unit}"), 1024,
+                      getattr(t, f"int_mult_32b_{unit}"))
+
+
+def _fp_norm(psum: float, t: EnergyTable, unit: str) -> float:
+    """Normalize/round part of an fp multiplier with input significands summing to ``psum``."""
+    def rest(p: int, e: int, total: float) -> float:
+        return total - _sig_mult(p * p, t, unit) - _int_add(e + 1, t, unit)
+
+    r16 = rest(11, 5, getattr(t, f"fp16_mult_{unit}"))
+    r32 = rest(24, 8, getattr(t, f"fp32_mult_{unit}"))
+    return _power_law(psum, 22, r16, 48, r32)
+
+
+def _fp_add(p: float, t: EnergyTable, unit: str) -> float:
+    return _power_law(p, 11, getattr(t, f"fp16_add_{unit}"), 24, getattr(t, f"fp32_add_{unit}"))
+
+
+def _mult(a: OperandBits, w: OperandBits, t: EnergyTable, unit: str) -> float:
+    pa, pw = a.significand_bits, w.significand_bits
+    cost = _sig_mult(pa * pw, t, unit)
+    if a.is_float or w.is_float:
+        cost += _int_add(max(a.exp_bits, w.exp_bits) + 1, t, unit) + _fp_norm(pa + pw, t, unit)
+    return cost
+
+
+def _accumulate(acc: OperandBits, t: EnergyTable, unit: str) -> float:
+    if acc.is_float:
+        return _fp_add(acc.significand_bits, t, unit)
+    return _int_add(acc.element_bits, t, unit)
+
+
+def _block_scale(a: OperandBits, w: OperandBits, t: EnergyTable, unit: str) -> float:
+    """Per-MAC share of adding the two shared 8-bit scale exponents once per block pair."""
+    blocks = [b for b in (a.block_size, w.block_size) if b]
+    return _int_add(8, t, unit) / min(blocks) if blocks else 0.0
+
+
+def mac_cost(a_format: Any, w_format: Any, acc_format: Any, table: EnergyTable = DEFAULT_TABLE,
+             *, w_bits_per_pass: int | None = None, node_nm: float | None = None,
+             source: MacCostSource | None = None) -> MacCost:
+    """Energy of one MAC and area of one MAC unit for ``a_format x w_format`` into ``acc_format``.
+
+    Args:
+        a_format, w_format, acc_format: Format-like objects, names, or inline tables
+            (see :func:`operand_bits`).
+        table: reference figures.
+        w_bits_per_pass: bit-serial units (BitMoD/Stripes) multiply by ``w_bits_per_pass``
+            weight bits per cycle: the multiplier is ``p_a x w_bits_per_pass`` wide (integer
+            shift-add) and one "MAC" here is one pass; callers multiply by the pass count.
+        node_nm: scale from ``table.node_nm`` (energy ~ node, area ~ node**2); default: none.
+        source: optional synthesized-RTL cost source tried first (:func:`mac_cost_from_gates`).
+    """
+    a, w, acc = operand_bits(a_format), operand_bits(w_format), operand_bits(acc_format)
+    e_scale, a_scale = _node_scale(table, node_nm)
+    if source is not None:
+        got = source(a, w, acc)
+        if got is not None:
+            return MacCost(got.energy_pj * e_scale, got.area_um2 * a_scale)
+    if w_bits_per_pass is not None:
+        w = OperandBits(is_float=False, exp_bits=0, man_bits=w_bits_per_pass - 1,
+                        element_bits=w_bits_per_pass, bits_per_element=float(w_bits_per_pass))
+    parts = [(_mult(a, w, table, u) + _accumulate(acc, table, u) + _block_scale(a, w, table, u))
+             for u in ("pj", "um2")]
+    return MacCost(parts[0] * e_scale, parts[1] * a_scale)
+
+
+def _node_scale(table: EnergyTable, node_nm: float | None) -> tuple[float, float]:
+    if node_nm is None:
+        return 1.0, 1.0
+    s = float(node_nm) / table.node_nm
+    return s, s * s
+
+
+def mac_cost_from_gates(nand2_equivalents: float, a_format: Any, w_format: Any, acc_format: Any,
+                        *, table: EnergyTable = DEFAULT_TABLE, nand2_um2: float = 0.798) -> MacCost:
+    """MAC cost from a synthesized gate count (``hwsim.synth`` / yosys ``stat``), at ``table.node_nm``.
+
+    Area = NAND2-equivalents x NAND2 area (default 0.798 um^2: NanGate 45 nm Open Cell Library
+    NAND2_X1). Energy is the table model's energy scaled by the area ratio (switched capacitance
+    grows with cell area to first order), so synthesized and table costs stay comparable.
+    """
+    area = float(nand2_equivalents) * nand2_um2
+    model = mac_cost(a_format, w_format, acc_format, table)
+    return MacCost(model.energy_pj * area / model.area_um2, area)
+
+
+def sram_pj_per_bit(size_kib: Any, table: EnergyTable = DEFAULT_TABLE,
+                    node_nm: float | None = None) -> np.ndarray:
+    """Per-bit access energy of an SRAM of ``size_kib`` (vectorized), power law through 8 KB / 1 MB."""
+    size = np.asarray(size_kib, dtype=np.float64)
+    beta = math.log(table.sram_1mib_pj_per_64b / table.sram_8kib_pj_per_64b) / math.log(1024 / 8)
+    e = table.sram_8kib_pj_per_64b / 64.0 * (size / 8.0) ** beta
+    return e * _node_scale(table, node_nm)[0]
+
+
+def sram_area_um2(size_kib: Any, table: EnergyTable = DEFAULT_TABLE,
+                  node_nm: float | None = None) -> np.ndarray:
+    """Area of ``size_kib`` of SRAM (vectorized)."""
+    return np.asarray(size_kib, dtype=np.float64) * table.sram_um2_per_kib * _node_scale(table, node_nm)[1]

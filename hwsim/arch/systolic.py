@@ -1,0 +1,119 @@
+"""Compute cycles, utilization and SRAM traffic of an ``R x C`` systolic array (closed form).
+
+The schedule is SCALE-Sim's (Samajdar et al., arXiv 1811.02883 §III; SCALE-Sim v3 3.0.0
+``scalesim/compute/systolic_compute_*.py``): the GEMM is cut into
+``ceil(rows_dim / R) * ceil(cols_dim / C)`` folds, each fold costs
+``fill + (R - 1) + (C - 1) + T`` cycles (see :mod:`hwsim.arch.dataflow`), folds run back to
+back, and SCALE-Sim reports the index of the last busy cycle, i.e. the sum minus one.
+Partial folds cost as much as full ones (the idle PEs are padded with null requests).
+``tests/arch/test_vs_scalesim.py`` checks every number here against real SCALE-Sim runs.
+
+Everything is vectorized: ``rows``, ``cols``, ``m``, ``k`` and ``n`` may be numpy arrays of
+any broadcast-compatible shapes (a sweep over design points x layers is one call).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hwsim.arch._util import ceil_div, out, positive_int
+from hwsim.arch.dataflow import Dataflow, mapping, operand_passes
+
+__all__ = ["SystolicArray", "SystolicResult", "systolic_gemm"]
+
+#: SCALE-Sim reports the index of the last cycle in which the ofmap is written
+#: (``double_buffered_scratchpad_mem.py``: ``total_cycles = max(ofmap_serviced_cycles)``, with
+#: cycles counted from 0), one less than the number of rows of its demand matrices.
+_LAST_CYCLE_OFFSET = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SystolicResult:
+    """Cost of one GEMM (or an array of GEMMs) on a systolic array, without memory stalls.
+
+    Scalar inputs give plain ``int``/``float`` fields; array inputs give arrays.
+    """
+
+    cycles: Any  #: compute cycles (SCALE-Sim ``total_cycles`` with zero stalls)
+    macs: Any  #: useful multiply-accumulates, ``M * K * N``
+    folds: Any  #: number of array tiles executed
+    utilization: Any  #: ``macs / ((cycles + 1) * R * C)``, over every cycle slot of the schedule
+    mapping_efficiency: Any  #: mean fraction of PEs holding data per fold (SCALE-Sim "Mapping Efficiency")
+    compute_utilization: Any  #: SCALE-Sim's mean per-fold "Compute Util" (ws/is/os)
+    sram_reads_ifmap: Any  #: A[M, K] words read from the ifmap SRAM
+    sram_reads_filter: Any  #: W[K, N] words read from the filter SRAM
+    sram_writes_ofmap: Any  #: O[M, N] words (partial sums included) written to the ofmap SRAM
+
+    @property
+    def sram_reads(self) -> Any:
+        """Words read from all input SRAMs."""
+        return self.sram_reads_ifmap + self.sram_reads_filter
+
+    @property
+    def sram_writes(self) -> Any:
+        """Words written to the output SRAM."""
+        return self.sram_writes_ofmap
+
+
+def systolic_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: Any, n: Any
+                  ) -> dict[str, np.ndarray]:
+    """Array-valued core of :meth:`SystolicArray.gemm` (fields of :class:`SystolicResult`).
+
+    Raises:
+        ShapeError: a dimension or array size is not a positive integer.
+        DataflowError: unknown dataflow.
+    """
+    df = Dataflow.parse(dataflow)
+    r, c = positive_int("rows", rows), positive_int("cols", cols)
+    m, k, n = positive_int("m", m), positive_int("k", k), positive_int("n", n)
+    mp = mapping(df, m, k, n)
+    row_folds = ceil_div(mp.rows_dim, r)
+    col_folds = ceil_div(mp.cols_dim, c)
+    folds = row_folds * col_folds
+    per_fold = mp.fill_rows * r + (r - 1) + (c - 1) + mp.time_dim
+    cycles = folds * per_fold - _LAST_CYCLE_OFFSET
+    macs = m * k * n
+    pes = r * c
+    used = mp.rows_dim * mp.cols_dim  # sum over folds of used PEs = rows_dim * cols_dim
+    # SCALE-Sim: per-fold compute util = used * T / (R * C * (per_fold + C - 1)); averaged.
+    compute_util = used * mp.time_dim / (folds * pes * (per_fold + c - 1))
+    pa, pw, po = operand_passes(df, row_folds, col_folds)
+    return {
+        "cycles": cycles,
+        "macs": macs,
+        "folds": folds,
+        # over the cycles + 1 cycle slots (cycles is the last slot's index): <= 1 always.
+        # SCALE-Sim's "Overall Util" divides by the index instead, > 1 for degenerate tiny GEMMs.
+        "utilization": macs / ((cycles + _LAST_CYCLE_OFFSET) * pes),
+        "mapping_efficiency": used / (folds * pes),
+        "compute_utilization": compute_util,
+        "sram_reads_ifmap": m * k * pa,
+        "sram_reads_filter": k * n * pw,
+        "sram_writes_ofmap": m * n * po,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SystolicArray:
+    """An ``rows x cols`` array of MAC units running one dataflow.
+
+    ``rows``/``cols`` may be numpy arrays (design-point sweeps); they broadcast against the
+    GEMM dimensions passed to :meth:`gemm`.
+    """
+
+    rows: Any
+    cols: Any
+    dataflow: Dataflow | str = Dataflow.WS
+
+    def __post_init__(self) -> None:
+        positive_int("rows", self.rows)
+        positive_int("cols", self.cols)
+        object.__setattr__(self, "dataflow", Dataflow.parse(self.dataflow))
+
+    def gemm(self, m: Any, k: Any, n: Any) -> SystolicResult:
+        """Compute-only cost of ``A[m, k] @ W[k, n]`` (SCALE-Sim-exact cycles and SRAM counts)."""
+        res = systolic_gemm(self.rows, self.cols, self.dataflow, m, k, n)
+        return SystolicResult(**{key: out(v) for key, v in res.items()})

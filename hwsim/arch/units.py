@@ -1,0 +1,111 @@
+"""Compute units of an accelerator, as typed frozen data: systolic, bit-serial, tensor core.
+
+Each unit turns a GEMM and the operand bit widths into compute cycles and operand traffic by
+calling the closed forms of :mod:`hwsim.arch.systolic`, :mod:`hwsim.arch.bitserial` or
+:mod:`hwsim.arch.tensorcore`. Accelerators are data (``accelerators/*.toml``); these three
+classes are the only kinds of compute unit, not per-accelerator subclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hwsim.arch.bitserial import bitserial_gemm
+from hwsim.arch.dataflow import Dataflow, mapping, operand_passes
+from hwsim.arch._util import ceil_div
+from hwsim.arch.energy import OperandBits
+from hwsim.arch.systolic import systolic_gemm
+from hwsim.arch.tensorcore import tensorcore_gemm, throughput_factor
+
+__all__ = ["SystolicUnit", "BitSerialUnit", "TensorCoreUnit", "Unit"]
+
+
+def _traffic(dataflow: Dataflow, rows: Any, cols: Any, m: Any, k: Any, n: Any, res: dict[str, Any]
+             ) -> None:
+    """Adds SRAM passes per operand and the live partial-sum count to ``res``."""
+    mp = mapping(dataflow, np.asarray(m), np.asarray(k), np.asarray(n))
+    res["passes"] = operand_passes(dataflow, ceil_div(mp.rows_dim, np.asarray(rows)),
+                                   ceil_div(mp.cols_dim, np.asarray(cols)))
+    res["psum_live"] = mp.time_dim * np.minimum(mp.cols_dim, np.asarray(cols))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SystolicUnit:
+    """``rows x cols`` MAC array, one MAC per PE per cycle whatever the operand format."""
+
+    rows: Any
+    cols: Any
+    dataflow: Dataflow
+
+    kind = "systolic"
+
+    @property
+    def mac_units(self) -> Any:
+        return np.asarray(self.rows) * np.asarray(self.cols)
+
+    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> dict[str, Any]:
+        res = systolic_gemm(self.rows, self.cols, self.dataflow, m, k, n)
+        _traffic(self.dataflow, self.rows, self.cols, m, k, n, res)
+        return res
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BitSerialUnit:
+    """``rows x cols`` array whose PEs take ``w_bits_per_cycle`` weight bits per cycle."""
+
+    rows: Any
+    cols: Any
+    dataflow: Dataflow
+    w_bits_per_cycle: Any
+
+    kind = "bitserial"
+
+    @property
+    def mac_units(self) -> Any:
+        return np.asarray(self.rows) * np.asarray(self.cols)
+
+    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> dict[str, Any]:
+        res = bitserial_gemm(self.rows, self.cols, self.dataflow, m, k, n, w.element_bits,
+                             self.w_bits_per_cycle)
+        res["weight_passes"] = res.pop("passes")
+        _traffic(self.dataflow, self.rows, self.cols, m, k, n, res)
+        return res
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TensorCoreUnit:
+    """``units`` tensor cores executing ``mma_m x mma_n x mma_k`` instructions."""
+
+    mma_m: Any
+    mma_n: Any
+    mma_k: Any
+    units: Any
+    mma_cycles: Any
+    pipeline_latency_cycles: Any
+    block_m: Any
+    block_n: Any
+    #: (element bits, MAC-rate multiplier) pairs, e.g. ((16, 1.0), (8, 2.0), (4, 4.0))
+    throughput: tuple[tuple[int, float], ...]
+
+    kind = "tensorcore"
+
+    @property
+    def mac_units(self) -> Any:
+        """Multipliers per unit at 1x throughput: ``m*n*k / mma_cycles`` per tensor core."""
+        return (np.asarray(self.units) * np.asarray(self.mma_m) * np.asarray(self.mma_n)
+                * np.asarray(self.mma_k) / np.asarray(self.mma_cycles, dtype=np.float64))
+
+    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> dict[str, Any]:
+        speed = throughput_factor(dict(self.throughput), a, w)
+        res = tensorcore_gemm(m, k, n, mma_m=self.mma_m, mma_n=self.mma_n, mma_k=self.mma_k,
+                              units=self.units, mma_cycles=self.mma_cycles, speedup=speed,
+                              pipeline_latency_cycles=self.pipeline_latency_cycles,
+                              block_m=self.block_m, block_n=self.block_n)
+        res.pop("mac_units")
+        return res
+
+
+Unit = SystolicUnit | BitSerialUnit | TensorCoreUnit
