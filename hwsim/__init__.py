@@ -17,7 +17,8 @@ from hwsim.catalog import format_names as _format_names
 from hwsim.errors import CatalogError, FormatError, HwsimError
 from hwsim.numerics.format import Format
 
-__all__ = ["format", "formats", "Format", "HwsimError", "FormatError", "CatalogError", "__version__"]
+__all__ = ["format", "formats", "accelerator", "accelerators", "Format", "HwsimError", "FormatError",
+           "CatalogError", "__version__"]
 __version__ = "0.1.0"
 
 
@@ -30,3 +31,17 @@ def format(name: str, **overrides: Any) -> Format:  # noqa: A001 - the public na
 def formats() -> list[str]:
     """Names of every catalog format."""
     return _format_names()
+
+
+def accelerator(name: str, **overrides: Any) -> Any:
+    """The catalog accelerator ``name`` (``accelerators/*.toml``) as an ``hwsim.arch.Accelerator``."""
+    from hwsim.arch import accelerator as _accelerator
+
+    return _accelerator(name, **overrides)
+
+
+def accelerators() -> list[str]:
+    """Names of every catalog accelerator."""
+    from hwsim.arch import accelerators as _accelerators
+
+    return _accelerators()

@@ -20,6 +20,7 @@ import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError
+from hwsim.numerics._bitcast import float32_as_int32, int32_as_float32
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.format import E8M0_BIAS, E8M0_NAN, FloatElement, Format
 from hwsim.numerics.integer import encode_int
@@ -136,33 +137,39 @@ def _imin(a: int, b: int) -> int:
 
 
 @nb.njit(cache=True, inline="always")
-def _fast_code(b, ef, ep, S, lS, es, mode, pow2, is_int):
-    """Branch-free element code for a normal, finite float32 (``ef`` in 1..254) and a
-    deterministic mode: the same arithmetic as :func:`_encode_one`, written without
-    data-dependent branches (STYLE P3: one algorithm; this is its hot-path form).
+def _fast_code(b, ep, S, lS, es, mode, pow2, is_int):
+    """Branch-free element code for a finite float32 that is zero or normal, in a deterministic
+    mode: the same arithmetic as :func:`_encode_one` without data-dependent branches (STYLE P3:
+    one algorithm; this is its hot-path form, vectorizable by LLVM).
+
+    Returns (code, sig, pexp, sign) with |value(code)| = sig * 2**pexp.
     """
     _, M, emin, bias, _, _, specials, bits, frac_bits, qmax, sm, max_mag = ep
     sign = b >> 31
-    X = (b & 0x7FFFFF) | 0x800000
+    ef = (b >> 23) & 0xFF
+    nonzero = int(ef != 0)
+    X = (b & 0x7FFFFF) | (nonzero << 23)
     ex = ef - 150
     if is_int:
         sh = ex - es + frac_bits  # value in units of 2**-frac_bits = X * 2**sh / S
-        sat = int(24 - lS + sh > bits + 1)
+        sat = int(24 - lS + sh > bits + 1) & nonzero
         sh = _imin(sh, 30)
     else:
-        E = 24 - lS + ex - es - int((X << (lS - 1)) < (S << 23))
+        if pow2:
+            E = ef - 127 - es
+        else:
+            E = 24 - lS + ex - es - int((X << (lS - 1)) < (S << 23))
         t = _imax(E, emin)
-        sh = ex - es - (t - M)  # value / quantum = X * 2**sh / S
+        sh = ex - es - (t - M)  # value / quantum = X * 2**sh / S; sh <= 0 when pow2 (M < 23)
         sat = 0
     if pow2:
-        d = _imin(_imax(-sh, 0), 40)
-        q = X << _imax(sh, 0)
+        d = _imin(_imax(-sh, 1), 40)
         if mode == 0:
-            q = (q + ((1 << d) >> 1) - int(d > 0) + ((q >> d) & 1) * int(d > 0)) >> d
+            q = (X + (1 << (d - 1)) - 1 + ((X >> d) & 1)) >> d
         elif mode == 1:
-            q = (q + ((1 << d) >> 1)) >> d
+            q = (X + (1 << (d - 1))) >> d
         else:
-            q = q >> d
+            q = X >> d
     else:
         N = X << _imax(sh, 0)
         den = S << _imin(_imax(-sh, 0), 61 - lS)
@@ -175,35 +182,68 @@ def _fast_code(b, ef, ep, S, lS, es, mode, pow2, is_int):
     if is_int:
         k = _imin(q, qmax)
         k += (qmax - k) & -sat
+        sign &= int(k != 0)  # integers have no -0
         if sm:
-            return ((sign & int(k != 0)) << (bits - 1)) | k
-        return ((k ^ -sign) + sign) & ((1 << bits) - 1)
-    mag = _imin(((t + bias - 1) << M) + q, max_mag)
+            return (sign << (bits - 1)) | k, k, -frac_bits, sign
+        return ((k ^ -sign) + sign) & ((1 << bits) - 1), k, -frac_bits, sign
+    mag = _imin(((t + bias - 1) << M) + q, max_mag) & -nonzero
     sign &= 1 - (int(specials == 2) & int(mag == 0))  # FNUZ has no -0
-    return (sign << (bits - 1)) | mag
+    efield = mag >> M
+    normal = int(efield != 0)
+    sig = (mag & ((1 << M) - 1)) | (normal << M)
+    return (sign << (bits - 1)) | mag, sig, efield + 1 - normal - bias - M, sign
+
+
+@nb.njit(cache=True, inline="always")
+def _is_plain(seg) -> bool:
+    """True if every element is zero or a normal finite float32 (no subnormal, Inf, NaN)."""
+    bad = 0
+    for l in range(seg.shape[0]):
+        mb = np.int64(seg[l]) & 0x7FFFFFFF
+        bad |= int(mb < 0x800000) & int(mb != 0) | int(mb >= 0x7F800000)
+    return bad == 0
 
 
 @nb.njit(cache=True, inline="always")
 def _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval, table,
-                saturate, pow2, is_int):
+                saturate, arith, plain, pow2, is_int):
     """One block on the branch-free path; ``pow2``/``is_int`` are constants at each call site so
-    the compiler emits one specialized loop per element kind and scale kind."""
+    the compiler emits one specialized loop per element kind and scale kind. ``plain``: the block
+    holds only zeros and normal float32 (no subnormal, Inf or NaN input), so the loop has no
+    branch at all.
+
+    Values: with ``arith`` (the block scale is exact in float32 and every element value is
+    sig * 2**pexp with pexp a float32 normal exponent) the value is
+    float32(sig) * 2**pexp * scale: exact, then one rounding, like the table path, but without a
+    gather. Otherwise value = table[code] * scale in float64, rounded once.
+    """
+    sval32 = np.float32(sval)
     for l in range(seg.shape[0]):
         b = np.int64(seg[l])
-        ef = (b >> 23) & 0xFF
-        if ef != 0 and ef != 255:
-            c = _fast_code(b, ef, ep, S, lS, es, mode, pow2, is_int)
-        else:  # zero, float32 subnormal, Inf/NaN: the general path (rare)
-            c = _encode_one(b, ep, S, lS, es, mode, 0, saturate)
+        if not plain:
+            mb = b & 0x7FFFFFFF
+            if (mb < 0x800000 and mb != 0) or mb >= 0x7F800000:  # subnormal, Inf/NaN: general path
+                c = _encode_one(b, ep, S, lS, es, mode, 0, saturate)
+                if want_values:
+                    vseg[l] = table[c] * sval
+                if want_codes:
+                    cseg[l] = c
+                continue
+        c, sig, pexp, sign = _fast_code(b, ep, S, lS, es, mode, pow2, is_int)
+        if want_values:
+            if arith:
+                v = np.float32(sig) * int32_as_float32(np.int32((pexp + 127) << 23)) * sval32
+                vseg[l] = int32_as_float32(np.int32(float32_as_int32(v) | (sign << 31)))
+            else:
+                vseg[l] = table[c] * sval
         if want_codes:
             cseg[l] = c
-        if want_values:
-            vseg[l] = table[c] * sval
 
 
 @nb.njit(cache=True, parallel=True)
 def _encode_kernel(xb, codes, scales, values, table, want_codes, want_values, ep, rule, B,
-                   emax_elem, sp, Sd, ed, St, et, t_nan, mode, seed, saturate, L_orig, inner):
+                   emax_elem, sp, Sd, ed, St, et, t_nan, mode, seed, saturate, L_orig, inner,
+                   arith_ok):
     """Encode rows of ``xb`` (float32 bits, rows x L) block by block.
 
     Row r, column l is element ((r // inner) * L + l) * inner + r % inner of the caller's array
@@ -232,22 +272,34 @@ def _encode_kernel(xb, codes, scales, values, table, want_codes, want_values, ep
                     values[r, start + l] = math.nan
             continue
         sval = S * math.ldexp(1.0, es)
+        arith = arith_ok and np.float64(np.float32(sval)) == sval
         cseg = codes[r, start:stop] if want_codes else codes[0, 0:0]
         vseg = values[r, start:stop] if want_values else values[0, 0:0]
         if fast_ok:
+            plain = _is_plain(seg)
             if S == 1:
                 if el_int:
-                    _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
-                                table, saturate, True, True)
+                    if plain:
+                        _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
+                                    sval, table, saturate, arith, True, True, True)
+                    else:
+                        _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
+                                    sval, table, saturate, arith, False, True, True)
+                elif plain:
+                    _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
+                                sval, table, saturate, arith, True, True, False)
                 else:
-                    _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
-                                table, saturate, True, False)
+                    _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
+                                sval, table, saturate, arith, False, True, False)
             elif el_int:
                 _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
-                            table, saturate, False, True)
+                            table, saturate, arith, plain, False, True)
+            elif plain:
+                _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
+                            table, saturate, arith, True, False, False)
             else:
                 _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
-                            table, saturate, False, False)
+                            table, saturate, arith, False, False, False)
             continue
         base = (r // inner) * L_orig * inner + r % inner + start * inner
         for l in range(n):
@@ -389,7 +441,7 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
     if xr.size:
         _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), want_codes, want_values,
                        tuple(el.params()), rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
-                       MODE_CODE[fmt.rounding], fmt.seed, saturate, L, inner)
+                       MODE_CODE[fmt.rounding], fmt.seed, saturate, L, inner, _arith_ok(el))
     shape = x32.shape
 
     def back(a: np.ndarray) -> np.ndarray:
@@ -401,6 +453,13 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
     scales_out = back(_scales_out(fmt, scales)) if rule != _RULE_NONE else None
     ts_out = np.float32(ts_val) if fmt.tensor_scale else None
     return codes_out, scales_out, ts_out, values_out, ax
+
+
+def _arith_ok(el) -> bool:
+    """Every element value is sig * 2**pexp with 2**pexp a normal float32 (not bf16: 2**-133)."""
+    if el.is_float:
+        return el.emin - el.man_bits >= -126 and el.emax - el.man_bits <= 127
+    return -el.frac_bits >= -126
 
 
 def _scales_out(fmt: Format, scales: np.ndarray) -> np.ndarray:

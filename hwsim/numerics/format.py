@@ -158,7 +158,7 @@ class FloatElement:
     def values(self) -> np.ndarray:
         """Every distinct finite value, sorted (-0 and +0 count once)."""
         t = self.table()
-        return np.unique(t[np.isfinite(t)])
+        return np.unique(t[np.isfinite(t)] + 0.0)  # + 0.0 folds -0 into +0
 
     def describe(self) -> str:
         return f"E{self.exp_bits}M{self.man_bits} bias {self.bias} ({self.specials.value})"

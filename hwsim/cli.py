@@ -1,0 +1,251 @@
+"""The ``hwsim`` command line. The only module that prints or exits (STYLE P10).
+
+    hwsim formats                         table of the catalog
+    hwsim formats show mxfp4              every element value and the scale rule
+    hwsim quantize --format mxfp4 in.npy out.npy [--axis -1] [--rounding even] [--seed 0]
+    hwsim tour [--distribution gaussian] [--out studies/format-tour]
+    hwsim accelerators                    accelerator catalog
+    hwsim gemm --accelerator tpu-v1-like -m 128 -k 768 -n 3072 [--csv out.csv]
+    hwsim workload bert-base --accelerator mx-systolic-32 [--csv out.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hwsim.errors import HwsimError
+
+__all__ = ["main"]
+
+
+def _print_table(df, title: str = "") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None, show_lines=False)
+    for col in df.columns:
+        table.add_column(str(col), justify="right" if df[col].dtype.kind in "iuf" else "left")
+    for _, row in df.iterrows():
+        table.add_row(*[_fmt_cell(v) for v in row])
+    Console(width=max(120, 14 * len(df.columns))).print(table)
+
+
+def _fmt_cell(v) -> str:
+    if isinstance(v, float):
+        if math.isinf(v) or math.isnan(v):
+            return str(v)
+        if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
+            return f"{v:.4g}"
+        return f"{v:.4g}" if not float(v).is_integer() else f"{int(v)}"
+    return str(v)
+
+
+# --- formats ------------------------------------------------------------------------------------
+def _cmd_formats(args: argparse.Namespace) -> int:
+    import hwsim
+    from hwsim.catalog import all_formats
+    from hwsim.study.tour import _scale_name
+
+    if args.action == "show":
+        if not args.name:
+            raise HwsimError("hwsim formats show needs a format name, e.g. `hwsim formats show mxfp4`")
+        fmt = hwsim.format(args.name)
+        print(f"{fmt.name}: {fmt.element.describe()}, {fmt.bits_per_element:g} bits/element")
+        print(f"  reference: {fmt.reference}")
+        if fmt.description:
+            print(f"  {fmt.description}")
+        if fmt.scale_rule is not None or fmt.tensor_scale:
+            blk = fmt.block_size if fmt.block_size else "whole axis"
+            print(f"  scale: {_scale_name(fmt)}, block {blk} along the encode axis")
+            if fmt.scale_rule is not None and fmt.scale_rule.value == "pow2":
+                print(f"    X = 2^(floor(log2 amax) - {fmt.emax}) stored as E8M0 (bias 127, 0xFF = NaN); "
+                      "elements = round(x / X), saturating (OCP MX v1.0 §6.3)")
+            else:
+                print(f"    s = RNE(amax / {fmt.max:g}) in the scale format; elements = round(x / s), saturating")
+        print(f"  rounding: {fmt.rounding.value}, saturate: {fmt.saturate}")
+        vals = fmt.values()
+        print(f"  {len(vals)} distinct finite element values (max {fmt.max:g}, smallest subnormal "
+              f"{fmt.smallest_subnormal:g}):")
+        limit = None if args.all or len(vals) <= 512 else 512
+        shown = vals if limit is None else np.concatenate([vals[:limit // 2], vals[-limit // 2:]])
+        print("  " + " ".join(f"{v:g}" for v in shown))
+        if limit is not None:
+            print(f"  ... ({len(vals) - limit} values omitted; --all prints every one)")
+        return 0
+    import pandas as pd
+
+    rows = []
+    for fmt in all_formats():
+        rows.append({"name": fmt.name, "bits/elem": fmt.bits_per_element,
+                     "block": fmt.block_size if fmt.block_size else ("axis" if fmt.block_size == 0 else "-"),
+                     "element": fmt.element.describe(), "scale": _scale_name(fmt), "max": fmt.max,
+                     "smallest subnormal": fmt.smallest_subnormal,
+                     "range (binades)": round(math.log2(fmt.max / fmt.smallest_subnormal), 1)})
+    _print_table(pd.DataFrame(rows), "hwsim format catalog")
+    return 0
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    import hwsim
+
+    overrides = {}
+    if args.rounding:
+        overrides["rounding"] = args.rounding
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    fmt = hwsim.format(args.format, **overrides)
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise HwsimError(f"cannot read {args.input}: {exc}") from None
+    if args.codes:
+        enc = fmt.encode(x, axis=args.axis)
+        arrays = {"codes": enc.codes}
+        if enc.scales is not None:
+            arrays["scales"] = enc.scales
+        if enc.tensor_scale is not None:
+            arrays["tensor_scale"] = np.asarray(enc.tensor_scale)
+        np.savez(args.output, **arrays)
+        print(f"wrote codes{' and scales' if enc.scales is not None else ''} of {x.shape} "
+              f"({fmt.name}) to {args.output}")
+        return 0
+    y = fmt.quantize(x, axis=args.axis)
+    np.save(args.output, y)
+    from hwsim.study.tour import qsnr_db
+
+    print(f"{fmt.name}: quantized {x.shape} along axis {args.axis}; QSNR {qsnr_db(x, y):.2f} dB; "
+          f"wrote {args.output}")
+    return 0
+
+
+def _cmd_tour(args: argparse.Namespace) -> int:
+    from hwsim.study.tour import format_tour, plot_tour
+
+    out = Path(args.out)
+    table = format_tour(distribution=args.distribution, shape=(args.rows, args.cols), seed=args.seed)
+    qcol = table.columns[-1]
+    table = table.sort_values(["bits_per_element", qcol], ascending=[True, False])
+    _print_table(table.drop(columns=["element"]),
+                 f"QSNR of every catalog format on {args.distribution} data ({args.rows}x{args.cols})")
+    out.mkdir(parents=True, exist_ok=True)
+    csv = out / f"qsnr_{args.distribution}.csv"
+    table.to_csv(csv, index=False)
+    png = plot_tour(table, out / f"qsnr_vs_bits_{args.distribution}.png",
+                    f"hwsim formats on {args.distribution} data: QSNR vs storage")
+    print(f"table: {csv}\nplot:  {png}")
+    return 0
+
+
+# --- accelerators -------------------------------------------------------------------------------
+def _cmd_accelerators(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from hwsim.arch import accelerator, accelerators
+
+    rows = []
+    for name in accelerators():
+        acc = accelerator(name)
+        rows.append({"name": name, "description": getattr(acc, "description", "")})
+    _print_table(pd.DataFrame(rows), "hwsim accelerator catalog")
+    return 0
+
+
+def _write_or_print(df, csv: str | None, title: str) -> None:
+    if csv:
+        df.to_csv(csv, index=False)
+        print(f"wrote {len(df)} row(s) to {csv}")
+    _print_table(df, title)
+
+
+def _cmd_gemm(args: argparse.Namespace) -> int:
+    from hwsim.arch.report import gemm_table
+
+    df = gemm_table(args.accelerator, args.m, args.k, args.n, args.a_format, args.w_format)
+    _write_or_print(df.T.reset_index().rename(columns={"index": "field", 0: "value"}) if not args.csv else df,
+                    args.csv, f"GEMM {args.m}x{args.k}x{args.n} on {args.accelerator}")
+    return 0
+
+
+def _cmd_workload(args: argparse.Namespace) -> int:
+    from hwsim.arch.report import workload_table
+
+    df = workload_table(args.name, args.accelerator, args.a_format, args.w_format)
+    _write_or_print(df, args.csv, f"{args.name} on {args.accelerator}")
+    return 0
+
+
+# --- parser -------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hwsim", description=__doc__.split("\n\n")[0] if __doc__ else None,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    f = sub.add_parser("formats", help="list the format catalog, or `show NAME`")
+    f.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    f.add_argument("name", nargs="?")
+    f.add_argument("--all", action="store_true", help="show: print every value, however many")
+    f.set_defaults(func=_cmd_formats)
+
+    q = sub.add_parser("quantize", help="fake-quantize (or --codes: encode) a .npy array")
+    q.add_argument("--format", required=True)
+    q.add_argument("input")
+    q.add_argument("output")
+    q.add_argument("--axis", type=int, default=-1)
+    q.add_argument("--rounding", choices=["even", "away", "zero", "stochastic"])
+    q.add_argument("--seed", type=int)
+    q.add_argument("--codes", action="store_true", help="write codes/scales (.npz) instead of values")
+    q.set_defaults(func=_cmd_quantize)
+
+    t = sub.add_parser("tour", help="QSNR of every format on synthetic data + plot")
+    t.add_argument("--distribution", default="gaussian", choices=["gaussian", "laplace", "student-t"])
+    t.add_argument("--rows", type=int, default=1024)
+    t.add_argument("--cols", type=int, default=1024)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="studies/format-tour")
+    t.set_defaults(func=_cmd_tour)
+
+    a = sub.add_parser("accelerators", help="list the accelerator catalog")
+    a.set_defaults(func=_cmd_accelerators)
+
+    g = sub.add_parser("gemm", help="cost of one GEMM A[m,k] @ W[k,n] on an accelerator")
+    g.add_argument("--accelerator", required=True)
+    g.add_argument("-m", type=int, required=True)
+    g.add_argument("-k", type=int, required=True)
+    g.add_argument("-n", type=int, required=True)
+    g.add_argument("--a-format")
+    g.add_argument("--w-format")
+    g.add_argument("--csv")
+    g.set_defaults(func=_cmd_gemm)
+
+    w = sub.add_parser("workload", help="per-layer cost of a built-in workload")
+    w.add_argument("name")
+    w.add_argument("--accelerator", required=True)
+    w.add_argument("--a-format")
+    w.add_argument("--w-format")
+    w.add_argument("--csv")
+    w.set_defaults(func=_cmd_workload)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HwsimError as exc:
+        print(f"hwsim: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, KeyError) as exc:  # library ValueErrors carry the field name already
+        print(f"hwsim: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `hwsim formats show fp16 | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The format tour: QSNR of every catalog format on the same data, and its plot.
+
+QSNR (quantization signal-to-noise ratio, dB) = 10 log10(sum x^2 / sum (x - q(x))^2), the figure
+of merit of the MX paper (Rouhani et al., arXiv 2310.10537, §6) and of the BitMoD/ANT studies.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hwsim.catalog import all_formats
+from hwsim.numerics.format import Format
+
+__all__ = ["qsnr_db", "format_tour", "plot_tour", "DISTRIBUTIONS"]
+
+DISTRIBUTIONS = ("gaussian", "laplace", "student-t")
+
+
+def qsnr_db(x: np.ndarray, q: np.ndarray) -> float:
+    """10 log10(||x||^2 / ||x - q||^2); +inf for an exact representation."""
+    x64 = np.asarray(x, dtype=np.float64)
+    err = float(np.sum((x64 - np.asarray(q, dtype=np.float64)) ** 2))
+    sig = float(np.sum(x64 ** 2))
+    return math.inf if err == 0.0 else 10.0 * math.log10(sig / err)
+
+
+def sample(distribution: str, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """float32 test data: ``gaussian`` N(0,1), ``laplace`` (heavier tails), ``student-t`` (nu=3,
+    outliers like LLM activations)."""
+    rng = np.random.default_rng(seed)
+    if distribution == "gaussian":
+        x = rng.standard_normal(shape)
+    elif distribution == "laplace":
+        x = rng.laplace(size=shape)
+    elif distribution == "student-t":
+        x = rng.standard_t(3, size=shape)
+    else:
+        from hwsim.errors import HwsimError, unknown_name
+
+        raise HwsimError(unknown_name("distribution", distribution, DISTRIBUTIONS))
+    return x.astype(np.float32)
+
+
+def format_tour(formats: list[Format] | None = None, distribution: str = "gaussian",
+                shape: tuple[int, int] = (1024, 1024), seed: int = 0) -> pd.DataFrame:
+    """One row per format: bits/element, block, scale, max, smallest subnormal, QSNR (dB).
+
+    Plain casts on unit scale see the data as it is (no scaling), exactly as a user gets them.
+    """
+    x = sample(distribution, shape, seed)
+    rows = []
+    for fmt in formats if formats is not None else all_formats():
+        q = fmt.quantize(x, axis=-1)
+        rows.append({
+            "format": fmt.name,
+            "bits_per_element": fmt.bits_per_element,
+            "element": fmt.element.describe(),
+            "block": fmt.block_size if fmt.block_size else ("axis" if fmt.block_size == 0 else "-"),
+            "scale": _scale_name(fmt),
+            "max": fmt.max,
+            "smallest_subnormal": fmt.smallest_subnormal,
+            "dynamic_range_binades": math.log2(fmt.max / fmt.smallest_subnormal),
+            f"qsnr_db_{distribution}": qsnr_db(x, q),
+        })
+    return pd.DataFrame(rows)
+
+
+def _scale_name(fmt: Format) -> str:
+    parts = []
+    if fmt.scale_rule is not None:
+        parts.append("E8M0 pow2" if fmt.scale_rule.value == "pow2" else
+                     f"amax->{_short(fmt.scale_element)}")
+    if fmt.tensor_scale:
+        parts.append("fp32 tensor")
+    return " + ".join(parts) if parts else "-"
+
+
+def _short(el) -> str:
+    return "fp32" if el.bits == 32 else f"E{el.exp_bits}M{el.man_bits}"
+
+
+def plot_tour(table: pd.DataFrame, path: Path, title: str = "") -> Path:
+    """QSNR vs bits per element scatter (Pareto view) from a :func:`format_tour` table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    qcol = next(c for c in table.columns if c.startswith("qsnr_db"))
+    t = table[np.isfinite(table[qcol])]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    families = {"mx": "tab:blue", "nvfp4": "tab:green", "msfp": "tab:purple", "int": "tab:orange"}
+    for _, row in t.iterrows():
+        color = next((c for p, c in families.items() if row["format"].startswith(p)), "tab:gray")
+        ax.scatter(row["bits_per_element"], row[qcol], color=color, s=30)
+        ax.annotate(row["format"], (row["bits_per_element"], row[qcol]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    # Pareto front: best QSNR at each storage cost
+    pts = t.sort_values(["bits_per_element", qcol], ascending=[True, False])
+    front, best = [], -math.inf
+    for _, row in pts.iterrows():
+        if row[qcol] > best:
+            front.append((row["bits_per_element"], row[qcol]))
+            best = row[qcol]
+    if front:
+        ax.plot(*zip(*front), color="black", lw=0.8, ls="--", label="Pareto front")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("bits per element (block scales amortized)")
+    ax.set_ylabel(f"QSNR (dB), {qcol.removeprefix('qsnr_db_')} data")
+    ax.set_title(title or "hwsim format tour")
+    ax.grid(alpha=0.3)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
