@@ -176,7 +176,15 @@ def _cmd_workload(args: argparse.Namespace) -> int:
     from hwsim.arch.report import workload_table
 
     df = workload_table(args.name, args.accelerator, args.a_format, args.w_format)
-    _write_or_print(df, args.csv, f"{args.name} on {args.accelerator}")
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+        print(f"wrote {len(df)} row(s), every cost field, to {args.csv}")
+    compact = [c for c in ("layer", "kind", "m", "k", "n", "count", "cycles", "stall_cycles",
+                           "utilization", "energy_pj", "total_cycles", "total_energy_pj") if c in df]
+    _print_table(df[compact], f"{args.name} on {args.accelerator} (per instance; total_* = x count)")
+    total_cycles = float(df["total_cycles"].sum()) if "total_cycles" in df else float("nan")
+    total_energy = float(df["total_energy_pj"].sum()) if "total_energy_pj" in df else float("nan")
+    print(f"total: {total_cycles:.4g} cycles, {total_energy / 1e6:.4g} uJ")
     return 0
 
 

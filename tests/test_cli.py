@@ -1,0 +1,90 @@
+"""The ``hwsim`` command line: every subcommand runs, writes what it says, and fails cleanly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hwsim
+from hwsim.cli import main
+
+
+def test_formats_table_lists_every_catalog_name(capsys) -> None:
+    assert main(["formats"]) == 0
+    out = capsys.readouterr().out
+    for name in hwsim.formats():
+        assert name in out
+
+
+def test_formats_show_prints_every_fp4_value(capsys) -> None:
+    assert main(["formats", "show", "mxfp4"]) == 0
+    out = capsys.readouterr().out
+    # OCP MX v1.0 Table 5: the 15 distinct FP4 E2M1 values
+    assert "-6 -4 -3 -2 -1.5 -1 -0.5 0 0.5 1 1.5 2 3 4 6" in out
+    assert "E8M0" in out
+
+
+def test_unknown_format_is_a_clean_error_with_suggestion(capsys) -> None:
+    assert main(["formats", "show", "mxfp5"]) == 2
+    err = capsys.readouterr().err
+    assert "mxfp4" in err and "unknown format" in err
+
+
+def test_quantize_roundtrip_through_files(tmp_path, capsys) -> None:
+    x = np.random.default_rng(1).standard_normal((8, 64)).astype(np.float32)
+    src, dst = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(src, x)
+    assert main(["quantize", "--format", "mxfp4", str(src), str(dst)]) == 0
+    y = np.load(dst)
+    assert np.array_equal(y, hwsim.format("mxfp4").quantize(x))
+    assert "QSNR" in capsys.readouterr().out
+
+
+def test_quantize_codes_writes_bits(tmp_path) -> None:
+    x = np.random.default_rng(2).standard_normal((3, 40)).astype(np.float32)
+    src, dst = tmp_path / "x.npy", tmp_path / "c.npz"
+    np.save(src, x)
+    assert main(["quantize", "--format", "nvfp4", "--codes", str(src), str(dst)]) == 0
+    data = np.load(dst)
+    enc = hwsim.format("nvfp4").encode(x)
+    assert np.array_equal(data["codes"], enc.codes) and np.array_equal(data["scales"], enc.scales)
+
+
+def test_quantize_rejects_integer_input(tmp_path, capsys) -> None:
+    src = tmp_path / "i.npy"
+    np.save(src, np.arange(10))
+    assert main(["quantize", "--format", "mxfp4", str(src), str(tmp_path / "o.npy")]) == 2
+    assert "not a float type" in capsys.readouterr().err
+
+
+def test_tour_writes_table_and_plot(tmp_path, capsys) -> None:
+    assert main(["tour", "--rows", "32", "--cols", "64", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "qsnr_gaussian.csv").exists()
+    assert (tmp_path / "qsnr_vs_bits_gaussian.png").stat().st_size > 10_000
+
+
+def test_tour_qsnr_ranks_formats_like_their_precision() -> None:
+    from hwsim.study.tour import format_tour
+
+    names = ("mxfp4", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp8_e4m3")
+    t = format_tour([hwsim.format(n) for n in names], shape=(64, 256)).set_index("format")["qsnr_db_gaussian"]
+    # QSNR follows the mantissa width (1, 2, 3, 3 bits): each extra bit is worth ~6 dB, and on
+    # Gaussian data E2M3 and E4M3 (both 3 mantissa bits) land within 1 dB of each other
+    assert t["mxfp4"] + 4 < t["mxfp6_e3m2"] < t["mxfp8_e4m3"] - 4
+    assert abs(t["mxfp6_e2m3"] - t["mxfp8_e4m3"]) < 1.0
+    assert 15 < t["mxfp4"] < 20 and 28 < t["mxfp8_e4m3"] < 34
+
+
+@pytest.mark.parametrize("argv", [
+    ["gemm", "--accelerator", "tpu-v1-like", "-m", "128", "-k", "768", "-n", "3072"],
+    ["workload", "bert-base", "--accelerator", "mx-systolic-32"],
+    ["accelerators"],
+])
+def test_arch_commands_run(argv, capsys) -> None:
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip()
+
+
+def test_gemm_rejects_nonpositive_dimension(capsys) -> None:
+    assert main(["gemm", "--accelerator", "tpu-v1-like", "-m", "0", "-k", "8", "-n", "8"]) == 2
+    assert capsys.readouterr().err.strip()
