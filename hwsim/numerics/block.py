@@ -206,11 +206,10 @@ def _is_plain(seg) -> bool:
 
 @nb.njit(cache=True, inline="always")
 def _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval, table,
-                saturate, arith, plain, pow2, is_int):
-    """One block on the branch-free path; ``pow2``/``is_int`` are constants at each call site so
-    the compiler emits one specialized loop per element kind and scale kind. ``plain``: the block
-    holds only zeros and normal float32 (no subnormal, Inf or NaN input), so the loop has no
-    branch at all.
+                arith, pow2, is_int):
+    """One block of zeros and normal float32s on the branch-free path. ``pow2``/``is_int`` are
+    constants at each call site, so the compiler emits one specialized, branch-free loop per
+    element kind and scale kind.
 
     Values: with ``arith`` (the block scale is exact in float32 and every element value is
     sig * 2**pexp with pexp a float32 normal exponent) the value is
@@ -219,17 +218,7 @@ def _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, s
     """
     sval32 = np.float32(sval)
     for l in range(seg.shape[0]):
-        b = np.int64(seg[l])
-        if not plain:
-            mb = b & 0x7FFFFFFF
-            if (mb < 0x800000 and mb != 0) or mb >= 0x7F800000:  # subnormal, Inf/NaN: general path
-                c = _encode_one(b, ep, S, lS, es, mode, 0, saturate)
-                if want_values:
-                    vseg[l] = table[c] * sval
-                if want_codes:
-                    cseg[l] = c
-                continue
-        c, sig, pexp, sign = _fast_code(b, ep, S, lS, es, mode, pow2, is_int)
+        c, sig, pexp, sign = _fast_code(np.int64(seg[l]), ep, S, lS, es, mode, pow2, is_int)
         if want_values:
             if arith:
                 v = np.float32(sig) * int32_as_float32(np.int32((pexp + 127) << 23)) * sval32
@@ -275,31 +264,22 @@ def _encode_kernel(xb, codes, scales, values, table, want_codes, want_values, ep
         arith = arith_ok and np.float64(np.float32(sval)) == sval
         cseg = codes[r, start:stop] if want_codes else codes[0, 0:0]
         vseg = values[r, start:stop] if want_values else values[0, 0:0]
-        if fast_ok:
-            plain = _is_plain(seg)
+        # branch-free path for blocks of zeros and normal float32s (subnormal, Inf or NaN
+        # inputs are rare: such blocks take the general per-element path below)
+        if fast_ok and _is_plain(seg):
             if S == 1:
                 if el_int:
-                    if plain:
-                        _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
-                                    sval, table, saturate, arith, True, True, True)
-                    else:
-                        _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
-                                    sval, table, saturate, arith, False, True, True)
-                elif plain:
                     _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
-                                sval, table, saturate, arith, True, True, False)
+                                sval, table, arith, True, True)
                 else:
                     _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
-                                sval, table, saturate, arith, False, True, False)
+                                sval, table, arith, True, False)
             elif el_int:
                 _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
-                            table, saturate, arith, plain, False, True)
-            elif plain:
-                _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
-                            table, saturate, arith, True, False, False)
+                            table, arith, False, True)
             else:
                 _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
-                            table, saturate, arith, False, False, False)
+                            table, arith, False, False)
             continue
         base = (r // inner) * L_orig * inner + r % inner + start * inner
         for l in range(n):
