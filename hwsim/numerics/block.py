@@ -463,8 +463,6 @@ def encode(fmt: Format, x: Any, axis: int = -1) -> Encoded:
         from hwsim.bridge import torch_numerics
 
         return torch_numerics.encode(fmt, x, axis)
-    if fmt.element.bits > 16:
-        return _encode_f32(fmt, x, axis)
     codes, scales, ts, _, ax = _run(fmt, x, axis, True, False)
     return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=ax, format=fmt.name)
 
@@ -475,20 +473,9 @@ def quantize(fmt: Format, x: Any, axis: int = -1) -> Any:
         from hwsim.bridge import torch_numerics
 
         return torch_numerics.quantize(fmt, x, axis)
-    if fmt.element.bits > 16:
-        return decode(fmt, _encode_f32(fmt, x, axis))
+    if fmt.element.bits > 16:  # fp32 elements: no decode table (2**32 codes); decode by bit view
+        return decode(fmt, encode(fmt, x, axis))
     return _run(fmt, x, axis, False, True)[3]
-
-
-def _encode_f32(fmt: Format, x: Any, axis: int) -> Encoded:
-    """fp32 'cast' of float32 input: the identity on bits, NaNs made canonical (quiet, sign kept)."""
-    x32, ax, scalar = _prepare(fmt, x, axis)
-    if fmt.is_scaled:
-        raise FormatError(f"format {fmt.name!r}: scaled fp32 elements are not supported")
-    bits = x32.view(np.uint32).copy()
-    nan = np.isnan(x32)
-    bits[nan] = (bits[nan] & 0x80000000) | 0x7FC00000
-    return Encoded(codes=bits.reshape(x32.shape if not scalar else ()), axis=ax, format=fmt.name)
 
 
 def _scale_values(fmt: Format, enc: Encoded) -> np.ndarray:

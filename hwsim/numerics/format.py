@@ -69,8 +69,9 @@ class FloatElement:
         if self.bits > 32:
             raise FormatError(f"1 + exp_bits + man_bits = {self.bits} > 32: wider than fp32")
         object.__setattr__(self, "specials", Specials(self.specials))
-        if self.specials is Specials.IEEE and self.exp_bits < 2:
-            raise FormatError("specials='ieee' needs exp_bits >= 2 (the top binade is Inf/NaN)")
+        if self.specials is Specials.IEEE and (self.exp_bits < 2 or self.man_bits < 1):
+            raise FormatError("specials='ieee' needs exp_bits >= 2 and man_bits >= 1 (the top binade "
+                              "holds Inf and NaN; with no mantissa bit there is no NaN code)")
 
     # --- derived (gfloat FormatInfo / numpy finfo vocabulary) -------------------------------
     @property
@@ -317,6 +318,14 @@ class Format:
             raise FormatError(f"format {self.name!r}: scale_rule 'amax' needs a scale_element")
         if self.tensor_scale and self.scale_rule is ScaleRule.POW2:
             raise FormatError(f"format {self.name!r}: tensor_scale needs scale_rule 'amax', not 'pow2'")
+        if (self.tensor_scale and self.scale_rule is ScaleRule.AMAX and self.scale_element is not None
+                and self.scale_element.man_bits > 10):
+            # the exact kernel divides by (block-scale significand x fp32 tensor-scale significand);
+            # with an fp32 block scale that is 48 bits, beyond its exact 64-bit integer arithmetic
+            raise FormatError(
+                f"format {self.name!r}: tensor_scale=True needs a narrow block-scale element "
+                f"(at most 10 mantissa bits, e.g. fp8_e4m3); an fp32 block scale already carries "
+                f"the tensor's range, so a second fp32 scale adds nothing")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise FormatError(f"format {self.name!r}: seed {self.seed!r} must be an int >= 0")
 
@@ -388,7 +397,8 @@ class Format:
 
     @property
     def code_dtype(self) -> np.dtype:
-        return np.dtype(np.uint8 if self.element.bits <= 8 else np.uint16)
+        bits = self.element.bits
+        return np.dtype(np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32)
 
     def values(self) -> np.ndarray:
         """Every distinct finite element value, sorted."""

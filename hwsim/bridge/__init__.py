@@ -1,0 +1,21 @@
+"""PyTorch bridge: hwsim formats on torch tensors.
+
+Importing :mod:`hwsim.bridge` does not import torch (STYLE P15: optional dependencies stay at the
+edges); the submodules that need torch import it themselves:
+
+- :mod:`hwsim.bridge.torch_numerics`: ``encode`` / ``decode`` / ``quantize`` of any
+  :class:`~hwsim.numerics.format.Format` on a torch tensor, on the tensor's own device, bit-identical
+  to the numpy path (docs/numerics.md). ``Format.encode/decode/quantize`` dispatch torch tensors here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["torch_numerics"]
+
+
+def __getattr__(name: str):  # PEP 562: ``hwsim.bridge.torch_numerics`` imports torch on first use
+    if name == "torch_numerics":
+        import importlib
+
+        return importlib.import_module("hwsim.bridge.torch_numerics")
+    raise AttributeError(f"module 'hwsim.bridge' has no attribute {name!r}")

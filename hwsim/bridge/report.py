@@ -1,0 +1,187 @@
+"""What a simulated run cost: every recorded GEMM priced on the accelerator (:mod:`hwsim.arch`).
+
+One vectorized ``Accelerator.gemm`` call per distinct (activation format, weight format) pair
+prices all the shapes that ran with it. The per-layer table has one row per distinct executed GEMM
+``(layer, kind, m, k, n, a_format, w_format)`` with its execution ``count``; per-instance cost
+columns come from :class:`hwsim.arch.GemmCost` and ``total_*`` columns multiply by ``count``.
+
+Totals: ``cycles`` = sum of ``total_cycles`` (GEMMs run one after the other on the one array),
+``latency_s`` = cycles / clock, ``energy_pj`` = sum of ``total_energy_pj`` (so the report's energy
+*is* the sum of its rows), ``area_um2`` = the largest per-layer area (an array that runs every
+format pair of the model).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hwsim.bridge.simulate import Simulation
+
+__all__ = ["Report", "build_report", "cost_gemms"]
+
+#: per-instance cost columns copied from GemmCost
+_COST = ["cycles", "compute_cycles", "stall_cycles", "utilization", "macs", "energy_mac_pj", "energy_rf_pj",
+         "energy_sram_pj", "energy_dram_pj", "energy_pj", "dram_read_bytes", "dram_write_bytes",
+         "sram_reads_ifmap", "sram_reads_filter", "sram_writes_ofmap", "area_um2"]
+_TOTALS = ["cycles", "energy_pj", "energy_mac_pj", "energy_rf_pj", "energy_sram_pj", "energy_dram_pj",
+           "macs", "dram_read_bytes", "dram_write_bytes"]
+
+
+def cost_gemms(records: pd.DataFrame, accelerator: Any) -> pd.DataFrame:
+    """Add cost columns to a GEMM record table (``layer, kind, m, k, n, a_format, w_format, count``)."""
+    df = records.reset_index(drop=True).copy()
+    for col in _COST:
+        df[col] = np.zeros(len(df), dtype=np.float64)
+    for (a_fmt, w_fmt), idx in df.groupby(["a_format", "w_format"], sort=False).groups.items():
+        rows = df.loc[idx]
+        cost = accelerator.gemm(rows["m"].to_numpy(np.int64), rows["k"].to_numpy(np.int64),
+                                rows["n"].to_numpy(np.int64), a_fmt, w_fmt)
+        for col in _COST:
+            df.loc[idx, col] = np.broadcast_to(np.asarray(getattr(cost, col), dtype=np.float64), (len(idx),))
+    for col in ("cycles", "compute_cycles", "stall_cycles", "macs"):
+        df[col] = df[col].astype(np.int64)
+    df["bytes_moved"] = df["dram_read_bytes"] + df["dram_write_bytes"]
+    for col in _TOTALS + ["bytes_moved"]:
+        df[f"total_{col}"] = df[col] * df["count"]
+    return df
+
+
+@dataclass
+class Report:
+    """Accuracy and cost of one simulated run.
+
+    ``layers``: one row per distinct executed GEMM (see module docstring). ``unsupported``: layers
+    and ops that ran in fp32 because hwsim cannot simulate them (never dropped silently).
+    """
+
+    model: str
+    weights: str
+    activations: str
+    kv_cache: str
+    accumulate: str
+    accelerator: str
+    clock_mhz: float
+    layers: pd.DataFrame
+    metric_name: str = ""
+    metric: float | None = None
+    baseline_metric: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    unsupported: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    # ---- totals ---------------------------------------------------------------------------
+    def _sum(self, col: str) -> float:
+        return float(self.layers[f"total_{col}"].sum()) if len(self.layers) else 0.0
+
+    @property
+    def cycles(self) -> int:
+        return int(self.layers["total_cycles"].sum()) if len(self.layers) else 0
+
+    @property
+    def latency_s(self) -> float:
+        return self.cycles / (self.clock_mhz * 1e6)
+
+    @property
+    def energy_pj(self) -> float:
+        return self._sum("energy_pj")
+
+    @property
+    def energy_breakdown_pj(self) -> dict[str, float]:
+        return {k: self._sum(f"energy_{k}_pj") for k in ("mac", "rf", "sram", "dram")}
+
+    @property
+    def bytes_moved(self) -> float:
+        return self._sum("bytes_moved")
+
+    @property
+    def macs(self) -> int:
+        return int(self.layers["total_macs"].sum()) if len(self.layers) else 0
+
+    @property
+    def area_um2(self) -> float:
+        return float(self.layers["area_um2"].max()) if len(self.layers) else 0.0
+
+    @property
+    def utilization(self) -> float:
+        """MAC-weighted mean utilization."""
+        if not len(self.layers):
+            return 0.0
+        w = self.layers["total_macs"].to_numpy(np.float64)
+        return float(np.average(self.layers["utilization"], weights=w)) if w.sum() else 0.0
+
+    @property
+    def metric_delta(self) -> float | None:
+        """Relative change of the metric vs the fp32 baseline (0.05 = +5 %)."""
+        if self.metric is None or not self.baseline_metric:
+            return None
+        return self.metric / self.baseline_metric - 1.0
+
+    def totals(self) -> dict[str, Any]:
+        return {"cycles": self.cycles, "latency_s": self.latency_s, "energy_pj": self.energy_pj,
+                "area_um2": self.area_um2, "macs": self.macs, "bytes_moved": self.bytes_moved,
+                "utilization": self.utilization,
+                **{f"energy_{k}_pj": v for k, v in self.energy_breakdown_pj.items()}}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: run settings, metric, totals, ``layers`` (one object per GEMM row)."""
+        layers = []
+        for row in self.layers.to_dict(orient="records"):
+            layers.append({"name": row["layer"], **{k: _py(v) for k, v in row.items()}})
+        return {"model": self.model, "weights": self.weights, "activations": self.activations,
+                "kv_cache": self.kv_cache, "accumulate": self.accumulate, "accelerator": self.accelerator,
+                "clock_mhz": self.clock_mhz, "metric_name": self.metric_name, "metric": self.metric,
+                "baseline_metric": self.baseline_metric, "metric_delta": self.metric_delta,
+                "metrics": {k: _py(v) for k, v in self.metrics.items()},
+                **{k: _py(v) for k, v in self.totals().items()},
+                "unsupported": self.unsupported, "notes": self.notes, "layers": layers}
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.as_dict(), indent=2))
+        return path
+
+    def to_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        self.layers.to_csv(path, index=False)
+        return path
+
+    def by_layer(self) -> pd.DataFrame:
+        """Rows summed per layer name (over shapes): the compact table the CLI prints."""
+        if not len(self.layers):
+            return self.layers
+        g = self.layers.groupby("layer", sort=False)
+        out = g.agg(kind=("kind", "first"), m=("m", "max"), k=("k", "first"), n=("n", "max"),
+                    a_format=("a_format", "first"), w_format=("w_format", "first"), count=("count", "sum"),
+                    cycles=("total_cycles", "sum"), energy_pj=("total_energy_pj", "sum"),
+                    bytes_moved=("total_bytes_moved", "sum"), macs=("total_macs", "sum")).reset_index()
+        cyc = g.apply(lambda d: float(np.average(d["utilization"], weights=d["total_macs"]))
+                      if d["total_macs"].sum() else 0.0, include_groups=False)
+        out.insert(list(out.columns).index("energy_pj"), "utilization", cyc.to_numpy())
+        return out
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def build_report(sim: Simulation, *, metric_name: str, metric: float | None, baseline_metric: float | None,
+                 metrics: dict[str, float], model_name: str, notes: list[str]) -> Report:
+    from hwsim.bridge.simulate import _name
+
+    acc = sim.accelerator
+    layers = cost_gemms(sim.records(), acc)
+    return Report(model=model_name, weights=_name(sim.weights), activations=_name(sim.activations),
+                  kv_cache=_name(sim.kv_cache), accumulate=_name(sim.accumulate), accelerator=acc.name,
+                  clock_mhz=float(np.max(acc.clock_mhz)), layers=layers, metric_name=metric_name,
+                  metric=metric, baseline_metric=baseline_metric, metrics=metrics,
+                  unsupported=[{"name": u.name, "op": u.op, "reason": u.reason} for u in sim.unsupported],
+                  notes=notes)

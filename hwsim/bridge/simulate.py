@@ -1,0 +1,524 @@
+"""Run a torch model with its GEMMs on the simulated datapath, and record every GEMM.
+
+:func:`simulate` returns a :class:`Simulation`. Its ``model`` is a *new* module tree of the same
+class as the input (ARCHITECTURE: "returns new modules, never patches torch"): parameters and
+buffers are shared with the original (no copy of the weights), and
+
+- every ``nn.Linear`` becomes a :class:`SimLinear` and every ``nn.Conv2d`` a :class:`SimConv2d`:
+  the weight is quantized **once**, along the reduction axis (Linear: ``in_features``; Conv2d: the
+  im2col axis ``C_in x kh x kw``), the input is quantized on every call along the same axis (one
+  fused ``Format.quantize`` pass), and the product is accumulated in fp32, or in a narrower
+  ``accumulate`` format (partial sums of ``acc_block`` products rounded into it);
+- activation x activation products (``torch.matmul``, ``@``, ``bmm``, ``mm``, ``baddbmm``/``addmm``
+  and ``F.scaled_dot_product_attention``, i.e. attention's QK^T and PV) are caught by a
+  :class:`torch.overrides.TorchFunctionMode` that is active only while the simulated model runs,
+  and computed from operands quantized along their reduction axes; K and V use the ``kv_cache``
+  format;
+- layers that hold a GEMM hwsim cannot simulate (Conv1d/3d, transposed or grouped convolutions,
+  RNNs, ``nn.MultiheadAttention``, ``einsum``, functional ``linear``/``conv`` calls outside a
+  simulated layer) run unchanged in fp32 and are listed in :attr:`Simulation.unsupported`.
+
+Every executed GEMM is recorded as ``(layer, kind, m, k, n, a_format, w_format)`` with a count;
+:meth:`Simulation.report` costs them on the accelerator (:mod:`hwsim.bridge.report`).
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from hwsim.errors import FormatError, HwsimError
+from hwsim.numerics.format import Format
+
+__all__ = ["simulate", "Simulation", "LayerFormats", "SimLinear", "SimConv2d", "resolve_format"]
+
+#: Format names that mean "leave the tensor as it is" (fp32 datapath, no quantization pass).
+_IDENTITY = {None, "fp32", "none"}
+
+
+def resolve_format(spec: str | Format | None) -> Format | None:
+    """A catalog name, a :class:`Format` or ``None``/``"fp32"`` (no quantization -> ``None``).
+
+    Raises:
+        FormatError: unknown name (the message lists the known formats).
+    """
+    if isinstance(spec, Format):
+        return None if spec.name == "fp32" else spec
+    if spec is None or (isinstance(spec, str) and spec.lower() in _IDENTITY):
+        return None
+    if not isinstance(spec, str):
+        raise FormatError(f"format must be a catalog name, a hwsim Format or None, got {spec!r}")
+    import hwsim
+
+    return hwsim.format(spec)
+
+
+def _name(fmt: Format | None) -> str:
+    return "fp32" if fmt is None else fmt.name
+
+
+@dataclass(frozen=True, slots=True)
+class LayerFormats:
+    """Formats one layer runs with (``None`` = fp32, not quantized)."""
+
+    weights: Format | None
+    activations: Format | None
+    kv_cache: Format | None
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return _name(self.activations), _name(self.weights)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """A layer or op that ran in fp32 because hwsim cannot simulate it."""
+
+    name: str
+    op: str
+    reason: str
+
+
+def _quantize(fmt: Format | None, x: torch.Tensor, axis: int) -> torch.Tensor:
+    """``fmt.quantize`` on a torch tensor (float32 result cast back to x's dtype)."""
+    if fmt is None:
+        return x
+    y = fmt.quantize(x.detach(), axis=axis)
+    return y if y.dtype == x.dtype else y.to(x.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# simulated layers
+# ------------------------------------------------------------------------------------------------
+class _SimLayer(nn.Module):
+    """Common part: name, formats, the quantized weight and the owning :class:`Simulation`."""
+
+    def __init__(self, name: str, formats: LayerFormats, sim: Simulation):
+        super().__init__()
+        self.layer_name = name
+        self.formats = formats
+        object.__setattr__(self, "_sim", sim)  # not a submodule, not a parameter
+
+    def extra_repr(self) -> str:
+        a, w = self.formats.names
+        return f"{self.layer_name!r}, weights={w}, activations={a}"
+
+
+class SimLinear(_SimLayer):
+    """``nn.Linear`` on the simulated datapath: ``y = Q_a(x) @ Q_w(W)^T + b``, both along K."""
+
+    def __init__(self, name: str, linear: nn.Linear, formats: LayerFormats, sim: Simulation):
+        super().__init__(name, formats, sim)
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        with torch.no_grad():
+            self.register_buffer("weight", _quantize(formats.weights, linear.weight.detach(), -1), persistent=False)
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sim = self._sim
+        k = x.shape[-1]
+        m = x.numel() // max(k, 1)
+        sim._record(self.layer_name, "linear", m, k, self.out_features, self.formats, 1)
+        xq = sim._quant_act(x, self.formats.activations, -1)
+        with sim._inside():
+            if sim.accumulate is None:
+                return F.linear(xq, self.weight, self.bias)
+            y = _accumulate(xq, self.weight.t(), sim.accumulate, sim.acc_block)
+            return y if self.bias is None else y + self.bias
+
+
+class SimConv2d(_SimLayer):
+    """``nn.Conv2d`` (groups=1, zero padding) as its im2col GEMM.
+
+    ``M = batch x output pixels``, ``K = C_in x kh x kw`` (the reduction axis, in ``F.unfold``
+    order, along which weights and activations are block-quantized), ``N = C_out`` -- the same
+    shapes as :func:`hwsim.arch.conv2d`.
+    """
+
+    def __init__(self, name: str, conv: nn.Conv2d, formats: LayerFormats, sim: Simulation):
+        super().__init__(name, formats, sim)
+        self.out_channels = conv.out_channels
+        self.kernel_size, self.stride = conv.kernel_size, conv.stride
+        self.padding, self.dilation = conv.padding, conv.dilation
+        w2 = conv.weight.detach().reshape(conv.out_channels, -1)
+        with torch.no_grad():
+            self.register_buffer("weight", _quantize(formats.weights, w2, -1), persistent=False)
+        self.bias = conv.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sim = self._sim
+        batched = x.dim() == 4
+        if not batched:
+            x = x.unsqueeze(0)
+        nb, _, h, w = x.shape
+        kh, kw = self.kernel_size
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        with sim._inside():
+            cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # [B, K, L]
+        cols = cols.transpose(1, 2)  # [B, L, K]
+        k = cols.shape[-1]
+        sim._record(self.layer_name, "conv2d", nb * cols.shape[1], k, self.out_channels, self.formats, 1)
+        cq = sim._quant_act(cols, self.formats.activations, -1)
+        with sim._inside():
+            if sim.accumulate is None:
+                y = cq @ self.weight.t()
+            else:
+                y = _accumulate(cq, self.weight.t(), sim.accumulate, sim.acc_block)
+            if self.bias is not None:
+                y = y + self.bias
+            y = y.transpose(1, 2).reshape(nb, self.out_channels, ho, wo)
+        return y if batched else y.squeeze(0)
+
+
+def _accumulate(a: torch.Tensor, b: torch.Tensor, acc: Format, block: int) -> torch.Tensor:
+    """``a @ b`` with partial sums of ``block`` products rounded to ``acc`` and summed in ``acc``."""
+    k = a.shape[-1]
+    out = None
+    for s in range(0, k, block):
+        part = acc.quantize(torch.matmul(a[..., s:s + block], b[..., s:s + block, :]).float())
+        out = part if out is None else acc.quantize(out + part)
+    assert out is not None
+    return out.to(a.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# activation x activation GEMMs (attention): a TorchFunctionMode active only during the forward
+# ------------------------------------------------------------------------------------------------
+_MATMULS = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm, torch.Tensor.bmm,
+            torch.mm, torch.Tensor.mm}
+_ADD_MATMULS = {torch.baddbmm, torch.Tensor.baddbmm, torch.addmm, torch.Tensor.addmm}
+_UNSUPPORTED_FUNCS = {F.linear: "linear", F.conv1d: "conv1d", F.conv2d: "conv2d", F.conv3d: "conv3d",
+                      F.conv_transpose1d: "conv_transpose1d", F.conv_transpose2d: "conv_transpose2d",
+                      F.conv_transpose3d: "conv_transpose3d", F.bilinear: "bilinear",
+                      torch.einsum: "einsum", torch.tensordot: "tensordot"}
+
+
+class _GemmMode(TorchFunctionMode):
+    def __init__(self, sim: Simulation):
+        super().__init__()
+        self.sim = sim
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        sim = self.sim
+        if sim._depth or sim._passthrough:
+            return func(*args, **kwargs)
+        if func in _MATMULS:
+            return sim._matmul(args[0], args[1])
+        if func is F.scaled_dot_product_attention:
+            return sim._sdpa(*args, **kwargs)
+        if func in _ADD_MATMULS:
+            bias, a, b = args[:3]
+            beta, alpha = kwargs.get("beta", 1), kwargs.get("alpha", 1)
+            return beta * bias + alpha * sim._matmul(a, b)
+        op = _UNSUPPORTED_FUNCS.get(func)
+        if op is not None:
+            sim._unsupported_op(op)
+        return func(*args, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# the simulation
+# ------------------------------------------------------------------------------------------------
+_UNSUPPORTED_TYPES: tuple[tuple[type, str], ...] = (
+    (nn.Conv1d, "Conv1d is not simulated"), (nn.Conv3d, "Conv3d is not simulated"),
+    (nn.ConvTranspose1d, "transposed convolutions are not simulated"),
+    (nn.ConvTranspose2d, "transposed convolutions are not simulated"),
+    (nn.ConvTranspose3d, "transposed convolutions are not simulated"),
+    (nn.RNNBase, "recurrent layers are not simulated"), (nn.Bilinear, "Bilinear is not simulated"),
+    (nn.MultiheadAttention, "nn.MultiheadAttention is not simulated"),
+)
+
+
+class Simulation:
+    """A model on the simulated datapath plus the record of every GEMM it executed.
+
+    Use :attr:`model` like the original (``sim.model(x)``, ``sim.model.generate(...)``) or call the
+    simulation itself (``sim(x)``). :meth:`report` costs what ran so far; :meth:`reset` clears it.
+    Build it with :func:`simulate`.
+    """
+
+    def __init__(self, model: nn.Module, *, weights: Any, activations: Any, accelerator: Any,
+                 kv_cache: Any = "activations", accumulate: Any = None, acc_block: int = 32,
+                 skip: Iterable[str] = (), overrides: Mapping[str, Mapping[str, Any] | None] | None = None,
+                 attention: bool = True):
+        import hwsim
+
+        self.weights = resolve_format(weights)
+        self.activations = resolve_format(activations)
+        self.kv_cache = self.activations if kv_cache == "activations" else resolve_format(kv_cache)
+        self.accumulate = resolve_format(accumulate)
+        if acc_block < 1:
+            raise HwsimError(f"acc_block={acc_block} must be >= 1")
+        self.acc_block = int(acc_block)
+        self.accelerator = accelerator if not isinstance(accelerator, str) else hwsim.accelerator(accelerator)
+        self.skip = tuple(skip)
+        self.overrides = dict(overrides or {})
+        self.attention = attention
+        self.gemms: dict[tuple, int] = {}
+        self.unsupported: list[Unsupported] = []
+        self.layer_formats: dict[str, LayerFormats] = {}
+        self._depth = 0  # > 0 inside a simulated layer's own torch calls
+        self._passthrough = 0  # > 0 inside an unsupported module (runs as it is)
+        self._names: list[str] = []
+        self._last_act: tuple | None = None
+        self._mode: _GemmMode | None = None
+        self._default = LayerFormats(self.weights, self.activations, self.kv_cache)
+        self.model = self._build(model)
+
+    # ---- construction -----------------------------------------------------------------------
+    def formats_for(self, name: str) -> LayerFormats | None:
+        """The formats of module ``name`` (``None`` = skipped: runs fp32, GEMMs recorded as fp32).
+
+        ``skip`` patterns win; then the *last* matching ``overrides`` pattern (fnmatch on the
+        module name, e.g. ``"model.layers.0.*"``), whose dict may set ``weights``,
+        ``activations`` and ``kv_cache``, or which may be ``None`` to skip the layer.
+        """
+        if any(fnmatch.fnmatchcase(name, p) for p in self.skip):
+            return None
+        fmts = self._default
+        for pattern, ov in self.overrides.items():
+            if not fnmatch.fnmatchcase(name, pattern):
+                continue
+            if ov is None:
+                return None
+            bad = sorted(set(ov) - {"weights", "activations", "kv_cache"})
+            if bad:
+                raise HwsimError(f"override {pattern!r}: unknown key(s) {bad}; "
+                                 "allowed: weights, activations, kv_cache")
+            fmts = LayerFormats(
+                resolve_format(ov["weights"]) if "weights" in ov else fmts.weights,
+                resolve_format(ov["activations"]) if "activations" in ov else fmts.activations,
+                resolve_format(ov["kv_cache"]) if "kv_cache" in ov else fmts.kv_cache)
+        return fmts
+
+    def _build(self, model: nn.Module) -> nn.Module:
+        # a new module tree sharing every parameter and buffer with the original
+        memo: dict[int, Any] = {id(t): t for t in model.parameters()}
+        memo.update({id(t): t for t in model.buffers()})
+        new = copy.deepcopy(model, memo)
+        fp32 = LayerFormats(None, None, None)
+        for name, mod in list(new.named_modules()):
+            for cname, child in list(mod.named_children()):
+                full = f"{name}.{cname}" if name else cname
+                fmts = self.formats_for(full)
+                self.layer_formats[full] = fmts or fp32
+                if type(child) is nn.Linear:
+                    setattr(mod, cname, SimLinear(full, child, fmts or fp32, self))
+                elif type(child) is nn.Conv2d:
+                    if child.groups == 1 and child.padding_mode == "zeros" and not isinstance(child.padding, str):
+                        setattr(mod, cname, SimConv2d(full, child, fmts or fp32, self))
+                    else:
+                        self._unsupported_module(full, child, "Conv2d with groups > 1, non-zero "
+                                                 "padding mode or string padding is not simulated")
+                else:
+                    for typ, why in _UNSUPPORTED_TYPES:
+                        if isinstance(child, typ):
+                            self._unsupported_module(full, child, why)
+                            break
+                    else:
+                        if type(child).__name__ == "Conv1D":  # transformers' GPT-2 style linear
+                            self._unsupported_module(full, child, "transformers Conv1D is not simulated")
+        # name tracking for activation x activation GEMMs, and the mode around the root forward
+        for name, mod in new.named_modules():
+            if isinstance(mod, _SimLayer):
+                continue
+            mod.register_forward_pre_hook(self._push_hook(name))
+            mod.register_forward_hook(self._pop_hook(name), always_call=True)
+        return new
+
+    def _unsupported_module(self, name: str, mod: nn.Module, why: str) -> None:
+        self.unsupported.append(Unsupported(name, type(mod).__name__, why + " (ran in fp32)"))
+        mod.register_forward_pre_hook(self._enter_passthrough)
+        mod.register_forward_hook(self._exit_passthrough, always_call=True)
+
+    def _enter_passthrough(self, mod, args):
+        self._passthrough += 1
+
+    def _exit_passthrough(self, mod, args, out):
+        self._passthrough -= 1
+
+    def _push_hook(self, name: str) -> Callable:
+        def hook(mod, args):
+            if not self._names and self.attention:
+                self._mode = _GemmMode(self)
+                self._mode.__enter__()
+            self._names.append(name)
+        return hook
+
+    def _pop_hook(self, name: str) -> Callable:
+        def hook(mod, args, out):
+            if self._names:
+                self._names.pop()
+            if not self._names:
+                self._last_act = None
+                if self._mode is not None:
+                    mode, self._mode = self._mode, None
+                    mode.__exit__(None, None, None)
+        return hook
+
+    # ---- running ----------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model(*args, **kwargs)
+
+    def reset(self) -> None:
+        """Forget the recorded GEMMs and runtime-detected unsupported ops."""
+        self.gemms.clear()
+        self.unsupported = [u for u in self.unsupported if not u.reason.startswith("functional")]
+
+    def _inside(self) -> _Inside:
+        return _Inside(self)
+
+    def _record(self, name: str, kind: str, m: int, k: int, n: int, fmts: LayerFormats | tuple[str, str],
+                count: int) -> None:
+        a, w = fmts.names if isinstance(fmts, LayerFormats) else fmts
+        key = (name, kind, int(m), int(k), int(n), a, w)
+        self.gemms[key] = self.gemms.get(key, 0) + int(count)
+
+    def _quant_act(self, x: torch.Tensor, fmt: Format | None, axis: int) -> torch.Tensor:
+        if fmt is None:
+            return x
+        last = self._last_act
+        with self._inside():
+            version = None if x.is_inference() else x._version  # inference tensors have no counter
+            # q/k/v (and gate/up) projections read the same tensor: quantize it once
+            if last is not None and last[0] is x and last[1] == version and last[2] is fmt and last[3] == axis:
+                return last[4]
+            y = _quantize(fmt, x, axis)
+        self._last_act = (x, version, fmt, axis, y)
+        return y
+
+    def _current(self) -> str:
+        return self._names[-1] if self._names else "<root>"
+
+    def _unsupported_op(self, op: str) -> None:
+        name = self._current()
+        if not any(u.name == name and u.op == op for u in self.unsupported):
+            self.unsupported.append(Unsupported(name, op, f"functional {op} outside a simulated layer "
+                                                          "is not simulated (ran in fp32)"))
+
+    def _fmts_here(self) -> LayerFormats:
+        name = self._current()
+        fmts = self.layer_formats.get(name, self._default) if name != "<root>" else self._default
+        return fmts
+
+    def _matmul(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        with self._inside():
+            if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dim() < 2 or b.dim() < 2:
+                self._unsupported_op("matmul with a vector operand")
+                return torch.matmul(a, b)
+            fmts = self._fmts_here()
+            wf = fmts.weights if isinstance(b, nn.Parameter) else fmts.activations
+            aq = _quantize(fmts.activations, a, -1)
+            bq = _quantize(wf, b, -2)
+            m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+            batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            self._record(self._current() + ".matmul", "matmul", m, k, n,
+                         (_name(fmts.activations), _name(wf)), math.prod(batch))
+            if self.accumulate is None:
+                return torch.matmul(aq, bq)
+            return _accumulate(aq, bq, self.accumulate, self.acc_block)
+
+    def _sdpa(self, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+              enable_gqa=False) -> torch.Tensor:
+        """``F.scaled_dot_product_attention`` as QK^T and PV GEMMs on quantized operands."""
+        with self._inside():
+            fmts = self._fmts_here()
+            name = self._current()
+            if enable_gqa and k.shape[-3] != q.shape[-3]:
+                rep = q.shape[-3] // k.shape[-3]
+                k = k.repeat_interleave(rep, dim=-3)
+                v = v.repeat_interleave(rep, dim=-3)
+            L, E, S, Ev = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
+            batch = math.prod(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]))
+            scale = 1.0 / math.sqrt(E) if scale is None else scale
+            qq = _quantize(fmts.activations, q, -1)
+            kq = _quantize(fmts.kv_cache, k, -1)  # QK^T reduces over the head dimension
+            s = torch.matmul(qq, kq.transpose(-2, -1)) * scale
+            if is_causal:
+                causal = torch.ones(L, S, dtype=torch.bool, device=q.device).tril()
+                s = s.masked_fill(~causal, float("-inf"))
+            if attn_mask is not None:
+                s = s.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else s + attn_mask
+            p = torch.softmax(s.float(), dim=-1).to(q.dtype)
+            if dropout_p > 0.0:
+                p = F.dropout(p, dropout_p)
+            pq = _quantize(fmts.activations, p, -1)
+            vq = _quantize(fmts.kv_cache, v, -2)  # PV reduces over the key positions
+            out = torch.matmul(pq, vq)
+            kvn = _name(fmts.kv_cache)
+            self._record(name + ".qk", "attention", L, E, S, (_name(fmts.activations), kvn), batch)
+            self._record(name + ".pv", "attention", L, S, Ev, (_name(fmts.activations), kvn), batch)
+            return out
+
+    # ---- results ----------------------------------------------------------------------------
+    def records(self):
+        """Every distinct executed GEMM: DataFrame ``layer, kind, m, k, n, a_format, w_format, count``."""
+        import pandas as pd
+
+        cols = ["layer", "kind", "m", "k", "n", "a_format", "w_format"]
+        return pd.DataFrame([(*key, c) for key, c in self.gemms.items()], columns=[*cols, "count"])
+
+    def report(self, *, metric_name: str = "", metric: float | None = None,
+               baseline_metric: float | None = None, metrics: Mapping[str, float] | None = None,
+               model_name: str = "", notes: Iterable[str] = ()):
+        """Cost every recorded GEMM on the accelerator: a :class:`~hwsim.bridge.report.Report`."""
+        from hwsim.bridge.report import build_report
+
+        return build_report(self, metric_name=metric_name, metric=metric, baseline_metric=baseline_metric,
+                            metrics=dict(metrics or {}), model_name=model_name, notes=list(notes))
+
+
+class _Inside:
+    """Context: torch calls made by the simulator itself bypass the GEMM mode."""
+
+    __slots__ = ("sim",)
+
+    def __init__(self, sim: Simulation):
+        self.sim = sim
+
+    def __enter__(self):
+        self.sim._depth += 1
+
+    def __exit__(self, *exc):
+        self.sim._depth -= 1
+
+
+def simulate(model: nn.Module, weights: str | Format | None = "mxfp4",
+             activations: str | Format | None = "mxfp8_e4m3", accelerator: Any = "mx-systolic-32", *,
+             kv_cache: str | Format | None = "activations", accumulate: str | Format | None = None,
+             acc_block: int = 32, skip: Iterable[str] = (),
+             overrides: Mapping[str, Mapping[str, Any] | None] | None = None,
+             attention: bool = True) -> Simulation:
+    """Put ``model`` on the simulated datapath of ``accelerator`` (see the module docstring).
+
+    Args:
+        model: any ``nn.Module`` (left unchanged; the simulation shares its parameters).
+        weights, activations: catalog format names or :class:`Format` objects; ``None`` or
+            ``"fp32"`` leaves that operand unquantized.
+        accelerator: a catalog name (``hwsim.accelerators()``) or an ``hwsim.arch.Accelerator``.
+        kv_cache: format of K and V in attention (default: the activation format).
+        accumulate: accumulator format; ``None``/``"fp32"`` = fp32 accumulation (torch's own).
+        acc_block: products summed before each rounding into a narrower accumulator.
+        skip: fnmatch patterns of module names kept in fp32 (their GEMMs are recorded as fp32).
+        overrides: ``{pattern: {"weights": ..., "activations": ..., "kv_cache": ...}}`` per
+            module name (last match wins), or ``{pattern: None}`` to skip.
+        attention: also simulate activation x activation products (attention).
+
+    Raises:
+        FormatError / AcceleratorNotFound: unknown names (the message lists the known ones).
+    """
+    return Simulation(model, weights=weights, activations=activations, accelerator=accelerator,
+                      kv_cache=kv_cache, accumulate=accumulate, acc_block=acc_block, skip=skip,
+                      overrides=overrides, attention=attention)
