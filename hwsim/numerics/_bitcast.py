@@ -10,7 +10,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["int32_as_float32", "float32_as_int32"]
+__all__ = ["int32_as_float32", "float32_as_int32", "int64_as_float64"]
 
 
 @intrinsic
@@ -31,5 +31,16 @@ def float32_as_int32(typingctx, x):  # noqa: ARG001
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.IntType(32))
+
+    return sig, codegen
+
+
+@intrinsic
+def int64_as_float64(typingctx, x):  # noqa: ARG001
+    """The float64 whose bit pattern is the int64 ``x``."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
 
     return sig, codegen

@@ -20,7 +20,7 @@ import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics._bitcast import float32_as_int32, int32_as_float32
+from hwsim.numerics._bitcast import float32_as_int32, int32_as_float32, int64_as_float64
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.format import E8M0_BIAS, E8M0_NAN, FloatElement, Format
 from hwsim.numerics.integer import encode_int
@@ -137,7 +137,7 @@ def _imin(a: int, b: int) -> int:
 
 
 @nb.njit(cache=True, inline="always")
-def _fast_code(b, ep, S, lS, es, mode, pow2, is_int):
+def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int):
     """Branch-free element code for a finite float32 that is zero or normal, in a deterministic
     mode: the same arithmetic as :func:`_encode_one` without data-dependent branches (STYLE P3:
     one algorithm; this is its hot-path form, vectorizable by LLVM).
@@ -171,10 +171,20 @@ def _fast_code(b, ep, S, lS, es, mode, pow2, is_int):
         else:
             q = X >> d
     else:
+        d = _imin(_imax(-sh, 0), 61 - lS)
         N = X << _imax(sh, 0)
-        den = S << _imin(_imax(-sh, 0), 61 - lS)
-        q = int(float(N) / float(den))  # exact floor (see rounding.round_div)
-        twice = (N - q * den) << 1
+        den = S << d
+        # floor(N / den) estimated with the block's reciprocal 1/S times 2**-d (relative error
+        # < 2**-51, so off by at most one for quotients < 2**40), then corrected exactly with
+        # the integer remainder: a multiply instead of a divide per element
+        q = int(float(N) * (inv_S * int64_as_float64((1023 - d) << 52)))
+        rem = N - q * den
+        neg = rem >> 63
+        q += neg
+        rem += den & neg
+        over = int(rem >= den)
+        q += over
+        twice = (rem - den * over) << 1
         if mode == 0:
             q += int(twice > den) | (int(twice == den) & (q & 1))
         elif mode == 1:
@@ -217,8 +227,9 @@ def _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, s
     gather. Otherwise value = table[code] * scale in float64, rounded once.
     """
     sval32 = np.float32(sval)
+    inv_S = 1.0 / S
     for l in range(seg.shape[0]):
-        c, sig, pexp, sign = _fast_code(np.int64(seg[l]), ep, S, lS, es, mode, pow2, is_int)
+        c, sig, pexp, sign = _fast_code(np.int64(seg[l]), ep, S, lS, es, mode, inv_S, pow2, is_int)
         if want_values:
             if arith:
                 v = np.float32(sig) * int32_as_float32(np.int32((pexp + 127) << 23)) * sval32
