@@ -1,14 +1,23 @@
-"""Speed of hwsim's cost models against SCALE-Sim and ZigZag, side by side in one run.
+"""Speed (and agreement) of hwsim's cost models against SCALE-Sim and ZigZag, in one run.
 
-    python benchmarks/bench_arch.py            # recorded SCALE-Sim / ZigZag timings from the fixtures
-    SCALESIM_PYTHON=/tmp/scalesim-venv/bin/python python benchmarks/bench_arch.py   # run SCALE-Sim live
+    python benchmarks/bench_arch.py            # SCALE-Sim timings/cycles recorded in the fixture
+    SCALESIM_PYTHON=/tmp/scalesim-venv/bin/python python benchmarks/bench_arch.py   # run it live
 
-Three measurements:
+(venv setup: tests/arch/data/README.md.) Three measurements:
+
 1. per GEMM: one scalar ``SystolicArray.gemm`` call vs one SCALE-Sim 3.0.0 run of the same GEMM,
-   array and dataflow (cycles must be identical; the ratio is the speed-up);
+   array and dataflow. Live runs go through ``run_scalesim`` of
+   ``benchmarks/reference/make_scalesim_reference.py`` (the fixture's generator: GEMM topology,
+   header-only layout file, compute cycles = "Total Cycles" - "Stall Cycles") inside
+   ``$SCALESIM_PYTHON``; without it the fixture's ``scalesim_seconds`` and cycles are used.
+   Cycles and SRAM counts must be identical (exit status 1 otherwise); the time ratio is the
+   speed-up (target >= 1e4).
 2. vectorized: ``Accelerator.gemm`` (compute + memory + energy) over 10,000 design points x the
-   layers of BERT-base and ResNet-50 in one call, in (layer x design point) evaluations per second;
-3. energy of one layer vs ZigZag's recorded run time (tests/arch/data/zigzag_reference.json).
+   layers of BERT-base and ResNet-50 in one call, in (layer x design point) evaluations per
+   second (target >= 1e6).
+3. energy of one layer vs ZigZag 3.9.1 (tests/arch/data/zigzag_reference.json): the full
+   ``Accelerator.gemm`` on ``zigzag-tpu-like`` (ZigZag's tpu_like.yaml in hwsim's terms) vs
+   ZigZag's recorded median run time (target >= 1e3 faster), and the energy ratio.
 """
 
 from __future__ import annotations
@@ -18,137 +27,100 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 import hwsim.arch as arch
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "arch" / "data"
-GEMMS = [(32, 32, "ws", 256, 256, 256), (32, 32, "os", 256, 256, 256), (32, 32, "is", 256, 256, 256),
-         (128, 128, "ws", 3136, 576, 64)]  # last: a ResNet conv layer (56x56x64, 3x3 -> 64) as GEMM
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "arch" / "data"
+GENERATOR_DIR = ROOT / "benchmarks" / "reference"
+
+#: (rows, cols, dataflow, m, k, n); all are rows of the fixture, so the recorded fallback has them
+GEMMS = [
+    (32, 32, "ws", 256, 256, 256),
+    (32, 32, "os", 256, 256, 256),
+    (32, 32, "is", 256, 256, 256),
+    (32, 32, "ws", 49, 1152, 128),      # a conv-like GEMM (7x7 outputs, 3x3x128 -> 128)
+    (128, 128, "ws", 3136, 576, 64),    # ResNet-50 conv2_x 3x3 layer (56x56x64 -> 64) as im2col GEMM
+]
+#: SCALE-Sim column -> hwsim SystolicResult field, compared for equality
+SAME = {"compute_cycles": "cycles", "ifmap_sram_reads": "sram_reads_ifmap",
+        "filter_sram_reads": "sram_reads_filter", "ofmap_sram_writes": "sram_writes_ofmap"}
 
 _DRIVER = textwrap.dedent("""
-    import sys, time, glob, csv, os
-    from scalesim.scale_sim import scalesim
-    cfg, topo, out = sys.argv[1:4]
-    t0 = time.perf_counter()
-    s = scalesim(save_disk_space=True, verbose=False, config=cfg, topology=topo, input_type_gemm=False)
-    s.run_scale(top_path=out)
-    dt = time.perf_counter() - t0
-    rep = glob.glob(os.path.join(out, "**", "COMPUTE_REPORT.csv"), recursive=True)[0]
-    row = list(csv.reader(open(rep)))[1]
-    print(dt, row[1].strip(), row[2].strip())
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    from make_scalesim_reference import run_scalesim   # the fixture's generator, same conventions
+    for job in json.loads(sys.argv[2]):
+        print(json.dumps(run_scalesim(*job)), flush=True)
 """)
 
-_CFG = """[general]
-run_name = bench
-[architecture_presets]
-ArrayHeight: {r}
-ArrayWidth: {c}
-IfmapSramSzkB: 1048576
-FilterSramSzkB: 1048576
-OfmapSramSzkB: 1048576
-IfmapOffset: 0
-FilterOffset: 10000000
-OfmapOffset: 20000000
-Bandwidth : 1000000
-Dataflow : {df}
-MemoryBanks: 1
-ReadRequestBuffer: 32
-WriteRequestBuffer: 32
-[layout]
-IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: 10
-IfmapSRAMBankNum: 10
-IfmapSRAMBankPort: 2
-FilterCustomLayout: False
-FilterSRAMBankBandwidth: 10
-FilterSRAMBankNum: 10
-FilterSRAMBankPort: 2
-[sparsity]
-SparsitySupport : false
-SparseRep : ellpack_block
-OptimizedMapping : false
-BlockSize : 8
-RandomNumberGeneratorSeed : 40
-[run_presets]
-InterfaceBandwidth: USER
-UseRamulatorTrace: False
-"""
 
-
-def time_hwsim_one(r: int, c: int, df: str, m: int, k: int, n: int) -> tuple[float, int]:
-    """Median seconds of one scalar SystolicArray.gemm call (object construction included)."""
+def time_hwsim_one(r: int, c: int, df: str, m: int, k: int, n: int) -> tuple[float, arch.SystolicResult]:
+    """Median seconds of one scalar ``SystolicArray.gemm`` call (object construction included)."""
     reps, times = 2000, []
     for _ in range(5):
         t0 = time.perf_counter()
         for _ in range(reps):
-            cycles = arch.SystolicArray(rows=r, cols=c, dataflow=df).gemm(m, k, n).cycles
+            res = arch.SystolicArray(rows=r, cols=c, dataflow=df).gemm(m, k, n)
         times.append((time.perf_counter() - t0) / reps)
-    return float(np.median(times)), cycles
+    return float(np.median(times)), res
 
 
-def run_scalesim(py: str, r: int, c: int, df: str, m: int, k: int, n: int) -> tuple[float, int] | str:
-    """(seconds inside SCALE-Sim, compute cycles) from a live run, or an error string."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg, topo, drv = Path(tmp, "a.cfg"), Path(tmp, "t.csv"), Path(tmp, "drv.py")
-        cfg.write_text(_CFG.format(r=r, c=c, df=df))
-        # GEMM as a 1x1 convolution: IFMAP m x 1 with k channels, n filters (im2col M=m, K=k, N=n)
-        topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-                        f"Channels, Num Filter, Strides,\ng, {m}, 1, 1, 1, {k}, {n}, 1,\n")
-        drv.write_text(_DRIVER)
-        proc = subprocess.run([py, str(drv), str(cfg), str(topo), tmp], capture_output=True, text=True,
-                              timeout=3600)
-        if proc.returncode != 0:
-            return f"SCALE-Sim failed: {proc.stderr.strip().splitlines()[-1:]}"
-        secs, total, stall = proc.stdout.split()[-3:]
-        return float(secs), int(float(total)) - int(float(stall))
+def live_scalesim(py: str, jobs: list[tuple]) -> dict[tuple, dict]:
+    """One SCALE-Sim 3.0.0 run per job inside ``py``; rows keyed like the fixture."""
+    proc = subprocess.run([py, "-c", _DRIVER, str(GENERATOR_DIR), json.dumps(jobs)],
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"SCALE-Sim run failed under {py}:\n{proc.stderr.strip()[-2000:]}")
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return {_key(row): row for row in rows}
 
 
-def recorded_scalesim() -> dict[tuple, float]:
-    """Seconds per GEMM recorded in the SCALE-Sim fixture, if it has a timing column."""
-    f = DATA / "scalesim_reference.csv"
-    if not f.exists():
-        return {}
-    out = {}
-    for row in csv.DictReader(open(f)):
-        col = next((c for c in ("scalesim_seconds", "wall_s", "seconds", "runtime_s") if row.get(c)), None)
-        if col:
-            key = (int(row["array_rows"]), int(row["array_cols"]), row["dataflow"], int(row["m"]),
-                   int(row["k"]), int(row["n"]))
-            out[key] = float(row[col])
-    return out
+def recorded_scalesim() -> dict[tuple, dict]:
+    """Fixture rows (81 real SCALE-Sim runs) keyed by (rows, cols, dataflow, m, k, n)."""
+    with open(DATA / "scalesim_reference.csv", newline="") as fh:
+        return {_key(row): row for row in csv.DictReader(fh)}
 
 
-def bench_per_gemm() -> list[str]:
+def _key(row: dict) -> tuple:
+    return (int(row["array_rows"]), int(row["array_cols"]), row["dataflow"], int(row["m"]),
+            int(row["k"]), int(row["n"]))
+
+
+def bench_per_gemm() -> tuple[list[str], bool, list[float]]:
     py = os.environ.get("SCALESIM_PYTHON")
-    recorded = recorded_scalesim()
-    gemms = list(GEMMS) + [g for g in recorded if g not in GEMMS][:6]
-    lines = [f"{'array':>9} {'df':>3} {'GEMM (m,k,n)':>18} {'hwsim s':>10} {'SCALE-Sim s':>12} "
-             f"{'speed-up':>10} {'cycles hwsim / SCALE-Sim':>26}"]
-    for g in gemms:
-        t, cyc = time_hwsim_one(*g)
-        ref: tuple[float, int | None] | str | None = None
-        if py:
-            ref = run_scalesim(py, *g)
-        elif g in recorded:
-            ref = (recorded[g], None)
-        if isinstance(ref, tuple):
-            ss = f"{ref[0]:12.3f}"
-            ratio = f"{ref[0] / t:10.3g}"
-            cmp = f"{cyc} / {ref[1] if ref[1] is not None else '(fixture)'}"
-        else:
-            ss, ratio, cmp = f"{'n/a':>12}", f"{'n/a':>10}", f"{cyc} / {ref or 'no SCALE-Sim timing'}"
-        lines.append(f"{g[0]:>4}x{g[1]:<4} {g[2]:>3} {str(g[3:]):>18} {t:10.2e} {ss} {ratio} {cmp:>26}")
-    return lines
+    if py:
+        t0 = time.perf_counter()
+        ref = live_scalesim(py, [list(g) for g in GEMMS])
+        source = f"live SCALE-Sim 3.0.0 ({py}; {time.perf_counter() - t0:.0f} s wall incl. start-up)"
+    else:
+        ref = recorded_scalesim()
+        source = "recorded SCALE-Sim 3.0.0 runs (tests/arch/data/scalesim_reference.csv)"
+    lines = [f"SCALE-Sim: {source}",
+             f"{'array':>9} {'df':>3} {'GEMM (m,k,n)':>18} {'hwsim s':>9} {'SCALE-Sim s':>11} "
+             f"{'speed-up':>9} {'cycles hwsim = SCALE-Sim':>26}  SRAM counts"]
+    ok, speedups = True, []
+    for g in GEMMS:
+        t, res = time_hwsim_one(*g)
+        row = ref[g]
+        same = all(getattr(res, ours) == int(float(row[col])) for col, ours in SAME.items())
+        ok &= same
+        secs = float(row["scalesim_seconds"])
+        speedups.append(secs / t)
+        cyc = f"{res.cycles} {'==' if same else '!='} {int(float(row['compute_cycles']))}"
+        lines.append(f"{g[0]:>4}x{g[1]:<4} {g[2]:>3} {str(g[3:]):>18} {t:9.2e} {secs:11.2f} "
+                     f"{secs / t:9.3g} {cyc:>26}  {'identical' if same else 'MISMATCH'}")
+    return lines, ok, speedups
 
 
-def bench_vectorized(points: int = 10_000) -> list[str]:
-    lines = []
+def bench_vectorized(points: int = 10_000) -> tuple[list[str], list[float]]:
+    lines, rates = [], []
     rng = np.random.default_rng(0)
     rows = rng.integers(4, 257, size=(points, 1))
     cols = rng.integers(4, 257, size=(points, 1))
@@ -161,46 +133,63 @@ def bench_vectorized(points: int = 10_000) -> list[str]:
         acc.gemm(w["m"], w["k"], w["n"])  # warm-up
         best = min(_timed(lambda: acc.gemm(w["m"], w["k"], w["n"])) for _ in range(3))
         evals = points * len(w["m"])
+        rates.append(evals / best)
         lines.append(f"{wname:>10}: {points} design points x {len(w['m'])} layers = {evals:,} evaluations "
                      f"(compute + memory + energy) in {best * 1e3:.1f} ms = {evals / best:,.0f} eval/s")
-    return lines
+    return lines, rates
 
 
-def bench_zigzag() -> list[str]:
-    f = DATA / "zigzag_reference.json"
-    acc = arch.accelerator("tpu-v1-like")
-    m, k, n = 3136, 576, 64
-    ref = json.loads(f.read_text()) if f.exists() else {}
-    if ref:
-        m, k, n = int(ref.get("m", m)), int(ref.get("k", k)), int(ref.get("n", n))
-        acc = arch.accelerator(ref.get("hwsim_accelerator", "tpu-v1-like"))
+def bench_zigzag() -> tuple[list[str], float]:
+    ref = json.loads((DATA / "zigzag_reference.json").read_text())
+    m, k, n = int(ref["m"]), int(ref["k"]), int(ref["n"])
+    acc = arch.accelerator("zigzag-tpu-like")
     reps = 2000
-    t = _timed(lambda: [acc.gemm(m, k, n) for _ in range(reps)]) / reps
-    e = acc.gemm(m, k, n).energy_pj
-    zz = next((float(ref[c]) for c in ("zigzag_seconds", "seconds", "wall_s", "runtime_s") if c in ref), None)
-    line = f"energy of one layer ({m}x{k}x{n}) on {acc.name}: hwsim {t * 1e6:.1f} us, {e:.4g} pJ"
-    if zz is not None:
-        line += f"; ZigZag {zz:.2f} s, {float(ref['energy_pj']):.4g} pJ -> {zz / t:,.0f}x faster, " \
-                f"energy ratio hwsim/ZigZag {e / float(ref['energy_pj']):.2f}"
-    else:
-        line += "; no ZigZag timing recorded (tests/arch/data/zigzag_reference.json absent)"
-    return [line]
+    t = min(_timed(lambda: [acc.gemm(m, k, n) for _ in range(reps)]) for _ in range(3)) / reps
+    cost = acc.gemm(m, k, n)
+    zz_s, zz_e = float(ref["zigzag_seconds"]), float(ref["energy_pj"])
+    zz_b = ref["energy_breakdown_pj"]["per_memory"]
+    ours = cost.energy_breakdown()
+    lines = [
+        f"layer {m}x{k}x{n} on {acc.name} (ZigZag {ref['tool_version']} tpu_like.yaml in hwsim terms)",
+        f"  time  : hwsim {t * 1e6:.1f} us per Accelerator.gemm (compute + memory + energy); "
+        f"ZigZag {zz_s:.2f} s (recorded median) -> {zz_s / t:,.0f}x faster",
+        f"  energy: hwsim {cost.energy_pj:,.0f} pJ, ZigZag {zz_e:,.0f} pJ -> ratio hwsim/ZigZag "
+        f"{cost.energy_pj / zz_e:.4f}",
+        f"          mac {ours['mac']:,.0f} vs {ref['energy_breakdown_pj']['mac']:,.0f}; registers "
+        f"{ours['rf']:,.0f} vs {zz_b['rf_128B'] + zz_b['rf_2B']:,.0f}; SRAM {ours['sram']:,.0f} vs "
+        f"{zz_b['sram_2MB']:,.0f}; DRAM {ours['dram']:,.0f} vs {zz_b['dram']:,.0f}",
+    ]
+    return lines, zz_s / t
 
 
-def _timed(fn) -> float:  # noqa: ANN001
+def _timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
+def _verdict(value: float, target: float) -> str:
+    return f"{value:,.3g} (target >= {target:,.0g}: {'met' if value >= target else 'NOT met'})"
+
+
 def main() -> int:
+    t0 = time.perf_counter()
     print("== per GEMM: hwsim SystolicArray.gemm vs SCALE-Sim 3.0.0 ==")
-    print("\n".join(bench_per_gemm()))
+    lines, same, speedups = bench_per_gemm()
+    print("\n".join(lines))
     print("\n== vectorized path ==")
-    print("\n".join(bench_vectorized()))
+    vlines, rates = bench_vectorized()
+    print("\n".join(vlines))
     print("\n== energy of one layer vs ZigZag ==")
-    print("\n".join(bench_zigzag()))
-    return 0
+    zlines, zz_speedup = bench_zigzag()
+    print("\n".join(zlines))
+    print("\n== summary ==")
+    print(f"cycles and SRAM counts identical to SCALE-Sim on all {len(GEMMS)} GEMMs: {same}")
+    print(f"per-GEMM speed-up vs SCALE-Sim, minimum: {_verdict(min(speedups), 1e4)}")
+    print(f"vectorized evaluations/s, minimum: {_verdict(min(rates), 1e6)}")
+    print(f"one-layer energy speed-up vs ZigZag: {_verdict(zz_speedup, 1e3)}")
+    print(f"benchmark wall time: {time.perf_counter() - t0:.0f} s")
+    return 0 if same else 1
 
 
 if __name__ == "__main__":

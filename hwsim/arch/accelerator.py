@@ -11,9 +11,11 @@ Energy of one GEMM (pJ)::
     mac  = MACs x e_mac(a_format, w_format, acc_format)          (x weight passes if bit-serial)
     rf   = MACs x (a_bits + w_bits + acc_bits) x rf_pj_per_bit   (operand + psum register traffic)
     sram = ifmap reads x a_bits x e_sram(ifmap_sram_kib) + filter reads x w_bits x e_sram(...)
-           + ofmap writes x acc_bits x e_sram(ofmap_sram_kib)
+           + (ofmap writes - drain writes) x acc_bits x e_sram(ofmap_sram_kib)
     dram = DRAM bytes x 8 x dram_pj_per_bit
 
+``drain writes`` are SCALE-Sim's os drain accounting (:func:`hwsim.arch.dataflow.ofmap_drain_writes`):
+counted in ``sram_writes_ofmap`` to match SCALE-Sim, but no data moves, so they cost nothing.
 Static (leakage) energy is not modelled.
 """
 
@@ -61,7 +63,7 @@ class GemmCost:
     utilization: Any  #: macs / (cycles x peak MACs per cycle)
     sram_reads_ifmap: Any
     sram_reads_filter: Any
-    sram_writes_ofmap: Any
+    sram_writes_ofmap: Any  #: as SCALE-Sim counts them (os: incl. its R + C drain writes per fold)
     dram_read_bytes: Any
     dram_write_bytes: Any
     energy_mac_pj: Any
@@ -160,7 +162,7 @@ class Accelerator:
                   * sram_pj_per_bit(mem.ifmap_sram_kib, t, self.node_nm)
                   + res["sram_reads_filter"] * w.bits_per_element
                   * sram_pj_per_bit(mem.filter_sram_kib, t, self.node_nm)
-                  + res["sram_writes_ofmap"] * acc.element_bits
+                  + (res["sram_writes_ofmap"] - res.get("ofmap_drain_writes", 0)) * acc.element_bits
                   * sram_pj_per_bit(mem.ofmap_sram_kib, t, self.node_nm))
         dram_pj_bit = (t.dram_pj_per_bit(mem.dram) if mem.dram_pj_per_bit is None
                        else np.asarray(mem.dram_pj_per_bit, dtype=np.float64))

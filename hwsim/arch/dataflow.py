@@ -22,7 +22,12 @@ drain the last partial sums, i.e. ``2R + C + T - 2`` for ws/is and ``R + C + T -
 
 An operand is re-read once per fold of the spatial dimension it does *not* span, which gives
 SCALE-Sim's SRAM access counts for every dataflow from one rule (see
-:func:`operand_passes`).
+:func:`operand_passes`). Two SCALE-Sim 3.0.0 accounting rules are not physical and differ per
+dataflow; they live here too, so no other module branches on the dataflow:
+
+* os counts ``R + C`` extra ofmap SRAM writes per fold (:func:`ofmap_drain_writes`);
+* "Compute Util %" divides each fold by ``L + C - 1`` cycles for ws/is but by the fold's
+  ``L`` cycles for os (:attr:`Mapping.util_extra_cols`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import numpy as np
 
 from hwsim.errors import HwsimError, unknown_name
 
-__all__ = ["Dataflow", "Mapping", "mapping", "operand_passes"]
+__all__ = ["Dataflow", "Mapping", "mapping", "operand_passes", "ofmap_drain_writes"]
 
 
 class Dataflow(enum.Enum):
@@ -75,15 +80,26 @@ class Mapping(NamedTuple):
     cols_dim: np.ndarray  #: GEMM extent mapped along the array columns
     time_dim: np.ndarray  #: GEMM extent streamed through time
     fill_rows: int  #: preload cycles per fold, in units of array rows (1 for ws/is, 0 for os)
+    #: SCALE-Sim's "Compute Util" denominator per fold is ``L + util_extra_cols * (C - 1)``
+    #: (1 for ws/is, 0 for os); see :func:`mapping`
+    util_extra_cols: int
 
 
 def mapping(df: Dataflow, m: np.ndarray, k: np.ndarray, n: np.ndarray) -> Mapping:
-    """Spatial/temporal assignment of ``(m, k, n)`` for ``df`` (table in the module doc)."""
+    """Spatial/temporal assignment of ``(m, k, n)`` for ``df`` (table in the module doc).
+
+    ``util_extra_cols``: SCALE-Sim 3.0.0 computes a fold's "Compute Util" as
+    ``used PEs * T / (R * C * (h + w - 1))`` with ``h x w`` the fold's demand matrix
+    (``systolic_compute_{ws,is,os}.py``, ``cycles_this_fold``). For ws/is that matrix is the
+    ``(2R + C + T - 2) x C`` padded filter/ifmap demand, so the denominator is
+    ``2R + 2C + T - 3 = L + (C - 1)``, one drain of ``C - 1`` cycles more than the fold takes;
+    for os it is the ``(R + T - 1) x C`` ofmap demand, ``R + C + T - 2 = L`` exactly.
+    """
     if df is Dataflow.WS:
-        return Mapping(k, n, m, 1)
+        return Mapping(k, n, m, 1, 1)
     if df is Dataflow.IS:
-        return Mapping(k, m, n, 1)
-    return Mapping(m, n, k, 0)
+        return Mapping(k, m, n, 1, 1)
+    return Mapping(m, n, k, 0, 0)
 
 
 def operand_passes(df: Dataflow, row_folds: np.ndarray, col_folds: np.ndarray
@@ -101,3 +117,19 @@ def operand_passes(df: Dataflow, row_folds: np.ndarray, col_folds: np.ndarray
     if df is Dataflow.IS:
         return one, col_folds, row_folds
     return col_folds, row_folds, one
+
+
+def ofmap_drain_writes(df: Dataflow, folds: np.ndarray, rows: np.ndarray, cols: np.ndarray
+                       ) -> np.ndarray:
+    """Ofmap SRAM writes SCALE-Sim counts on top of the real ones: ``folds * (R + C)`` for os.
+
+    SCALE-Sim 3.0.0 ``systolic_compute_os.create_ofmap_demand_mat`` adds
+    ``this_fold_demand.shape[0] + this_fold_demand.shape[1]`` (= ``R + C`` once the fold is
+    padded to the array) to ``ofmap_writes`` for every fold, after counting the fold's real
+    ``rows x cols`` outputs; the ws/is versions add nothing. No data is written for them (they
+    are SCALE-Sim's accounting of the drain through the array edge), so hwsim reports them in
+    ``sram_writes_ofmap`` to match "SRAM OFMAP Writes" but charges no energy for them.
+    """
+    if df is Dataflow.OS:
+        return folds * (rows + cols)
+    return folds * 0

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.arch._util import ceil_div, out, positive_int
-from hwsim.arch.dataflow import Dataflow, mapping, operand_passes
+from hwsim.arch.dataflow import Dataflow, mapping, ofmap_drain_writes, operand_passes
 
 __all__ = ["SystolicArray", "SystolicResult", "systolic_gemm"]
 
@@ -45,7 +45,12 @@ class SystolicResult:
     compute_utilization: Any  #: SCALE-Sim's mean per-fold "Compute Util" (ws/is/os)
     sram_reads_ifmap: Any  #: A[M, K] words read from the ifmap SRAM
     sram_reads_filter: Any  #: W[K, N] words read from the filter SRAM
-    sram_writes_ofmap: Any  #: O[M, N] words (partial sums included) written to the ofmap SRAM
+    #: O[M, N] words (partial sums included) written to the ofmap SRAM, counted as SCALE-Sim's
+    #: "SRAM OFMAP Writes" (os: plus ``ofmap_drain_writes``)
+    sram_writes_ofmap: Any
+    #: of ``sram_writes_ofmap``, SCALE-Sim's os drain accounting (``folds * (R + C)``; 0 for
+    #: ws/is): no data, so the energy model leaves them out
+    ofmap_drain_writes: Any
 
     @property
     def sram_reads(self) -> Any:
@@ -78,9 +83,11 @@ def systolic_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: Any
     macs = m * k * n
     pes = r * c
     used = mp.rows_dim * mp.cols_dim  # sum over folds of used PEs = rows_dim * cols_dim
-    # SCALE-Sim: per-fold compute util = used * T / (R * C * (per_fold + C - 1)); averaged.
-    compute_util = used * mp.time_dim / (folds * pes * (per_fold + c - 1))
+    # SCALE-Sim: per-fold compute util = used_f * T / (R * C * L'), L' the same for every fold,
+    # so the mean over folds is sum(used_f) * T / (folds * R * C * L') (L' in dataflow.mapping)
+    compute_util = used * mp.time_dim / (folds * pes * (per_fold + mp.util_extra_cols * (c - 1)))
     pa, pw, po = operand_passes(df, row_folds, col_folds)
+    drain = ofmap_drain_writes(df, folds, r, c)
     return {
         "cycles": cycles,
         "macs": macs,
@@ -92,7 +99,8 @@ def systolic_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: Any
         "compute_utilization": compute_util,
         "sram_reads_ifmap": m * k * pa,
         "sram_reads_filter": k * n * pw,
-        "sram_writes_ofmap": m * n * po,
+        "sram_writes_ofmap": m * n * po + drain,
+        "ofmap_drain_writes": drain,
     }
 
 

@@ -38,7 +38,7 @@ def test_double_buffering_by_hand() -> None:
 @settings(max_examples=100, deadline=None)
 @given(m=st.integers(1, 3000), k=st.integers(1, 3000), n=st.integers(1, 3000),
        name=st.sampled_from(["tpu-v1-like", "eyeriss-like", "mx-systolic-32", "bitmod-like",
-                             "tensorcore-sm-like"]),
+                             "tensorcore-sm-like", "zigzag-tpu-like"]),
        bw=st.floats(0.1, 1000.0), db=st.booleans())
 def test_memory_aware_cycles_at_least_compute(m: int, k: int, n: int, name: str, bw: float, db: bool) -> None:
     acc = arch.accelerator(name, dram_gb_per_s=bw, double_buffered=db)

@@ -52,12 +52,25 @@ def test_sram_counts_ws_by_hand() -> None:
 
 
 def test_sram_counts_os_and_is_by_hand() -> None:
-    # OS 8x4, M=10 K=5 N=9: A per column fold (10*5*3), W per row fold (5*9*2), O once (90).
+    # OS 8x4, M=10 K=5 N=9: A per column fold (10*5*3), W per row fold (5*9*2), O once (90)
+    # plus SCALE-Sim's drain accounting of R + C writes per fold: 6 folds * 12 = 72.
     r = SystolicArray(rows=8, cols=4, dataflow="os").gemm(m=10, k=5, n=9)
-    assert (r.sram_reads_ifmap, r.sram_reads_filter, r.sram_writes_ofmap) == (150, 90, 90)
+    assert (r.sram_reads_ifmap, r.sram_reads_filter, r.sram_writes_ofmap) == (150, 90, 90 + 72)
+    assert r.ofmap_drain_writes == 72
     # IS 4x8, M=17 K=9 N=3: A once (153), W per column fold (27*3), O per row fold (51*3).
     r = SystolicArray(rows=4, cols=8, dataflow="is").gemm(m=17, k=9, n=3)
     assert (r.sram_reads_ifmap, r.sram_reads_filter, r.sram_writes_ofmap) == (153, 81, 153)
+    assert r.ofmap_drain_writes == 0
+
+
+def test_compute_utilization_by_hand() -> None:
+    # SCALE-Sim's per-fold "Compute Util" denominator: ws/is L + C - 1, os L (dataflow.mapping).
+    # WS 16x16, M=37 K=100 N=50: 28 folds, L = 2*16+16+37-2 = 83, L' = 83 + 15 = 98.
+    r = SystolicArray(rows=16, cols=16, dataflow="ws").gemm(m=37, k=100, n=50)
+    assert r.compute_utilization == pytest.approx(100 * 50 * 37 / (28 * 256 * 98), rel=1e-15)
+    # OS 8x4, M=10 K=5 N=9: 6 folds, L = L' = 8+4+5-2 = 15.
+    r = SystolicArray(rows=8, cols=4, dataflow="os").gemm(m=10, k=5, n=9)
+    assert r.compute_utilization == pytest.approx(10 * 9 * 5 / (6 * 32 * 15), rel=1e-15)
 
 
 def test_mapping_efficiency_by_hand() -> None:
