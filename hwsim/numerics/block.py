@@ -341,8 +341,9 @@ def _rows(a: np.ndarray, axis: int) -> tuple[np.ndarray, int, int]:
     """(rows x L) C-contiguous array with ``axis`` last, plus (L, inner) of the original layout."""
     shape = a.shape
     inner = math.prod(shape[axis + 1:])
+    rows = math.prod(shape[:axis]) * inner  # explicit: reshape(-1, 0) is ambiguous for empty axes
     moved = a if axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
-    return np.ascontiguousarray(moved).reshape(-1, shape[axis]), shape[axis], inner
+    return np.ascontiguousarray(moved).reshape(rows, shape[axis]), shape[axis], inner
 
 
 def _unrows(flat: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
