@@ -83,7 +83,7 @@ def microxcaling_fns(x_np: np.ndarray):
         specs["block_size"] = 32
         specs["round"] = "even"
         specs["custom_cuda"] = False
-        return lambda: quantize_mx_op(x, specs, elem_format=elem[name], axes=[-1])
+        return lambda: quantize_mx_op(x, specs, elem_format=elem[name], axes=[-1], round="even")
 
     return {name: mx(name) for name in elem}
 
