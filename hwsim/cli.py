@@ -7,6 +7,8 @@
     hwsim accelerators                    accelerator catalog
     hwsim gemm --accelerator tpu-v1-like -m 128 -k 768 -n 3072 [--csv out.csv]
     hwsim workload bert-base --accelerator mx-systolic-32 [--csv out.csv]
+    hwsim run --model smollm2 --weights mxfp4 --activations mxfp8_e4m3 --accelerator mx-systolic-32
+    hwsim run --model minilm --compare fp16,mxfp8_e4m3,mxfp4 [--plot out.png]
 """
 
 from __future__ import annotations
@@ -188,6 +190,91 @@ def _cmd_workload(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- run: real models on the simulated datapath (hwsim.bridge) ----------------------------------
+def _progress(label: str):
+    """A rich progress bar and a ``(done, total)`` callback for the bridge's evaluation loops."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), transient=True)
+    tasks: dict[str, int] = {}
+
+    def cb(*args):
+        name, done, total = args if len(args) == 3 else (label, *args)
+        if name not in tasks:
+            tasks[name] = bar.add_task(name, total=total)
+        bar.update(tasks[name], completed=done, total=total)
+    return bar, cb
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import json as _json
+
+    import torch
+
+    from hwsim.bridge import models
+    from hwsim.bridge.evaluate import compare, plot_compare, run
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = models.get(args.model)
+    kw = dict(size=args.size, skip=args.skip, default_skip=not args.no_default_skip,
+              kv_cache=args.kv_cache or "activations", accumulate=args.accumulate,
+              attention=not args.no_attention)
+    if args.compare:
+        formats = [f.strip() for f in args.compare.split(",") if f.strip()]
+        bar, cb = _progress(args.model)
+        with bar:
+            table, reports = compare(args.model, formats, activations=args.activations or "same",
+                                     accelerator=args.accelerator, progress=cb, **kw)
+        _print_table(table, f"{args.model} on {args.accelerator}: {spec.metric_name} vs cost "
+                            f"({spec.sizes.get(args.size, args.size)})")
+        for note in reports[0].notes:
+            print(f"note: {note}")
+        plot = Path(args.plot or f"studies/bridge/{args.model}_compare.png")
+        plot_compare(table, plot, metric_name=spec.metric_name, higher_is_better=spec.higher_is_better,
+                     title=f"{args.model} on {args.accelerator}: {spec.metric_name} vs energy")
+        print(f"plot: {plot}")
+        if args.csv:
+            table.to_csv(args.csv, index=False)
+            print(f"wrote {len(table)} row(s) to {args.csv}")
+        if args.json:
+            Path(args.json).write_text(_json.dumps([r.as_dict() for r in reports], indent=2))
+            print(f"wrote {len(reports)} report(s) to {args.json}")
+        return 0
+    bar, cb = _progress(args.model)
+    with bar:
+        rep = run(args.model, args.weights, args.activations or "mxfp8_e4m3", args.accelerator,
+                  progress=lambda d, t: cb("simulated", d, t),
+                  baseline_progress=lambda d, t: cb("fp32 baseline", d, t), **kw)
+    layers = rep.by_layer()
+    _print_table(layers, f"{args.model}: per-layer cost on {rep.accelerator} (whole evaluation)")
+    delta = rep.metric_delta
+    print(f"{rep.model}: weights {rep.weights}, activations {rep.activations}, kv {rep.kv_cache}, "
+          f"accumulate {rep.accumulate}, on {rep.accelerator}")
+    print(f"  {rep.metric_name}: {rep.metric:.4f}  (fp32 baseline {rep.baseline_metric:.4f}"
+          + (f", {100 * delta:+.1f} %)" if delta is not None else ")"))
+    others = {k: v for k, v in rep.metrics.items() if k != rep.metric_name}
+    if others:
+        print("  " + ", ".join(f"{k} {v:.4g}" for k, v in others.items()))
+    e = rep.energy_breakdown_pj
+    print(f"  latency {rep.latency_s * 1e3:.4g} ms ({rep.cycles} cycles at {rep.clock_mhz:g} MHz), "
+          f"energy {rep.energy_pj / 1e6:.4g} uJ (mac {e['mac'] / 1e6:.3g}, rf {e['rf'] / 1e6:.3g}, "
+          f"sram {e['sram'] / 1e6:.3g}, dram {e['dram'] / 1e6:.3g}), area {rep.area_um2 / 1e6:.4g} mm2, "
+          f"utilization {rep.utilization:.3f}, DRAM {rep.bytes_moved / 1e6:.4g} MB")
+    for u in rep.unsupported:
+        print(f"  unsupported, ran in fp32: {u['name']} ({u['op']}): {u['reason']}")
+    for note in rep.notes:
+        print(f"  note: {note}")
+    if args.json:
+        rep.to_json(args.json)
+        print(f"wrote {args.json}")
+    if args.csv:
+        rep.to_csv(args.csv)
+        print(f"wrote {len(rep.layers)} GEMM row(s) to {args.csv}")
+    return 0
+
+
 # --- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwsim", description=__doc__.split("\n\n")[0] if __doc__ else None,
@@ -238,6 +325,24 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--w-format")
     w.add_argument("--csv")
     w.set_defaults(func=_cmd_workload)
+
+    r = sub.add_parser("run", help="run a real model with its GEMMs on the simulated datapath")
+    r.add_argument("--model", required=True, help="smollm2 | minilm | digits-mlp | digits-cnn")
+    r.add_argument("--weights", default="mxfp4")
+    r.add_argument("--activations", help="default mxfp8_e4m3; with --compare: the compared format")
+    r.add_argument("--accelerator", default="mx-systolic-32")
+    r.add_argument("--kv-cache", help="format of K and V in attention (default: the activation format)")
+    r.add_argument("--accumulate", help="accumulator format (default fp32)")
+    r.add_argument("--skip", action="append", default=[], help="module-name pattern kept fp32 (repeatable)")
+    r.add_argument("--no-default-skip", action="store_true", help="also quantize SmolLM2's tied lm_head")
+    r.add_argument("--no-attention", action="store_true", help="leave activation x activation GEMMs fp32")
+    r.add_argument("--size", default="ci", help="evaluation size: ci (seconds), short, full")
+    r.add_argument("--compare", help="comma-separated formats: one run each (weights = activations)")
+    r.add_argument("--plot", help="--compare: accuracy-vs-energy plot path")
+    r.add_argument("--threads", type=int, help="torch threads")
+    r.add_argument("--json")
+    r.add_argument("--csv")
+    r.set_defaults(func=_cmd_run)
     return p
 
 

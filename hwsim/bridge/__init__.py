@@ -11,6 +11,11 @@ edges); the submodules that need torch import it themselves:
 from __future__ import annotations
 
 __all__ = ["torch_numerics"]
+# the simulated datapath (issue #6); torch is imported on first use of any of these names
+_LAZY = {"simulate": "hwsim.bridge.datapath", "Simulation": "hwsim.bridge.datapath",
+         "Report": "hwsim.bridge.report", "run": "hwsim.bridge.evaluate", "compare": "hwsim.bridge.evaluate",
+         "plot_compare": "hwsim.bridge.evaluate", "models": "hwsim.bridge.models"}
+__all__ += list(_LAZY)
 
 
 def __getattr__(name: str):  # PEP 562: ``hwsim.bridge.torch_numerics`` imports torch on first use
@@ -18,4 +23,9 @@ def __getattr__(name: str):  # PEP 562: ``hwsim.bridge.torch_numerics`` imports 
         import importlib
 
         return importlib.import_module("hwsim.bridge.torch_numerics")
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        return module if name == "models" else getattr(module, name)
     raise AttributeError(f"module 'hwsim.bridge' has no attribute {name!r}")

@@ -7,8 +7,8 @@ columns come from :class:`hwsim.arch.GemmCost` and ``total_*`` columns multiply 
 
 Totals: ``cycles`` = sum of ``total_cycles`` (GEMMs run one after the other on the one array),
 ``latency_s`` = cycles / clock, ``energy_pj`` = sum of ``total_energy_pj`` (so the report's energy
-*is* the sum of its rows), ``area_um2`` = the largest per-layer area (an array that runs every
-format pair of the model).
+*is* the sum of its rows), ``area_um2`` = the area of the array built for the run's weight and
+activation formats (``Accelerator.area_um2``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hwsim.bridge.simulate import Simulation
+    from hwsim.bridge.datapath import Simulation
 
 __all__ = ["Report", "build_report", "cost_gemms"]
 
@@ -75,6 +75,9 @@ class Report:
     metrics: dict[str, float] = field(default_factory=dict)
     unsupported: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: area of the array built for the run's main weight/activation formats (skipped fp32 layers
+    #: are costed on the same array as if it had an fp32 mode)
+    array_area_um2: float | None = None
 
     # ---- totals ---------------------------------------------------------------------------
     def _sum(self, col: str) -> float:
@@ -106,6 +109,8 @@ class Report:
 
     @property
     def area_um2(self) -> float:
+        if self.array_area_um2 is not None:
+            return self.array_area_um2
         return float(self.layers["area_um2"].max()) if len(self.layers) else 0.0
 
     @property
@@ -133,7 +138,14 @@ class Report:
         """JSON-ready: run settings, metric, totals, ``layers`` (one object per GEMM row)."""
         layers = []
         for row in self.layers.to_dict(orient="records"):
-            layers.append({"name": row["layer"], **{k: _py(v) for k, v in row.items()}})
+            # cycles / energy / bytes are totals over the row's executions, so the run's totals
+            # are the sums of the rows; per_call_* are one execution's
+            obj = {"name": row["layer"], **{k: _py(row[k]) for k in ("kind", "m", "k", "n", "a_format",
+                                                                       "w_format", "count")}}
+            obj.update({k: _py(row[f"total_{k}"]) for k in _TOTALS + ["bytes_moved"]})
+            obj.update(utilization=_py(row["utilization"]), area_um2=_py(row["area_um2"]),
+                       per_call_cycles=_py(row["cycles"]), per_call_energy_pj=_py(row["energy_pj"]))
+            layers.append(obj)
         return {"model": self.model, "weights": self.weights, "activations": self.activations,
                 "kv_cache": self.kv_cache, "accumulate": self.accumulate, "accelerator": self.accelerator,
                 "clock_mhz": self.clock_mhz, "metric_name": self.metric_name, "metric": self.metric,
@@ -144,6 +156,7 @@ class Report:
 
     def to_json(self, path: str | Path) -> Path:
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.as_dict(), indent=2))
         return path
 
@@ -175,7 +188,7 @@ def _py(v: Any) -> Any:
 
 def build_report(sim: Simulation, *, metric_name: str, metric: float | None, baseline_metric: float | None,
                  metrics: dict[str, float], model_name: str, notes: list[str]) -> Report:
-    from hwsim.bridge.simulate import _name
+    from hwsim.bridge.datapath import _name
 
     acc = sim.accelerator
     layers = cost_gemms(sim.records(), acc)
@@ -184,4 +197,5 @@ def build_report(sim: Simulation, *, metric_name: str, metric: float | None, bas
                   clock_mhz=float(np.max(acc.clock_mhz)), layers=layers, metric_name=metric_name,
                   metric=metric, baseline_metric=baseline_metric, metrics=metrics,
                   unsupported=[{"name": u.name, "op": u.op, "reason": u.reason} for u in sim.unsupported],
-                  notes=notes)
+                  notes=notes, array_area_um2=float(np.max(acc.area_um2(_name(sim.activations),
+                                                                        _name(sim.weights)))))

@@ -74,7 +74,9 @@ def _train(kind: str):
                 opt.step()
     finally:
         torch.set_num_threads(threads)
-    tmp = path.with_suffix(".tmp")
+    import os
+
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     torch.save(model.state_dict(), tmp)
     tmp.replace(path)  # atomic: parallel test workers never read a half-written file
     return model.eval()

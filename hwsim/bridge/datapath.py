@@ -309,9 +309,11 @@ class Simulation:
         memo.update({id(t): t for t in model.buffers()})
         new = copy.deepcopy(model, memo)
         fp32 = LayerFormats(None, None, None)
-        for name, mod in list(new.named_modules()):
+        holder = nn.ModuleDict({"root": new})  # so that a bare nn.Linear / nn.Conv2d model is swapped too
+        for name, mod in list(holder.named_modules()):
             for cname, child in list(mod.named_children()):
-                full = f"{name}.{cname}" if name else cname
+                full = (f"{name}.{cname}" if name else cname).removeprefix("root").removeprefix(".")
+                full = full or "<root>"
                 fmts = self.formats_for(full)
                 self.layer_formats[full] = fmts or fp32
                 if type(child) is nn.Linear:
@@ -330,6 +332,7 @@ class Simulation:
                     else:
                         if type(child).__name__ == "Conv1D":  # transformers' GPT-2 style linear
                             self._unsupported_module(full, child, "transformers Conv1D is not simulated")
+        new = holder["root"]
         # name tracking for activation x activation GEMMs, and the mode around the root forward
         for name, mod in new.named_modules():
             if isinstance(mod, _SimLayer):
@@ -354,7 +357,7 @@ class Simulation:
             if not self._names and self.attention:
                 self._mode = _GemmMode(self)
                 self._mode.__enter__()
-            self._names.append(name)
+            self._names.append(name or "<root>")
         return hook
 
     def _pop_hook(self, name: str) -> Callable:
