@@ -87,29 +87,34 @@ def _odd(S: int, es: int):
 
 @nb.njit(cache=True, inline="always")
 def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, ed, St, et, t_nan):
-    """Scale of one block -> (scale_code, S, es, nan_block); elements are divided by S * 2**es.
+    """Scale of one block -> (scale_code, S, es, nan_block, plain); elements are divided by
+    S * 2**es. ``plain``: the block holds only zeros and normal finite float32s, so the
+    branch-free path applies (found in the same pass as the amax).
 
     ``Sd * 2**ed`` = elem_max * tensor_scale (AMAX rule); ``St * 2**et`` = tensor scale alone.
     """
-    if rule == _RULE_NONE:
-        return 0, St, et, t_nan
     m = 0
+    sub = 0
     for l in range(start, stop):
         v = row[l] & 0x7FFFFFFF
         m = v if v > m else m
+        sub |= int(v < 0x800000) & int(v != 0)
+    plain = sub == 0 and m < 0x7F800000
+    if rule == _RULE_NONE:
+        return 0, St, et, t_nan, plain
     if rule == _RULE_POW2:  # OCP MX v1.0 §6.3: X = 2**(floor(log2 amax) - emax_elem)
         if m >= 0x7F800000:
-            return E8M0_NAN, 1, 0, True
+            return E8M0_NAN, 1, 0, True, False
         se = -127 if m == 0 else _floor_log2_bits(m) - emax_elem
         if se < -127:
             se = -127
         if se > 127:
-            return E8M0_NAN, 1, 0, True
-        return se + E8M0_BIAS, 1, se, False
+            return E8M0_NAN, 1, 0, True, False
+        return se + E8M0_BIAS, 1, se, False, plain
     # AMAX: s = RNE_scale_element(amax / (elem_max * ts)), at least the smallest positive value
     _, sM, semin, sbias, _, _, sspec, sbits, _, _, _, smax_mag = sp
     if m >= 0x7F800000 or t_nan:
-        return nan_code(0, sM, sbits, sspec), 1, 0, True
+        return nan_code(0, sM, sbits, sspec), 1, 0, True, False
     code = 1
     if m != 0:
         ef = m >> 23
@@ -121,7 +126,7 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, ed, St, et, t_nan):
             code = 1
     Ss, ess = float_significand(code, sM, sbias, semin)
     S, es = _odd(Ss * St, ess + et)
-    return code, S, es, False
+    return code, S, es, False, plain
 
 
 @nb.njit(cache=True, inline="always")
@@ -205,46 +210,45 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int):
 
 
 @nb.njit(cache=True, inline="always")
-def _is_plain(seg) -> bool:
-    """True if every element is zero or a normal finite float32 (no subnormal, Inf, NaN)."""
-    bad = 0
-    for l in range(seg.shape[0]):
-        mb = np.int64(seg[l]) & 0x7FFFFFFF
-        bad |= int(mb < 0x800000) & int(mb != 0) | int(mb >= 0x7F800000)
-    return bad == 0
+def _fast_block(seg, out, ep, S, lS, es, mode, sval, pow2, is_int, out_values):
+    """One plain block (zeros and normal float32s) on the branch-free path, writing codes or
+    (``out_values``) float32 values. ``pow2``, ``is_int`` and ``out_values`` are constants at each
+    call site, so the compiler emits one specialized, branch-free loop per case.
 
-
-@nb.njit(cache=True, inline="always")
-def _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval, table,
-                arith, pow2, is_int):
-    """One block of zeros and normal float32s on the branch-free path. ``pow2``/``is_int`` are
-    constants at each call site, so the compiler emits one specialized, branch-free loop per
-    element kind and scale kind.
-
-    Values: with ``arith`` (the block scale is exact in float32 and every element value is
-    sig * 2**pexp with pexp a float32 normal exponent) the value is
-    float32(sig) * 2**pexp * scale: exact, then one rounding, like the table path, but without a
-    gather. Otherwise value = table[code] * scale in float64, rounded once.
+    Values are float32(sig) * 2**pexp * scale: exact, then one rounding (the caller guarantees the
+    scale is exact in float32 and 2**pexp is a normal float32), like decode's table path, without
+    a gather.
     """
     sval32 = np.float32(sval)
     inv_S = 1.0 / S
     for l in range(seg.shape[0]):
         c, sig, pexp, sign = _fast_code(np.int64(seg[l]), ep, S, lS, es, mode, inv_S, pow2, is_int)
-        if want_values:
-            if arith:
-                v = np.float32(sig) * int32_as_float32(np.int32((pexp + 127) << 23)) * sval32
-                vseg[l] = int32_as_float32(np.int32(float32_as_int32(v) | (sign << 31)))
-            else:
-                vseg[l] = table[c] * sval
-        if want_codes:
-            cseg[l] = c
+        if out_values:
+            v = np.float32(sig) * int32_as_float32(np.int32((pexp + 127) << 23)) * sval32
+            out[l] = int32_as_float32(np.int32(float32_as_int32(v) | (sign << 31)))
+        else:
+            out[l] = c
+
+
+@nb.njit(cache=True, inline="always")
+def _fast_dispatch(seg, out, ep, S, lS, es, mode, sval, out_values):
+    """Pick the specialized loop for this block's scale kind and the element kind."""
+    if S == 1:
+        if ep[0] == 1:
+            _fast_block(seg, out, ep, S, lS, es, mode, sval, True, True, out_values)
+        else:
+            _fast_block(seg, out, ep, S, lS, es, mode, sval, True, False, out_values)
+    elif ep[0] == 1:
+        _fast_block(seg, out, ep, S, lS, es, mode, sval, False, True, out_values)
+    else:
+        _fast_block(seg, out, ep, S, lS, es, mode, sval, False, False, out_values)
 
 
 @nb.njit(cache=True, parallel=True)
-def _encode_kernel(xb, codes, scales, values, table, want_codes, want_values, ep, rule, B,
-                   emax_elem, sp, Sd, ed, St, et, t_nan, mode, seed, saturate, L_orig, inner,
-                   arith_ok):
-    """Encode rows of ``xb`` (float32 bits, rows x L) block by block.
+def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp, Sd, ed, St, et,
+                   t_nan, mode, seed, saturate, L_orig, inner, arith_ok):
+    """Encode rows of ``xb`` (float32 bits, rows x L) block by block into ``codes`` (encode) or
+    ``values`` (quantize); the other is None, and numba compiles each use without the other's code.
 
     Row r, column l is element ((r // inner) * L + l) * inner + r % inner of the caller's array
     (its C-order index feeds the stochastic-rounding hash).
@@ -253,7 +257,6 @@ def _encode_kernel(xb, codes, scales, values, table, want_codes, want_values, ep
     nblk = scales.shape[1]
     # the branch-free path covers deterministic modes that saturate (or cannot overflow)
     fast_ok = mode != 3 and (saturate or ep[0] == 1) and ep[1] < 23
-    el_int = ep[0] == 1
     for t in nb.prange(rows * nblk):
         r = t // nblk
         j = t - r * nblk
@@ -261,45 +264,33 @@ def _encode_kernel(xb, codes, scales, values, table, want_codes, want_values, ep
         stop = min(L, start + B)
         seg = xb[r, start:stop]
         n = stop - start
-        scode, S, es, nan_block = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, ed, St, et, t_nan)
+        scode, S, es, nan_block, plain = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, ed, St,
+                                                      et, t_nan)
         scales[r, j] = scode
         lS = bitlen(S)
-        if nan_block:
-            for l in range(n):
-                if want_codes:
-                    codes[r, start + l] = 0
-                if want_values:
-                    values[r, start + l] = math.nan
-            continue
         sval = S * math.ldexp(1.0, es)
-        arith = arith_ok and np.float64(np.float32(sval)) == sval
-        cseg = codes[r, start:stop] if want_codes else codes[0, 0:0]
-        vseg = values[r, start:stop] if want_values else values[0, 0:0]
-        # branch-free path for blocks of zeros and normal float32s (subnormal, Inf or NaN
-        # inputs are rare: such blocks take the general per-element path below)
-        if fast_ok and _is_plain(seg):
-            if S == 1:
-                if el_int:
-                    _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
-                                sval, table, arith, True, True)
-                else:
-                    _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode,
-                                sval, table, arith, True, False)
-            elif el_int:
-                _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
-                            table, arith, False, True)
-            else:
-                _fast_block(seg, cseg, vseg, want_codes, want_values, ep, S, lS, es, mode, sval,
-                            table, arith, False, False)
-            continue
         base = (r // inner) * L_orig * inner + r % inner + start * inner
-        for l in range(n):
-            r32 = hash32(base + l * inner, seed) if mode == 3 else 0
-            c = _encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32, saturate)
-            if want_codes:
-                cseg[l] = c
-            if want_values:
-                vseg[l] = table[c] * sval
+        if values is not None:
+            vseg = values[r, start:stop]
+            if nan_block:
+                vseg[:] = math.nan
+            elif fast_ok and plain and arith_ok and np.float64(np.float32(sval)) == sval:
+                _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, True)
+            else:
+                for l in range(n):
+                    r32 = hash32(base + l * inner, seed) if mode == 3 else 0
+                    vseg[l] = table[_encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32,
+                                                saturate)] * sval
+        if codes is not None:
+            cseg = codes[r, start:stop]
+            if nan_block:
+                cseg[:] = 0
+            elif fast_ok and plain:
+                _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, False)
+            else:
+                for l in range(n):
+                    r32 = hash32(base + l * inner, seed) if mode == 3 else 0
+                    cseg[l] = _encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32, saturate)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -426,13 +417,13 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
         Sm, em = _element_divisor(el.max)
         Sd, ed = _odd(Sm * St, em + et)
     cdt = _code_dtype(el)
-    codes = np.empty(xr.shape, dtype=cdt) if want_codes else np.empty((1, 1), cdt)
-    values = np.empty(xr.shape, dtype=np.float32) if want_values else np.empty((1, 1), np.float32)
+    codes = np.empty(xr.shape, dtype=cdt) if want_codes else None
+    values = np.empty(xr.shape, dtype=np.float32) if want_values else None
     scales = np.empty((xr.shape[0], nblk), dtype=np.int64)
     saturate = fmt.saturate or fmt.is_scaled
     if xr.size:
-        _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), want_codes, want_values,
-                       tuple(el.params()), rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
+        _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), tuple(el.params()),
+                       rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
                        MODE_CODE[fmt.rounding], fmt.seed, saturate, L, inner, _arith_ok(el))
     shape = x32.shape
 
@@ -515,8 +506,10 @@ def decode(fmt: Format, enc: Encoded) -> Any:
     el = fmt.element
     if codes.dtype.kind != "u":
         raise FormatError(f"format {fmt.name!r}: codes must be unsigned integers, got {codes.dtype}")
-    if el.bits > 16:
-        return codes.astype(np.uint32).view(np.float32).copy()
+    if el.bits > 16:  # fp32: the codes are the values; NaNs made the canonical quiet NaN
+        out = codes.astype(np.uint32).view(np.float32).copy()
+        out[np.isnan(out)] = np.nan
+        return out
     if codes.size and int(codes.max()) >= 1 << el.bits:
         raise FormatError(f"format {fmt.name!r}: code {int(codes.max())} does not fit in {el.bits} bits")
     table = el.table()
