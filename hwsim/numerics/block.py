@@ -86,12 +86,13 @@ def _odd(S: int, es: int):
 
 
 @nb.njit(cache=True, inline="always")
-def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, ed, St, et, t_nan):
+def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St, et, t_nan):
     """Scale of one block -> (scale_code, S, es, nan_block, plain); elements are divided by
     S * 2**es. ``plain``: the block holds only zeros and normal finite float32s, so the
     branch-free path applies (found in the same pass as the amax).
 
-    ``Sd * 2**ed`` = elem_max * tensor_scale (AMAX rule); ``St * 2**et`` = tensor scale alone.
+    ``Sd * 2**ed`` = elem_max * tensor_scale (AMAX rule; lSd its bit length, inv_Sd = 1/Sd);
+    ``St * 2**et`` = tensor scale alone.
     """
     m = 0
     sub = 0
@@ -115,15 +116,14 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, ed, St, et, t_nan):
     _, sM, semin, sbias, _, _, sspec, sbits, _, _, _, smax_mag = sp
     if m >= 0x7F800000 or t_nan:
         return nan_code(0, sM, sbits, sspec), 1, 0, True, False
-    code = 1
-    if m != 0:
-        ef = m >> 23
-        Xa = (m & 0x7FFFFF) | (0x800000 if ef else 0)
-        exa = ef - 150 if ef else -149
-        code = encode_float(0, Xa, bitlen(Xa), exa, Sd, bitlen(Sd), ed, sM, semin, sbias, smax_mag,
+    if m >= 0x800000:  # normal amax: the branch-free RNE path (saturating via max_mag)
+        code = _fast_code(m, sp, Sd, lSd, ed, 0, inv_Sd, False, False)[0]
+    elif m != 0:  # float32-subnormal amax: the general path
+        code = encode_float(0, m, bitlen(m), -149, Sd, lSd, ed, sM, semin, sbias, smax_mag,
                             sspec, sbits, 0, 0, True)
-        if code == 0:
-            code = 1
+    else:
+        code = 0
+    code = max(code, 1)  # never a zero scale: at least the smallest positive value
     Ss, ess = float_significand(code, sM, sbias, semin)
     S, es = _odd(Ss * St, ess + et)
     return code, S, es, False, plain
@@ -257,6 +257,8 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     nblk = scales.shape[1]
     # the branch-free path covers deterministic modes that saturate (or cannot overflow)
     fast_ok = mode != 3 and (saturate or ep[0] == 1) and ep[1] < 23
+    lSd = bitlen(Sd)
+    inv_Sd = 1.0 / Sd
     for t in nb.prange(rows * nblk):
         r = t // nblk
         j = t - r * nblk
@@ -264,8 +266,8 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
         stop = min(L, start + B)
         seg = xb[r, start:stop]
         n = stop - start
-        scode, S, es, nan_block, plain = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, ed, St,
-                                                      et, t_nan)
+        scode, S, es, nan_block, plain = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, lSd,
+                                                      inv_Sd, ed, St, et, t_nan)
         scales[r, j] = scode
         lS = bitlen(S)
         sval = S * math.ldexp(1.0, es)
