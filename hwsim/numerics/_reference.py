@@ -328,10 +328,16 @@ def encode_element(el: Any, x: Value, mode: RoundMode | str = RoundMode.EVEN, *,
 # --------------------------------------------------------------------------------------------
 # float32 and scales
 # --------------------------------------------------------------------------------------------
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def to_float32(v: Value) -> np.float32:
     """Round an exact value once to float32 (IEEE 754 binary32, roundTiesToEven, overflow to Inf)."""
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v) or v == 0):
         return np.float32(v)
+    f = float(v)  # shortcut when v is exactly a float32 (both checks are exact comparisons)
+    if Fraction(f) == v and abs(f) <= _F32_MAX and float(np.float32(f)) == f:
+        return np.float32(f)
     code = encode_element(FP32, v, RoundMode.EVEN, saturate=False)
     return np.array(code, dtype=np.uint32).view(np.float32)[()]
 
@@ -427,6 +433,10 @@ def _finite(v: np.float32) -> bool:
 def ref_encode(fmt: Any, x: Any, axis: int = -1) -> tuple[np.ndarray, np.ndarray | None, np.float32 | None]:
     """Encode ``x`` by the spec: ``(codes, scales, tensor_scale)`` (see docs/numerics.md).
 
+    Tensor scale: ``ts = fp32_RNE(amax_tensor / (S.max elem_max))`` (divisor elem_max for
+    per-tensor-only formats); amax 0 -> 1.0; a ts rounding to 0 becomes 2^-149; NaN/Inf anywhere
+    -> NaN. Block scales: ``s = round_RNE_S(amax / (elem_max ts))`` (see :func:`_round_scale`).
+
     When the tensor scale is NaN (NaN/Inf anywhere), block scales are the NaN code of S
     (the spec only fixes codes 0 and NaN decodes there).
     """
@@ -492,8 +502,8 @@ def ref_encode(fmt: Any, x: Any, axis: int = -1) -> tuple[np.ndarray, np.ndarray
             else:
                 div = elem_max if fmt.block_size is None else S_max * elem_max
                 ts = to_float32(amax_t / div)
-                if ts == 0:
-                    raise NotImplementedError("tensor scale underflows to 0: not defined by the spec")
+                if ts == 0:  # "a ts that rounds to 0 becomes 2^-149 (the smallest fp32)"
+                    ts = np.float32(2.0**-149)
     if fmt.block_size is None:  # per-tensor only: s = 1
         if ts is not None and not np.isfinite(ts):
             return codes, None, ts

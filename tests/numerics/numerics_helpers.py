@@ -1,0 +1,32 @@
+"""Helpers shared by the numerics tests (bit-exact float32 comparison, code ranges)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def all_codes(bits: int) -> np.ndarray:
+    """Every code of a <= 16-bit element, in the dtype encode writes."""
+    return np.arange(1 << bits, dtype=np.uint8 if bits <= 8 else np.uint16)
+
+
+def bits_of(a: np.ndarray) -> np.ndarray:
+    """float32 bit patterns (compare -0.0 and +0.0 as different)."""
+    return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+
+
+def assert_same_f32(got: np.ndarray, want: np.ndarray, msg: str = "") -> None:
+    """Bit-exact float32 equality of hwsim's output ``got`` with ``want``; NaNs compared by
+    NaN-ness, and every NaN hwsim returns must be the quiet NaN 0x7FC00000 (docs/numerics.md)."""
+    got = np.asarray(got)
+    want = np.asarray(want)
+    assert got.dtype == np.float32, f"{msg} dtype {got.dtype} != float32"
+    assert got.shape == want.shape, f"{msg} shape {got.shape} != {want.shape}"
+    gn, wn = np.isnan(got), np.isnan(want)
+    odd_nan = gn & (bits_of(got) != 0x7FC00000)
+    assert not odd_nan.any(), f"{msg} NaN outputs not 0x7FC00000: {np.unique(bits_of(got)[odd_nan])[:4]}"
+    bad = (gn != wn) | (~gn & ~wn & (bits_of(got) != bits_of(want)))
+    if bad.any():
+        i = np.argwhere(bad)[:5]
+        details = "; ".join(f"at {tuple(j)}: got {got[tuple(j)]!r} want {want[tuple(j)]!r}" for j in i)
+        raise AssertionError(f"{msg} {int(bad.sum())} mismatches: {details}")

@@ -1,0 +1,263 @@
+"""Scaled formats (MX, NVFP4 with and without tensor scale, MSFP, absmax integers) vs the oracle.
+
+Every catalog entry with a block, axis or tensor scale runs (STYLE P5), on random data of several
+distributions and on the edge cases of docs/numerics.md "Scaled formats": all-zero blocks,
+NaN/Inf in a block, amax just below / exactly at a power of two, the E8M0 clamp at 2^-127,
+lengths not divisible by the block size, every axis of a 3-D array. Codes, scales and the tensor
+scale must equal the oracle's bit for bit, and quantize == decode(encode) bit for bit (incl. -0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hwsim
+from hwsim.catalog import all_formats
+from hwsim.errors import FormatError
+from hwsim.numerics import Encoded
+from hwsim.numerics import _reference as R
+from impls import IMPLS, decode, encode, quantize
+from numerics_helpers import assert_same_f32, bits_of
+
+SCALED = [f for f in all_formats() if f.is_scaled]
+SCALED += [hwsim.format("nvfp4", tensor_scale=True).replace(name="nvfp4_ts")]
+ids = lambda f: f.name  # noqa: E731
+
+
+def check_vs_oracle(fmt, x: np.ndarray, axis: int = -1, impl: str = "numpy") -> Encoded:
+    """Encode with hwsim and the oracle; everything must agree bit for bit."""
+    want_c, want_s, want_ts = R.ref_encode(fmt, x, axis)
+    enc = encode(impl, fmt, x, axis)
+    tag = f"{fmt.name} axis={axis} {impl}"
+    assert enc.codes.shape == x.shape and enc.codes.dtype == want_c.dtype, tag
+    assert enc.axis == axis % x.ndim, tag
+    ts_nan = want_ts is not None and np.isnan(want_ts)
+    if want_ts is None:
+        assert enc.tensor_scale is None, tag
+    else:
+        assert enc.tensor_scale is not None, tag
+        assert_same_f32(np.float32(enc.tensor_scale), np.float32(want_ts), f"{tag} tensor_scale")
+    if want_s is None:
+        assert enc.scales is None, tag
+    else:
+        assert enc.scales is not None, tag
+        assert enc.scales.shape == want_s.shape and enc.scales.dtype == want_s.dtype, \
+            f"{tag}: scales {enc.scales.shape} {enc.scales.dtype} want {want_s.shape} {want_s.dtype}"
+        if not ts_nan:  # with a NaN tensor scale the spec fixes only codes and decodes
+            if want_s.dtype == np.float32:
+                assert_same_f32(enc.scales, want_s, f"{tag} scales")
+            else:
+                bad = enc.scales != want_s
+                assert not bad.any(), f"{tag}: scales differ at {np.argwhere(bad)[:5].tolist()}: " \
+                    f"got {enc.scales[bad][:5]} want {want_s[bad][:5]}"
+    bad = enc.codes != want_c
+    if bad.any():
+        i = [tuple(j) for j in np.argwhere(bad)[:5]]
+        raise AssertionError(f"{tag}: {int(bad.sum())} codes differ: " + "; ".join(
+            f"x{j}={x[j]!r} ({bits_of(x[j]):#010x}) got {int(enc.codes[j]):#x} want {int(want_c[j]):#x}"
+            for j in i))
+    want_q = R.ref_decode(fmt, want_c, want_s, want_ts, axis)
+    got_d = decode(impl, fmt, enc)
+    assert_same_f32(got_d, want_q, f"{tag} decode")
+    assert_same_f32(quantize(impl, fmt, x, axis), got_d, f"{tag} quantize == decode(encode)")
+    return enc
+
+
+def data(dist: str, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if dist == "normal":
+        x = rng.normal(size=shape)
+    elif dist == "heavy_tail":
+        x = rng.standard_t(1.5, size=shape)
+    elif dist == "tiny":  # float32 subnormal and near-subnormal magnitudes
+        x = rng.normal(size=shape) * 2.0 ** rng.integers(-149, -118, size=shape)
+    elif dist == "subnormal":  # only subnormals: a tensor scale rounds to 0 -> 2^-149
+        x = rng.normal(size=shape) * 2.0**-140
+    elif dist == "huge":
+        x = rng.normal(size=shape) * 1e37
+    elif dist == "wide":  # every block mixes magnitudes 2^-40 .. 2^40
+        x = rng.normal(size=shape) * 2.0 ** rng.integers(-40, 40, size=shape)
+    elif dist == "ties":  # values on and between grid points: exercises ties in element rounding
+        x = rng.integers(-64, 65, size=shape) / 8.0
+    else:
+        raise ValueError(dist)
+    return x.astype(np.float32)
+
+
+DISTS = ["normal", "heavy_tail", "tiny", "subnormal", "huge", "wide", "ties"]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("dist", DISTS)
+@pytest.mark.parametrize("fmt", SCALED, ids=ids)
+def test_random_vs_oracle(fmt, dist: str, impl: str) -> None:
+    check_vs_oracle(fmt, data(dist, (3, 70)), -1, impl)
+
+
+@pytest.mark.parametrize("mode", ["away", "zero", "stochastic"])
+@pytest.mark.parametrize("fmt", SCALED, ids=ids)
+def test_rounding_modes_vs_oracle(fmt, mode: str) -> None:
+    f = fmt.replace(rounding=mode, seed=5)
+    for dist in ("normal", "ties"):
+        check_vs_oracle(f, data(dist, (2, 50), seed=1), -1)
+
+
+@pytest.mark.parametrize("shape,axis", [((1,), 0), ((33,), -1), ((3, 5, 40), 0), ((3, 5, 40), 1),
+                                        ((3, 5, 40), 2), ((3, 5, 40), -1), ((40, 3), 0), ((2, 33), -2)])
+@pytest.mark.parametrize("fmt", SCALED, ids=ids)
+def test_shapes_and_axes(fmt, shape: tuple[int, ...], axis: int) -> None:
+    x = data("normal", shape, seed=len(shape) + axis)
+    enc = check_vs_oracle(fmt, x, axis)
+    if fmt.block_size is not None:
+        L = shape[axis]
+        nb = -(-L // fmt.block_size) if fmt.block_size else 1
+        ax = axis % len(shape)
+        assert enc.scales.shape == shape[:ax] + (nb,) + shape[ax + 1:]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("fmt", SCALED, ids=ids)
+def test_axis_slices_are_independent(fmt, impl: str) -> None:
+    """Encoding along axis 0 of x equals encoding x.T along its last axis (codes keep layout),
+    unless the format has a tensor scale or stochastic bits (flat indices differ)."""
+    x = data("wide", (40, 3), seed=9)
+    a = encode(impl, fmt, x, 0)
+    b = encode(impl, fmt, np.ascontiguousarray(x.T), -1)
+    np.testing.assert_array_equal(a.codes, b.codes.T)
+    if a.scales is not None:
+        np.testing.assert_array_equal(a.scales, b.scales.T)
+
+
+def edge_cases(fmt) -> dict[str, np.ndarray]:
+    B = fmt.block_size or 16
+    n = 2 * B + 3 if fmt.block_size else 35
+    f32 = np.float32
+    below2 = np.nextafter(f32(2), f32(0))
+    base = data("normal", (n,), seed=3)
+    cases = {
+        "zeros": np.zeros(n, f32),
+        "neg_zeros": -np.zeros(n, f32),
+        "nan_first_block": np.where(np.arange(n) == 1, f32(np.nan), base).astype(f32),
+        "inf_last_block": np.where(np.arange(n) == n - 1, f32(np.inf), base).astype(f32),
+        "neg_inf": np.where(np.arange(n) == 0, f32(-np.inf), base).astype(f32),
+        "amax_below_pow2": np.full(n, below2, f32) * np.where(np.arange(n) % 2, 1, -0.7).astype(f32),
+        "amax_pow2": np.full(n, 2.0, f32) * np.where(np.arange(n) % 2, 1, -0.3).astype(f32),
+        "subnormal_amax": (base * f32(2.0**-140)).astype(f32),
+        "min_subnormal": np.full(n, 2.0**-149, f32),
+        "fp32_max": np.full(n, np.finfo(f32).max, f32) * np.where(np.arange(n) % 3, 1, -1).astype(f32),
+        "one_big_rest_small": np.where(np.arange(n) % B == 0, f32(1000), f32(1e-3)).astype(f32),
+        "zero_block_then_data": np.where(np.arange(n) < B, f32(0), base).astype(f32),
+    }
+    return cases
+
+
+EDGE_NAMES = list(edge_cases(SCALED[0]))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("case", EDGE_NAMES)
+@pytest.mark.parametrize("fmt", SCALED, ids=ids)
+def test_edge_cases_vs_oracle(fmt, case: str, impl: str) -> None:
+    x = edge_cases(fmt)[case]
+    check_vs_oracle(fmt, x.reshape(1, -1), -1, impl)
+
+
+@pytest.mark.parametrize("fmt", SCALED, ids=ids)
+def test_nan_inf_blocks_by_hand(fmt) -> None:
+    """A block holding NaN/Inf: NaN scale, element codes 0, every element of the block decodes
+    NaN; with a tensor scale every element of the tensor."""
+    B = fmt.block_size or 16
+    n = 3 * B if fmt.block_size else 48
+    x = np.ones(n, np.float32)
+    x[B + 1] = np.inf
+    enc = fmt.encode(x)
+    q = fmt.decode(enc)
+    if fmt.tensor_scale:
+        assert np.isnan(np.float32(enc.tensor_scale)) and np.isnan(q).all() and not enc.codes.any()
+        return
+    in_block = np.zeros(n, bool)
+    in_block[B: 2 * B] = True
+    if fmt.block_size == 0:  # one scale per axis slice: the whole row is the block
+        in_block[:] = True
+    assert np.isnan(q[in_block]).all() and not np.isnan(q[~in_block]).any()
+    assert not enc.codes[in_block].any()
+    s = enc.scales[1 if fmt.block_size else 0]
+    if fmt.scale_rule.value == "pow2":
+        assert s == 0xFF
+    elif enc.scales.dtype == np.float32:
+        assert np.isnan(s)
+    else:
+        assert np.isnan(R.decode_element(fmt.scale_element, int(s)))
+
+
+def test_mx_power_of_two_edges_by_hand() -> None:
+    """OCP MX §6.3 with E2M1 (emax 2): amax 2 - ulp -> X = 2^-2, elements clamp to 6 X = 1.5;
+    amax 2 -> X = 2^-1, 2 exact. E4M3 (emax 8): amax 2^-140 -> se clamps to -127."""
+    f32 = np.float32
+    mx = hwsim.format("mxfp4")
+    below = np.nextafter(f32(2), f32(0))
+    enc = mx.encode(np.full(4, below, f32))
+    assert enc.scales[0] == 127 - 2 and (enc.codes == 7).all()
+    np.testing.assert_array_equal(mx.quantize(np.full(4, below, f32)), np.full(4, 1.5, f32))
+    enc = mx.encode(np.full(4, 2.0, f32))
+    assert enc.scales[0] == 127 - 1 and (enc.codes == 6).all()
+    e4 = hwsim.format("mxfp8_e4m3")
+    x = np.float32([2.0**-140, -(2.0**-130)])
+    enc = e4.encode(x)
+    assert enc.scales[0] == 0  # se = -130 - 8 -> clamp -127
+    q = e4.quantize(x)
+    # 2^-140 / 2^-127 = 2^-13 < half of E4M3's 2^-9 -> 0; 2^-130 / 2^-127 = 2^-3 exact
+    assert bits_of(q).tolist() == bits_of(np.float32([0.0, -(2.0**-130)])).tolist()
+    q = mx.quantize(np.float32([7.0, 3.0001]))  # amax 7: X = 1, 7 clamps to 6
+    np.testing.assert_array_equal(q, np.float32([6.0, 3.0]))
+    assert mx.quantize(np.float32([3.0001]))[0] == 3.0  # X = 1/2: 6.0002 -> 6
+
+
+@pytest.mark.parametrize("fmt", [f for f in SCALED if f.scale_rule is not None and f.scale_rule.value == "pow2"],
+                         ids=ids)
+def test_e8m0_scale_decode_vs_ml_dtypes(fmt) -> None:
+    """Decoding element 1.0 under every scale byte gives ml_dtypes' float8_e8m0fnu value."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    one = R.encode_element(fmt.element, 1.0)
+    B = fmt.block_size
+    scales = np.arange(256, dtype=np.uint8)
+    codes = np.full(256 * B, one, fmt.code_dtype)
+    got = fmt.decode(Encoded(codes, scales, None, 0, fmt.name)).reshape(256, B)
+    want = scales.view(ml_dtypes.float8_e8m0fnu).astype(np.float32)
+    for j in range(B):
+        assert_same_f32(got[:, j], want, f"{fmt.name} scale byte decode")
+
+
+@pytest.mark.parametrize("name,bits", [("mxfp4", 4.25), ("mxfp6_e2m3", 6.25), ("mxfp6_e3m2", 6.25),
+                                       ("mxfp8_e4m3", 8.25), ("mxfp8_e5m2", 8.25), ("mxint8", 8.25),
+                                       ("nvfp4", 4.5), ("msfp12", 4.5), ("msfp16", 8.5)])
+def test_bits_per_element(name: str, bits: float) -> None:
+    """OCP MX v1.0 Table 1 (k = 32, 8-bit scale); NVFP4 E4M3 scale per 16; MSFP 8-bit exp per 16."""
+    assert hwsim.format(name).bits_per_element == bits
+
+
+@pytest.mark.parametrize("fmt", SCALED, ids=ids)
+def test_code_and_scale_dtypes(fmt) -> None:
+    x = data("normal", (2, 40))
+    enc = fmt.encode(x)
+    assert enc.codes.dtype == (np.uint8 if fmt.element.bits <= 8 else np.uint16)
+    if fmt.block_size is None:
+        assert enc.scales is None
+    elif fmt.scale_rule.value == "pow2":
+        assert enc.scales.dtype == np.uint8
+    elif fmt.scale_element.bits == 32:
+        assert enc.scales.dtype == np.float32
+    else:
+        assert enc.scales.dtype == np.uint8
+    assert (enc.tensor_scale is not None) == bool(fmt.tensor_scale)
+
+
+@pytest.mark.parametrize("fmt", SCALED, ids=ids)
+def test_bad_axis(fmt) -> None:
+    x = np.ones((2, 3), np.float32)
+    for axis in (2, -3, 7):
+        with pytest.raises(FormatError, match="axis"):
+            fmt.encode(x, axis=axis)
+        with pytest.raises(FormatError, match="axis"):
+            fmt.quantize(x, axis=axis)
