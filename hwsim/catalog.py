@@ -70,11 +70,16 @@ def _check_table(where: str, kind: str, table: Mapping[str, Any], errors: list[s
             errors.append(f"{where}.{key}: missing (required for kind {kind!r})")
 
 
+def _default_bias(exp_bits: int) -> int:
+    """IEEE 754 bias 2**(E-1) - 1 (an out-of-range E is left for FloatElement to report)."""
+    return (1 << (exp_bits - 1)) - 1 if isinstance(exp_bits, int) and 1 <= exp_bits <= 64 else 0
+
+
 def _element_from(table: Mapping[str, Any]) -> Element:
     if table["kind"] == "float":
         e = table["exp_bits"]
         return FloatElement(exp_bits=e, man_bits=table["man_bits"],
-                            bias=table.get("bias", (1 << (e - 1)) - 1),
+                            bias=table.get("bias", _default_bias(e)),
                             specials=Specials(table.get("specials", "ieee")))
     return IntElement(bits=table["bits"], frac_bits=table.get("frac_bits", 0),
                       encoding=table.get("encoding", "twos_complement"))
@@ -84,6 +89,7 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
     """Parse and validate every catalog file; raise one CatalogError listing all problems."""
     errors: list[str] = []
     raw: dict[str, tuple[str, dict[str, Any]]] = {}
+    invalid: set[str] = set()
     for d in dirs if dirs is not None else format_dirs():
         if not d.is_dir():
             errors.append(f"{d}: catalog folder does not exist")
@@ -106,6 +112,7 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
                 if kind not in _SCHEMA:
                     errors.append(f"{where}.kind: {kind!r} not one of {sorted(_SCHEMA)}")
                     continue
+                n_before = len(errors)
                 _check_table(where, kind, table, errors)
                 if not str(table.get("reference", "")).strip():
                     errors.append(f"{where}.reference: missing or empty (every entry cites its spec)")
@@ -116,17 +123,22 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
                         errors.append(f"{where}.element.kind: {ik!r} not one of ['float', 'int']")
                     else:
                         _check_table(f"{where}.element", ik, inner, errors)
+                if len(errors) > n_before:  # schema errors: reported; building it would only add noise
+                    invalid.add(name)
                 raw[name] = (where, table)
 
     formats: dict[str, Format] = {}
     elements: dict[str, Element] = {}
+    build_errors = (FormatError, KeyError, TypeError, ValueError, OverflowError)
     for name, (where, table) in raw.items():
-        if table["kind"] in ("float", "int"):
+        if table["kind"] in ("float", "int") and name not in invalid:
             try:
                 elements[name] = _element_from(table)
-            except (FormatError, KeyError, TypeError) as exc:
+            except build_errors as exc:
                 errors.append(f"{where}: {exc}")
     for name, (where, table) in raw.items():
+        if name in invalid:
+            continue
         common = {k: table[k] for k in ("rounding", "saturate") if k in table}
         meta = {"reference": table.get("reference", ""), "description": table.get("description", ""),
                 "ml_dtypes": table.get("ml_dtypes")}
@@ -157,7 +169,7 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
                 name=name, element=element, block_size=table.get("block_size"),
                 scale_rule=table.get("scale_rule"), scale_element=scale_el,
                 tensor_scale=table.get("tensor_scale", False), **common, **meta)
-        except (FormatError, KeyError, TypeError) as exc:
+        except build_errors as exc:
             errors.append(f"{where}: {exc}")
     if errors:
         raise CatalogError(errors)
@@ -191,7 +203,7 @@ def build_format(kind: str, **params: Any) -> Format:
         if kind == "fp":
             e = params.pop("exp_bits")
             m = params.pop("man_bits")
-            element: Element = FloatElement(exp_bits=e, man_bits=m, bias=params.pop("bias", (1 << (e - 1)) - 1),
+            element: Element = FloatElement(exp_bits=e, man_bits=m, bias=params.pop("bias", _default_bias(e)),
                                             specials=Specials(params.pop("specials", "ieee")))
             default_name = f"fp_e{e}m{m}"
             extra: dict[str, Any] = {}

@@ -68,6 +68,8 @@ class FloatElement:
             raise FormatError(f"man_bits={self.man_bits} out of range [0, 23]")
         if self.bits > 32:
             raise FormatError(f"1 + exp_bits + man_bits = {self.bits} > 32: wider than fp32")
+        if not -256 <= self.bias <= 256:
+            raise FormatError(f"bias={self.bias} out of range [-256, 256]")
         object.__setattr__(self, "specials", Specials(self.specials))
         if self.specials is Specials.IEEE and (self.exp_bits < 2 or self.man_bits < 1):
             raise FormatError("specials='ieee' needs exp_bits >= 2 and man_bits >= 1 (the top binade "
