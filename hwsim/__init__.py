@@ -22,7 +22,7 @@ __all__ = ["format", "formats", "accelerator", "accelerators", "Format", "HwsimE
 __version__ = "0.1.0"
 
 
-def format(name: str, **overrides: Any) -> Format:  # noqa: A001 - the public name the issues fix
+def format(name: str, /, **overrides: Any) -> Format:  # noqa: A001 - the public name the issues fix
     """The catalog format ``name`` (with fields overridden), or one built in code
     (``"fp"``, ``"int"``, ``"block"``)."""
     return _get_format(name, **overrides)

@@ -193,7 +193,7 @@ def format_names() -> list[str]:
 _BUILDERS = ("fp", "int", "block")
 
 
-def build_format(kind: str, **params: Any) -> Format:
+def build_format(kind: str, /, **params: Any) -> Format:
     """A format built in code: ``fp`` (exp_bits, man_bits[, bias, specials]), ``int`` (bits[,
     frac_bits, encoding]), ``block`` (element=<name or Format>, block_size, scale_rule[,
     scale_element, tensor_scale]). Common keyword arguments: rounding, saturate, seed, name."""
@@ -229,7 +229,7 @@ def build_format(kind: str, **params: Any) -> Format:
     return Format(name=name or default_name, element=element, reference="user-defined", **extra, **common)
 
 
-def get_format(name: str, **overrides: Any) -> Format:
+def get_format(name: str, /, **overrides: Any) -> Format:
     """Catalog lookup (``hwsim.format``); ``fp``/``int``/``block`` build a format in code."""
     if not isinstance(name, str):
         raise FormatError(f"format name must be a str, got {type(name).__name__}")

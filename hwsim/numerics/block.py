@@ -31,6 +31,8 @@ from hwsim.numerics.types import ScaleRule
 __all__ = ["encode", "decode", "quantize", "Encoded"]
 
 _RULE_NONE, _RULE_POW2, _RULE_AMAX = 0, 1, 2
+#: inputs smaller than this run on one thread (parallel start-up dominates below it)
+_SERIAL_BELOW = 1 << 15
 
 
 # ----------------------------------------------------------------------------------------------
@@ -424,9 +426,16 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
     scales = np.empty((xr.shape[0], nblk), dtype=np.int64)
     saturate = fmt.saturate or fmt.is_scaled
     if xr.size:
-        _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), tuple(el.params()),
-                       rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
-                       MODE_CODE[fmt.rounding], fmt.seed, saturate, L, inner, _arith_ok(el))
+        threads = nb.get_num_threads()
+        if xr.size < _SERIAL_BELOW:  # waking worker threads costs more than small inputs take
+            nb.set_num_threads(1)
+        try:
+            _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), tuple(el.params()),
+                           rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
+                           MODE_CODE[fmt.rounding], fmt.seed & 0xFFFFFFFF, saturate, L, inner,
+                           _arith_ok(el))
+        finally:
+            nb.set_num_threads(threads)
     shape = x32.shape
 
     def back(a: np.ndarray) -> np.ndarray:
