@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from hwsim.errors import FormatError
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.format import E8M0_BIAS, E8M0_NAN, FloatElement, Format, IntElement
+from hwsim.numerics.rounding import odd_significand
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials
 
 __all__ = ["encode", "decode", "quantize"]
@@ -69,17 +70,6 @@ class _Div(NamedTuple):
 
 
 _POW2_DIV0 = _Div(None, 1, 0, None, 0, 1)
-
-
-def _odd(value: float) -> tuple[int, int]:
-    """(S odd, e) with value = S * 2**e, for a positive finite float (exact)."""
-    m, e = math.frexp(value)
-    S = int(m * (1 << 53))
-    e -= 53
-    while S & 1 == 0:
-        S >>= 1
-        e += 1
-    return S, e
 
 
 def _sig_bits(el: FloatElement | IntElement) -> int:
@@ -316,7 +306,7 @@ def _tensor_scale(fmt: Format, a: torch.Tensor):
     amax = a.amax() if a.numel() else torch.zeros((), dtype=torch.int32, device=dev)
     nan = amax >= _NONFINITE
     divisor = fmt.element.max * (fmt.scale_element.max if fmt.block_size is not None else 1.0)
-    Sd, ed = _odd(divisor)
+    Sd, ed = odd_significand(divisor)
     div = _make_div(torch.tensor(Sd, dtype=torch.int64, device=dev),
                     torch.tensor(ed, dtype=torch.int64, device=dev), Sd.bit_length())
     X, ee = _split(amax)
@@ -345,7 +335,7 @@ def _block_scales(fmt: Format, amax: torch.Tensor, St, et, t_nan):
         return byte, _Div(None, 1, se.clamp(max=127), None, 0, 1), nanb
     # AMAX: s = RNE_S(amax / (elem_max * ts)), clamped to [smallest positive, S.max]
     sel = fmt.scale_element
-    Sm, em = _odd(el.max)
+    Sm, em = odd_significand(el.max)
     dev = amax.device
     ts_bits = 24 if fmt.tensor_scale else 0
     if fmt.tensor_scale:
@@ -791,7 +781,7 @@ def _fast_path(fmt: Format) -> str | None:
     ts_bits = 24 if fmt.tensor_scale else 0
     if fmt.scale_rule is ScaleRule.AMAX:
         sel = fmt.scale_element
-        if not (_f64_ok(_odd(el.max)[0].bit_length() + ts_bits, sel)
+        if not (_f64_ok(odd_significand(el.max)[0].bit_length() + ts_bits, sel)
                 and _f64_ok(sel.man_bits + 1 + ts_bits, el)):
             return None
     elif not _f64_ok(ts_bits, el):

@@ -25,7 +25,7 @@ from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.format import E8M0_BIAS, E8M0_NAN, FloatElement, Format
 from hwsim.numerics.integer import encode_int
 from hwsim.numerics.minifloat import FINITE, IEEE, encode_float, float_significand, inf_code, nan_code
-from hwsim.numerics.rounding import MODE_CODE, bitlen, hash32
+from hwsim.numerics.rounding import MODE_CODE, bitlen, hash32, odd_significand
 from hwsim.numerics.types import ScaleRule
 
 __all__ = ["encode", "decode", "quantize", "Encoded"]
@@ -350,17 +350,6 @@ def _unrows(flat: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(out, -1, axis))
 
 
-def _element_divisor(value: float) -> tuple[int, int]:
-    """(S odd, e) with value = S * 2**e, for an exactly representable positive float."""
-    m, e = math.frexp(value)
-    S = int(m * (1 << 53))
-    e -= 53
-    while S & 1 == 0:
-        S >>= 1
-        e += 1
-    return S, e
-
-
 _F32_PARAMS = FloatElement(exp_bits=8, man_bits=23, bias=127).params()
 
 
@@ -379,11 +368,11 @@ def _tensor_scale(fmt: Format, x32: np.ndarray) -> tuple[float, int, int, bool]:
     if amax == 0.0:
         return 1.0, 1, 0, False
     divisor = fmt.element.max * (fmt.scale_element.max if fmt.block_size is not None else 1.0)
-    Sd, ed = _element_divisor(divisor)
-    Xa, ea = _element_divisor(amax)
+    Sd, ed = odd_significand(divisor)
+    Xa, ea = odd_significand(amax)
     bits = _round_to_f32(Xa, Xa.bit_length(), ea, Sd, ed)
     ts = float(np.array([max(bits, 1)], dtype=np.uint32).view(np.float32)[0])
-    St, et = _element_divisor(ts)
+    St, et = odd_significand(ts)
     return ts, St, et, False
 
 
@@ -418,7 +407,7 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
     sp = (fmt.scale_element or el).params() if rule == _RULE_AMAX else _F32_PARAMS
     Sd, ed = 1, 0
     if rule == _RULE_AMAX:
-        Sm, em = _element_divisor(el.max)
+        Sm, em = odd_significand(el.max)
         Sd, ed = _odd(Sm * St, em + et)
     cdt = _code_dtype(el)
     codes = np.empty(xr.shape, dtype=cdt) if want_codes else None

@@ -11,11 +11,13 @@ roundTowardZero) and stochastic rounding as defined in docs/numerics.md.
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 
 from hwsim.numerics.types import RoundMode
 
-__all__ = ["MODE_CODE", "hash32", "bitlen", "round_shift", "round_div"]
+__all__ = ["MODE_CODE", "hash32", "bitlen", "round_shift", "round_div", "odd_significand"]
 
 #: small ints for the kernels, in RoundMode order
 MODE_CODE = {RoundMode.EVEN: 0, RoundMode.AWAY: 1, RoundMode.ZERO: 2, RoundMode.STOCHASTIC: 3}
@@ -105,3 +107,17 @@ def round_div(N: int, den: int, mode: int, r32: int) -> int:
             rem -= den
             frac32 |= 1
     return q + int(r32 < frac32)
+
+
+def odd_significand(value: float) -> tuple[int, int]:
+    """(S, e) with S odd and ``value == S * 2**e``, for a positive finite float (exact).
+
+    The integer form in which scales and element maxima enter the exact division kernels.
+    """
+    m, e = math.frexp(value)
+    S = int(m * (1 << 53))
+    e -= 53
+    while S & 1 == 0:
+        S >>= 1
+        e += 1
+    return S, e

@@ -30,3 +30,16 @@ def assert_same_f32(got: np.ndarray, want: np.ndarray, msg: str = "") -> None:
         i = np.argwhere(bad)[:5]
         details = "; ".join(f"at {tuple(j)}: got {got[tuple(j)]!r} want {want[tuple(j)]!r}" for j in i)
         raise AssertionError(f"{msg} {int(bad.sum())} mismatches: {details}")
+
+
+def hash32_numpy(seed: int, index: np.ndarray) -> np.ndarray:
+    """A second transcription of docs/numerics.md's hash32 in numpy uint32 arithmetic."""
+    with np.errstate(over="ignore"):
+        h = (index.astype(np.uint32) * np.uint32(0x9E3779B1) + np.uint32(seed * 0x85EBCA77 % 2**32)
+             + np.uint32(0x165667B1))
+        h ^= h >> np.uint32(16)
+        h *= np.uint32(0x7FEB352D)
+        h ^= h >> np.uint32(15)
+        h *= np.uint32(0x846CA68B)
+        h ^= h >> np.uint32(16)
+    return h

@@ -16,6 +16,7 @@ import hwsim
 from hwsim.errors import FormatError
 from hwsim.numerics import _reference as R
 from hwsim.numerics.types import RoundMode, Specials
+from numerics_helpers import hash32_numpy
 
 E4M3 = R.FloatTraits(4, 3, 7, Specials.FN)
 E5M2 = R.FloatTraits(5, 2, 15, Specials.IEEE)
@@ -191,17 +192,7 @@ def test_round_int_stochastic_threshold() -> None:
     assert R.round_int(F(1, 3), "stochastic", 1431655765) == 0
 
 
-def _hash32_numpy(seed: int, index: np.ndarray) -> np.ndarray:
-    """A second transcription of docs/numerics.md's hash32 in numpy uint32 arithmetic."""
-    with np.errstate(over="ignore"):
-        h = (index.astype(np.uint32) * np.uint32(0x9E3779B1) + np.uint32(seed * 0x85EBCA77 % 2**32)
-             + np.uint32(0x165667B1))
-        h ^= h >> np.uint32(16)
-        h *= np.uint32(0x7FEB352D)
-        h ^= h >> np.uint32(15)
-        h *= np.uint32(0x846CA68B)
-        h ^= h >> np.uint32(16)
-    return h
+_hash32_numpy = hash32_numpy
 
 
 @pytest.mark.parametrize("seed", [0, 1, 12345, 2**32 - 1, 2**40 + 3])

@@ -15,6 +15,7 @@ import hwsim
 from hwsim.catalog import all_formats
 from hwsim.numerics import _reference as R
 from impls import IMPLS, encode, quantize
+from numerics_helpers import hash32_numpy
 
 ids = lambda f: f.name  # noqa: E731
 FORMATS = [f for f in all_formats() if f.element.bits <= 16] + \
@@ -114,15 +115,7 @@ def test_bits_by_hand() -> None:
     x = (1 + k / 64.0).astype(np.float32)
     codes = hwsim.format("fp8_e4m3", rounding="stochastic", seed=seed).encode(x).codes
     frac = (k % 8) / 8.0
-    idx = np.arange(k.size, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        h = (idx.astype(np.uint32) * np.uint32(0x9E3779B1) + np.uint32(seed * 0x85EBCA77 % 2**32)
-             + np.uint32(0x165667B1))
-        h ^= h >> np.uint32(16)
-        h *= np.uint32(0x7FEB352D)
-        h ^= h >> np.uint32(15)
-        h *= np.uint32(0x846CA68B)
-        h ^= h >> np.uint32(16)
+    h = hash32_numpy(seed, np.arange(k.size, dtype=np.uint64))
     up = h.astype(np.float64) < np.floor(frac * 2**32)
     down_code = 0x38 + (k // 8)  # 1.0 is 0x38; each step of 1/8 is one mantissa code
     np.testing.assert_array_equal(codes, (down_code + up).astype(np.uint8))
