@@ -86,7 +86,7 @@ def _evaluate(model: Any, *, size: str = "ci", progress=None, reference=None) ->
     import torch
 
     _, _, xte, yte = data()
-    correct, agree, batch = 0, 0, 180
+    correct, batch = 0, 180
     preds = []
     with torch.inference_mode():
         for i in range(0, len(xte), batch):
