@@ -11,6 +11,8 @@ dropping a TOML file in such a folder; names must be unique across all files.
 
 from __future__ import annotations
 
+import importlib
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -20,9 +22,11 @@ from typing import Any
 
 from hwsim.errors import CatalogError, FormatError, unknown_name
 from hwsim.numerics.format import Element, FloatElement, Format, IntElement
+from hwsim.numerics.protocol import FAMILY_MODULES, KindSpec, NumberFormat
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials
 
-__all__ = ["format_dirs", "load_formats", "all_formats", "get_format", "format_names", "build_format"]
+__all__ = ["format_dirs", "load_formats", "all_formats", "core_formats", "get_format", "format_names",
+           "build_format", "load_codebooks"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +45,70 @@ _ALLOWED = {
     "rounding": [r.value for r in RoundMode],
     "encoding": ["twos_complement", "sign_magnitude"],
 }
+
+
+@lru_cache(maxsize=1)
+def _families() -> tuple[dict[str, KindSpec], dict[str, Any]]:
+    """CATALOG_KINDS and CODEBOOK_GENERATORS exported by the format-family modules."""
+    kinds: dict[str, KindSpec] = {}
+    generators: dict[str, Any] = {}
+    for modname in FAMILY_MODULES:
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name == modname:  # family not written yet
+                continue
+            raise
+        kinds.update(getattr(mod, "CATALOG_KINDS", {}))
+        generators.update(getattr(mod, "CODEBOOK_GENERATORS", {}))
+    return kinds, generators
+
+
+_CODEBOOK_KEYS: dict[str, type | tuple[type, ...]] = {
+    "bits": int, "table": list, "generator": str, "params": dict, "ties": str, "reference": str,
+    "description": str}
+
+
+def _codebook_from(where: str, name: str, table: Mapping[str, Any], errors: list[str]) -> Any:
+    """One ``[codebooks.NAME]`` entry -> Codebook (problems appended to ``errors``)."""
+    from hwsim.numerics.codebook import TIES, Codebook
+
+    n0 = len(errors)
+    for key, value in table.items():
+        want = _CODEBOOK_KEYS.get(key)
+        if want is None:
+            errors.append(f"{where}.{key}: unknown key; allowed keys for a codebook: "
+                          f"{', '.join(sorted(_CODEBOOK_KEYS))}")
+        elif isinstance(value, bool) or not isinstance(value, want):
+            errors.append(f"{where}.{key}: expected {want.__name__}, got {type(value).__name__} {value!r}")
+    if ("table" in table) == ("generator" in table):
+        errors.append(f"{where}: give exactly one of 'table' (value of each code) or 'generator'")
+    if "ties" in table and table["ties"] not in TIES:
+        errors.append(f"{where}.ties: {table['ties']!r} not one of {list(TIES)}")
+    if not str(table.get("reference", "")).strip():
+        errors.append(f"{where}.reference: missing or empty (every codebook cites its paper or code)")
+    if len(errors) > n0:
+        return None
+    try:
+        if "generator" in table:
+            gens = _families()[1]
+            gen = gens.get(table["generator"])
+            if gen is None:
+                errors.append(f"{where}.generator: " + unknown_name("codebook generator", table["generator"], gens))
+                return None
+            values = list(gen(**table.get("params", {})))
+        else:
+            values = [math.nan if v == "nan" else v for v in table["table"]]
+            bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int | float)]
+            if bad:
+                errors.append(f"{where}.table: entries must be numbers or \"nan\", got {bad[0]!r}")
+                return None
+        bits = table.get("bits", max(len(values) - 1, 1).bit_length())
+        return Codebook(name=name, bits=bits, table=tuple(values), ties=table.get("ties", "even"),
+                        reference=table.get("reference", ""))
+    except (FormatError, TypeError, ValueError) as exc:
+        errors.append(f"{where}: {exc}")
+        return None
 
 
 def format_dirs() -> list[Path]:
@@ -85,11 +153,13 @@ def _element_from(table: Mapping[str, Any]) -> Element:
                       encoding=table.get("encoding", "twos_complement"))
 
 
-def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
+def load_formats(dirs: list[Path] | None = None) -> dict[str, NumberFormat]:
     """Parse and validate every catalog file; raise one CatalogError listing all problems."""
     errors: list[str] = []
     raw: dict[str, tuple[str, dict[str, Any]]] = {}
+    raw_codebooks: dict[str, tuple[str, dict[str, Any]]] = {}
     invalid: set[str] = set()
+    family_kinds = _families()[0]
     for d in dirs if dirs is not None else format_dirs():
         if not d.is_dir():
             errors.append(f"{d}: catalog folder does not exist")
@@ -102,6 +172,16 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
                 continue
             for name, table in doc.items():
                 where = f"{path.name}:{name}"
+                if name == "codebooks" and isinstance(table, dict):
+                    for cb_name, cb_table in table.items():
+                        cb_where = f"{path.name}:codebooks.{cb_name}"
+                        if not isinstance(cb_table, dict):
+                            errors.append(f"{cb_where}: expected a table, got {type(cb_table).__name__}")
+                        elif cb_name in raw_codebooks:
+                            errors.append(f"{cb_where}: duplicate codebook name")
+                        else:
+                            raw_codebooks[cb_name] = (cb_where, cb_table)
+                    continue
                 if not isinstance(table, dict):
                     errors.append(f"{where}: expected a table [{name}], got {type(table).__name__}")
                     continue
@@ -109,11 +189,14 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
                     errors.append(f"{where}: duplicate format name (also in {raw[name][0].split(':')[0]})")
                     continue
                 kind = table.get("kind")
-                if kind not in _SCHEMA:
-                    errors.append(f"{where}.kind: {kind!r} not one of {sorted(_SCHEMA)}")
+                if kind not in _SCHEMA and kind not in family_kinds:
+                    errors.append(f"{where}.kind: {kind!r} not one of {sorted([*_SCHEMA, *family_kinds])}")
                     continue
                 n_before = len(errors)
-                _check_table(where, kind, table, errors)
+                if kind in family_kinds:
+                    _check_family_table(where, family_kinds[kind], table, errors)
+                else:
+                    _check_table(where, kind, table, errors)
                 if not str(table.get("reference", "")).strip():
                     errors.append(f"{where}.reference: missing or empty (every entry cites its spec)")
                 if isinstance(table.get("element"), dict):
@@ -127,7 +210,12 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
                     invalid.add(name)
                 raw[name] = (where, table)
 
-    formats: dict[str, Format] = {}
+    codebooks: dict[str, Any] = {}
+    for cb_name, (cb_where, cb_table) in raw_codebooks.items():
+        cb = _codebook_from(cb_where, cb_name, cb_table, errors)
+        if cb is not None:
+            codebooks[cb_name] = cb
+    formats: dict[str, NumberFormat] = {}
     elements: dict[str, Element] = {}
     build_errors = (FormatError, KeyError, TypeError, ValueError, OverflowError)
     for name, (where, table) in raw.items():
@@ -143,6 +231,11 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
         meta = {"reference": table.get("reference", ""), "description": table.get("description", ""),
                 "ml_dtypes": table.get("ml_dtypes")}
         try:
+            if table["kind"] in family_kinds:
+                spec = family_kinds[table["kind"]]
+                body = {k: v for k, v in table.items() if k != "kind"}
+                formats[name] = spec.build(name, body, codebooks)
+                continue
             if table["kind"] in ("float", "int"):
                 if name not in elements:
                     continue
@@ -176,14 +269,57 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, Format]:
     return formats
 
 
+def _check_family_table(where: str, spec: KindSpec, table: Mapping[str, Any], errors: list[str]) -> None:
+    schema = {**_COMMON, **spec.schema}
+    for key, value in table.items():
+        want = schema.get(key)
+        if want is None:
+            errors.append(f"{where}.{key}: unknown key; allowed keys for kind {table['kind']!r}: "
+                          f"{', '.join(sorted(schema))}")
+            continue
+        wants = want if isinstance(want, tuple) else (want,)
+        if isinstance(value, bool) and bool not in wants:
+            errors.append(f"{where}.{key}: expected {' or '.join(t.__name__ for t in wants)}, got bool {value!r}")
+        elif not isinstance(value, wants):
+            errors.append(f"{where}.{key}: expected {' or '.join(t.__name__ for t in wants)}, "
+                          f"got {type(value).__name__} {value!r}")
+        elif key in spec.allowed and value not in spec.allowed[key]:
+            errors.append(f"{where}.{key}: {value!r} not one of {list(spec.allowed[key])}")
+    for key in spec.required:
+        if key not in table:
+            errors.append(f"{where}.{key}: missing (required for kind {table['kind']!r})")
+
+
 @lru_cache(maxsize=8)
-def _cached(dirs: tuple[Path, ...]) -> dict[str, Format]:
+def _cached(dirs: tuple[Path, ...]) -> dict[str, NumberFormat]:
     return load_formats(list(dirs))
 
 
-def all_formats() -> list[Format]:
-    """Every catalog format (for format-generic tests and the ``hwsim formats`` table)."""
+def all_formats() -> list[NumberFormat]:
+    """Every catalog entry, all families (the ``hwsim formats`` table, format-generic API tests)."""
     return list(_cached(tuple(format_dirs())).values())
+
+
+def core_formats() -> list[Format]:
+    """The element-plus-scaling :class:`Format` entries (casts, MX, NVFP4, BFP, absmax ints):
+    the ones with ml_dtypes twins, rounding modes and the torch kernel path."""
+    return [f for f in all_formats() if isinstance(f, Format)]
+
+
+def load_codebooks(dirs: list[Path] | None = None) -> dict[str, Any]:
+    """Every ``[codebooks.NAME]`` entry of the catalog files, by name (raises CatalogError)."""
+    errors: list[str] = []
+    out: dict[str, Any] = {}
+    for d in dirs if dirs is not None else format_dirs():
+        for path in sorted(d.glob("*.toml")) if d.is_dir() else ():
+            doc = tomllib.loads(path.read_text())
+            for cb_name, cb_table in doc.get("codebooks", {}).items():
+                cb = _codebook_from(f"{path.name}:codebooks.{cb_name}", cb_name, cb_table, errors)
+                if cb is not None:
+                    out[cb_name] = cb
+    if errors:
+        raise CatalogError(errors)
+    return out
 
 
 def format_names() -> list[str]:

@@ -51,7 +51,7 @@ def _fmt_cell(v) -> str:
 # --- formats ------------------------------------------------------------------------------------
 def _cmd_formats(args: argparse.Namespace) -> int:
     import hwsim
-    from hwsim.catalog import all_formats
+    from hwsim.catalog import core_formats
     from hwsim.study.tour import _scale_name
 
     if args.action == "show":
@@ -83,7 +83,7 @@ def _cmd_formats(args: argparse.Namespace) -> int:
     import pandas as pd
 
     rows = []
-    for fmt in all_formats():
+    for fmt in core_formats():
         rows.append({"name": fmt.name, "bits/elem": fmt.bits_per_element,
                      "block": fmt.block_size if fmt.block_size else ("axis" if fmt.block_size == 0 else "-"),
                      "element": fmt.element.describe(), "scale": _scale_name(fmt), "max": fmt.max,

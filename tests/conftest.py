@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)
 
 
-ALL_FORMATS = hwsim.catalog.all_formats()
+ALL_FORMATS = hwsim.catalog.core_formats()
 PLAIN = [f for f in ALL_FORMATS if not f.is_scaled]
 SCALED = [f for f in ALL_FORMATS if f.is_scaled]
 

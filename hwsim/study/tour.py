@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hwsim.catalog import all_formats
+from hwsim.catalog import core_formats
 from hwsim.numerics.format import Format
 
 __all__ = ["qsnr_db", "format_tour", "plot_tour", "DISTRIBUTIONS"]
@@ -53,7 +53,7 @@ def format_tour(formats: list[Format] | None = None, distribution: str = "gaussi
     """
     x = sample(distribution, shape, seed)
     rows = []
-    for fmt in formats if formats is not None else all_formats():
+    for fmt in formats if formats is not None else core_formats():
         q = fmt.quantize(x, axis=-1)
         rows.append({
             "format": fmt.name,

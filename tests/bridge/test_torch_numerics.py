@@ -23,14 +23,14 @@ torch = pytest.importorskip("torch")
 
 import hwsim  # noqa: E402
 from hwsim.bridge import torch_numerics as tn  # noqa: E402
-from hwsim.catalog import all_formats  # noqa: E402
+from hwsim.catalog import core_formats  # noqa: E402
 from hwsim.errors import FormatError  # noqa: E402
 from hwsim.numerics.format import FloatElement, IntElement  # noqa: E402
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
-FORMATS = all_formats()
+FORMATS = core_formats()
 MODES = list(RoundMode)
 HAS_CUDA = torch.cuda.is_available()
 

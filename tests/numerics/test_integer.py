@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import hwsim
-from hwsim.catalog import all_formats
+from hwsim.catalog import core_formats
 from hwsim.errors import FormatError
 from hwsim.numerics import Encoded
 from hwsim.numerics import _reference as R
@@ -23,7 +23,7 @@ BUILT = [
     hwsim.format("int", bits=3, frac_bits=1).replace(name="int3_f1"),
     hwsim.format("int", bits=12, frac_bits=4).replace(name="int12_f4"),
 ]
-INTS = [f for f in all_formats() if not f.is_scaled and not f.element.is_float] + BUILT
+INTS = [f for f in core_formats() if not f.is_scaled and not f.element.is_float] + BUILT
 MODES = ["even", "away", "zero", "stochastic"]
 ids = lambda f: f.name  # noqa: E731
 

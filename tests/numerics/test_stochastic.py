@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 import hwsim
-from hwsim.catalog import all_formats
+from hwsim.catalog import core_formats
 from hwsim.numerics import _reference as R
 from impls import IMPLS, encode, quantize
 from numerics_helpers import hash32_numpy
 
 ids = lambda f: f.name  # noqa: E731
-FORMATS = [f for f in all_formats() if f.element.bits <= 16] + \
+FORMATS = [f for f in core_formats() if f.element.bits <= 16] + \
     [hwsim.format("nvfp4", tensor_scale=True).replace(name="nvfp4_ts")]
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import hwsim
-from hwsim.catalog import all_formats
+from hwsim.catalog import core_formats
 from hwsim.errors import FormatError
 from hwsim.numerics import Encoded
 from hwsim.numerics import _reference as R
@@ -33,7 +33,7 @@ BUILT_TWINS = [
     hwsim.format("fp", exp_bits=3, man_bits=4).replace(name="fp8_e3m4", ml_dtypes="float8_e3m4"),
     hwsim.format("fp", exp_bits=4, man_bits=3).replace(name="fp8_e4m3_ieee", ml_dtypes="float8_e4m3"),
 ]
-TWINNED = [f for f in all_formats() if f.ml_dtypes] + BUILT_TWINS
+TWINNED = [f for f in core_formats() if f.ml_dtypes] + BUILT_TWINS
 FLOAT_TWINS = [f for f in TWINNED if f.element.is_float]
 INT_TWINS = [f for f in TWINNED if not f.element.is_float]
 

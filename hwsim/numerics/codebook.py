@@ -1,0 +1,657 @@
+"""Codebook formats: a table of values indexed by code, a searched scale, and a chosen type.
+
+The formats of the outlier / mixture / low-bit papers share one shape (STYLE P2: one generic
+algorithm parameterized by data):
+
+- a :class:`Codebook` maps every ``bits``-bit code to a value (ANT int/PoT/float/flint grids, the
+  BitMoD FP4-ER/EA and FP3 types, OliVe's abfloat, ternary {-1, 0, 1}, DenseShift powers of two);
+- a scale per tensor, per channel (one slice along the encode axis) or per group of ``group_size``
+  elements along that axis, from the slice's absmax (BitMoD), its mean |x| (BitNet b1.58), or a
+  minimum-MSE search over ``alpha = base * k / 100`` (ANT, OliVe ``search_mse``);
+- a datatype chosen among several codebooks by MSE, per tensor (ANT
+  ``search_adaptive_numeric_type``) or per group (BitMoD ``search_datatype``), exposed as a selector.
+
+Exact semantics (docs/numerics.md, "Codebook formats"):
+
+1. The stored scale is ``s = fp32(alpha / max|codebook|)`` (``alpha`` in float64); with
+   ``scale_storage="int8"`` the group's base (absmax) is first quantized to an INT8 code against the
+   channel's largest base (BitMoD §III-C second-level scale): ``code = RNE(127 * base / base_max)``,
+   ``base = fp32(code * fp32(base_max / 127))``.
+2. Every element ``x`` becomes ``y = x / s`` (float64 division, correctly rounded), then the code of
+   the nearest codebook value (exact comparison against the exact float64 midpoints of adjacent
+   values; outside the grid: the end value). A tie goes where the codebook's ``ties`` rule says:
+   ``up`` (ANT/OliVe CUDA ``<=`` loop: the larger value), ``down`` (BitMoD ``x <= mid``: the smaller),
+   ``zero``, ``away``, or ``even`` (the neighbour of even rank in the sorted magnitudes: equals
+   round-half-even on integer grids and on minifloat grids).
+3. Value = ``table[code] * s``. A value that several codes share encodes to the lowest such code
+   (+0 before -0).
+4. Search: for each slice and each type, the ``k`` with the smallest float64 sum of squared errors
+   (first wins a tie); type per tensor = smallest sum over slices of the per-slice best errors,
+   per group = smallest error of that group; candidates in catalog order, first wins a tie.
+5. Non-finite inputs raise :class:`~hwsim.errors.FormatError`: none of these papers defines an
+   encoding for Inf/NaN and their codes have none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+import numba as nb
+import numpy as np
+
+from hwsim.errors import FormatError
+from hwsim.numerics.encoded import Encoded
+
+__all__ = ["Codebook", "CodebookFormat", "Grid", "grid_of", "nearest_codes", "TIES", "SCALE_RULES"]
+
+Ties = Literal["even", "up", "down", "zero", "away"]
+TIES = ("even", "up", "down", "zero", "away")
+SCALE_RULES = ("absmax", "mse", "absmean", "unit")
+CENTERS = ("absmax", "3sigma")
+STORAGES = ("fp32", "int8")
+SELECTS = ("tensor", "group")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Codebook:
+    """A value table indexed by code. ``table[c]`` is the value of code ``c``; NaN marks a code that
+    is never produced (e.g. OliVe's identifier ``1000``, a packed-pair marker)."""
+
+    name: str
+    bits: int
+    table: tuple[float, ...]
+    ties: Ties = "even"
+    reference: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", tuple(float(v) for v in self.table))
+        if not 1 <= self.bits <= 8:
+            raise FormatError(f"codebook {self.name!r}: bits={self.bits} out of range [1, 8]")
+        if len(self.table) != 1 << self.bits:
+            raise FormatError(f"codebook {self.name!r}: table has {len(self.table)} entries, "
+                              f"a {self.bits}-bit code needs {1 << self.bits}")
+        finite = [v for v in self.table if math.isfinite(v)]
+        if len(finite) + sum(math.isnan(v) for v in self.table) != len(self.table):
+            raise FormatError(f"codebook {self.name!r}: table holds an infinite value")
+        if len({v + 0.0 for v in finite}) < 2:
+            raise FormatError(f"codebook {self.name!r}: needs at least two distinct values")
+        if self.ties not in TIES:
+            raise FormatError(f"codebook {self.name!r}: ties {self.ties!r} not one of {list(TIES)}")
+
+    @property
+    def max(self) -> float:
+        """Largest magnitude (the scale denominator: ANT/BitMoD ``qmax``)."""
+        return float(np.max(np.abs(self.values())))
+
+    def values(self) -> np.ndarray:
+        """Distinct values, sorted (float64)."""
+        return grid_of(self).values.copy()
+
+    def decode_codes(self, codes: np.ndarray) -> np.ndarray:
+        return np.asarray(self.table, dtype=np.float64)[np.asarray(codes, dtype=np.intp)]
+
+    def describe(self) -> str:
+        vals = ", ".join(f"{v:g}" for v in self.values())
+        return f"{self.name} ({self.bits}-bit codebook: {vals})"
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """Arrays the kernels read: sorted distinct ``values``, the ``codes`` producing them, the
+    ``mids`` between neighbours and ``tie_pick[i]`` (``i`` or ``i + 1``) for a value on ``mids[i]``."""
+
+    values: np.ndarray
+    codes: np.ndarray
+    mids: np.ndarray
+    tie_pick: np.ndarray
+
+
+@lru_cache(maxsize=None)
+def grid_of(cb: Codebook) -> Grid:
+    entries: dict[float, int] = {}
+    for code, v in enumerate(cb.table):
+        if math.isnan(v):
+            continue
+        key = v + 0.0
+        prev = entries.get(key)
+        # lowest code wins, except that a +0 code beats a -0 code
+        if prev is None or (key == 0.0 and math.copysign(1, cb.table[prev]) < 0 < math.copysign(1, v)):
+            entries[key] = code
+    values = np.array(sorted(entries), dtype=np.float64)
+    codes = np.array([entries[v] for v in values], dtype=np.uint8)
+    mids = (values[:-1] + values[1:]) / 2  # exact: grid values are dyadic with small exponents
+    if not np.all((mids > values[:-1]) & (mids < values[1:])):
+        raise FormatError(f"codebook {cb.name!r}: midpoints not representable in float64")
+    mags = np.unique(np.abs(values))
+    rank = {float(m): i for i, m in enumerate(mags)}
+    pick = np.empty(len(mids), dtype=np.int64)
+    for i in range(len(mids)):
+        lo, hi = values[i], values[i + 1]
+        if cb.ties == "up":
+            up = True
+        elif cb.ties == "down":
+            up = False
+        elif cb.ties == "zero":
+            up = abs(hi) < abs(lo)
+        elif cb.ties == "away":
+            up = abs(hi) > abs(lo)
+        else:  # even rank among magnitudes
+            up = rank[abs(float(hi))] % 2 == 0
+        pick[i] = i + 1 if up else i
+    for a in (values, codes, mids, pick):
+        a.setflags(write=False)
+    return Grid(values, codes, mids, pick)
+
+
+# ----------------------------------------------------------------------------------------------
+# kernels
+# ----------------------------------------------------------------------------------------------
+@nb.njit(cache=True, inline="always")
+def _nearest(y, mids, pick, n):
+    """Index into the sorted values of the nearest value to ``y`` (tie: ``pick``)."""
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        m = (lo + hi) >> 1
+        if mids[m] < y:
+            lo = m + 1
+        else:
+            hi = m
+    if lo < n - 1 and mids[lo] == y:
+        return pick[lo]
+    return lo
+
+
+@nb.njit(cache=True, parallel=True)
+def _search_kernel(xs, lens, base, factors, vals, mids, picks, nvals, gmax):
+    """err[s, t, k]: sum of squared errors of slice s quantized with type t at alpha factor k."""
+    S = xs.shape[0]
+    T = vals.shape[0]
+    K = factors.shape[0]
+    err = np.zeros((S, T, K))
+    for s in nb.prange(S):
+        row = xs[s]
+        L = lens[s]
+        for t in range(T):
+            n = nvals[t]
+            for k in range(K):
+                sc = np.float64(np.float32(base[s] * factors[k] / gmax[t]))
+                acc = 0.0
+                if sc == 0.0 or not np.isfinite(sc):
+                    for j in range(L):
+                        acc += np.float64(row[j]) ** 2
+                else:
+                    for j in range(L):
+                        x = np.float64(row[j])
+                        i = _nearest(x / sc, mids[t], picks[t], n)
+                        d = vals[t, i] * sc - x
+                        acc += d * d
+                err[s, t, k] = acc
+    return err
+
+
+@nb.njit(cache=True, parallel=True)
+def _encode_kernel(xs, lens, scale, tsel, vals, mids, picks, nvals, gcodes, codes, out):
+    S = xs.shape[0]
+    for s in nb.prange(S):
+        t = tsel[s]
+        sc = np.float64(scale[s])
+        n = nvals[t]
+        for j in range(lens[s]):
+            x = np.float64(xs[s, j])
+            if sc == 0.0:
+                i = _nearest(0.0, mids[t], picks[t], n)
+            else:
+                i = _nearest(x / sc, mids[t], picks[t], n)
+            codes[s, j] = gcodes[t, i]
+            out[s, j] = np.float32(vals[t, i] * sc)
+
+
+def _stack(types: tuple[Codebook, ...]):
+    grids = [grid_of(cb) for cb in types]
+    n = max(len(g.values) for g in grids)
+    T = len(grids)
+    vals = np.zeros((T, n))
+    mids = np.full((T, max(n - 1, 1)), np.inf)
+    picks = np.zeros((T, max(n - 1, 1)), dtype=np.int64)
+    gcodes = np.zeros((T, n), dtype=np.uint8)
+    for t, g in enumerate(grids):
+        k = len(g.values)
+        vals[t, :k], gcodes[t, :k] = g.values, g.codes
+        mids[t, :k - 1], picks[t, :k - 1] = g.mids, g.tie_pick
+    nvals = np.array([len(g.values) for g in grids], dtype=np.int64)
+    gmax = np.array([cb.max for cb in types])
+    return vals, mids, picks, nvals, gcodes, gmax
+
+
+def nearest_codes(cb: Codebook, y: np.ndarray) -> np.ndarray:
+    """Codes of the values of ``cb`` nearest to ``y`` (unit scale; the codebook's tie rule)."""
+    shape = np.shape(y)
+    y = np.ascontiguousarray(np.asarray(y, dtype=np.float64).reshape(1, -1))
+    vals, mids, picks, nvals, gcodes, _ = _stack((cb,))
+    codes = np.zeros(y.shape, dtype=np.uint8)
+    out = np.zeros(y.shape, dtype=np.float32)
+    _encode_kernel(y, np.array([y.shape[1]]), np.ones(1, np.float32), np.zeros(1, np.int64),
+                   vals, mids, picks, nvals, gcodes, codes, out)
+    return codes.reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# the format
+# ----------------------------------------------------------------------------------------------
+def is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def to_numpy_f32(name: str, x: Any) -> np.ndarray:
+    """float32 numpy view/copy of a numpy array or torch tensor (any device); clear dtype error."""
+    if is_torch(x):
+        if not x.is_floating_point():
+            raise FormatError(f"format {name!r}: input dtype {x.dtype} is not a float type")
+        return x.detach().to("cpu", dtype=__import__("torch").float32).numpy()
+    a = np.asarray(x)
+    if a.dtype.kind != "f":
+        raise FormatError(f"format {name!r}: input dtype {a.dtype} is not a float type "
+                          f"(float16/float32/float64 are accepted)")
+    return a.astype(np.float32, copy=False)
+
+
+def back_like(x: Any, a: np.ndarray) -> Any:
+    """``a`` as the caller's array type (torch tensor on x's device)."""
+    if is_torch(x):
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(a)).to(x.device)
+    return a
+
+
+def check_axis(name: str, axis: Any, ndim: int) -> int:
+    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+        raise FormatError(f"format {name!r}: axis must be an int, got {type(axis).__name__}")
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise FormatError(f"format {name!r}: axis {axis} out of range for a {ndim}-d input")
+    return int(axis) % max(ndim, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Slices:
+    """An input laid out as rows of one scale group each: ``xs[s, :lens[s]]`` (zero padded)."""
+
+    xs: np.ndarray
+    lens: np.ndarray
+    shape: tuple[int, ...]
+    axis: int
+    groups_shape: tuple[int, ...]  #: shape of the per-group arrays (scales, selectors)
+
+
+def to_slices(x: np.ndarray, axis: int, group_size: int | None) -> Slices:
+    """Rows = scale groups: the whole tensor (None), one axis slice (0), or B consecutive elements
+    along the axis (B > 0, last group short)."""
+    shape = x.shape
+    if x.ndim == 0:
+        x = x.reshape(1)
+    moved = np.moveaxis(x, axis, -1)
+    L = moved.shape[-1]
+    lead = moved.shape[:-1]
+    if group_size is None:
+        xs = np.ascontiguousarray(moved.reshape(1, -1))
+        return Slices(xs, np.array([xs.shape[1]], dtype=np.int64), shape, axis, ())
+    rows = moved.reshape(-1, L)
+    if group_size == 0 or group_size >= L:
+        n_groups, B = 1, max(L, 1)
+    else:
+        B = group_size
+        n_groups = -(-L // B)
+    pad = n_groups * B - L
+    if pad:
+        rows = np.concatenate([rows, np.zeros((rows.shape[0], pad), np.float32)], axis=1)
+    xs = np.ascontiguousarray(rows.reshape(-1, B))
+    lens = np.full((rows.shape[0], n_groups), B, dtype=np.int64)
+    if pad:
+        lens[:, -1] = B - pad
+    gshape = list(shape) if shape else [1]
+    gshape[axis] = n_groups
+    return Slices(xs, lens.reshape(-1), shape, axis, tuple(gshape))
+
+
+def from_slices(sl: Slices, rows: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`to_slices` for an array shaped like ``sl.xs``."""
+    shape = sl.shape if sl.shape else (1,)
+    if not sl.groups_shape:
+        return rows.reshape(-1)[: int(np.prod(shape))].reshape(sl.shape)
+    moved_shape = list(np.moveaxis(np.empty(shape, dtype=np.int8), sl.axis, -1).shape)
+    L = moved_shape[-1]
+    flat = rows.reshape(int(np.prod(moved_shape[:-1], dtype=np.int64)), -1)[:, :L]
+    return np.moveaxis(flat.reshape(moved_shape), -1, sl.axis).reshape(sl.shape)
+
+
+def slice_base(sl: Slices, rule: str, center: str) -> np.ndarray:
+    """Per-row base of the scale: absmax, mean |x| or OliVe's 3-sigma ``max|mean +- 3 std|``."""
+    S = sl.xs.shape[0]
+    mask = np.arange(sl.xs.shape[1])[None, :] < sl.lens[:, None]
+    a = np.abs(sl.xs.astype(np.float64))
+    n = np.maximum(sl.lens, 1)
+    if rule == "absmean":
+        return (a.sum(axis=1) / n).reshape(S)
+    if center == "3sigma":
+        x64 = sl.xs.astype(np.float64)
+        mean = x64.sum(axis=1) / n
+        var = (np.where(mask, x64 - mean[:, None], 0.0) ** 2).sum(axis=1) / np.maximum(n - 1, 1)
+        sd = np.sqrt(var)
+        return np.maximum(np.abs(mean + 3 * sd), np.abs(mean - 3 * sd))
+    return a.max(axis=1) if a.size else np.zeros(S)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodebookFormat:
+    """A codebook format: one or more :class:`Codebook` types, a scale per tensor/channel/group,
+    and the rule that picks both (module docstring). Same API as :class:`~hwsim.numerics.Format`.
+
+    Fields:
+        types: candidate codebooks (one = a fixed type).
+        group_size: None = one scale per tensor, 0 = per slice along the axis (per output channel
+            of a weight encoded along its input axis), B > 0 = groups of B along the axis.
+        select: where the type is chosen when there are several: ``tensor`` (ANT) or ``group``.
+        scale_rule: ``absmax`` (alpha = absmax), ``mse`` (searched alpha), ``absmean`` (BitNet),
+            ``unit`` (scale 1: the codebook values are the values).
+        center: base of the search: ``absmax`` (ANT) or ``3sigma`` (OliVe).
+        search: ``(lo, hi, step)``: alpha = base * k / 100 for k in range(lo, hi, step).
+        scale_storage: ``fp32`` or ``int8`` (second-level INT8 group scales per channel).
+        scale_bits: bits charged per group scale in ``bits_per_element`` (0 if not a group format).
+        packing: elements per byte when codes are packed denser than ``bits`` (5 trits per byte).
+    """
+
+    name: str
+    types: tuple[Codebook, ...]
+    group_size: int | None = 0
+    select: str = "tensor"
+    scale_rule: str = "absmax"
+    center: str = "absmax"
+    search: tuple[int, int, int] = (100, 101, 1)
+    scale_storage: str = "fp32"
+    scale_bits: int = 16
+    packing: int | None = None
+    reference: str = ""
+    description: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        n = self.name
+        object.__setattr__(self, "types", tuple(self.types))
+        object.__setattr__(self, "search", tuple(self.search))
+        if not self.types:
+            raise FormatError(f"format {n!r}: types is empty")
+        for key, value, allowed in (("select", self.select, SELECTS), ("scale_rule", self.scale_rule, SCALE_RULES),
+                                    ("center", self.center, CENTERS),
+                                    ("scale_storage", self.scale_storage, STORAGES)):
+            if value not in allowed:
+                raise FormatError(f"format {n!r}: {key} {value!r} not one of {list(allowed)}")
+        if self.group_size is not None and (not isinstance(self.group_size, int) or self.group_size < 0):
+            raise FormatError(f"format {n!r}: group_size={self.group_size!r} must be None or an int >= 0")
+        lo, hi, step = self.search if len(self.search) == 3 else (0, 0, 0)
+        if len(self.search) != 3 or step <= 0 or lo <= 0 or hi <= lo:
+            raise FormatError(f"format {n!r}: search {self.search!r} must be (lo, hi, step) with "
+                              f"0 < lo < hi and step > 0 (alpha = base * k / 100, k in range(lo, hi, step))")
+        if self.scale_storage == "int8" and not self.group_size:
+            raise FormatError(f"format {n!r}: scale_storage 'int8' quantizes group scales per channel; "
+                              f"it needs group_size > 0")
+        if self.select == "group" and len(self.types) > 1 and self.group_size is None:
+            raise FormatError(f"format {n!r}: select 'group' needs group_size 0 or > 0")
+        if self.packing is not None and not 1 <= self.packing <= 8:
+            raise FormatError(f"format {n!r}: packing={self.packing} out of range [1, 8]")
+
+    # --- derived ------------------------------------------------------------------------------
+    @property
+    def element_bits(self) -> int:
+        return max(cb.bits for cb in self.types)
+
+    @property
+    def selector_bits(self) -> int:
+        return (len(self.types) - 1).bit_length()
+
+    @property
+    def bits_per_element(self) -> float:
+        """Code bits (or 8 / packing) plus, for group formats, scale and selector bits per group.
+        Per-tensor and per-channel scales (and a per-tensor selector) are not counted, as for
+        ``int8_channel``: their cost depends on the tensor shape."""
+        bits = 8 / self.packing if self.packing else float(self.element_bits)
+        if self.group_size:
+            sel = self.selector_bits if self.select == "group" else 0
+            bits += (self.scale_bits + sel) / self.group_size
+        return bits
+
+    is_float_element = False
+    exp_bits = 0
+    rounding = "nearest"
+
+    @property
+    def man_bits(self) -> int:
+        return self.element_bits - 1
+
+    @property
+    def block_size(self) -> int | None:
+        return self.group_size
+
+    @property
+    def is_scaled(self) -> bool:
+        return self.scale_rule != "unit"
+
+    @property
+    def max(self) -> float:
+        return max(cb.max for cb in self.types)
+
+    def values(self) -> np.ndarray:
+        return np.unique(np.concatenate([cb.values() for cb in self.types]))
+
+    def describe(self) -> str:
+        return " | ".join(cb.name for cb in self.types)
+
+    def replace(self, **changes: Any) -> CodebookFormat:
+        import dataclasses
+
+        known = {f.name for f in dataclasses.fields(self)}
+        bad = sorted(set(changes) - known)
+        if bad:
+            raise FormatError(f"format {self.name!r}: unknown field(s) {bad}; fields are {sorted(known)}")
+        if "types" in changes and isinstance(changes["types"], list):
+            changes["types"] = tuple(changes["types"])
+        return dataclasses.replace(self, **changes)
+
+    # --- codec --------------------------------------------------------------------------------
+    def _plan(self, sl: Slices) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Per-row stored scale (float32) and type index, plus what was chosen (meta)."""
+        S = sl.xs.shape[0]
+        stack = _stack(self.types)
+        vals, mids, picks, nvals, _, gmax = stack
+        T = len(self.types)
+        if self.scale_rule == "unit":
+            scale = np.ones((S, T), np.float32)
+            factors = np.ones(1)
+            base = np.ones(S)
+            err = (_search_kernel(sl.xs, sl.lens, base, factors, vals, mids, picks, nvals, np.ones(T))
+                   if T > 1 else np.zeros((S, 1, 1)))
+            best_k = np.zeros((S, T), np.int64)
+            meta: dict[str, Any] = {}
+        else:
+            base = slice_base(sl, self.scale_rule, self.center)
+            meta = {}
+            if self.scale_storage == "int8":
+                base, meta = self._int8_bases(sl, base)
+            if self.scale_rule == "mse":
+                factors = np.arange(*self.search, dtype=np.float64) / 100.0
+            else:
+                factors = np.ones(1)
+            if self.scale_rule == "mse" or T > 1:
+                err = _search_kernel(sl.xs, sl.lens, base, factors, vals, mids, picks, nvals, gmax)
+                best_k = np.argmin(err, axis=2)
+            else:
+                err = np.zeros((S, T, 1))
+                best_k = np.zeros((S, T), np.int64)
+            alpha = base[:, None] * factors[best_k]
+            scale = (alpha / gmax[None, :]).astype(np.float32)
+        best_err = np.take_along_axis(err, best_k[:, :, None], axis=2)[:, :, 0]
+        if T == 1:
+            tsel = np.zeros(S, np.int64)
+        elif self.select == "tensor":
+            tsel = np.full(S, int(np.argmin(best_err.sum(axis=0))), np.int64)
+        else:
+            tsel = np.argmin(best_err, axis=1).astype(np.int64)
+        rows = np.arange(S)
+        chosen_scale = scale[rows, tsel].astype(np.float32)
+        if self.scale_rule == "mse":
+            meta["alpha"] = (base * factors[best_k[rows, tsel]]).astype(np.float32)
+        return chosen_scale, tsel, meta
+
+    def _int8_bases(self, sl: Slices, base: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        """BitMoD §III-C: each channel's group bases as INT8 codes of a per-channel fp32 step."""
+        n_groups = sl.groups_shape[sl.axis]
+        per_ch = base.reshape(-1, n_groups)
+        step = (per_ch.max(axis=1) / 127.0).astype(np.float32)
+        safe = np.where(step > 0, step, 1).astype(np.float64)
+        code = np.clip(np.rint(per_ch / safe[:, None]), 0, 127).astype(np.int8)
+        eff = (code.astype(np.float64) * step.astype(np.float64)[:, None]).astype(np.float32)
+        return eff.reshape(-1).astype(np.float64), {"scale_codes": code, "channel_step": step}
+
+    def encode(self, x: Any, axis: int = -1, calibration: Any = None) -> Encoded:
+        """Codes (uint8, shape of x), per-group float32 ``scales`` and what was chosen in ``meta``:
+        ``selector`` (type index per group / tensor), ``types`` (their names), ``alpha`` (searched
+        clipping value), INT8 ``scale_codes``. ``calibration``: a tensor the scale and type are
+        chosen on (per-tensor formats: any shape; others: same shape as x)."""
+        codes, values, enc = self._run(x, axis, calibration)
+        return enc
+
+    def quantize(self, x: Any, axis: int = -1, calibration: Any = None) -> Any:
+        """``decode(encode(x))`` as float32, same shape (and device, for torch)."""
+        _, values, _ = self._run(x, axis, calibration)
+        return back_like(x, values)
+
+    def _prepare(self, x: Any, axis: int) -> tuple[np.ndarray, int]:
+        a = to_numpy_f32(self.name, x)
+        ax = check_axis(self.name, axis, a.ndim)
+        if a.size and not np.all(np.isfinite(a)):
+            raise FormatError(f"format {self.name!r}: input holds Inf/NaN; codebook formats have no "
+                              f"encoding for them (docs/numerics.md, codebook formats)")
+        return a, ax
+
+    def _run(self, x: Any, axis: int, calibration: Any) -> tuple[np.ndarray, np.ndarray, Encoded]:
+        a, ax = self._prepare(x, axis)
+        sl = to_slices(a, ax, self.group_size)
+        plan_sl = sl
+        if calibration is not None:
+            c, _ = self._prepare(calibration, axis)
+            plan_sl = to_slices(c, ax, self.group_size)
+            if plan_sl.xs.shape[0] != sl.xs.shape[0]:
+                raise FormatError(f"format {self.name!r}: calibration shape {c.shape} gives "
+                                  f"{plan_sl.xs.shape[0]} scale groups, the input {a.shape} needs "
+                                  f"{sl.xs.shape[0]} (per-tensor formats accept any shape)")
+        scale, tsel, meta = self._plan(plan_sl)
+        vals, mids, picks, nvals, gcodes, _ = _stack(self.types)
+        codes = np.zeros(sl.xs.shape, np.uint8)
+        out = np.zeros(sl.xs.shape, np.float32)
+        if sl.xs.size:
+            _encode_kernel(sl.xs, sl.lens, scale, tsel, vals, mids, picks, nvals, gcodes, codes, out)
+        codes_x = from_slices(sl, codes)
+        values_x = from_slices(sl, out)
+        gshape = sl.groups_shape
+        meta = {k: (v.reshape(gshape) if isinstance(v, np.ndarray) and v.size == scale.size and gshape else v)
+                for k, v in meta.items()}
+        meta["selector"] = tsel.astype(np.uint8).reshape(gshape) if gshape else np.uint8(tsel[0])
+        meta["types"] = [cb.name for cb in self.types]
+        enc = Encoded(codes=back_like(x, codes_x),
+                      scales=back_like(x, scale.reshape(gshape)) if gshape else back_like(x, scale.reshape(())),
+                      axis=ax, format=self.name, meta=meta)
+        return codes_x, values_x, enc
+
+    def decode(self, enc: Encoded) -> Any:
+        """``table[selector][code] * scale`` as float32 (same array type and device as the codes)."""
+        codes = to_numpy_codes(self.name, enc.codes, self.element_bits)
+        scales = np.asarray(enc.scales.cpu() if is_torch(enc.scales) else enc.scales, np.float32)
+        sel = np.asarray(enc.meta.get("selector", 0), dtype=np.int64)
+        if sel.size and int(sel.max()) >= len(self.types):
+            raise FormatError(f"format {self.name!r}: selector {int(sel.max())} >= {len(self.types)} types")
+        tables = np.array([cb.table for cb in self.types], dtype=np.float64)
+        ax = enc.axis
+        sl_c = to_slices(codes.astype(np.float32), ax, self.group_size) if codes.ndim else None
+        if sl_c is None:
+            raise FormatError(f"format {self.name!r}: cannot decode 0-d codes")
+        c_rows = sl_c.xs.astype(np.int64)
+        t_rows = np.broadcast_to(sel.reshape(-1), (c_rows.shape[0],)) if sel.size == 1 else sel.reshape(-1)
+        s_rows = scales.reshape(-1)
+        if s_rows.size == 1:
+            s_rows = np.broadcast_to(s_rows, (c_rows.shape[0],))
+        if s_rows.size != c_rows.shape[0] or t_rows.size != c_rows.shape[0]:
+            raise FormatError(f"format {self.name!r}: scales/selector hold {s_rows.size}/{t_rows.size} "
+                              f"groups, the codes need {c_rows.shape[0]}")
+        v = tables[t_rows[:, None], c_rows]
+        if np.isnan(v[np.arange(v.shape[1])[None, :] < sl_c.lens[:, None]]).any():
+            raise FormatError(f"format {self.name!r}: codes hold a pattern the codebook never produces")
+        out = (v * s_rows.astype(np.float64)[:, None]).astype(np.float32)
+        return back_like(enc.codes, from_slices(sl_c, out))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def to_numpy_codes(name: str, codes: Any, bits: int) -> np.ndarray:
+    c = codes.detach().cpu().numpy() if is_torch(codes) else np.asarray(codes)
+    if c.dtype.kind != "u":
+        raise FormatError(f"format {name!r}: codes must be unsigned integers, got {c.dtype}")
+    if c.size and int(c.max()) >= 1 << bits:
+        raise FormatError(f"format {name!r}: code {int(c.max())} does not fit in {bits} bits")
+    return c
+
+
+# ----------------------------------------------------------------------------------------------
+# catalog kind "codebook"
+# ----------------------------------------------------------------------------------------------
+SCALE_PER = ("tensor", "channel", "group")
+
+
+def group_size_from(name: str, table: Any) -> int | None:
+    """``scale_per`` (tensor | channel | group) + ``group_size`` -> the group_size field."""
+    per = table.get("scale_per", "channel")
+    if per == "group":
+        if "group_size" not in table:
+            raise FormatError(f"format {name!r}: scale_per 'group' needs group_size")
+        return int(table["group_size"])
+    if "group_size" in table:
+        raise FormatError(f"format {name!r}: group_size is only meaningful with scale_per = 'group'")
+    return None if per == "tensor" else 0
+
+
+def codebooks_named(name: str, refs: Any, codebooks: Any, key: str = "types") -> tuple[Codebook, ...]:
+    from hwsim.errors import unknown_name
+
+    out = []
+    for ref in refs:
+        if ref not in codebooks:
+            raise FormatError(f"format {name!r}: {key}: " + unknown_name("codebook", ref, codebooks))
+        out.append(codebooks[ref])
+    return tuple(out)
+
+
+def _build_codebook_format(name: str, table: Any, codebooks: Any) -> CodebookFormat:
+    kw = {k: table[k] for k in ("select", "scale_rule", "center", "scale_storage", "scale_bits", "packing",
+                                "reference", "description") if k in table}
+    if "search" in table:
+        kw["search"] = tuple(table["search"])
+    return CodebookFormat(name=name, types=codebooks_named(name, table["types"], codebooks),
+                          group_size=group_size_from(name, table), **kw)
+
+
+def _catalog_kinds() -> dict[str, Any]:
+    from hwsim.numerics.protocol import KindSpec
+
+    return {"codebook": KindSpec(
+        schema={"types": list, "scale_per": str, "group_size": int, "select": str, "scale_rule": str,
+                "center": str, "search": list, "scale_storage": str, "scale_bits": int, "packing": int},
+        required=("types",),
+        allowed={"scale_per": SCALE_PER, "select": SELECTS, "scale_rule": SCALE_RULES, "center": CENTERS,
+                 "scale_storage": STORAGES},
+        build=_build_codebook_format)}
+
+
+CATALOG_KINDS = _catalog_kinds()
