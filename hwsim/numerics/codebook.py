@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -45,7 +46,8 @@ import numpy as np
 from hwsim.errors import FormatError
 from hwsim.numerics.encoded import Encoded
 
-__all__ = ["Codebook", "CodebookFormat", "Grid", "grid_of", "nearest_codes", "TIES", "SCALE_RULES"]
+__all__ = ["Codebook", "CodebookFormat", "Grid", "grid_of", "Stack", "stack_of", "encode_rows", "search_errors",
+           "nearest_codes", "TIES", "SCALE_RULES"]
 
 Ties = Literal["even", "up", "down", "zero", "away"]
 TIES = ("even", "up", "down", "zero", "away")
@@ -107,6 +109,11 @@ class Grid:
     codes: np.ndarray
     mids: np.ndarray
     tie_pick: np.ndarray
+    #: bin lookup: bin i = (lut_lo + i*2**-lut_shift, lut_lo + (i+1)*2**-lut_shift) holds no
+    #: midpoint inside, so every y strictly inside it rounds to values[lut[i]]
+    lut_lo: float = 0.0
+    lut_shift: int = 0
+    lut: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 @lru_cache(maxsize=None)
@@ -141,9 +148,33 @@ def grid_of(cb: Codebook) -> Grid:
         else:  # even rank among magnitudes
             up = rank[abs(float(hi))] % 2 == 0
         pick[i] = i + 1 if up else i
-    for a in (values, codes, mids, pick):
+    lo, shift, lut = _bin_lut(mids)
+    for a in (values, codes, mids, pick, lut):
         a.setflags(write=False)
-    return Grid(values, codes, mids, pick)
+    return Grid(values, codes, mids, pick, lo, shift, lut)
+
+
+_LUT_MAX_BINS = 1 << 14
+
+
+def _bin_lut(mids: np.ndarray) -> tuple[float, int, np.ndarray]:
+    """Uniform bins of width 2**-shift whose edges include every midpoint (midpoints are dyadic),
+    and the index of the nearest value for each bin's interior. Empty when too many bins."""
+    if len(mids) < 2:
+        return 0.0, 0, np.zeros(0, np.int64)
+    diffs = [Fraction(float(m)) - Fraction(float(mids[0])) for m in mids[1:]]
+    shift = max(d.denominator.bit_length() - 1 for d in diffs)  # denominators are powers of 2
+    h = Fraction(1, 1 << shift) if shift >= 0 else Fraction(1)
+    # the largest power of two dividing every difference (fewest bins)
+    while all((d / (h * 2)).denominator == 1 for d in diffs):
+        h *= 2
+        shift -= 1
+    lo = float(mids[0]) - float(h)
+    n_bins = int((Fraction(float(mids[-1])) - Fraction(lo)) / h) + 1
+    if n_bins > _LUT_MAX_BINS or not -60 < shift < 60:
+        return 0.0, 0, np.zeros(0, np.int64)
+    centers = lo + (np.arange(n_bins) + 0.5) * float(h)
+    return lo, shift, np.searchsorted(mids, centers).astype(np.int64)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -165,8 +196,25 @@ def _nearest(y, mids, pick, n):
     return lo
 
 
+@nb.njit(cache=True, inline="always")
+def _nearest_fast(y, lo, inv_h, lut, nbins, mids, pick, n):
+    """:func:`_nearest` through the bin table: exact, since ``(y - lo) * inv_h`` is monotone in y
+    and a y on a bin edge (t integral) takes the exact search."""
+    if nbins == 0:
+        return _nearest(y, mids, pick, n)
+    t = (y - lo) * inv_h
+    if t <= 0.0:  # y <= lo < mids[0]
+        return 0
+    if t >= nbins:  # y >= the last edge > mids[-1]
+        return n - 1
+    i = np.int64(t)
+    if i == t:
+        return _nearest(y, mids, pick, n)
+    return lut[i]
+
+
 @nb.njit(cache=True, parallel=True)
-def _search_kernel(xs, lens, base, factors, vals, mids, picks, nvals, gmax):
+def _search_kernel(xs, lens, base, factors, vals, mids, picks, nvals, gmax, lo, inv_h, luts, nbins):
     """err[s, t, k]: sum of squared errors of slice s quantized with type t at alpha factor k."""
     S = xs.shape[0]
     T = vals.shape[0]
@@ -186,7 +234,7 @@ def _search_kernel(xs, lens, base, factors, vals, mids, picks, nvals, gmax):
                 else:
                     for j in range(L):
                         x = np.float64(row[j])
-                        i = _nearest(x / sc, mids[t], picks[t], n)
+                        i = _nearest_fast(x / sc, lo[t], inv_h[t], luts[t], nbins[t], mids[t], picks[t], n)
                         d = vals[t, i] * sc - x
                         acc += d * d
                 err[s, t, k] = acc
@@ -194,7 +242,8 @@ def _search_kernel(xs, lens, base, factors, vals, mids, picks, nvals, gmax):
 
 
 @nb.njit(cache=True, parallel=True)
-def _encode_kernel(xs, lens, scale, tsel, vals, mids, picks, nvals, gcodes, codes, out):
+def _encode_kernel(xs, lens, scale, tsel, vals, mids, picks, nvals, gcodes, codes, out, lo, inv_h, luts,
+                   nbins):
     S = xs.shape[0]
     for s in nb.prange(S):
         t = tsel[s]
@@ -202,15 +251,35 @@ def _encode_kernel(xs, lens, scale, tsel, vals, mids, picks, nvals, gcodes, code
         n = nvals[t]
         for j in range(lens[s]):
             x = np.float64(xs[s, j])
-            if sc == 0.0:
-                i = _nearest(0.0, mids[t], picks[t], n)
-            else:
-                i = _nearest(x / sc, mids[t], picks[t], n)
+            y = 0.0 if sc == 0.0 else x / sc
+            i = _nearest_fast(y, lo[t], inv_h[t], luts[t], nbins[t], mids[t], picks[t], n)
             codes[s, j] = gcodes[t, i]
             out[s, j] = np.float32(vals[t, i] * sc)
 
 
-def _stack(types: tuple[Codebook, ...]):
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """The grids of several codebooks padded into 2-D arrays (one row per type) for the kernels."""
+
+    vals: np.ndarray
+    mids: np.ndarray
+    picks: np.ndarray
+    nvals: np.ndarray
+    gcodes: np.ndarray
+    gmax: np.ndarray
+    lut_lo: np.ndarray
+    lut_inv_h: np.ndarray
+    luts: np.ndarray
+    nbins: np.ndarray
+
+    @property
+    def search_args(self) -> tuple[np.ndarray, ...]:
+        return (self.vals, self.mids, self.picks, self.nvals, self.gmax, self.lut_lo, self.lut_inv_h,
+                self.luts, self.nbins)
+
+
+@lru_cache(maxsize=256)
+def stack_of(types: tuple[Codebook, ...]) -> Stack:
     grids = [grid_of(cb) for cb in types]
     n = max(len(g.values) for g in grids)
     T = len(grids)
@@ -218,24 +287,46 @@ def _stack(types: tuple[Codebook, ...]):
     mids = np.full((T, max(n - 1, 1)), np.inf)
     picks = np.zeros((T, max(n - 1, 1)), dtype=np.int64)
     gcodes = np.zeros((T, n), dtype=np.uint8)
+    nb_max = max(max(len(g.lut) for g in grids), 1)
+    luts = np.zeros((T, nb_max), dtype=np.int64)
     for t, g in enumerate(grids):
         k = len(g.values)
         vals[t, :k], gcodes[t, :k] = g.values, g.codes
         mids[t, :k - 1], picks[t, :k - 1] = g.mids, g.tie_pick
-    nvals = np.array([len(g.values) for g in grids], dtype=np.int64)
-    gmax = np.array([cb.max for cb in types])
-    return vals, mids, picks, nvals, gcodes, gmax
+        luts[t, :len(g.lut)] = g.lut
+    return Stack(vals, mids, picks, np.array([len(g.values) for g in grids], dtype=np.int64), gcodes,
+                 np.array([cb.max for cb in types]), np.array([g.lut_lo for g in grids]),
+                 np.array([math.ldexp(1.0, g.lut_shift) for g in grids]), luts,
+                 np.array([len(g.lut) for g in grids], dtype=np.int64))
+
+
+def encode_rows(st: Stack, xs: np.ndarray, lens: np.ndarray, scale: np.ndarray,
+                tsel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and values of rows ``xs[s, :lens[s]]`` with stored scale ``scale[s]`` and type ``tsel[s]``."""
+    codes = np.zeros(xs.shape, np.uint8)
+    out = np.zeros(xs.shape, np.float32)
+    if xs.size:
+        _encode_kernel(xs, lens, np.ascontiguousarray(scale, np.float32), np.ascontiguousarray(tsel, np.int64),
+                       st.vals, st.mids, st.picks, st.nvals, st.gcodes, codes, out, st.lut_lo,
+                       st.lut_inv_h, st.luts, st.nbins)
+    return codes, out
+
+
+def search_errors(st: Stack, xs: np.ndarray, lens: np.ndarray, base: np.ndarray, factors: np.ndarray,
+                  gmax: np.ndarray | None = None) -> np.ndarray:
+    """err[s, t, k]: float64 sum of squared errors of row s, type t, alpha = base[s] * factors[k]
+    (stored scale fp32(alpha / gmax[t]); ``gmax`` defaults to each codebook's max magnitude)."""
+    g = st.gmax if gmax is None else gmax
+    return _search_kernel(xs, lens, np.ascontiguousarray(base, np.float64), np.ascontiguousarray(factors, np.float64),
+                          st.vals, st.mids, st.picks, st.nvals, g, st.lut_lo, st.lut_inv_h, st.luts, st.nbins)
 
 
 def nearest_codes(cb: Codebook, y: np.ndarray) -> np.ndarray:
     """Codes of the values of ``cb`` nearest to ``y`` (unit scale; the codebook's tie rule)."""
     shape = np.shape(y)
     y = np.ascontiguousarray(np.asarray(y, dtype=np.float64).reshape(1, -1))
-    vals, mids, picks, nvals, gcodes, _ = _stack((cb,))
-    codes = np.zeros(y.shape, dtype=np.uint8)
-    out = np.zeros(y.shape, dtype=np.float32)
-    _encode_kernel(y, np.array([y.shape[1]]), np.ones(1, np.float32), np.zeros(1, np.int64),
-                   vals, mids, picks, nvals, gcodes, codes, out)
+    codes, _ = encode_rows(stack_of((cb,)), y, np.array([y.shape[1]]), np.ones(1, np.float32),
+                           np.zeros(1, np.int64))
     return codes.reshape(shape)
 
 
@@ -464,14 +555,14 @@ class CodebookFormat:
     def _plan(self, sl: Slices) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """Per-row stored scale (float32) and type index, plus what was chosen (meta)."""
         S = sl.xs.shape[0]
-        stack = _stack(self.types)
-        vals, mids, picks, nvals, _, gmax = stack
+        st = stack_of(self.types)
+        gmax = st.gmax
         T = len(self.types)
         if self.scale_rule == "unit":
             scale = np.ones((S, T), np.float32)
             factors = np.ones(1)
             base = np.ones(S)
-            err = (_search_kernel(sl.xs, sl.lens, base, factors, vals, mids, picks, nvals, np.ones(T))
+            err = (search_errors(st, sl.xs, sl.lens, base, factors, np.ones(T))
                    if T > 1 else np.zeros((S, 1, 1)))
             best_k = np.zeros((S, T), np.int64)
             meta: dict[str, Any] = {}
@@ -485,7 +576,7 @@ class CodebookFormat:
             else:
                 factors = np.ones(1)
             if self.scale_rule == "mse" or T > 1:
-                err = _search_kernel(sl.xs, sl.lens, base, factors, vals, mids, picks, nvals, gmax)
+                err = search_errors(st, sl.xs, sl.lens, base, factors)
                 best_k = np.argmin(err, axis=2)
             else:
                 err = np.zeros((S, T, 1))
@@ -548,11 +639,7 @@ class CodebookFormat:
                                   f"{plan_sl.xs.shape[0]} scale groups, the input {a.shape} needs "
                                   f"{sl.xs.shape[0]} (per-tensor formats accept any shape)")
         scale, tsel, meta = self._plan(plan_sl)
-        vals, mids, picks, nvals, gcodes, _ = _stack(self.types)
-        codes = np.zeros(sl.xs.shape, np.uint8)
-        out = np.zeros(sl.xs.shape, np.float32)
-        if sl.xs.size:
-            _encode_kernel(sl.xs, sl.lens, scale, tsel, vals, mids, picks, nvals, gcodes, codes, out)
+        codes, out = encode_rows(stack_of(self.types), sl.xs, sl.lens, scale, tsel)
         codes_x = from_slices(sl, codes)
         values_x = from_slices(sl, out)
         gshape = sl.groups_shape
