@@ -411,11 +411,12 @@ def to_slices(x: np.ndarray, axis: int, group_size: int | None) -> Slices:
 def from_slices(sl: Slices, rows: np.ndarray) -> np.ndarray:
     """Inverse of :func:`to_slices` for an array shaped like ``sl.xs``."""
     shape = sl.shape if sl.shape else (1,)
-    if not sl.groups_shape:
-        return rows.reshape(-1)[: int(np.prod(shape))].reshape(sl.shape)
     moved_shape = list(np.moveaxis(np.empty(shape, dtype=np.int8), sl.axis, -1).shape)
     L = moved_shape[-1]
-    flat = rows.reshape(int(np.prod(moved_shape[:-1], dtype=np.int64)), -1)[:, :L]
+    if not sl.groups_shape:  # one row: the axis-moved tensor flattened
+        flat = rows.reshape(-1)[: int(np.prod(shape))]
+    else:
+        flat = rows.reshape(int(np.prod(moved_shape[:-1], dtype=np.int64)), -1)[:, :L]
     return np.moveaxis(flat.reshape(moved_shape), -1, sl.axis).reshape(sl.shape)
 
 
