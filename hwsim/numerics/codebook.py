@@ -662,9 +662,7 @@ class CodebookFormat:
             raise FormatError(f"format {self.name!r}: selector {int(sel.max())} >= {len(self.types)} types")
         tables = np.array([cb.table for cb in self.types], dtype=np.float64)
         ax = enc.axis
-        sl_c = to_slices(codes.astype(np.float32), ax, self.group_size) if codes.ndim else None
-        if sl_c is None:
-            raise FormatError(f"format {self.name!r}: cannot decode 0-d codes")
+        sl_c = to_slices(codes.astype(np.float32), ax, self.group_size)
         c_rows = sl_c.xs.astype(np.int64)
         t_rows = np.broadcast_to(sel.reshape(-1), (c_rows.shape[0],)) if sel.size == 1 else sel.reshape(-1)
         s_rows = scales.reshape(-1)
