@@ -390,7 +390,7 @@ def to_slices(x: np.ndarray, axis: int, group_size: int | None) -> Slices:
     if group_size is None:
         xs = np.ascontiguousarray(moved.reshape(1, -1))
         return Slices(xs, np.array([xs.shape[1]], dtype=np.int64), shape, axis, ())
-    rows = moved.reshape(-1, L)
+    rows = moved.reshape(int(np.prod(lead, dtype=np.int64)), L)
     if group_size == 0 or group_size >= L:
         n_groups, B = 1, max(L, 1)
     else:
@@ -410,6 +410,8 @@ def to_slices(x: np.ndarray, axis: int, group_size: int | None) -> Slices:
 
 def from_slices(sl: Slices, rows: np.ndarray) -> np.ndarray:
     """Inverse of :func:`to_slices` for an array shaped like ``sl.xs``."""
+    if int(np.prod(sl.shape, dtype=np.int64)) == 0:
+        return np.zeros(sl.shape, rows.dtype)
     shape = sl.shape if sl.shape else (1,)
     moved_shape = list(np.moveaxis(np.empty(shape, dtype=np.int8), sl.axis, -1).shape)
     L = moved_shape[-1]
