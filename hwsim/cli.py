@@ -2,6 +2,7 @@
 
     hwsim formats                         table of the catalog
     hwsim formats show mxfp4              every element value and the scale rule
+    hwsim formats compare --data gaussian|laplace|student-t|minilm|x.npy --formats int4_g128,mxfp4,bitmod4
     hwsim quantize --format mxfp4 in.npy out.npy [--axis -1] [--rounding even] [--seed 0]
     hwsim tour [--distribution gaussian] [--out studies/format-tour]
     hwsim accelerators                    accelerator catalog
@@ -51,45 +52,115 @@ def _fmt_cell(v) -> str:
 # --- formats ------------------------------------------------------------------------------------
 def _cmd_formats(args: argparse.Namespace) -> int:
     import hwsim
-    from hwsim.catalog import core_formats
-    from hwsim.study.tour import _scale_name
+    from hwsim.catalog import all_formats
+    from hwsim.numerics.format import Format
 
+    if args.action == "compare":
+        return _cmd_formats_compare(args)
     if args.action == "show":
         if not args.name:
             raise HwsimError("hwsim formats show needs a format name, e.g. `hwsim formats show mxfp4`")
         fmt = hwsim.format(args.name)
-        print(f"{fmt.name}: {fmt.element.describe()}, {fmt.bits_per_element:g} bits/element")
-        print(f"  reference: {fmt.reference}")
-        if fmt.description:
-            print(f"  {fmt.description}")
-        if fmt.scale_rule is not None or fmt.tensor_scale:
-            blk = fmt.block_size if fmt.block_size else "whole axis"
-            print(f"  scale: {_scale_name(fmt)}, block {blk} along the encode axis")
-            if fmt.scale_rule is not None and fmt.scale_rule.value == "pow2":
-                print(f"    X = 2^(floor(log2 amax) - {fmt.emax}) stored as E8M0 (bias 127, 0xFF = NaN); "
-                      "elements = round(x / X), saturating (OCP MX v1.0 §6.3)")
-            else:
-                print(f"    s = RNE(amax / {fmt.max:g}) in the scale format; elements = round(x / s), saturating")
-        print(f"  rounding: {fmt.rounding.value}, saturate: {fmt.saturate}")
-        vals = fmt.values()
-        print(f"  {len(vals)} distinct finite element values (max {fmt.max:g}, smallest subnormal "
-              f"{fmt.smallest_subnormal:g}):")
-        limit = None if args.all or len(vals) <= 512 else 512
-        shown = vals if limit is None else np.concatenate([vals[:limit // 2], vals[-limit // 2:]])
-        print("  " + " ".join(f"{v:g}" for v in shown))
-        if limit is not None:
-            print(f"  ... ({len(vals) - limit} values omitted; --all prints every one)")
+        if isinstance(fmt, Format):
+            _show_core(fmt, args)
+        else:
+            _show_family(fmt, args)
         return 0
     import pandas as pd
 
     rows = []
-    for fmt in core_formats():
-        rows.append({"name": fmt.name, "bits/elem": fmt.bits_per_element,
+    for fmt in all_formats():
+        vals = np.abs(np.asarray(fmt.values(), dtype=np.float64))
+        tiny = float(vals[vals > 0].min()) if np.any(vals > 0) else math.nan
+        rows.append({"name": fmt.name, "bits/elem": round(fmt.bits_per_element, 4),
                      "block": fmt.block_size if fmt.block_size else ("axis" if fmt.block_size == 0 else "-"),
-                     "element": fmt.element.describe(), "scale": _scale_name(fmt), "max": fmt.max,
-                     "smallest subnormal": fmt.smallest_subnormal,
-                     "range (binades)": round(math.log2(fmt.max / fmt.smallest_subnormal), 1)})
+                     "element": _element_text(fmt), "scale": _scale_text(fmt), "max": fmt.max,
+                     "smallest": tiny, "range (binades)": round(math.log2(fmt.max / tiny), 1)})
     _print_table(pd.DataFrame(rows), "hwsim format catalog")
+    return 0
+
+
+def _element_text(fmt) -> str:
+    from hwsim.numerics.format import Format
+
+    if isinstance(fmt, Format):
+        return fmt.element.describe()
+    describe = getattr(fmt, "describe", None)
+    return describe() if callable(describe) else type(fmt).__name__
+
+
+def _scale_text(fmt) -> str:
+    from hwsim.numerics.format import Format
+    from hwsim.study.tour import _scale_name
+
+    if isinstance(fmt, Format):
+        return _scale_name(fmt)
+    rule = getattr(fmt, "scale_rule", None)
+    per = {None: "tensor", 0: "channel"}.get(fmt.block_size, f"group {fmt.block_size}")
+    return f"{rule} per {per}" if isinstance(rule, str) else "-"
+
+
+def _show_core(fmt, args: argparse.Namespace) -> None:
+    from hwsim.study.tour import _scale_name
+
+    print(f"{fmt.name}: {fmt.element.describe()}, {fmt.bits_per_element:g} bits/element")
+    print(f"  reference: {fmt.reference}")
+    if fmt.description:
+        print(f"  {fmt.description}")
+    if fmt.scale_rule is not None or fmt.tensor_scale:
+        blk = fmt.block_size if fmt.block_size else "whole axis"
+        print(f"  scale: {_scale_name(fmt)}, block {blk} along the encode axis")
+        if fmt.scale_rule is not None and fmt.scale_rule.value == "pow2":
+            print(f"    X = 2^(floor(log2 amax) - {fmt.emax}) stored as E8M0 (bias 127, 0xFF = NaN); "
+                  "elements = round(x / X), saturating (OCP MX v1.0 §6.3)")
+        else:
+            print(f"    s = RNE(amax / {fmt.max:g}) in the scale format; elements = round(x / s), saturating")
+    print(f"  rounding: {fmt.rounding.value}, saturate: {fmt.saturate}")
+    vals = fmt.values()
+    print(f"  {len(vals)} distinct finite element values (max {fmt.max:g}, smallest subnormal "
+          f"{fmt.smallest_subnormal:g}):")
+    _print_values(vals, args)
+
+
+def _show_family(fmt, args: argparse.Namespace) -> None:
+    print(f"{fmt.name}: {_element_text(fmt)}, {fmt.bits_per_element:g} bits/element")
+    print(f"  reference: {fmt.reference}")
+    if fmt.description:
+        print(f"  {fmt.description}")
+    print(f"  scale: {_scale_text(fmt)} along the encode axis")
+    for cb in getattr(fmt, "types", ()):
+        print(f"  type {cb.name} ({cb.bits}-bit, ties {cb.ties}): code -> value")
+        print("    " + "  ".join(f"{c:0{cb.bits}b}:{'-' if math.isnan(v) else f'{v:g}'}"
+                                 for c, v in enumerate(cb.table)))
+    vals = np.asarray(fmt.values())
+    print(f"  {len(vals)} distinct element values before scaling:")
+    _print_values(vals, args)
+
+
+def _print_values(vals, args: argparse.Namespace) -> None:
+    limit = None if args.all or len(vals) <= 512 else 512
+    shown = vals if limit is None else np.concatenate([vals[:limit // 2], vals[-limit // 2:]])
+    print("  " + " ".join(f"{v:g}" for v in shown))
+    if limit is not None:
+        print(f"  ... ({len(vals) - limit} values omitted; --all prints every one)")
+
+
+def _cmd_formats_compare(args: argparse.Namespace) -> int:
+    import hwsim
+    from hwsim.study.compare import compare_formats, load_data
+
+    names = [n.strip() for n in (args.formats or "").split(",") if n.strip()]
+    if not names:
+        raise HwsimError("hwsim formats compare needs --formats, e.g. --formats int4_g128,mxfp4,nvfp4,bitmod4")
+    fmts = [hwsim.format(n) for n in names]
+    tensors = load_data(args.data, shape=(args.rows, args.cols), seed=args.seed)
+    table = compare_formats(fmts, tensors)
+    n_el = sum(t.size for _, t in tensors)
+    what = (f"{len(tensors)} tensors, {n_el:,} values" if len(tensors) > 1 else f"{tensors[0][1].shape}")
+    _print_table(table, f"formats on {args.data} data ({what}); quantized along the last axis")
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
     return 0
 
 
@@ -281,10 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
-    f = sub.add_parser("formats", help="list the format catalog, or `show NAME`")
-    f.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    f = sub.add_parser("formats", help="list the format catalog, `show NAME`, or `compare`")
+    f.add_argument("action", nargs="?", choices=["list", "show", "compare"], default="list")
     f.add_argument("name", nargs="?")
     f.add_argument("--all", action="store_true", help="show: print every value, however many")
+    f.add_argument("--data", default="gaussian",
+                   help="compare: gaussian | laplace | student-t | minilm (its Linear weights) | file.npy")
+    f.add_argument("--formats", help="compare: comma-separated format names")
+    f.add_argument("--rows", type=int, default=256, help="compare: synthetic data rows")
+    f.add_argument("--cols", type=int, default=4096, help="compare: synthetic data columns (the reduction axis)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--csv", help="compare: also write the table as CSV")
     f.set_defaults(func=_cmd_formats)
 
     q = sub.add_parser("quantize", help="fake-quantize (or --codes: encode) a .npy array")
