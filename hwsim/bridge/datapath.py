@@ -38,6 +38,7 @@ from torch.overrides import TorchFunctionMode
 
 from hwsim.errors import FormatError, HwsimError
 from hwsim.numerics.format import Format
+from hwsim.numerics.protocol import NumberFormat
 
 __all__ = ["simulate", "Simulation", "LayerFormats", "SimLinear", "SimConv2d", "resolve_format"]
 
@@ -51,7 +52,7 @@ def resolve_format(spec: str | Format | None) -> Format | None:
     Raises:
         FormatError: unknown name (the message lists the known formats).
     """
-    if isinstance(spec, Format):
+    if isinstance(spec, Format) or isinstance(spec, NumberFormat):  # any format family
         return None if spec.name == "fp32" else spec
     if spec is None or (isinstance(spec, str) and spec.lower() in _IDENTITY):
         return None
@@ -302,6 +303,16 @@ class Simulation:
                 resolve_format(ov["activations"]) if "activations" in ov else fmts.activations,
                 resolve_format(ov["kv_cache"]) if "kv_cache" in ov else fmts.kv_cache)
         return fmts
+
+    def format_objects(self) -> dict[str, Any]:
+        """Every format this simulation uses, by the name its GEMM records carry (formats built in
+        code have no catalog entry, so the cost model resolves them through this)."""
+        out: dict[str, Any] = {}
+        for fmts in [self._default, *getattr(self, "layer_formats", {}).values()]:
+            for f in (fmts.weights, fmts.activations, fmts.kv_cache):
+                if f is not None:
+                    out[f.name] = f
+        return out
 
     def _build(self, model: nn.Module) -> nn.Module:
         # a new module tree sharing every parameter and buffer with the original

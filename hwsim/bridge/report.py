@@ -13,6 +13,8 @@ activation formats (``Accelerator.area_um2``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,15 +36,17 @@ _TOTALS = ["cycles", "energy_pj", "energy_mac_pj", "energy_rf_pj", "energy_sram_
            "macs", "dram_read_bytes", "dram_write_bytes"]
 
 
-def cost_gemms(records: pd.DataFrame, accelerator: Any) -> pd.DataFrame:
-    """Add cost columns to a GEMM record table (``layer, kind, m, k, n, a_format, w_format, count``)."""
+def cost_gemms(records: pd.DataFrame, accelerator: Any, formats: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Add cost columns to a GEMM record table (``layer, kind, m, k, n, a_format, w_format, count``);
+    ``formats`` resolves format names that are not catalog entries (formats built in code)."""
+    known = dict(formats or {})
     df = records.reset_index(drop=True).copy()
     for col in _COST:
         df[col] = np.zeros(len(df), dtype=np.float64)
     for (a_fmt, w_fmt), idx in df.groupby(["a_format", "w_format"], sort=False).groups.items():
         rows = df.loc[idx]
         cost = accelerator.gemm(rows["m"].to_numpy(np.int64), rows["k"].to_numpy(np.int64),
-                                rows["n"].to_numpy(np.int64), a_fmt, w_fmt)
+                                rows["n"].to_numpy(np.int64), known.get(a_fmt, a_fmt), known.get(w_fmt, w_fmt))
         for col in _COST:
             df.loc[idx, col] = np.broadcast_to(np.asarray(getattr(cost, col), dtype=np.float64), (len(idx),))
     for col in ("cycles", "compute_cycles", "stall_cycles", "macs"):
@@ -191,11 +195,13 @@ def build_report(sim: Simulation, *, metric_name: str, metric: float | None, bas
     from hwsim.bridge.datapath import _name
 
     acc = sim.accelerator
-    layers = cost_gemms(sim.records(), acc)
+    known = sim.format_objects()
+    layers = cost_gemms(sim.records(), acc, known)
     return Report(model=model_name, weights=_name(sim.weights), activations=_name(sim.activations),
                   kv_cache=_name(sim.kv_cache), accumulate=_name(sim.accumulate), accelerator=acc.name,
                   clock_mhz=float(np.max(acc.clock_mhz)), layers=layers, metric_name=metric_name,
                   metric=metric, baseline_metric=baseline_metric, metrics=metrics,
                   unsupported=[{"name": u.name, "op": u.op, "reason": u.reason} for u in sim.unsupported],
-                  notes=notes, array_area_um2=float(np.max(acc.area_um2(_name(sim.activations),
-                                                                        _name(sim.weights)))))
+                  notes=notes, array_area_um2=float(np.max(acc.area_um2(
+                      known.get(_name(sim.activations), _name(sim.activations)),
+                      known.get(_name(sim.weights), _name(sim.weights))))))
