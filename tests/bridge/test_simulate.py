@@ -265,3 +265,26 @@ def test_cuda_model_uses_the_gpu_path():
         ref = simulate(Tiny(), "mxfp4", "mxfp8_e4m3")(x.cpu())
     assert y.is_cuda and sim.model.fc1.weight.is_cuda
     assert torch.allclose(y.cpu(), ref, atol=1e-4)
+
+
+def test_codebook_format_built_in_code_runs_and_is_costed(x):
+    """Any format family works in the bridge, also one built in code (no catalog name): weights are
+    quantized once with the format's own rule, and the report costs its GEMMs by its bit widths."""
+    from hwsim.numerics.codebook import Codebook, CodebookFormat
+
+    int4 = Codebook(name="int4_sym", bits=4, table=[k if k < 8 else k - 16 for k in range(16)])
+    fmt = CodebookFormat(name="int4_mse_test", types=(int4,), group_size=0, scale_rule="mse", search=(80, 120, 5))
+    model = Tiny()
+    sim = simulate(model, weights=fmt, activations=None, accelerator="mx-systolic-32", attention=False)
+    with torch.no_grad():
+        sim(x)
+    want = torch.from_numpy(fmt.quantize(model.fc1.weight.detach().numpy(), axis=-1))
+    assert torch.equal(sim.model.fc1.weight, want)
+    rec = sim.records()
+    assert set(rec.loc[rec["kind"] == "linear", "w_format"]) == {"int4_mse_test"}
+    from hwsim.bridge.report import cost_gemms
+
+    costs = cost_gemms(rec, sim.accelerator, sim.format_objects())
+    assert (costs["energy_pj"] > 0).all()
+    with pytest.raises(Exception, match="unknown format"):
+        cost_gemms(rec, sim.accelerator)  # without the objects the name means nothing
