@@ -35,7 +35,7 @@ _COMMON = {"kind": str, "reference": str, "description": str, "ml_dtypes": str, 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "float": {"exp_bits": int, "man_bits": int, "bias": int, "specials": str},
     "int": {"bits": int, "frac_bits": int, "encoding": str},
-    "scaled": {"element": (str, dict), "block_size": int, "scale_rule": str, "scale_element": str,
+    "scaled": {"element": (str, dict), "block_size": int, "scale_rule": str, "scale_element": (str, dict),
                "tensor_scale": bool},
 }
 _REQUIRED = {"float": ("exp_bits", "man_bits"), "int": ("bits",), "scaled": ("element",)}
@@ -199,13 +199,14 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, NumberFormat]:
                     _check_table(where, kind, table, errors)
                 if not str(table.get("reference", "")).strip():
                     errors.append(f"{where}.reference: missing or empty (every entry cites its spec)")
-                if isinstance(table.get("element"), dict):
-                    inner = table["element"]
-                    ik = inner.get("kind")
-                    if ik not in ("float", "int"):
-                        errors.append(f"{where}.element.kind: {ik!r} not one of ['float', 'int']")
-                    else:
-                        _check_table(f"{where}.element", ik, inner, errors)
+                for key, kinds in (("element", ("float", "int")), ("scale_element", ("float",))):
+                    if isinstance(table.get(key), dict):  # an inline element table
+                        inner = table[key]
+                        ik = inner.get("kind")
+                        if ik not in kinds:
+                            errors.append(f"{where}.{key}.kind: {ik!r} not one of {list(kinds)}")
+                        else:
+                            _check_table(f"{where}.{key}", ik, inner, errors)
                 if len(errors) > n_before:  # schema errors: reported; building it would only add noise
                     invalid.add(name)
                 raw[name] = (where, table)
@@ -251,7 +252,9 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, NumberFormat]:
                 continue
             scale_el = None
             if "scale_element" in table:
-                se = elements.get(table["scale_element"])
+                se_ref = table["scale_element"]
+                # inline tables hold elements that are no format themselves (unsigned UE5M3)
+                se = _element_from(se_ref) if isinstance(se_ref, dict) else elements.get(se_ref)
                 if not isinstance(se, FloatElement):
                     errors.append(f"{where}.scale_element: " + unknown_name(
                         "float element", table["scale_element"],

@@ -49,7 +49,7 @@ Value = Fraction | float
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FloatTraits:
-    """A minifloat ExMy: ``sign << (E+M) | exp_field << M | man_field``."""
+    """A minifloat ExMy: ``sign << (E+M) | exp_field << M | man_field`` (fnu: no sign field)."""
 
     exp_bits: int
     man_bits: int
@@ -58,7 +58,12 @@ class FloatTraits:
 
     @property
     def bits(self) -> int:
-        return 1 + self.exp_bits + self.man_bits
+        return int(self.specials is not Specials.FNU) + self.exp_bits + self.man_bits
+
+
+def _fn_like(t: FloatTraits) -> bool:
+    """fn and fnu (unsigned fn, ml_dtypes float8_e8m0fnu naming): "only the all-ones code is NaN"."""
+    return t.specials in (Specials.FN, Specials.FNU)
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ def _top_field(t: FloatTraits) -> int:
     - fnuz, finite: all exponent fields finite.
     """
     ones = (1 << t.exp_bits) - 1
-    if t.specials is Specials.IEEE or (t.specials is Specials.FN and t.man_bits == 0):
+    if t.specials is Specials.IEEE or (_fn_like(t) and t.man_bits == 0):
         return ones - 1
     return ones
 
@@ -100,7 +105,7 @@ def _top_field(t: FloatTraits) -> int:
 def _top_man(t: FloatTraits) -> int:
     """Largest mantissa field of the top finite binade (fn: "all ones minus 1")."""
     full = (1 << t.man_bits) - 1
-    if t.specials is Specials.FN and t.man_bits > 0:
+    if _fn_like(t) and t.man_bits > 0:
         return full - 1
     return full
 
@@ -186,7 +191,7 @@ def decode_element(el: Any, code: int) -> Value:
         return math.nan
     if t.specials is Specials.IEEE and e == ones:
         return math.nan if m else (-math.inf if s else math.inf)
-    if t.specials is Specials.FN and e == ones and m == (1 << M) - 1:
+    if _fn_like(t) and e == ones and m == (1 << M) - 1:
         return math.nan
     if e == 0:
         mag = Fraction(m, 1 << M) * _pow2(1 - t.bias)
@@ -203,6 +208,8 @@ def nan_code(el: Any, negative: bool = False) -> int:
     t = traits(el)
     if isinstance(t, IntTraits) or t.specials is Specials.FINITE:
         raise FormatError(f"{t} has no NaN encoding")
+    if t.specials is Specials.FNU:  # unsigned: the all-ones code
+        return (1 << t.bits) - 1
     sign = (1 << (t.bits - 1)) if negative else 0
     if t.specials is Specials.FNUZ:
         return 1 << (t.bits - 1)
@@ -289,6 +296,10 @@ def encode_element(el: Any, x: Value, mode: RoundMode | str = RoundMode.EVEN, *,
             return (1 << (t.bits - 1)) | k
         return (1 << t.bits) - k
 
+    if t.specials is Specials.FNU:  # unsigned: -0 reads as +0; a negative value has no code (NaN)
+        if neg and (is_nan or x != 0):
+            return nan_code(t)
+        neg = False
     sign = (1 << (t.bits - 1)) if neg else 0
     if is_nan:
         if t.specials is Specials.FINITE:

@@ -45,7 +45,8 @@ class ElementParams(NamedTuple):
     max_mag: int  #: minifloats: magnitude code (code without sign) of the largest finite value
 
 
-_SPECIALS_CODE = {Specials.IEEE: 0, Specials.FN: 1, Specials.FNUZ: 2, Specials.FINITE: 3}
+#: kernel specials code; FNU runs as FN (its codes are the positive codes of the signed layout)
+_SPECIALS_CODE = {Specials.IEEE: 0, Specials.FN: 1, Specials.FNUZ: 2, Specials.FINITE: 3, Specials.FNU: 1}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +55,8 @@ class FloatElement:
 
     Value of a finite code (IEEE 754-2019 §3.4, OCP OFP8 v1.0 §4, OCP MX v1.0 §5.3):
     normal ``(-1)^s 2^(e-bias) (1 + m/2^M)``, subnormal (e = 0) ``(-1)^s 2^(1-bias) (m/2^M)``.
+    ``specials='fnu'`` drops the sign bit (unsigned, E + M bits; FN's NaN and max otherwise): a
+    block-scale element only (UE5M3), a Format rejects it as its element.
     """
 
     exp_bits: int
@@ -78,7 +81,7 @@ class FloatElement:
     # --- derived (gfloat FormatInfo / numpy finfo vocabulary) -------------------------------
     @property
     def bits(self) -> int:
-        return 1 + self.exp_bits + self.man_bits
+        return int(self.specials is not Specials.FNU) + self.exp_bits + self.man_bits
 
     @property
     def is_float(self) -> bool:
@@ -87,14 +90,19 @@ class FloatElement:
     @property
     def max_exp_field(self) -> int:
         top = (1 << self.exp_bits) - 1
-        if self.specials is Specials.IEEE or (self.specials is Specials.FN and self.man_bits == 0):
+        if self.specials is Specials.IEEE or (self._fn_like and self.man_bits == 0):
             return top - 1
         return top
 
     @property
+    def _fn_like(self) -> bool:
+        """FN and FNU: only the all-ones code (per sign) is NaN."""
+        return self.specials in (Specials.FN, Specials.FNU)
+
+    @property
     def max_man_top(self) -> int:
         full = (1 << self.man_bits) - 1
-        if self.specials is Specials.FN and self.man_bits > 0:
+        if self._fn_like and self.man_bits > 0:
             return full - 1  # S.1111.111 is NaN
         return full
 
@@ -129,18 +137,20 @@ class FloatElement:
 
     @property
     def has_negative_zero(self) -> bool:
-        return self.specials is not Specials.FNUZ
+        return self.specials not in (Specials.FNUZ, Specials.FNU)
 
     def params(self) -> ElementParams:
+        # kernel code width: the signed layout (an FNU code is the positive code of that layout)
         return ElementParams(0, self.man_bits, self.emin, self.bias, self.max_exp_field,
-                             self.max_man_top, _SPECIALS_CODE[self.specials], self.bits, 0, 0, 0,
+                             self.max_man_top, _SPECIALS_CODE[self.specials],
+                             1 + self.exp_bits + self.man_bits, 0, 0, 0,
                              (self.max_exp_field << self.man_bits) | self.max_man_top)
 
     def decode_code(self, code: int) -> float:
         """Value of one code (reads the bit fields; used to build :meth:`table`)."""
         if not 0 <= code < (1 << self.bits):
             raise FormatError(f"code {code} not in [0, 2**{self.bits})")
-        sign = -1.0 if code >> (self.bits - 1) else 1.0
+        sign = -1.0 if self.specials is not Specials.FNU and code >> (self.bits - 1) else 1.0
         e = (code >> self.man_bits) & ((1 << self.exp_bits) - 1)
         m = code & ((1 << self.man_bits) - 1)
         top = (1 << self.exp_bits) - 1
@@ -148,7 +158,7 @@ class FloatElement:
             return math.nan
         if self.specials is Specials.IEEE and e == top:
             return sign * math.inf if m == 0 else math.nan
-        if self.specials is Specials.FN and e == top and m == (1 << self.man_bits) - 1:
+        if self._fn_like and e == top and m == (1 << self.man_bits) - 1:
             return math.nan
         if e == 0:
             return sign * math.ldexp(m, self.emin - self.man_bits)
@@ -330,6 +340,9 @@ class Format:
                 f"the tensor's range, so a second fp32 scale adds nothing")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise FormatError(f"format {self.name!r}: seed {self.seed!r} must be an int >= 0")
+        if getattr(self.element, "specials", None) is Specials.FNU:
+            raise FormatError(f"format {self.name!r}: element {self.element.describe()} is unsigned "
+                              f"(specials 'fnu'): it serves only as a scale_element")
 
     # --- derived ------------------------------------------------------------------------------
     @property

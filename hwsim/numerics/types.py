@@ -37,6 +37,10 @@ class Specials(str, Enum):
     FNUZ = "fnuz"
     #: every code is a finite number, no Inf, no NaN. OCP MX v1.0 §5.3.2 (FP6 E2M3/E3M2, FP4 E2M1).
     FINITE = "finite"
+    #: "FNU", unsigned: no sign bit (codes are ``exp_field << M | man``, E + M bits), no Inf, the
+    #: all-ones code is the only NaN (ml_dtypes ``float8_e8m0fnu``; PTX ``ue5m3``). Only for block
+    #: scales, which are never negative (the UE5M3 scale of arXiv 2509.17791).
+    FNU = "fnu"
 
 
 class ScaleRule(str, Enum):
