@@ -14,6 +14,7 @@ input, so any axis works without transposing. Torch tensors are handed to
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numba as nb
@@ -88,7 +89,7 @@ def _odd(S: int, es: int):
 
 
 @nb.njit(cache=True, inline="always")
-def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St, et, t_nan):
+def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St, et, t_nan, tab_S, tab_es):
     """Scale of one block -> (scale_code, S, es, nan_block, plain); elements are divided by
     S * 2**es. ``plain``: the block holds only zeros and normal finite float32s, so the
     branch-free path applies (found in the same pass as the amax).
@@ -126,6 +127,8 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
     else:
         code = 0
     code = max(code, 1)  # never a zero scale: at least the smallest positive value
+    if tab_S.shape[0]:  # narrow scale elements: (S, es) of every code precomputed
+        return code, tab_S[code], tab_es[code], False, plain
     Ss, ess = float_significand(code, sM, sbias, semin)
     S, es = _odd(Ss * St, ess + et)
     return code, S, es, False, plain
@@ -212,7 +215,7 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int):
 
 
 @nb.njit(cache=True, inline="always")
-def _fast_block(seg, out, ep, S, lS, es, mode, sval, pow2, is_int, out_values):
+def _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, pow2, is_int, out_values):
     """One plain block (zeros and normal float32s) on the branch-free path, writing codes or
     (``out_values``) float32 values. ``pow2``, ``is_int`` and ``out_values`` are constants at each
     call site, so the compiler emits one specialized, branch-free loop per case.
@@ -222,7 +225,6 @@ def _fast_block(seg, out, ep, S, lS, es, mode, sval, pow2, is_int, out_values):
     a gather.
     """
     sval32 = np.float32(sval)
-    inv_S = 1.0 / S
     for l in range(seg.shape[0]):
         c, sig, pexp, sign = _fast_code(np.int64(seg[l]), ep, S, lS, es, mode, inv_S, pow2, is_int)
         if out_values:
@@ -233,22 +235,23 @@ def _fast_block(seg, out, ep, S, lS, es, mode, sval, pow2, is_int, out_values):
 
 
 @nb.njit(cache=True, inline="always")
-def _fast_dispatch(seg, out, ep, S, lS, es, mode, sval, out_values):
+def _fast_dispatch(seg, out, ep, S, lS, es, mode, sval, inv_S, out_values):
     """Pick the specialized loop for this block's scale kind and the element kind."""
     if S == 1:
         if ep[0] == 1:
-            _fast_block(seg, out, ep, S, lS, es, mode, sval, True, True, out_values)
+            _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, True, True, out_values)
         else:
-            _fast_block(seg, out, ep, S, lS, es, mode, sval, True, False, out_values)
+            _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, True, False, out_values)
     elif ep[0] == 1:
-        _fast_block(seg, out, ep, S, lS, es, mode, sval, False, True, out_values)
+        _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, False, True, out_values)
     else:
-        _fast_block(seg, out, ep, S, lS, es, mode, sval, False, False, out_values)
+        _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, False, False, out_values)
 
 
 @nb.njit(cache=True, parallel=True)
 def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp, Sd, ed, St, et,
-                   t_nan, mode, seed, saturate, L_orig, inner, arith_ok):
+                   t_nan, mode, seed, saturate, L_orig, inner, arith_ok, tab_S, tab_es, tab_lS, tab_inv,
+                   tab_sval, tab_ok):
     """Encode rows of ``xb`` (float32 bits, rows x L) block by block into ``codes`` (encode) or
     ``values`` (quantize); the other is None, and numba compiles each use without the other's code.
 
@@ -269,17 +272,25 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
         seg = xb[r, start:stop]
         n = stop - start
         scode, S, es, nan_block, plain = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, lSd,
-                                                      inv_Sd, ed, St, et, t_nan)
+                                                      inv_Sd, ed, St, et, t_nan, tab_S, tab_es)
         scales[r, j] = scode
-        lS = bitlen(S)
-        sval = S * math.ldexp(1.0, es)
+        if tab_S.shape[0] and not nan_block:
+            lS = tab_lS[scode]
+            sval = tab_sval[scode]
+            inv_S = tab_inv[scode]
+            sval_ok = tab_ok[scode]
+        else:
+            lS = bitlen(S)
+            sval = S * math.ldexp(1.0, es)
+            inv_S = 1.0 / S
+            sval_ok = np.float64(np.float32(sval)) == sval
         base = (r // inner) * L_orig * inner + r % inner + start * inner
         if values is not None:
             vseg = values[r, start:stop]
             if nan_block:
                 vseg[:] = math.nan
-            elif fast_ok and plain and arith_ok and np.float64(np.float32(sval)) == sval:
-                _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, True)
+            elif fast_ok and plain and arith_ok and sval_ok:
+                _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, inv_S, True)
             else:
                 for l in range(n):
                     r32 = hash32(base + l * inner, seed) if mode == 3 else 0
@@ -290,7 +301,7 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
             if nan_block:
                 cseg[:] = 0
             elif fast_ok and plain:
-                _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, False)
+                _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, inv_S, False)
             else:
                 for l in range(n):
                     r32 = hash32(base + l * inner, seed) if mode == 3 else 0
@@ -409,6 +420,7 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
     if rule == _RULE_AMAX:
         Sm, em = odd_significand(el.max)
         Sd, ed = _odd(Sm * St, em + et)
+    tabs = _scale_tables(fmt.scale_element, St, et) if rule == _RULE_AMAX else _NO_TABLES
     cdt = _code_dtype(el)
     codes = np.empty(xr.shape, dtype=cdt) if want_codes else None
     values = np.empty(xr.shape, dtype=np.float32) if want_values else None
@@ -422,7 +434,7 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
             _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), tuple(el.params()),
                            rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
                            MODE_CODE[fmt.rounding], fmt.seed & 0xFFFFFFFF, saturate, L, inner,
-                           _arith_ok(el))
+                           _arith_ok(el), *tabs)
         finally:
             nb.set_num_threads(threads)
     shape = x32.shape
@@ -436,6 +448,35 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
     scales_out = back(_scales_out(fmt, scales)) if rule != _RULE_NONE else None
     ts_out = np.float32(ts_val) if fmt.tensor_scale else None
     return codes_out, scales_out, ts_out, values_out, ax
+
+
+_NO_TABLES = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+              np.zeros(0), np.zeros(0, np.bool_))
+
+
+@lru_cache(maxsize=64)
+def _scale_tables(sel: FloatElement | None, St: int, et: int) -> tuple[np.ndarray, ...]:
+    """Per scale code of a narrow (<= 16-bit) scale element: the divisor S * 2**es of its elements
+    (block scale times tensor scale, odd S), bit length of S, 1/S, the scale value, and whether
+    that value is exact in float32. Replaces per-block decoding (NVFP4 blocks hold only 16 elements)."""
+    if sel is None or sel.bits > 16:
+        return _NO_TABLES
+    n = 1 << sel.bits
+    tS = np.ones(n, np.int64)
+    tes = np.zeros(n, np.int64)
+    for code in range(n):
+        v = sel.decode_code(code)
+        if not math.isfinite(v) or v <= 0:
+            continue
+        Ss, ess = odd_significand(v)
+        tS[code], tes[code] = Ss * St, ess + et  # odd x odd: already odd
+    tlS = np.array([int(s).bit_length() for s in tS], np.int64)
+    tinv = 1.0 / tS.astype(np.float64)
+    tsval = tS.astype(np.float64) * np.ldexp(1.0, tes)
+    tok = tsval.astype(np.float32).astype(np.float64) == tsval
+    for a in (tS, tes, tlS, tinv, tsval, tok):
+        a.setflags(write=False)
+    return tS, tes, tlS, tinv, tsval, tok
 
 
 def _arith_ok(el) -> bool:
