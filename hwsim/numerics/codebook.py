@@ -14,9 +14,10 @@ algorithm parameterized by data):
 Exact semantics (docs/numerics.md, "Codebook formats"):
 
 1. The stored scale is ``s = fp32(alpha / max|codebook|)`` (``alpha`` in float64); with
-   ``scale_storage="int8"`` the group's base (absmax) is first quantized to an INT8 code against the
-   channel's largest base (BitMoD §III-C second-level scale): ``code = RNE(127 * base / base_max)``,
-   ``base = fp32(code * fp32(base_max / 127))``.
+   ``scale_storage="int8"`` the group's base (absmax) is first quantized to an INT8 code of the
+   channel's step (BitMoD §III-C second-level scale): ``step = fp32(base_max / 127)``,
+   ``code = RNE(base / step)`` (the division a decoder of the stored step does; exact),
+   ``base = fp32(code * step)``. A stored scale beyond the float32 range saturates at its maximum.
 2. Every element ``x`` becomes ``y = x / s`` (float64 division, correctly rounded), then the code of
    the nearest codebook value (exact comparison against the exact float64 midpoints of adjacent
    values; outside the grid: the end value). A tie goes where the codebook's ``ties`` rule says:
@@ -48,6 +49,8 @@ from hwsim.numerics.encoded import Encoded
 
 __all__ = ["Codebook", "CodebookFormat", "Grid", "grid_of", "Stack", "stack_of", "encode_rows", "search_errors",
            "nearest_codes", "TIES", "SCALE_RULES"]
+
+_F32_MAX = float(np.finfo(np.float32).max)
 
 Ties = Literal["even", "up", "down", "zero", "away"]
 TIES = ("even", "up", "down", "zero", "away")
@@ -226,7 +229,7 @@ def _search_kernel(xs, lens, base, factors, vals, mids, picks, nvals, gmax, lo, 
         for t in range(T):
             n = nvals[t]
             for k in range(K):
-                sc = np.float64(np.float32(base[s] * factors[k] / gmax[t]))
+                sc = np.float64(np.float32(min(base[s] * factors[k] / gmax[t], _F32_MAX)))
                 acc = 0.0
                 if sc == 0.0 or not np.isfinite(sc):
                     for j in range(L):
@@ -585,7 +588,7 @@ class CodebookFormat:
                 err = np.zeros((S, T, 1))
                 best_k = np.zeros((S, T), np.int64)
             alpha = base[:, None] * factors[best_k]
-            scale = (alpha / gmax[None, :]).astype(np.float32)
+            scale = np.minimum(alpha / gmax[None, :], _F32_MAX).astype(np.float32)
         best_err = np.take_along_axis(err, best_k[:, :, None], axis=2)[:, :, 0]
         if T == 1:
             tsel = np.zeros(S, np.int64)
@@ -605,6 +608,8 @@ class CodebookFormat:
         per_ch = base.reshape(-1, n_groups)
         step = (per_ch.max(axis=1) / 127.0).astype(np.float32)
         safe = np.where(step > 0, step, 1).astype(np.float64)
+        # RNE of the exact quotient: base and step are float32 values, so a float64 quotient that
+        # lands on k + 1/2 is exactly k + 1/2 (a 24-bit by 24-bit quotient cannot be nearer to it)
         code = np.clip(np.rint(per_ch / safe[:, None]), 0, 127).astype(np.int8)
         eff = (code.astype(np.float64) * step.astype(np.float64)[:, None]).astype(np.float32)
         return eff.reshape(-1).astype(np.float64), {"scale_codes": code, "channel_step": step}
