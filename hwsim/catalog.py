@@ -65,8 +65,8 @@ def _families() -> tuple[dict[str, KindSpec], dict[str, Any]]:
 
 
 _CODEBOOK_KEYS: dict[str, type | tuple[type, ...]] = {
-    "bits": int, "table": list, "generator": str, "params": dict, "ties": str, "reference": str,
-    "description": str}
+    "bits": int, "table": list, "generator": str, "params": dict, "ties": str, "denominator": str,
+    "reference": str, "description": str}
 
 
 def _codebook_from(where: str, name: str, table: Mapping[str, Any], errors: list[str]) -> Any:
@@ -105,7 +105,7 @@ def _codebook_from(where: str, name: str, table: Mapping[str, Any], errors: list
                 return None
         bits = table.get("bits", max(len(values) - 1, 1).bit_length())
         return Codebook(name=name, bits=bits, table=tuple(values), ties=table.get("ties", "even"),
-                        reference=table.get("reference", ""))
+                        denominator=table.get("denominator", "absmax"), reference=table.get("reference", ""))
     except (FormatError, TypeError, ValueError) as exc:
         errors.append(f"{where}: {exc}")
         return None

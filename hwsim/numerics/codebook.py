@@ -13,7 +13,8 @@ algorithm parameterized by data):
 
 Exact semantics (docs/numerics.md, "Codebook formats"):
 
-1. The stored scale is ``s = fp32(alpha / max|codebook|)`` (``alpha`` in float64); with
+1. The stored scale is ``s = fp32(alpha / scale_max)`` (``alpha`` in float64; ``scale_max`` = the
+   codebook's largest magnitude, or its largest value where the paper's code divides by that); with
    ``scale_storage="int8"`` the group's base (absmax) is first quantized to an INT8 code of the
    channel's step (BitMoD §III-C second-level scale): ``step = fp32(base_max / 127)``,
    ``code = RNE(base / step)`` (the division a decoder of the stored step does; exact),
@@ -69,10 +70,16 @@ class Codebook:
     bits: int
     table: tuple[float, ...]
     ties: Ties = "even"
+    #: the scale denominator: ``absmax`` = max |value| (BitMoD ``qmax = max(abs(x))``), ``max`` =
+    #: the largest value (ANT ``convert_tensor`` normalizes by ``torch.max(grid)``: 7 for -8..7)
+    denominator: str = "absmax"
     reference: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "table", tuple(float(v) for v in self.table))
+        if self.denominator not in ("absmax", "max"):
+            raise FormatError(f"codebook {self.name!r}: denominator {self.denominator!r} not one of "
+                              f"['absmax', 'max']")
         if not 1 <= self.bits <= 8:
             raise FormatError(f"codebook {self.name!r}: bits={self.bits} out of range [1, 8]")
         if len(self.table) != 1 << self.bits:
@@ -88,8 +95,14 @@ class Codebook:
 
     @property
     def max(self) -> float:
-        """Largest magnitude (the scale denominator: ANT/BitMoD ``qmax``)."""
+        """Largest magnitude."""
         return float(np.max(np.abs(self.values())))
+
+    @property
+    def scale_max(self) -> float:
+        """The scale denominator (``denominator``): stored scale = fp32(alpha / scale_max)."""
+        v = self.values()
+        return float(np.max(np.abs(v)) if self.denominator == "absmax" else np.max(v))
 
     def values(self) -> np.ndarray:
         """Distinct values, sorted (float64)."""
@@ -298,7 +311,7 @@ def stack_of(types: tuple[Codebook, ...]) -> Stack:
         mids[t, :k - 1], picks[t, :k - 1] = g.mids, g.tie_pick
         luts[t, :len(g.lut)] = g.lut
     return Stack(vals, mids, picks, np.array([len(g.values) for g in grids], dtype=np.int64), gcodes,
-                 np.array([cb.max for cb in types]), np.array([g.lut_lo for g in grids]),
+                 np.array([cb.scale_max for cb in types]), np.array([g.lut_lo for g in grids]),
                  np.array([math.ldexp(1.0, g.lut_shift) for g in grids]), luts,
                  np.array([len(g.lut) for g in grids], dtype=np.int64))
 

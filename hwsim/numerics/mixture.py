@@ -33,11 +33,8 @@ Decisions where the sources leave a choice (each repeated where it is implemente
   are checked only against the value sets. Signed types are sign-magnitude (1 sign + B-1
   magnitude bits), except int, which is two's complement (the code adds ``-2^(B-1)``).
 - ANT's scale is ``alpha / max(grid)``, the largest *positive* grid value (``convert_tensor``
-  normalizes by ``torch.max(values)``). For the signed int grid (-8..7) that is 7.
-  ``CodebookFormat`` divides by the largest *magnitude* (8), so ``ant_int4`` searches
-  ``alpha`` over 75..149 % of absmax with denominator 8, not 7. This is equivalent to ANT's
-  search over 65.6..130.4 % in steps of 0.875 %. Every other ANT grid is symmetric or unsigned,
-  and there the two rules agree.
+  normalizes by ``torch.max(values)``). For the signed int grid (-8..7) that is 7: every ANT
+  codebook sets ``denominator = "max"`` (BitMoD's divide by the largest magnitude, the default).
 - The emulation's arithmetic is the codebook contract (fp32 scales, float64 ``x / s``,
   exact midpoints), not the fp16 (BitMoD) or fp32-GPU (ANT) arithmetic of the official code.
 """

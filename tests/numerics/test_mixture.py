@@ -308,7 +308,7 @@ def test_ant_matches_search_mse(name, heavy):
 
 def test_ant_type_selection_varies():
     """Gaussian weights pick flint, heavy tails pick PoT among (flint, pot, float); ant4 on
-    Gaussian weights picks int. The catalog entry reproduces the search with its own denominator."""
+    Gaussian weights picks int."""
     fmt = hwsim.format("ant4_fipf").replace(types=hwsim.format("ant4_fipf").types[1:])
     picks = set()
     for heavy, w in ((False, weights((6, 96), 1)),
@@ -319,7 +319,7 @@ def test_ant_type_selection_varies():
     assert picks == {"ant_flint4", "ant_pot4"}
     a4 = hwsim.format("ant4")
     w = weights((6, 96), 4)
-    want, t = ant_reference(w, ant_types("ant4"), denominator="absmax")
+    want, t = ant_reference(w, ant_types("ant4"))
     assert a4.types[t].name == "ant_int4"
     assert np.all(np.asarray(a4.encode(w).meta["selector"]) == t)
     assert_same_f32(a4.quantize(w), want, "ant4")
@@ -340,19 +340,12 @@ def test_ant_hand_worked():
     np.testing.assert_array_equal(fl.encode(w).codes, [[0b0100, 0b1111, 0b0011, 0b0101, 0b1001, 0, 0b0110, 0b0010]])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ANT divides alpha by max(grid) = 7 for signed int (-8..7, quant_modules.py convert_tensor "
-    "normalizes by torch.max); CodebookFormat divides by max|table| = 8, so ant_int4 searches a "
-    "different alpha range (codebook contract rule 1; needs a per-codebook scale denominator)"))
 def test_ant_int4_matches_search_mse():
     w = weights((6, 96), seed=5)
     want, _ = ant_reference(w, ant_types("ant_int4"))
     assert_same_f32(hwsim.format("ant_int4").quantize(w), want, "ant_int4")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "same denominator issue, hand-worked: ANT quantizes integer weights -7..7 exactly "
-    "(k = 100: alpha = 7, s = 7/7 = 1); with s = alpha/8 no k in 75..149 gives s = 1"))
 def test_ant_int4_exact_on_integers():
     w = np.tile(np.arange(-7, 8, dtype=np.float32), (2, 3))
     np.testing.assert_array_equal(hwsim.format("ant_int4").quantize(w), w)
@@ -371,7 +364,7 @@ def bitmod_reference(w, lists, group=128, int8=False):
     amax = np.abs(x).max(axis=-1)
     if int8:
         step = (amax.max(axis=1) / 127).astype(np.float32).astype(np.float64)
-        code = np.rint(127 * amax / amax.max(axis=1, keepdims=True))
+        code = np.rint(amax / step[:, None])
         amax = (code * step[:, None]).astype(np.float32).astype(np.float64)
     best = np.full(amax.shape, np.inf)
     out = np.zeros_like(x, dtype=np.float32)
