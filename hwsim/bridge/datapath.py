@@ -459,12 +459,16 @@ class Simulation:
             scale = 1.0 / math.sqrt(E) if scale is None else scale
             qq = _quantize(fmts.activations, q, -1)
             kq = _quantize(fmts.kv_cache, k, -1)  # QK^T reduces over the head dimension
-            s = torch.matmul(qq, kq.transpose(-2, -1)) * scale
+            s = torch.matmul(qq, kq.transpose(-2, -1)).mul_(scale)  # s is new: in-place ops are safe
             if is_causal:
                 causal = torch.ones(L, S, dtype=torch.bool, device=q.device).tril()
-                s = s.masked_fill(~causal, float("-inf"))
+                s = s.masked_fill_(~causal, float("-inf"))
             if attn_mask is not None:
-                s = s.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else s + attn_mask
+                if attn_mask.dtype == torch.bool:
+                    s = torch.where(attn_mask, s, torch.tensor(float("-inf"), dtype=s.dtype, device=s.device))
+                else:
+                    fits = attn_mask.dtype == s.dtype and torch.broadcast_shapes(s.shape, attn_mask.shape) == s.shape
+                    s = s.add_(attn_mask) if fits else s + attn_mask
             p = torch.softmax(s.float(), dim=-1).to(q.dtype)
             if dropout_p > 0.0:
                 p = F.dropout(p, dropout_p)
