@@ -54,12 +54,15 @@ class SystolicUnit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BitSerialUnit:
-    """``rows x cols`` array whose PEs take ``w_bits_per_cycle`` weight bits per cycle."""
+    """``rows x cols`` array whose PEs take ``w_bits_per_cycle`` weight bits per cycle, or
+    ``w_cycles_per_weight`` cycles per weight when set (the worst-case term count of the weight
+    format, :func:`hwsim.arch.bitserial.weight_cycles`; e.g. 2 for BitMoD's FP4/FP3 types)."""
 
     rows: Any
     cols: Any
     dataflow: Dataflow
     w_bits_per_cycle: Any
+    w_cycles_per_weight: Any = None
 
     kind = "bitserial"
 
@@ -69,7 +72,7 @@ class BitSerialUnit:
 
     def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> dict[str, Any]:
         res = bitserial_gemm(self.rows, self.cols, self.dataflow, m, k, n, w.element_bits,
-                             self.w_bits_per_cycle)
+                             self.w_bits_per_cycle, cycles_per_weight=self.w_cycles_per_weight)
         res["weight_passes"] = res.pop("passes")
         _traffic(self.dataflow, self.rows, self.cols, m, k, n, res)
         return res

@@ -38,3 +38,93 @@ def test_low_bit_formats_show_speedup() -> None:
 def test_bad_bits() -> None:
     with pytest.raises(ValueError, match="w_bits_per_cycle must be >= 1"):
         weight_passes(4, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# cycles per weight from the term decomposition (hwsim.numerics.bitserial)
+# ---------------------------------------------------------------------------------------------
+def _bitmod_types() -> list:
+    """BitMoD FP4 / FP3 types, formats.md §3.1: E2M1 / FP3 tables with the -0 code replaced by the
+    special value (+-5, +-8 for FP4; +-3, +-6 for FP3)."""
+    from hwsim.numerics.codebook import Codebook
+
+    fp4 = [0, 0.5, 1, 1.5, 2, 3, 4, 6]
+    fp3 = [0, 1, 2, 4]
+    types = [Codebook(name=f"fp4_sv{sv}", bits=4, table=fp4 + [sv] + [-v for v in fp4[1:]])
+             for sv in (5, -5, 8, -8)]
+    types += [Codebook(name=f"fp3_sv{sv}", bits=3, table=fp3 + [sv] + [-v for v in fp3[1:]])
+              for sv in (3, -3, 6, -6)]
+    return types
+
+
+def test_bitmod_term_counts_from_paper() -> None:
+    """BitMoD HPCA'25 §IV (formats.md §9 row 7): INT8 = 4 Booth terms, INT6 = 3, every FP4/FP3
+    type (special values included) = 2 terms."""
+    from hwsim.catalog import build_format
+    from hwsim.arch.bitserial import weight_cycles
+
+    assert weight_cycles("int8") == 4
+    assert weight_cycles(build_format("int", bits=6)) == 3
+    for cb in _bitmod_types():
+        assert weight_cycles(cb) == 2, cb.name
+        assert weight_cycles(cb, "lod2") == 2, cb.name  # the paper's two leading-one detectors
+    assert weight_cycles("fp4_e2m1") == 2
+
+
+def test_bitmod_group_cycles_and_throughput() -> None:
+    """§IV-B: a 4-way PE spends 128 / 4 x 2 = 64 cycles on a 128-weight group of a 2-term type,
+    more than the 8 cycles of bit-serial INT8 scale dequantization (no stall). Throughput vs one
+    FP16 MAC per cycle (128 cycles per group): INT6 1.33x, FP4/FP3 2x, INT8 1x."""
+    from hwsim.arch.bitserial import group_cycles
+
+    assert group_cycles(128, 4, 2) == 64
+    assert group_cycles(128, 4, 2) >= 8
+    fp16_group = 128
+    assert fp16_group / group_cycles(128, 4, 4) == 1.0
+    assert fp16_group / group_cycles(128, 4, 3) == pytest.approx(1.33, abs=0.005)
+    assert fp16_group / group_cycles(128, 4, 2) == 2.0
+
+
+def test_gemm_cycles_follow_term_counts() -> None:
+    """Whole GEMMs: INT8 / INT6 = 4/3 (1.33x) and INT8 / FP4-type = 2x, on the same array."""
+    from hwsim.catalog import build_format
+    from hwsim.arch.bitserial import weight_cycles
+
+    args = (32, 32, "ws", 512, 4096, 4096)
+    c8 = bitserial_gemm(*args, 8, 2, cycles_per_weight=weight_cycles("int8"))["cycles"]
+    c6 = bitserial_gemm(*args, 6, 2, cycles_per_weight=weight_cycles(build_format("int", bits=6)))["cycles"]
+    c4 = bitserial_gemm(*args, 4, 2, cycles_per_weight=weight_cycles(_bitmod_types()[0]))["cycles"]
+    assert c8 * 3 == c6 * 4 and c8 == 2 * c4
+    # for two's complement integers the bit-width model is the Booth count
+    assert c8 == bitserial_gemm(*args, 8, 2)["cycles"]
+
+
+def test_unit_override_with_codebook_weights() -> None:
+    """An accelerator whose PEs take w_cycles_per_weight from the decomposition of BitMoD's types."""
+    from hwsim.arch.bitserial import weight_cycles
+    from hwsim.numerics.codebook import CodebookFormat
+
+    types = tuple(_bitmod_types()[:4])
+    bitmod4 = CodebookFormat(name="bitmod4", types=types, group_size=128, select="group")
+    cpw = max(weight_cycles(cb) for cb in bitmod4.types)
+    base = arch.accelerator("bitmod-like")
+    terms = arch.accelerator("bitmod-like", w_cycles_per_weight=cpw)
+    shape = (512, 4096, 4096)
+    int8 = base.gemm(*shape, w_format="int8")
+    fp4 = terms.gemm(*shape, w_format=bitmod4)
+    assert int8.compute_cycles == 2 * fp4.compute_cycles
+    assert base.unit.w_cycles_per_weight is None  # the default stays the bit-width model
+
+
+def test_term_model_differs_from_bits_for_minifloats() -> None:
+    """FP6 E2M3: 6 bits -> 3 passes at 2 bits/cycle, but 1.111 x 2^e has 4 one-bits."""
+    from hwsim.arch.bitserial import weight_cycles
+
+    assert weight_passes(6, 2) == 3
+    assert weight_cycles("fp6_e2m3") == 4
+    assert weight_cycles("fp6_e2m3", "csd") == 3
+
+
+def test_bad_cycles_per_weight() -> None:
+    with pytest.raises(ValueError, match="cycles_per_weight must be >= 1"):
+        bitserial_gemm(4, 4, "ws", 8, 8, 8, 4, 2, cycles_per_weight=0)
