@@ -27,8 +27,9 @@ Exact semantics (docs/numerics.md, "Codebook formats"):
    round-half-even on integer grids and on minifloat grids).
 3. Value = ``table[code] * s``. A value that several codes share encodes to the lowest such code
    (+0 before -0).
-4. Search: for each slice and each type, the ``k`` with the smallest float64 sum of squared errors
-   (first wins a tie); type per tensor = smallest sum over slices of the per-slice best errors,
+4. Search: ``alpha = base * (k / 100)`` (both float64); for each slice and each type, the ``k``
+   with the smallest float64 sum of squared errors ``(table[c] * s - x)**2`` (the float64 product,
+   before the float32 rounding of the output; first ``k`` wins a tie); type per tensor = smallest sum over slices of the per-slice best errors,
    per group = smallest error of that group; candidates in catalog order, first wins a tie.
 5. Non-finite inputs raise :class:`~hwsim.errors.FormatError`: none of these papers defines an
    encoding for Inf/NaN and their codes have none.
@@ -92,6 +93,9 @@ class Codebook:
             raise FormatError(f"codebook {self.name!r}: needs at least two distinct values")
         if self.ties not in TIES:
             raise FormatError(f"codebook {self.name!r}: ties {self.ties!r} not one of {list(TIES)}")
+        if self.denominator == "max" and max(finite) <= 0:
+            raise FormatError(f"codebook {self.name!r}: denominator 'max' needs a positive value in the "
+                              f"table (its largest value is {max(finite):g}); use 'absmax'")
 
     @property
     def max(self) -> float:

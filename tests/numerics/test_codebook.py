@@ -395,10 +395,6 @@ def test_scale_overflow_gives_finite_values():
     assert np.all(np.isfinite(q))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "codebook.py accepts denominator='max' on a table whose largest value is <= 0: scale_max = 0, "
-    "alpha / 0 = inf saturates to the float32 max and every element encodes to 0 (a division-by-zero "
-    "warning, no error). Codebook.__post_init__ should raise FormatError naming 'denominator'"))
 def test_denominator_max_needs_a_positive_value():
     with pytest.raises(FormatError, match="denominator"):
         Codebook(name="neg", bits=2, table=(0.0, -1.0, -2.0, -3.0), denominator="max")
