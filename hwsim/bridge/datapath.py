@@ -46,14 +46,40 @@ __all__ = ["simulate", "Simulation", "LayerFormats", "SimLinear", "SimConv2d", "
 _IDENTITY = {None, "fp32", "none"}
 
 
+@dataclass(frozen=True, slots=True)
+class LlmInt8Scheme:
+    """LLM.int8() as a GEMM-level scheme for ``nn.Linear`` (``weights="llm_int8"``): bitsandbytes'
+    ``Linear8bitLt`` -- vector-wise int8 (per-row activation, per-output-channel weight absmax
+    scales), activation columns with any ``|x| >= threshold`` computed in ``dtype`` with the
+    dequantized int8 weights (LLM.int8() arXiv 2208.07339 §3; arithmetic:
+    :func:`hwsim.numerics.outlier.llm_int8_matmul`, torch twin :mod:`hwsim.bridge.llm_int8`).
+    The layer's own activation format does not apply: the scheme quantizes its input itself.
+    Recorded GEMMs: the int8 part ``(M, K, N)`` as ``llm_int8 x llm_int8`` (int8 operands to the
+    cost model) and the outlier part ``(M, outlier columns, N)`` as ``fp16 x fp16``. Conv2d layers
+    run in fp32 and are listed as unsupported (the scheme is defined for Linear layers)."""
+
+    threshold: float = 6.0
+    dtype: str = "float16"
+    name: str = "llm_int8"
+    # operand description for the cost model (hwsim.arch.energy.operand_bits)
+    element_bits: int = 8
+    bits_per_element: float = 8.0
+    is_float_element: bool = False
+    exp_bits: int = 0
+    man_bits: int = 7
+    block_size: int | None = 0
+
+
 def resolve_format(spec: str | Format | None) -> Format | None:
     """A catalog name, a :class:`Format` or ``None``/``"fp32"`` (no quantization -> ``None``).
 
     Raises:
         FormatError: unknown name (the message lists the known formats).
     """
-    if isinstance(spec, Format) or isinstance(spec, NumberFormat):  # any format family
+    if isinstance(spec, Format) or isinstance(spec, NumberFormat | LlmInt8Scheme):  # any format family
         return None if spec.name == "fp32" else spec
+    if isinstance(spec, str) and spec == "llm_int8":
+        return LlmInt8Scheme()
     if spec is None or (isinstance(spec, str) and spec.lower() in _IDENTITY):
         return None
     if not isinstance(spec, str):
@@ -121,13 +147,34 @@ class SimLinear(_SimLayer):
         super().__init__(name, formats, sim)
         self.in_features, self.out_features = linear.in_features, linear.out_features
         with torch.no_grad():
-            self.register_buffer("weight", _quantize(formats.weights, linear.weight.detach(), -1), persistent=False)
+            if isinstance(formats.weights, LlmInt8Scheme):
+                from hwsim.bridge.llm_int8 import quantize_weight
+
+                codes, scale = quantize_weight(linear.weight.detach())
+                self.register_buffer("w_codes", codes, persistent=False)
+                self.register_buffer("w_scale", scale, persistent=False)
+            else:
+                self.register_buffer("weight", _quantize(formats.weights, linear.weight.detach(), -1),
+                                     persistent=False)
         self.bias = linear.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sim = self._sim
         k = x.shape[-1]
         m = x.numel() // max(k, 1)
+        scheme = self.formats.weights
+        if isinstance(scheme, LlmInt8Scheme):
+            from hwsim.bridge.llm_int8 import llm_int8_linear
+
+            with sim._inside():
+                y, info = llm_int8_linear(x, self.w_codes, self.w_scale, self.bias, threshold=scheme.threshold,
+                                          dtype=scheme.dtype, return_info=True)
+            sim._record(self.layer_name, "linear", m, k, self.out_features, (scheme.name, scheme.name), 1)
+            n_out = int(info["outlier_cols"].numel())
+            if n_out:
+                sim._record(self.layer_name + ".outliers", "linear", m, n_out, self.out_features,
+                            ("fp16", "fp16"), 1)
+            return y
         sim._record(self.layer_name, "linear", m, k, self.out_features, self.formats, 1)
         xq = sim._quant_act(x, self.formats.activations, -1)
         with sim._inside():
@@ -329,6 +376,8 @@ class Simulation:
                 self.layer_formats[full] = fmts or fp32
                 if type(child) is nn.Linear:
                     setattr(mod, cname, SimLinear(full, child, fmts or fp32, self))
+                elif type(child) is nn.Conv2d and fmts is not None and isinstance(fmts.weights, LlmInt8Scheme):
+                    self._unsupported_module(full, child, "llm_int8 is a scheme for Linear layers; Conv2d")
                 elif type(child) is nn.Conv2d:
                     if child.groups == 1 and child.padding_mode == "zeros" and not isinstance(child.padding, str):
                         setattr(mod, cname, SimConv2d(full, child, fmts or fp32, self))

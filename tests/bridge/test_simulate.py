@@ -288,3 +288,30 @@ def test_codebook_format_built_in_code_runs_and_is_costed(x):
     assert (costs["energy_pj"] > 0).all()
     with pytest.raises(Exception, match="unknown format"):
         cost_gemms(rec, sim.accelerator)  # without the objects the name means nothing
+
+
+def test_llm_int8_scheme_matches_the_emulation_and_records_the_outlier_gemm():
+    """weights="llm_int8": every Linear runs bitsandbytes' Linear8bitLt arithmetic (tested against
+    the numpy emulation in tests/bridge/test_llm_int8.py); the int8 GEMM and the fp16 outlier-column
+    GEMM are recorded with their own shapes; Conv2d is listed as unsupported, never silently fp32."""
+    from hwsim.bridge.llm_int8 import llm_int8_linear, quantize_weight
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8))
+    x = torch.randn(5, 64)
+    x[:, 3] *= 20  # one activation column above the threshold 6.0
+    sim = simulate(model, weights="llm_int8", activations=None, accelerator="mx-systolic-32")
+    with torch.no_grad():
+        y = sim(x)
+        c, s = quantize_weight(model[0].weight)
+        h = llm_int8_linear(x, c, s, model[0].bias).relu()
+        c2, s2 = quantize_weight(model[2].weight)
+        want = llm_int8_linear(h, c2, s2, model[2].bias)
+    assert torch.equal(y, want)
+    got = {(r.layer, r.m, r.k, r.n, r.a_format, r.w_format) for r in sim.records().itertuples()}
+    assert ("0", 5, 64, 32, "llm_int8", "llm_int8") in got
+    assert ("0.outliers", 5, 1, 32, "fp16", "fp16") in got  # column 3 only
+    rep = sim.report()
+    assert rep.weights == "llm_int8" and (rep.layers["energy_pj"] > 0).all()
+    conv_sim = simulate(Tiny(), weights="llm_int8", activations=None)
+    assert [u.name for u in conv_sim.unsupported] == ["conv"]
