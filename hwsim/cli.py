@@ -41,7 +41,9 @@ def _print_table(df, title: str = "") -> None:
 
 def _fmt_cell(v) -> str:
     if isinstance(v, float):
-        if math.isinf(v) or math.isnan(v):
+        if math.isnan(v):
+            return "-"
+        if math.isinf(v):
             return str(v)
         if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
             return f"{v:.4g}"
