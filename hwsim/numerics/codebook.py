@@ -442,6 +442,31 @@ def from_slices(sl: Slices, rows: np.ndarray) -> np.ndarray:
     return np.moveaxis(flat.reshape(moved_shape), -1, sl.axis).reshape(sl.shape)
 
 
+def rows_to_groups(sl: Slices, rows: np.ndarray) -> np.ndarray:
+    """Per-group values in :func:`to_slices` row order (the other axes, then the group index) as
+    an array shaped like x with the axis length replaced by the group count (plus trailing dims
+    of ``rows``); a per-tensor layout gives a 0-d array."""
+    extra = rows.shape[1:] if rows.ndim > 1 else ()
+    if not sl.groups_shape:
+        return rows.reshape(extra)
+    shape = sl.shape if sl.shape else (1,)
+    lead = shape[:sl.axis] + shape[sl.axis + 1:]
+    arr = rows.reshape(lead + (sl.groups_shape[sl.axis],) + extra)
+    return np.moveaxis(arr, len(lead), sl.axis)
+
+
+def groups_to_rows(name: str, sl: Slices, groups: np.ndarray, extra: tuple[int, ...] = ()) -> np.ndarray:
+    """Inverse of :func:`rows_to_groups`; a single per-tensor value broadcasts to every row."""
+    groups = np.asarray(groups)
+    n = sl.xs.shape[0]
+    if not sl.groups_shape or groups.size == int(np.prod(extra, dtype=np.int64)):
+        return np.broadcast_to(groups.reshape((1,) + extra), (n,) + extra)
+    want = tuple(sl.groups_shape) + extra
+    if groups.shape != want:
+        raise FormatError(f"format {name!r}: per-group array of shape {groups.shape}, the codes need {want}")
+    return np.moveaxis(groups, sl.axis, len(sl.groups_shape) - 1).reshape((-1,) + extra)
+
+
 def slice_base(sl: Slices, rule: str, center: str) -> np.ndarray:
     """Per-row base of the scale: absmax, mean |x| or OliVe's 3-sigma ``max|mean +- 3 std|``."""
     S = sl.xs.shape[0]
@@ -667,13 +692,12 @@ class CodebookFormat:
         codes, out = encode_rows(stack_of(self.types), sl.xs, sl.lens, scale, tsel)
         codes_x = from_slices(sl, codes)
         values_x = from_slices(sl, out)
-        gshape = sl.groups_shape
-        meta = {k: (v.reshape(gshape) if isinstance(v, np.ndarray) and v.size == scale.size and gshape else v)
+        per_group = scale.size
+        meta = {k: (rows_to_groups(sl, v.reshape(-1)) if isinstance(v, np.ndarray) and v.size == per_group else v)
                 for k, v in meta.items()}
-        meta["selector"] = tsel.astype(np.uint8).reshape(gshape) if gshape else np.uint8(tsel[0])
+        meta["selector"] = rows_to_groups(sl, tsel.astype(np.uint8))
         meta["types"] = [cb.name for cb in self.types]
-        enc = Encoded(codes=back_like(x, codes_x),
-                      scales=back_like(x, scale.reshape(gshape)) if gshape else back_like(x, scale.reshape(())),
+        enc = Encoded(codes=back_like(x, codes_x), scales=back_like(x, rows_to_groups(sl, scale)),
                       axis=ax, format=self.name, meta=meta)
         return codes_x, values_x, enc
 
@@ -688,13 +712,8 @@ class CodebookFormat:
         ax = enc.axis
         sl_c = to_slices(codes.astype(np.float32), ax, self.group_size)
         c_rows = sl_c.xs.astype(np.int64)
-        t_rows = np.broadcast_to(sel.reshape(-1), (c_rows.shape[0],)) if sel.size == 1 else sel.reshape(-1)
-        s_rows = scales.reshape(-1)
-        if s_rows.size == 1:
-            s_rows = np.broadcast_to(s_rows, (c_rows.shape[0],))
-        if s_rows.size != c_rows.shape[0] or t_rows.size != c_rows.shape[0]:
-            raise FormatError(f"format {self.name!r}: scales/selector hold {s_rows.size}/{t_rows.size} "
-                              f"groups, the codes need {c_rows.shape[0]}")
+        t_rows = groups_to_rows(self.name, sl_c, sel)
+        s_rows = groups_to_rows(self.name, sl_c, scales)
         v = tables[t_rows[:, None], c_rows]
         if np.isnan(v[np.arange(v.shape[1])[None, :] < sl_c.lens[:, None]]).any():
             raise FormatError(f"format {self.name!r}: codes hold a pattern the codebook never produces")

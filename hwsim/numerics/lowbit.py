@@ -38,8 +38,10 @@ import numpy as np
 
 from hwsim.errors import FormatError
 from hwsim.numerics._bitcast import float32_as_int32, int32_as_float32
-from hwsim.numerics.codebook import (Codebook, Slices, back_like, check_axis, from_slices, is_torch,
+from hwsim.numerics.codebook import (Codebook, back_like, check_axis, from_slices, is_torch,
                                      nearest_codes, to_numpy_codes, to_numpy_f32, to_slices)
+from hwsim.numerics.codebook import groups_to_rows as _groups_to_rows
+from hwsim.numerics.codebook import rows_to_groups as _rows_to_groups
 from hwsim.numerics.encoded import Encoded
 
 __all__ = ["TernaryFormat", "BcqFormat", "LlmFpFormat", "pack_trits", "unpack_trits", "pack_2bit",
@@ -64,25 +66,6 @@ def _replace(fmt: Any, changes: dict[str, Any]) -> Any:
 
 def _scales_np(scales: Any) -> np.ndarray:
     return scales.detach().cpu().numpy() if is_torch(scales) else np.asarray(scales)
-
-
-def _rows_to_groups(sl: Slices, rows: np.ndarray) -> np.ndarray:
-    """Per-group rows of :func:`to_slices` (order: the other axes, then the group index) as an
-    array shaped like x with the axis length replaced by the group count, plus trailing dims."""
-    shape = sl.shape if sl.shape else (1,)
-    lead = shape[:sl.axis] + shape[sl.axis + 1:]
-    extra = rows.shape[1:]
-    arr = rows.reshape(lead + (sl.groups_shape[sl.axis],) + extra)
-    return np.moveaxis(arr, len(lead), sl.axis)
-
-
-def _groups_to_rows(name: str, sl: Slices, groups: np.ndarray, extra: tuple[int, ...]) -> np.ndarray:
-    """Inverse of :func:`_rows_to_groups` (checks the shape)."""
-    want = tuple(sl.groups_shape) + extra
-    if groups.shape != want:
-        raise FormatError(f"format {name!r}: per-group array of shape {groups.shape}, the codes need {want}")
-    lead_n = len(sl.groups_shape) - 1
-    return np.moveaxis(groups, sl.axis, lead_n).reshape((-1,) + extra)
 
 
 # ----------------------------------------------------------------------------------------------

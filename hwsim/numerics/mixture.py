@@ -49,8 +49,9 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics.codebook import (SCALE_PER, back_like, check_axis, from_slices, group_size_from, is_torch,
-                                     to_numpy_codes, to_numpy_f32, to_slices)
+from hwsim.numerics.codebook import (SCALE_PER, back_like, check_axis, from_slices, group_size_from,
+                                     groups_to_rows, is_torch, rows_to_groups, to_numpy_codes, to_numpy_f32,
+                                     to_slices)
 from hwsim.numerics.encoded import Encoded
 
 __all__ = ["ant_int", "ant_pot", "ant_float", "ant_flint", "bitmod_fp", "AsymIntFormat",
@@ -310,9 +311,8 @@ class AsymIntFormat:
         codes = q.astype(np.uint8)
         codes_x = from_slices(sl, codes)
         values_x = from_slices(sl, vals)
-        gshape = sl.groups_shape
-        scales = s32.reshape(gshape) if gshape else s32.reshape(())
-        zp = z.astype(np.uint8).reshape(gshape) if gshape else z.astype(np.uint8).reshape(())
+        scales = rows_to_groups(sl, s32)
+        zp = rows_to_groups(sl, z.astype(np.uint8))
         enc = Encoded(codes=back_like(x, codes_x), scales=back_like(x, scales), axis=ax, format=self.name,
                       meta={"zero_point": back_like(x, zp)})
         return codes_x, values_x, enc
@@ -336,9 +336,9 @@ class AsymIntFormat:
 
         if "zero_point" not in enc.meta:
             raise FormatError(f"format {self.name!r}: Encoded.meta has no 'zero_point'")
-        scales = host(enc.scales).astype(np.float32).reshape(-1).astype(np.float64)
-        zp = host(enc.meta["zero_point"]).astype(np.float64).reshape(-1)
         sl = to_slices(codes.astype(np.float32), enc.axis, self.group_size)
+        scales = groups_to_rows(self.name, sl, host(enc.scales).astype(np.float32)).astype(np.float64)
+        zp = groups_to_rows(self.name, sl, host(enc.meta["zero_point"])).astype(np.float64)
         if scales.size != sl.xs.shape[0] or zp.size != sl.xs.shape[0]:
             raise FormatError(f"format {self.name!r}: scales/zero_point hold {scales.size}/{zp.size} groups, "
                               f"the codes need {sl.xs.shape[0]}")

@@ -182,8 +182,13 @@ def ref_encode(fmt_kw: dict, x: np.ndarray, axis: int = -1):
         vals_out = np.moveaxis(vals_m.reshape(moved.shape), -1, ax)
         n_groups = len(groups) // rows.shape[0]
         gshape = tuple(n_groups if i == ax else n for i, n in enumerate(x.shape))
-    return (codes_out, vals_out, np.array(scales, np.float32).reshape(gshape),
-            np.array(sel, np.uint8).reshape(gshape), np.array(alphas, np.float32).reshape(gshape))
+    def per_group(a):  # groups come row by row (the other axes in order, then the group index)
+        if gs is None:
+            return a.reshape(())
+        return np.moveaxis(a.reshape(moved.shape[:-1] + (gshape[ax],)), -1, ax)
+
+    return (codes_out, vals_out, per_group(np.array(scales, np.float32)),
+            per_group(np.array(sel, np.uint8)), per_group(np.array(alphas, np.float32)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -398,3 +403,13 @@ def test_scale_overflow_gives_finite_values():
 def test_denominator_max_needs_a_positive_value():
     with pytest.raises(FormatError, match="denominator"):
         Codebook(name="neg", bits=2, table=(0.0, -1.0, -2.0, -3.0), denominator="max")
+
+
+def test_group_scales_follow_the_input_layout_on_any_axis():
+    """Groups of 2 along axis 0 of a 4x3 tensor: scales[g, j] belongs to rows 2g, 2g+1 of column j."""
+    x = (np.arange(12, dtype=np.float32).reshape(4, 3) + 1)
+    fmt = CodebookFormat(name="t", types=(cb("int4", INT4),), group_size=2)
+    enc = fmt.encode(x, axis=0)
+    absmax = np.array([[4, 5, 6], [10, 11, 12]], np.float32)  # by hand: max of rows (0,1) and (2,3)
+    np.testing.assert_array_equal(enc.scales, (absmax.astype(np.float64) / 7).astype(np.float32))
+    np.testing.assert_array_equal(fmt.decode(enc), fmt.quantize(x, axis=0))
