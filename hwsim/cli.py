@@ -293,7 +293,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = models.get(args.model)
     kw = dict(size=args.size, skip=args.skip, default_skip=not args.no_default_skip,
               kv_cache=args.kv_cache or "activations", accumulate=args.accumulate,
-              attention=not args.no_attention)
+              attention=not args.no_attention, v_cache=args.v_cache or "kv_cache", ksort=args.ksort)
     if args.compare:
         formats = [f.strip() for f in args.compare.split(",") if f.strip()]
         bar, cb = _progress(args.model)
@@ -412,6 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--activations", help="default mxfp8_e4m3; with --compare: the compared format")
     r.add_argument("--accelerator", default="mx-systolic-32")
     r.add_argument("--kv-cache", help="format of K and V in attention (default: the activation format)")
+    r.add_argument("--v-cache", help="format of V when it differs from K's (default: --kv-cache)")
+    r.add_argument("--ksort", nargs="?", const=True, default=False, choices=[True, "interleaved", "halves"],
+                   help="K-sort q/k channels in attention (arXiv 2403.20137; for block-quantized K caches); "
+                        "optional RoPE pair layout interleaved (default) | halves")
     r.add_argument("--accumulate", help="accumulator format (default fp32)")
     r.add_argument("--skip", action="append", default=[], help="module-name pattern kept fp32 (repeatable)")
     r.add_argument("--no-default-skip", action="store_true", help="also quantize SmolLM2's tied lm_head")

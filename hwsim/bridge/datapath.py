@@ -99,8 +99,8 @@ class LayerFormats:
 
     weights: Format | None
     activations: Format | None
-    kv_cache: Format | None
-
+    kv_cache: Format | None  #: K in attention (and V unless ``v_cache`` differs)
+    v_cache: Format | None
     @property
     def names(self) -> tuple[str, str]:
         return _name(self.activations), _name(self.weights)
@@ -300,12 +300,13 @@ class Simulation:
     def __init__(self, model: nn.Module, *, weights: Any, activations: Any, accelerator: Any,
                  kv_cache: Any = "activations", accumulate: Any = None, acc_block: int = 32,
                  skip: Iterable[str] = (), overrides: Mapping[str, Mapping[str, Any] | None] | None = None,
-                 attention: bool = True):
+                 attention: bool = True, ksort: bool | str = False, v_cache: Any = "kv_cache"):
         import hwsim
 
         self.weights = resolve_format(weights)
         self.activations = resolve_format(activations)
         self.kv_cache = self.activations if kv_cache == "activations" else resolve_format(kv_cache)
+        self.v_cache = self.kv_cache if v_cache == "kv_cache" else resolve_format(v_cache)
         self.accumulate = resolve_format(accumulate)
         if acc_block < 1:
             raise HwsimError(f"acc_block={acc_block} must be >= 1")
@@ -322,7 +323,15 @@ class Simulation:
         self._names: list[str] = []
         self._last_act: tuple | None = None
         self._mode: _GemmMode | None = None
-        self._default = LayerFormats(self.weights, self.activations, self.kv_cache)
+        self._default = LayerFormats(self.weights, self.activations, self.kv_cache, self.v_cache)
+        self._ksort: dict[str, Any] = {}
+        if ksort:
+            from hwsim.bridge.ksort import ksort_permutations
+
+            self._ksort = ksort_permutations(model, **({"layout": ksort} if isinstance(ksort, str) else {}))
+            if not self._ksort:
+                raise HwsimError("ksort=True: the model has no attention module K-sort knows "
+                                 "(HF Llama-family q_proj/k_proj or BERT query/key)")
         self.model = self._build(model)
 
     # ---- construction -----------------------------------------------------------------------
@@ -341,14 +350,16 @@ class Simulation:
                 continue
             if ov is None:
                 return None
-            bad = sorted(set(ov) - {"weights", "activations", "kv_cache"})
+            bad = sorted(set(ov) - {"weights", "activations", "kv_cache", "v_cache"})
             if bad:
                 raise HwsimError(f"override {pattern!r}: unknown key(s) {bad}; "
-                                 "allowed: weights, activations, kv_cache")
+                                 "allowed: weights, activations, kv_cache, v_cache")
             fmts = LayerFormats(
                 resolve_format(ov["weights"]) if "weights" in ov else fmts.weights,
                 resolve_format(ov["activations"]) if "activations" in ov else fmts.activations,
-                resolve_format(ov["kv_cache"]) if "kv_cache" in ov else fmts.kv_cache)
+                resolve_format(ov["kv_cache"]) if "kv_cache" in ov else fmts.kv_cache,
+                resolve_format(ov["v_cache"]) if "v_cache" in ov else
+                resolve_format(ov["kv_cache"]) if "kv_cache" in ov else fmts.v_cache)
         return fmts
 
     def format_objects(self) -> dict[str, Any]:
@@ -356,7 +367,7 @@ class Simulation:
         code have no catalog entry, so the cost model resolves them through this)."""
         out: dict[str, Any] = {}
         for fmts in [self._default, *getattr(self, "layer_formats", {}).values()]:
-            for f in (fmts.weights, fmts.activations, fmts.kv_cache):
+            for f in (fmts.weights, fmts.activations, fmts.kv_cache, fmts.v_cache):
                 if f is not None:
                     out[f.name] = f
         return out
@@ -366,7 +377,7 @@ class Simulation:
         memo: dict[int, Any] = {id(t): t for t in model.parameters()}
         memo.update({id(t): t for t in model.buffers()})
         new = copy.deepcopy(model, memo)
-        fp32 = LayerFormats(None, None, None)
+        fp32 = LayerFormats(None, None, None, None)
         holder = nn.ModuleDict({"root": new})  # so that a bare nn.Linear / nn.Conv2d model is swapped too
         for name, mod in list(holder.named_modules()):
             for cname, child in list(mod.named_children()):
@@ -503,6 +514,11 @@ class Simulation:
                 rep = q.shape[-3] // k.shape[-3]
                 k = k.repeat_interleave(rep, dim=-3)
                 v = v.repeat_interleave(rep, dim=-3)
+            ks = self._ksort.get(name)
+            if ks is not None:  # K-sort (arXiv 2403.20137): the same channel order for q and k
+                from hwsim.bridge.ksort import permute_qk
+
+                q, k = permute_qk(q, k, ks)
             L, E, S, Ev = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
             batch = math.prod(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]))
             scale = 1.0 / math.sqrt(E) if scale is None else scale
@@ -522,11 +538,10 @@ class Simulation:
             if dropout_p > 0.0:
                 p = F.dropout(p, dropout_p)
             pq = _quantize(fmts.activations, p, -1)
-            vq = _quantize(fmts.kv_cache, v, -2)  # PV reduces over the key positions
+            vq = _quantize(fmts.v_cache, v, -2)  # PV reduces over the key positions
             out = torch.matmul(pq, vq)
-            kvn = _name(fmts.kv_cache)
-            self._record(name + ".qk", "attention", L, E, S, (_name(fmts.activations), kvn), batch)
-            self._record(name + ".pv", "attention", L, S, Ev, (_name(fmts.activations), kvn), batch)
+            self._record(name + ".qk", "attention", L, E, S, (_name(fmts.activations), _name(fmts.kv_cache)), batch)
+            self._record(name + ".pv", "attention", L, S, Ev, (_name(fmts.activations), _name(fmts.v_cache)), batch)
             return out
 
     # ---- results ----------------------------------------------------------------------------
@@ -567,7 +582,8 @@ def simulate(model: nn.Module, weights: str | Format | None = "mxfp4",
              kv_cache: str | Format | None = "activations", accumulate: str | Format | None = None,
              acc_block: int = 32, skip: Iterable[str] = (),
              overrides: Mapping[str, Mapping[str, Any] | None] | None = None,
-             attention: bool = True) -> Simulation:
+             attention: bool = True, ksort: bool | str = False,
+             v_cache: str | Format | None = "kv_cache") -> Simulation:
     """Put ``model`` on the simulated datapath of ``accelerator`` (see the module docstring).
 
     Args:
@@ -576,16 +592,22 @@ def simulate(model: nn.Module, weights: str | Format | None = "mxfp4",
             ``"fp32"`` leaves that operand unquantized.
         accelerator: a catalog name (``hwsim.accelerators()``) or an ``hwsim.arch.Accelerator``.
         kv_cache: format of K and V in attention (default: the activation format).
+        v_cache: format of V when it differs from K's (default: ``kv_cache``).
         accumulate: accumulator format; ``None``/``"fp32"`` = fp32 accumulation (torch's own).
         acc_block: products summed before each rounding into a narrower accumulator.
         skip: fnmatch patterns of module names kept in fp32 (their GEMMs are recorded as fp32).
         overrides: ``{pattern: {"weights": ..., "activations": ..., "kv_cache": ...}}`` per
             module name (last match wins), or ``{pattern: None}`` to skip.
         attention: also simulate activation x activation products (attention).
+        ksort: K-sort (Trukhanov & Soloveychik, arXiv 2403.20137): in every attention module
+            (HF Llama family, BERT) q and k take the head-dim channel order that sorts W_k's rows
+            by norm (RoPE pairs kept together), so a block-quantized K cache (``bfp12_b32``...)
+            groups its outlier channels; q.k is unchanged (:mod:`hwsim.bridge.ksort`). ``True``
+            uses the ``interleaved`` RoPE pair layout, or name it: ``"interleaved"``/``"halves"``.
 
     Raises:
         FormatError / AcceleratorNotFound: unknown names (the message lists the known ones).
     """
     return Simulation(model, weights=weights, activations=activations, accelerator=accelerator,
                       kv_cache=kv_cache, accumulate=accumulate, acc_block=acc_block, skip=skip,
-                      overrides=overrides, attention=attention)
+                      overrides=overrides, attention=attention, ksort=ksort, v_cache=v_cache)

@@ -65,7 +65,8 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
         metric_name: str | None = None, size: str = "ci", progress: Callable | None = None,
         baseline_progress: Callable | None = None, skip: Iterable[str] | None = None,
         default_skip: bool = True, overrides: Mapping[str, Any] | None = None,
-        kv_cache: Any = "activations", accumulate: Any = None, attention: bool = True):
+        kv_cache: Any = "activations", accumulate: Any = None, attention: bool = True,
+        v_cache: Any = "kv_cache", ksort: bool = False):
     """fp32 baseline + simulated evaluation + costs of every executed GEMM: a ``Report``.
 
     ``model``: a built-in name (``hwsim.bridge.models.names()``) or an ``nn.Module`` with
@@ -78,7 +79,7 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
     base = baseline(model, size=size, evaluate=evaluate, metric_name=metric_name, progress=baseline_progress)
     patterns = (tuple(spec.skip) if default_skip else ()) + tuple(skip or ())
     sim = simulate(module, weights, activations, accelerator, kv_cache=kv_cache, accumulate=accumulate,
-                   skip=patterns, overrides=overrides, attention=attention)
+                   skip=patterns, overrides=overrides, attention=attention, v_cache=v_cache, ksort=ksort)
     res = spec.evaluate(sim.model, size=size, progress=progress, reference=base.outputs)
     notes = list(spec.notes) + [f"evaluation size {size!r}: {spec.sizes.get(size, size)}"]
     if patterns:

@@ -198,7 +198,8 @@ def build_report(sim: Simulation, *, metric_name: str, metric: float | None, bas
     known = sim.format_objects()
     layers = cost_gemms(sim.records(), acc, known)
     return Report(model=model_name, weights=_name(sim.weights), activations=_name(sim.activations),
-                  kv_cache=_name(sim.kv_cache), accumulate=_name(sim.accumulate), accelerator=acc.name,
+                  kv_cache=(_name(sim.kv_cache) if sim.v_cache is sim.kv_cache
+                            else f"{_name(sim.kv_cache)}/{_name(sim.v_cache)}"), accumulate=_name(sim.accumulate), accelerator=acc.name,
                   clock_mhz=float(np.max(acc.clock_mhz)), layers=layers, metric_name=metric_name,
                   metric=metric, baseline_metric=baseline_metric, metrics=metrics,
                   unsupported=[{"name": u.name, "op": u.op, "reason": u.reason} for u in sim.unsupported],

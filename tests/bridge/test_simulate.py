@@ -315,3 +315,38 @@ def test_llm_int8_scheme_matches_the_emulation_and_records_the_outlier_gemm():
     assert rep.weights == "llm_int8" and (rep.layers["energy_pj"] > 0).all()
     conv_sim = simulate(Tiny(), weights="llm_int8", activations=None)
     assert [u.name for u in conv_sim.unsupported] == ["conv"]
+
+
+def test_ksort_in_simulate_keeps_fp32_scores_and_helps_a_bfp12_k_cache():
+    """simulate(..., ksort=True) permutes q and k channels inside attention: without quantization the
+    logits are those of the plain run (q.k is a sum over channels); with a BFP12 (block 32) K cache and
+    planted outlier channels in W_k the K-sorted run lands closer to fp32 (arXiv 2403.20137)."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                                   num_attention_heads=2, num_key_value_heads=1, vocab_size=97,
+                                   max_position_embeddings=64, attn_implementation="sdpa")
+    model = transformers.LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.k_proj.weight[[3, 20, 40, 60]] *= 30
+    ids = torch.randint(0, 97, (2, 24))
+    with torch.no_grad():
+        ref = model(ids).logits
+        same = simulate(model, None, None, kv_cache=None, ksort=True).model(ids).logits
+        # K in BFP12 (the paper's K cache), V left fp32 so that the K error is what differs
+        plain = simulate(model, None, None, kv_cache="bfp12_b32", v_cache=None).model(ids).logits
+        ksorted = simulate(model, None, None, kv_cache="bfp12_b32", v_cache=None, ksort=True).model(ids).logits
+    torch.testing.assert_close(same, ref, rtol=1e-5, atol=1e-5)
+    assert float((ksorted - ref).pow(2).mean()) < 0.95 * float((plain - ref).pow(2).mean())
+    with pytest.raises(HwsimError, match="no attention module"):
+        simulate(Tiny(), "mxfp4", "mxfp4", ksort=True)
+
+
+def test_v_cache_format_separate_from_k(x):
+    sim = simulate(Tiny(), "mxfp4", "mxfp8_e4m3", kv_cache="bfp12_b32", v_cache="fp8_e4m3")
+    with torch.no_grad():
+        sim(x)
+    rec = sim.records().set_index("layer")
+    assert rec.loc["<root>.qk", "w_format"] == "bfp12_b32" and rec.loc["<root>.pv", "w_format"] == "fp8_e4m3"
+    assert sim.report().kv_cache == "bfp12_b32/fp8_e4m3"
