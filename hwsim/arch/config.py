@@ -49,7 +49,8 @@ _COMPUTE_COMMON = {"kind": str, "clock_mhz": _NUM, "node_nm": _NUM, "a_format": 
                    "w_format": _FMT, "acc_format": _FMT}
 _COMPUTE = {
     "systolic": {"rows": int, "cols": int, "dataflow": str},
-    "bitserial": {"rows": int, "cols": int, "dataflow": str, "w_bits_per_cycle": int},
+    "bitserial": {"rows": int, "cols": int, "dataflow": str, "w_bits_per_cycle": int,
+                  "w_cycles_per_weight": (int, str)},
     "tensorcore": {"mma_m": int, "mma_n": int, "mma_k": int, "units": int, "mma_cycles": _NUM,
                    "pipeline_latency_cycles": _NUM, "block_m": int, "block_n": int,
                    "throughput": dict},
@@ -60,12 +61,13 @@ _ENERGY = {**{f.name: _NUM for f in fields(EnergyTable)}, "e_mac_pj": _NUM, "mac
 _REQUIRED_MEMORY = ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib", "dram_gb_per_s")
 _ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow)}
 _ZERO_OK = {"pipeline_latency_cycles"}
+_OPTIONAL_COMPUTE = {"w_cycles_per_weight"}
 
 #: Numeric fields without a physical unit: counts of things.
 COUNT_FIELDS = frozenset({"rows", "cols", "units", "mma_m", "mma_n", "mma_k", "block_m", "block_n"})
 #: Every other numeric field name ends in one of these.
 UNIT_SUFFIXES = ("_mhz", "_nm", "_kib", "_gb_per_s", "_pj", "_pj_per_bit", "_pj_per_64b", "_um2",
-                 "_um2_per_kib", "_cycles", "_per_cycle")
+                 "_um2_per_kib", "_cycles", "_per_cycle", "_cycles_per_weight")
 
 
 def schema_fields() -> dict[str, dict[str, Any]]:
@@ -161,7 +163,7 @@ def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, An
     compute = _check_table(f"{file}:compute", raw_compute, compute_schema, errors)
     if kind in _COMPUTE:
         for key in compute_schema:
-            if key not in raw_compute:
+            if key not in raw_compute and key not in _OPTIONAL_COMPUTE:
                 errors.append(f"{file}:compute.{key}: missing (required for kind {kind!r})")
 
     memory = _check_table(f"{file}:memory", doc.get("memory", {}), _MEMORY, errors)
@@ -189,6 +191,9 @@ def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, An
                 operand_bits(compute[key])
             except (HwsimError, ValueError, TypeError) as exc:
                 errors.append(f"{file}:compute.{key}: {exc}")
+    if isinstance(compute.get("w_cycles_per_weight"), str) and compute["w_cycles_per_weight"] != "terms":
+        errors.append(f"{file}:compute.w_cycles_per_weight: {compute['w_cycles_per_weight']!r} is not a "
+                      f"positive integer or 'terms' (the weight format's term count)")
     if "throughput" in compute:
         for width, factor in compute["throughput"].items():
             if not width.isdigit() or int(width) < 1:
@@ -222,7 +227,8 @@ def _build(file: Path, t: dict[str, Any]) -> Accelerator:
         unit: Any = SystolicUnit(rows=c["rows"], cols=c["cols"], dataflow=Dataflow.parse(c["dataflow"]))
     elif kind == "bitserial":
         unit = BitSerialUnit(rows=c["rows"], cols=c["cols"], dataflow=Dataflow.parse(c["dataflow"]),
-                             w_bits_per_cycle=c["w_bits_per_cycle"])
+                             w_bits_per_cycle=c["w_bits_per_cycle"],
+                             w_cycles_per_weight=c.get("w_cycles_per_weight"))
     else:
         unit = TensorCoreUnit(mma_m=c["mma_m"], mma_n=c["mma_n"], mma_k=c["mma_k"], units=c["units"],
                               mma_cycles=c["mma_cycles"],
@@ -304,6 +310,8 @@ def _check_override(key: str, value: Any) -> Any:
         return value
     if key == "throughput":
         return tuple(sorted((int(k), float(v)) for k, v in dict(value).items()))
+    if key == "w_cycles_per_weight" and (value is None or value == "terms"):
+        return value
     arr = np.asarray(value)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
         raise AcceleratorNotFound(f"override {key}={value!r}: expected a number or numeric array")

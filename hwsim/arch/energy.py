@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -81,6 +81,9 @@ class OperandBits:
     element_bits: int  #: bits of one element code
     bits_per_element: float  #: storage bits per element, shared scales amortized
     block_size: int | None = None  #: elements sharing one scale (None/0: no block scale)
+    #: the format object it was read from (None for inline tables): bit-serial units with
+    #: ``w_cycles_per_weight = "terms"`` decompose its codes (hwsim.numerics.bitserial)
+    source: Any = field(default=None, compare=False)
 
     @property
     def significand_bits(self) -> int:
@@ -125,7 +128,7 @@ def operand_bits(fmt: Any) -> OperandBits:
         return OperandBits(is_float=bool(fmt.is_float_element), exp_bits=int(fmt.exp_bits),
                            man_bits=int(fmt.man_bits), element_bits=int(fmt.element_bits),
                            bits_per_element=float(fmt.bits_per_element),
-                           block_size=int(block) if block else None)
+                           block_size=int(block) if block else None, source=fmt)
     except AttributeError as exc:
         raise FormatError(f"not a number format (need element_bits, bits_per_element, "
                           f"is_float_element, exp_bits, man_bits): {fmt!r}: {exc}") from None

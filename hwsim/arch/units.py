@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.arch.bitserial import bitserial_gemm
+from hwsim.arch.bitserial import bitserial_gemm, weight_cycles
 from hwsim.arch.dataflow import Dataflow, mapping, operand_passes
 from hwsim.arch._util import ceil_div
 from hwsim.arch.energy import OperandBits
@@ -55,8 +55,10 @@ class SystolicUnit:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BitSerialUnit:
     """``rows x cols`` array whose PEs take ``w_bits_per_cycle`` weight bits per cycle, or
-    ``w_cycles_per_weight`` cycles per weight when set (the worst-case term count of the weight
-    format, :func:`hwsim.arch.bitserial.weight_cycles`; e.g. 2 for BitMoD's FP4/FP3 types)."""
+    ``w_cycles_per_weight`` cycles per weight when set: a number, or ``"terms"`` = the worst-case
+    term count of each GEMM's weight format (:func:`hwsim.arch.bitserial.weight_cycles`: Booth
+    digits for integers, one-bits for minifloats/codebooks; 2 for BitMoD's FP4/FP3 types).
+    Weights given as inline bit-width tables have no codes to decompose and keep the width rule."""
 
     rows: Any
     cols: Any
@@ -71,8 +73,11 @@ class BitSerialUnit:
         return np.asarray(self.rows) * np.asarray(self.cols)
 
     def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> dict[str, Any]:
+        cpw = self.w_cycles_per_weight
+        if isinstance(cpw, str):  # "terms": the weight format's own worst-case term count
+            cpw = weight_cycles(w.source) if w.source is not None else None
         res = bitserial_gemm(self.rows, self.cols, self.dataflow, m, k, n, w.element_bits,
-                             self.w_bits_per_cycle, cycles_per_weight=self.w_cycles_per_weight)
+                             self.w_bits_per_cycle, cycles_per_weight=cpw)
         res["weight_passes"] = res.pop("passes")
         _traffic(self.dataflow, self.rows, self.cols, m, k, n, res)
         return res

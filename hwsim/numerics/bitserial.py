@@ -411,7 +411,16 @@ def term_counts(spec: Any, method: str | None = None) -> np.ndarray:
 def max_terms(spec: Any, method: str | None = None) -> int:
     """Worst-case terms per weight over every code the format produces: the cycles per weight of a
     synchronous bit-serial array (every PE of a column waits for the slowest weight)."""
-    counts = term_counts(spec, method)
+    try:
+        counts = term_counts(spec, method)
+    except FormatError:
+        values = getattr(spec, "values", None)
+        if not callable(values):
+            raise
+        # any other format family (OliVe, ternary, shift, LLM-FP4...): its distinct element values,
+        # decomposed as dyadic values (no code table to index, so only the worst case is defined)
+        v = np.asarray(values(), dtype=np.float64)
+        counts = terms_of_values(v[np.isfinite(v)], method or "onebits").count
     return int(counts.max())
 
 

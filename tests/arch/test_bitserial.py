@@ -128,3 +128,31 @@ def test_term_model_differs_from_bits_for_minifloats() -> None:
 def test_bad_cycles_per_weight() -> None:
     with pytest.raises(ValueError, match="cycles_per_weight must be >= 1"):
         bitserial_gemm(4, 4, "ws", 8, 8, 8, 4, 2, cycles_per_weight=0)
+
+
+def test_terms_mode_takes_each_weight_formats_own_term_count():
+    """w_cycles_per_weight = "terms": every GEMM's weight format is decomposed (Booth digits for
+    INT8 = 4, one-bits for minifloats/codebooks: E2M3's 1.875 = 1.111b has 4, BitMoD-4 at most 2),
+    the same cycles as giving that count by hand."""
+    import hwsim
+
+    terms = hwsim.accelerator("bitmod-like", w_cycles_per_weight="terms")
+    for w, by_hand in (("int8", 4), ("fp6_e2m3", 4), ("bitmod4", 2), ("fp4_e2m1", 2)):
+        fixed = hwsim.accelerator("bitmod-like", w_cycles_per_weight=by_hand)
+        assert int(terms.gemm(16, 256, 128, "fp16", w).cycles) == int(fixed.gemm(16, 256, 128, "fp16", w).cycles), w
+    inline = {"kind": "int", "bits": 6}  # no codes to decompose: the width rule (6 bits / 2 per cycle)
+    width = hwsim.accelerator("bitmod-like")
+    assert int(terms.gemm(16, 256, 128, "fp16", inline).cycles) == int(width.gemm(16, 256, 128, "fp16", inline).cycles)
+
+
+def test_w_cycles_per_weight_rejects_unknown_words(tmp_path):
+    from pathlib import Path
+
+    from hwsim.arch.config import load_accelerators
+    from hwsim.errors import CatalogError
+
+    src = Path(__file__).resolve().parents[2] / "accelerators" / "bitmod-like.toml"
+    text = src.read_text().replace("w_bits_per_cycle = 2", 'w_bits_per_cycle = 2\nw_cycles_per_weight = "twice"', 1)
+    (tmp_path / "x.toml").write_text(text)
+    with pytest.raises(CatalogError, match="w_cycles_per_weight"):
+        load_accelerators([tmp_path])
