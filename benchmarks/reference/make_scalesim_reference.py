@@ -26,7 +26,6 @@ import contextlib
 import csv
 import io
 import math
-import os
 import shutil
 import sys
 import tempfile

@@ -589,15 +589,9 @@ class CodebookFormat:
         return " | ".join(cb.name for cb in self.types)
 
     def replace(self, **changes: Any) -> CodebookFormat:
-        import dataclasses
+        from hwsim.numerics.protocol import replace_fields
 
-        known = {f.name for f in dataclasses.fields(self)}
-        bad = sorted(set(changes) - known)
-        if bad:
-            raise FormatError(f"format {self.name!r}: unknown field(s) {bad}; fields are {sorted(known)}")
-        if "types" in changes and isinstance(changes["types"], list):
-            changes["types"] = tuple(changes["types"])
-        return dataclasses.replace(self, **changes)
+        return replace_fields(self, changes)
 
     # --- codec --------------------------------------------------------------------------------
     def _plan(self, sl: Slices) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

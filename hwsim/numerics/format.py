@@ -8,7 +8,6 @@ with different data (STYLE P1/P2): no per-format subclasses, no per-format code 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -421,11 +420,9 @@ class Format:
 
     def replace(self, **changes: Any) -> Format:
         """A copy with some fields changed (``hwsim.format(name, **overrides)`` uses this)."""
-        known = {f.name for f in dataclasses.fields(self)}
-        bad = sorted(set(changes) - known)
-        if bad:
-            raise FormatError(f"format {self.name!r}: unknown field(s) {bad}; fields are {sorted(known)}")
-        return dataclasses.replace(self, **changes)
+        from hwsim.numerics.protocol import replace_fields
+
+        return replace_fields(self, changes)
 
     # --- codec (implemented in hwsim.numerics.block) ------------------------------------------
     def encode(self, x: Any, axis: int = -1) -> Encoded:

@@ -28,7 +28,6 @@ Non-finite inputs raise :class:`~hwsim.errors.FormatError` (none of these papers
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +42,7 @@ from hwsim.numerics.codebook import (Codebook, back_like, check_axis, from_slice
 from hwsim.numerics.codebook import groups_to_rows as _groups_to_rows
 from hwsim.numerics.codebook import rows_to_groups as _rows_to_groups
 from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.protocol import replace_fields
 
 __all__ = ["TernaryFormat", "BcqFormat", "LlmFpFormat", "pack_trits", "unpack_trits", "pack_2bit",
            "unpack_2bit", "denseshift_table", "TERNARY_TABLE", "CATALOG_KINDS", "CODEBOOK_GENERATORS"]
@@ -54,14 +54,6 @@ def _prepare(name: str, x: Any, axis: int) -> tuple[np.ndarray, int]:
     if a.size and not np.all(np.isfinite(a)):
         raise FormatError(f"format {name!r}: input holds Inf/NaN; low-bit formats have no encoding for them")
     return a, ax
-
-
-def _replace(fmt: Any, changes: dict[str, Any]) -> Any:
-    known = {f.name for f in dataclasses.fields(fmt)}
-    bad = sorted(set(changes) - known)
-    if bad:
-        raise FormatError(f"format {fmt.name!r}: unknown field(s) {bad}; fields are {sorted(known)}")
-    return dataclasses.replace(fmt, **changes)
 
 
 def _scales_np(scales: Any) -> np.ndarray:
@@ -198,7 +190,7 @@ class TernaryFormat:
         return f"ternary {{-1, 0, 1}} ({self.packing})"
 
     def replace(self, **changes: Any) -> TernaryFormat:
-        return _replace(self, changes)
+        return replace_fields(self, changes)
 
     def _run(self, x: Any, axis: int) -> tuple[np.ndarray, np.ndarray, Encoded]:
         a, ax = _prepare(self.name, x, axis)
@@ -536,7 +528,7 @@ class BcqFormat:
         return f"BCQ {self.bits} x +-1 planes, power-of-two alphas ({g})"
 
     def replace(self, **changes: Any) -> BcqFormat:
-        return _replace(self, changes)
+        return replace_fields(self, changes)
 
     def _run(self, x: Any, axis: int) -> tuple[np.ndarray, np.ndarray, Encoded]:
         a, ax = _prepare(self.name, x, axis)
@@ -797,7 +789,7 @@ class LlmFpFormat:
         return f"LLM-FP E{self.exp_bits}M{self.man_bits}, searched real exponent bias per {self.scale_per}"
 
     def replace(self, **changes: Any) -> LlmFpFormat:
-        return _replace(self, changes)
+        return replace_fields(self, changes)
 
     def _bias_params(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(maxval, floor(b), sub, b is an integer) for float32 biases b."""

@@ -41,7 +41,6 @@ Decisions where the sources leave a choice (each repeated where it is implemente
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +52,7 @@ from hwsim.numerics.codebook import (SCALE_PER, back_like, check_axis, from_slic
                                      groups_to_rows, is_torch, rows_to_groups, to_numpy_codes, to_numpy_f32,
                                      to_slices)
 from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.protocol import replace_fields
 
 __all__ = ["ant_int", "ant_pot", "ant_float", "ant_flint", "bitmod_fp", "AsymIntFormat",
            "CODEBOOK_GENERATORS", "CATALOG_KINDS"]
@@ -276,11 +276,7 @@ class AsymIntFormat:
         return f"UINT{self.bits} codes with a per-group zero point"
 
     def replace(self, **changes: Any) -> AsymIntFormat:
-        known = {f.name for f in dataclasses.fields(self)}
-        bad = sorted(set(changes) - known)
-        if bad:
-            raise FormatError(f"format {self.name!r}: unknown field(s) {bad}; fields are {sorted(known)}")
-        return dataclasses.replace(self, **changes)
+        return replace_fields(self, changes)
 
     def __str__(self) -> str:
         return self.name

@@ -71,7 +71,6 @@ does not say where an unsigned identifier lives), squared-error sums instead of 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -84,6 +83,7 @@ from hwsim.errors import FormatError
 from hwsim.numerics.codebook import (Codebook, _nearest, back_like, check_axis, grid_of, is_torch, slice_base,
                                      to_numpy_codes, to_numpy_f32, to_slices)
 from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.protocol import replace_fields
 
 __all__ = ["OliveFormat", "normal_codebook", "abfloat_codebook", "adaptive_bias", "pack_pairs",
            "llm_int8_matmul", "int8_vectorwise_quant", "quantize_weight_int8", "LLM_INT8_DEQUANT",
@@ -479,11 +479,7 @@ class OliveFormat:
         return " | ".join(f"{a.name}+{b.name}" for a, b in zip(self.normal_types, self.outlier_types))
 
     def replace(self, **changes: Any) -> OliveFormat:
-        known = {f.name for f in dataclasses.fields(self)}
-        bad = sorted(set(changes) - known)
-        if bad:
-            raise FormatError(f"format {self.name!r}: unknown field(s) {bad}; fields are {sorted(known)}")
-        return dataclasses.replace(self, **changes)
+        return replace_fields(self, changes)
 
     def __str__(self) -> str:
         return self.name

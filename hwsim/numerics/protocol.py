@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["NumberFormat", "KindSpec", "FAMILY_MODULES"]
+__all__ = ["NumberFormat", "KindSpec", "FAMILY_MODULES", "replace_fields"]
 
 #: modules that may export CATALOG_KINDS / CODEBOOK_GENERATORS (imported by hwsim.catalog)
 FAMILY_MODULES = ("hwsim.numerics.codebook", "hwsim.numerics.mixture", "hwsim.numerics.outlier",
@@ -53,6 +53,20 @@ class NumberFormat(Protocol):
     def quantize(self, x: Any, axis: int = -1) -> Any: ...
     def values(self) -> Any: ...
     def replace(self, **changes: Any) -> Any: ...
+
+
+def replace_fields(fmt: Any, changes: Mapping[str, Any]) -> Any:
+    """A copy of the dataclass format ``fmt`` with ``changes``; unknown field names are an error
+    naming the known ones (every family's ``replace``, which ``hwsim.format(name, **overrides)`` calls)."""
+    import dataclasses
+
+    from hwsim.errors import FormatError
+
+    known = {f.name for f in dataclasses.fields(fmt)}
+    bad = sorted(set(changes) - known)
+    if bad:
+        raise FormatError(f"format {fmt.name!r}: unknown field(s) {bad}; fields are {sorted(known)}")
+    return dataclasses.replace(fmt, **changes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import hwsim  # noqa: E402
 from hwsim.bridge import torch_numerics as tn  # noqa: E402
 from hwsim.catalog import core_formats  # noqa: E402
 from hwsim.errors import FormatError  # noqa: E402
-from hwsim.numerics.format import FloatElement, IntElement  # noqa: E402
+from hwsim.numerics.format import IntElement  # noqa: E402
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials  # noqa: E402
 
 pytestmark = pytest.mark.torch
