@@ -809,20 +809,33 @@ class LlmFpFormat:
         c = np.array([lo + k * (hi - lo) / n for k in range(n + 1)], np.float32)
         return (c[None, :] * init[:, None]).astype(np.float32)  # float32 products, as torch
 
-    def _run(self, x: Any, axis: int) -> tuple[np.ndarray, np.ndarray, Encoded]:
-        a, ax = _prepare(self.name, x, axis)
-        sl = to_slices(a, ax, 0 if self.scale_per == "channel" else None)
+    def _search_bias(self, sl: Any) -> np.ndarray:
+        """The float32 bias per row of ``sl`` with the smallest weight MSE (first wins a tie)."""
         E, M = self.exp_bits, self.man_bits
         S = sl.xs.shape[0]
         amax = np.abs(sl.xs).max(axis=1).astype(np.float64) if sl.xs.size else np.zeros(S)
         cands = self._candidates(amax)
-        if sl.xs.size:
-            mv, Bs, subs, ints = self._bias_params(cands)
-            err = np.zeros(cands.shape)
-            _llmfp_search(sl.xs.view(np.int32), sl.lens, mv, Bs, subs, ints, E, M, err)
-            bias = cands[np.arange(S), np.argmin(err, axis=1)]
-        else:
-            bias = cands[:, 0]
+        if not sl.xs.size:
+            return cands[:, 0]
+        mv, Bs, subs, ints = self._bias_params(cands)
+        err = np.zeros(cands.shape)
+        _llmfp_search(sl.xs.view(np.int32), sl.lens, mv, Bs, subs, ints, E, M, err)
+        return cands[np.arange(S), np.argmin(err, axis=1)]
+
+    def _run(self, x: Any, axis: int, calibration: Any = None) -> tuple[np.ndarray, np.ndarray, Encoded]:
+        a, ax = _prepare(self.name, x, axis)
+        per = 0 if self.scale_per == "channel" else None
+        sl = to_slices(a, ax, per)
+        E, M = self.exp_bits, self.man_bits
+        if calibration is None:
+            bias = self._search_bias(sl)
+        else:  # the bias is searched on the calibration tensor and applied to x
+            c, _ = _prepare(self.name, calibration, axis)
+            csl = to_slices(c, ax, per)
+            if csl.xs.shape[0] != sl.xs.shape[0]:
+                raise FormatError(f"format {self.name!r}: calibration shape {c.shape} gives {csl.xs.shape[0]} "
+                                  f"channels, the input {a.shape} needs {sl.xs.shape[0]}")
+            bias = self._search_bias(csl)
         mv, Bs, subs, ints = self._bias_params(bias)
         codes = np.zeros(sl.xs.shape, np.uint8)
         out = np.zeros(sl.xs.shape, np.float32)
@@ -835,13 +848,14 @@ class LlmFpFormat:
                       meta={"bias": back_like(x, b_out)})
         return codes_x, values_x, enc
 
-    def encode(self, x: Any, axis: int = -1) -> Encoded:
+    def encode(self, x: Any, axis: int = -1, calibration: Any = None) -> Encoded:
         """Codes (uint8, shape of x) and ``meta["bias"]``: the float32 bias per slice along
-        ``axis`` (shape of x with the axis length 1) or per tensor (0-d)."""
-        return self._run(x, axis)[2]
+        ``axis`` (shape of x with the axis length 1) or per tensor (0-d). ``calibration``: the
+        tensor the biases are searched on (per channel: the same channels as x)."""
+        return self._run(x, axis, calibration)[2]
 
-    def quantize(self, x: Any, axis: int = -1) -> Any:
-        return back_like(x, self._run(x, axis)[1])
+    def quantize(self, x: Any, axis: int = -1, calibration: Any = None) -> Any:
+        return back_like(x, self._run(x, axis, calibration)[1])
 
     def decode(self, enc: Encoded) -> Any:
         codes = to_numpy_codes(self.name, enc.codes, self.element_bits)

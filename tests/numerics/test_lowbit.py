@@ -615,3 +615,17 @@ def test_scalar_and_empty_inputs(name):
         q = f.quantize(x)
         assert q.shape == np.shape(x)
         assert_same_f32(np.asarray(f.decode(f.encode(x)), np.float32).reshape(q.shape), q, name)
+
+
+def test_llmfp_calibration_tensor_sets_the_bias():
+    """encode(x, calibration=c) searches the per-channel bias on c and applies it to x: the same
+    bias as encoding c itself, and x quantized with it."""
+    fmt = hwsim.format("llmfp4_e2m1")
+    rng = np.random.default_rng(4)
+    c = rng.standard_normal((6, 64)).astype(np.float32)
+    x = (c * 0.5).astype(np.float32)
+    enc = fmt.encode(x, calibration=c)
+    np.testing.assert_array_equal(enc.meta["bias"], fmt.encode(c).meta["bias"])
+    np.testing.assert_array_equal(fmt.decode(enc), fmt.quantize(x, calibration=c))
+    with pytest.raises(FormatError, match="calibration"):
+        fmt.encode(x, calibration=c[:3])
