@@ -424,7 +424,8 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
     cdt = _code_dtype(el)
     codes = np.empty(xr.shape, dtype=cdt) if want_codes else None
     values = np.empty(xr.shape, dtype=np.float32) if want_values else None
-    scales = np.empty((xr.shape[0], nblk), dtype=np.int64)
+    # written by the kernel in their final width (one byte per block for E8M0 / E4M3 codes)
+    scales = np.empty((xr.shape[0], nblk), dtype=_scale_dtype(fmt) if rule != _RULE_NONE else np.uint8)
     saturate = fmt.saturate or fmt.is_scaled
     if xr.size:
         threads = nb.get_num_threads()
@@ -445,7 +446,7 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
 
     codes_out = back(codes) if want_codes else None
     values_out = back(values) if want_values else None
-    scales_out = back(_scales_out(fmt, scales)) if rule != _RULE_NONE else None
+    scales_out = back(_scales_out(fmt, scales)) if rule != _RULE_NONE and want_codes else None
     ts_out = np.float32(ts_val) if fmt.tensor_scale else None
     return codes_out, scales_out, ts_out, values_out, ax
 
@@ -487,11 +488,8 @@ def _arith_ok(el) -> bool:
 
 
 def _scales_out(fmt: Format, scales: np.ndarray) -> np.ndarray:
-    dt = _scale_dtype(fmt)
-    s = scales.astype(dt)
-    if dt == np.uint32:
-        return s.view(np.float32)
-    return s
+    """The kernel's scale codes as the Encoded holds them (fp32 scale elements: float32 values)."""
+    return scales.view(np.float32) if scales.dtype == np.uint32 else scales
 
 
 def _code_dtype(el) -> np.dtype:
