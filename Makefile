@@ -33,12 +33,16 @@ demo: warm
 	$(BIN)/hwsim formats
 	$(BIN)/hwsim tour --distribution gaussian --out studies/format-tour
 	$(BIN)/hwsim workload bert-base --accelerator mx-systolic-32
+	# outlier / mixture-of-datatype / low-bit formats on MiniLM's real weights, side by side
+	$(BIN)/hwsim formats compare --data minilm --formats int4_g128,int4_asym_g128,fp4_g128,mxfp4,nvfp4,mxfp4_ue5m3,olive4,ant4,bitmod4,bitmod3,ternary --csv studies/format-compare/minilm_weights.csv
 	# real models on the simulated datapath: accuracy vs energy per format (CI-size evaluation slices;
 	# the first SmolLM2 run dequantizes its GGUF once and caches it in ~/.cache/hwsim)
 	$(BIN)/hwsim run --model smollm2 --threads 1 --compare fp16,mxfp8_e4m3,mxfp6_e2m3,mxfp4,nvfp4,int8_g32 --plot studies/bridge/smollm2_compare.png
 	$(BIN)/hwsim run --model minilm --threads 1 --compare fp16,mxfp8_e4m3,mxfp6_e2m3,mxfp4,nvfp4,int8_g32 --plot studies/bridge/minilm_compare.png
 	$(BIN)/hwsim run --model digits-cnn --threads 1 --compare fp16,mxfp8_e4m3,mxfp6_e2m3,mxfp4,nvfp4,int8_g32 --plot studies/bridge/digits-cnn_compare.png
 	$(BIN)/hwsim run --model smollm2 --threads 1 --weights mxfp4 --activations mxfp8_e4m3 --accelerator mx-systolic-32 --json studies/bridge/smollm2_mxfp4.json
+	# 4-bit weights only (BitMoD / OliVe / ANT vs INT4 / MX / NVFP4), fp32 activations, on the bit-serial array
+	$(BIN)/hwsim run --model smollm2 --threads 1 --activations fp32 --accelerator bitmod-like --compare int4_g128,int4_asym_g128,mxfp4,nvfp4,olive4,ant4,bitmod4,bitmod3 --plot studies/bridge/smollm2_weights4.png
 
 test: warm
 	$(PYTEST)
@@ -51,6 +55,7 @@ bench: warm
 	$(PIP) "torchao==0.18.0"
 	$(BIN)/python benchmarks/bench_formats.py
 	$(BIN)/python benchmarks/bench_arch.py
+	$(BIN)/python benchmarks/bench_lowbit.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -161,6 +161,7 @@ def _cmd_formats_compare(args: argparse.Namespace) -> int:
     what = (f"{len(tensors)} tensors, {n_el:,} values" if len(tensors) > 1 else f"{tensors[0][1].shape}")
     _print_table(table, f"formats on {args.data} data ({what}); quantized along the last axis")
     if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     return 0
