@@ -45,6 +45,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError
@@ -199,6 +200,32 @@ CODEBOOK_GENERATORS = {"ant_int": ant_int, "ant_pot": ant_pot, "ant_float": ant_
 SCALE_CLAMP = (float(np.float32(1e-5)), float(np.float32(1e4)))
 
 
+@nb.njit(cache=True, parallel=True)
+def _asym_kernel(xs, lens, qmax, s_lo, s_hi, s32, z, codes, vals):
+    """quant_int_asym per row (group): s = fp32(clamp((max - min) / qmax)), z = clamp(RNE(-min / s)),
+    q = clamp(RNE(x / s) + z, 0, qmax), value fp32((q - z) s); float64 arithmetic on fp32 inputs."""
+    for r in nb.prange(xs.shape[0]):
+        n = lens[r]
+        if n == 0:
+            s32[r] = np.float32(s_lo)
+            continue
+        mn = np.float64(xs[r, 0])
+        mx = mn
+        for j in range(1, n):
+            v = np.float64(xs[r, j])
+            mn = min(mn, v)
+            mx = max(mx, v)
+        sc = np.float32(min(max(np.float64(np.float32((mx - mn) / qmax)), s_lo), s_hi))
+        s32[r] = sc
+        s = np.float64(sc)
+        zr = min(max(np.rint(-mn / s), 0.0), qmax)
+        z[r] = zr
+        for j in range(n):
+            q = min(max(np.rint(np.float64(xs[r, j]) / s) + zr, 0.0), qmax)
+            codes[r, j] = np.uint8(q)
+            vals[r, j] = np.float32((q - zr) * s)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AsymIntFormat:
     """Asymmetric (min/max) integer quantization with a zero point per group: BitMoD's INT-asym
@@ -288,23 +315,13 @@ class AsymIntFormat:
         if a.size and not np.all(np.isfinite(a)):
             raise FormatError(f"format {self.name!r}: input holds Inf/NaN; INT-asym has no encoding for them")
         sl = to_slices(a, ax, self.group_size)
-        x64 = sl.xs.astype(np.float64)
-        valid = np.arange(x64.shape[1])[None, :] < sl.lens[:, None]
-        if x64.size:
-            mn = np.where(valid, x64, np.inf).min(axis=1)
-            mx = np.where(valid, x64, -np.inf).max(axis=1)
-            empty = sl.lens == 0
-            mn[empty] = 0.0
-            mx[empty] = 0.0
-        else:
-            mn = mx = np.zeros(x64.shape[0])
-        qmax = self.qmax
-        s32 = np.clip(((mx - mn) / qmax).astype(np.float32), *SCALE_CLAMP).astype(np.float32)
-        s = s32.astype(np.float64)
-        z = np.clip(np.rint(-mn / s), 0, qmax)
-        q = np.clip(np.rint(x64 / s[:, None]) + z[:, None], 0, qmax)
-        vals = ((q - z[:, None]) * s[:, None]).astype(np.float32)
-        codes = q.astype(np.uint8)
+        S = sl.xs.shape[0]
+        s32 = np.zeros(S, np.float32)
+        z = np.zeros(S, np.float64)
+        codes = np.zeros(sl.xs.shape, np.uint8)
+        vals = np.zeros(sl.xs.shape, np.float32)
+        if sl.xs.size:
+            _asym_kernel(sl.xs, sl.lens, self.qmax, SCALE_CLAMP[0], SCALE_CLAMP[1], s32, z, codes, vals)
         codes_x = from_slices(sl, codes)
         values_x = from_slices(sl, vals)
         scales = rows_to_groups(sl, s32)
