@@ -208,7 +208,7 @@ def _cmd_tour(args: argparse.Namespace) -> int:
     qcol = table.columns[-1]
     table = table.sort_values(["bits_per_element", qcol], ascending=[True, False])
     _print_table(table.drop(columns=["element"]),
-                 f"QSNR of every catalog format on {args.distribution} data ({args.rows}x{args.cols})")
+                 f"QSNR of every core-family format on {args.distribution} data ({args.rows}x{args.cols})")
     out.mkdir(parents=True, exist_ok=True)
     csv = out / f"qsnr_{args.distribution}.csv"
     table.to_csv(csv, index=False)
@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--codes", action="store_true", help="write codes/scales (.npz) instead of values")
     q.set_defaults(func=_cmd_quantize)
 
-    t = sub.add_parser("tour", help="QSNR of every format on synthetic data + plot")
+    t = sub.add_parser("tour", help="QSNR of every core-family format (element + scaling) on synthetic data + plot; `formats compare` for any list")
     t.add_argument("--distribution", default="gaussian", choices=["gaussian", "laplace", "student-t"])
     t.add_argument("--rows", type=int, default=1024)
     t.add_argument("--cols", type=int, default=1024)

@@ -1,4 +1,4 @@
-"""The format tour: QSNR of every catalog format on the same data, and its plot.
+"""The format tour: QSNR of every core-family catalog format (element + scaling) on the same data, and its plot.
 
 QSNR (quantization signal-to-noise ratio, dB) = 10 log10(sum x^2 / sum (x - q(x))^2), the figure
 of merit of the MX paper (Rouhani et al., arXiv 2310.10537, §6) and of the BitMoD/ANT studies.
