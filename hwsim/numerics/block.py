@@ -32,6 +32,8 @@ from hwsim.numerics.types import ScaleRule
 __all__ = ["encode", "decode", "quantize", "Encoded"]
 
 _RULE_NONE, _RULE_POW2, _RULE_AMAX = 0, 1, 2
+#: fewer rows than this are cut into one row per block so that every core gets work
+_SPLIT_ROWS_BELOW = 256
 #: inputs smaller than this run on one thread (parallel start-up dominates below it)
 _SERIAL_BELOW = 1 << 15
 
@@ -264,48 +266,48 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     fast_ok = mode != 3 and (saturate or ep[0] == 1) and ep[1] < 23
     lSd = bitlen(Sd)
     inv_Sd = 1.0 / Sd
-    for t in nb.prange(rows * nblk):
-        r = t // nblk
-        j = t - r * nblk
-        start = j * B
-        stop = min(L, start + B)
-        seg = xb[r, start:stop]
-        n = stop - start
-        scode, S, es, nan_block, plain = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, lSd,
-                                                      inv_Sd, ed, St, et, t_nan, tab_S, tab_es)
-        scales[r, j] = scode
-        if tab_S.shape[0] and not nan_block:
-            lS = tab_lS[scode]
-            sval = tab_sval[scode]
-            inv_S = tab_inv[scode]
-            sval_ok = tab_ok[scode]
-        else:
-            lS = bitlen(S)
-            sval = S * math.ldexp(1.0, es)
-            inv_S = 1.0 / S
-            sval_ok = np.float64(np.float32(sval)) == sval
-        base = (r // inner) * L_orig * inner + r % inner + start * inner
-        if values is not None:
-            vseg = values[r, start:stop]
-            if nan_block:
-                vseg[:] = math.nan
-            elif fast_ok and plain and arith_ok and sval_ok:
-                _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, inv_S, True)
+    for r in nb.prange(rows):  # rows, not blocks: no 64-bit divide per block (see _run)
+        for j in range(nblk):
+            start = j * B
+            stop = min(L, start + B)
+            seg = xb[r, start:stop]
+            n = stop - start
+            scode, S, es, nan_block, plain = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, lSd,
+                                                          inv_Sd, ed, St, et, t_nan, tab_S, tab_es)
+            scales[r, j] = scode
+            if tab_S.shape[0] and not nan_block:
+                lS = tab_lS[scode]
+                sval = tab_sval[scode]
+                inv_S = tab_inv[scode]
+                sval_ok = tab_ok[scode]
             else:
-                for l in range(n):
-                    r32 = hash32(base + l * inner, seed) if mode == 3 else 0
-                    vseg[l] = table[_encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32,
-                                                saturate)] * sval
-        if codes is not None:
-            cseg = codes[r, start:stop]
-            if nan_block:
-                cseg[:] = 0
-            elif fast_ok and plain:
-                _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, inv_S, False)
-            else:
-                for l in range(n):
-                    r32 = hash32(base + l * inner, seed) if mode == 3 else 0
-                    cseg[l] = _encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32, saturate)
+                lS = bitlen(S)
+                sval = S * math.ldexp(1.0, es)
+                inv_S = 1.0 / S
+                sval_ok = np.float64(np.float32(sval)) == sval
+            # flat C-order index of the block's first element (stochastic rounding only)
+            base = 0 if mode != 3 else (r // inner) * L_orig * inner + r % inner + start * inner
+            if values is not None:
+                vseg = values[r, start:stop]
+                if nan_block:
+                    vseg[:] = math.nan
+                elif fast_ok and plain and arith_ok and sval_ok:
+                    _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, inv_S, True)
+                else:
+                    for l in range(n):
+                        r32 = hash32(base + l * inner, seed) if mode == 3 else 0
+                        vseg[l] = table[_encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32,
+                                                    saturate)] * sval
+            if codes is not None:
+                cseg = codes[r, start:stop]
+                if nan_block:
+                    cseg[:] = 0
+                elif fast_ok and plain:
+                    _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, inv_S, False)
+                else:
+                    for l in range(n):
+                        r32 = hash32(base + l * inner, seed) if mode == 3 else 0
+                        cseg[l] = _encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32, saturate)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -421,11 +423,17 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
         Sm, em = odd_significand(el.max)
         Sd, ed = _odd(Sm * St, em + et)
     tabs = _scale_tables(fmt.scale_element, St, et) if rule == _RULE_AMAX else _NO_TABLES
+    rows_in, L_row, split = xr.shape[0], L, False
+    if inner == 1 and nblk > 1 and L % B == 0 and rows_in < _SPLIT_ROWS_BELOW:
+        # the kernel parallelizes over rows: cut few long rows into one row per block (a free
+        # view; flat element indices, hence stochastic rounding, are unchanged with L_row = B)
+        xr, L_row, split = xr.reshape(rows_in * nblk, B), B, True
     cdt = _code_dtype(el)
     codes = np.empty(xr.shape, dtype=cdt) if want_codes else None
     values = np.empty(xr.shape, dtype=np.float32) if want_values else None
     # written by the kernel in their final width (one byte per block for E8M0 / E4M3 codes)
-    scales = np.empty((xr.shape[0], nblk), dtype=_scale_dtype(fmt) if rule != _RULE_NONE else np.uint8)
+    scales = np.empty((xr.shape[0], 1 if split else nblk),
+                      dtype=_scale_dtype(fmt) if rule != _RULE_NONE else np.uint8)
     saturate = fmt.saturate or fmt.is_scaled
     if xr.size:
         threads = nb.get_num_threads()
@@ -434,14 +442,14 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
         try:
             _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), tuple(el.params()),
                            rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
-                           MODE_CODE[fmt.rounding], fmt.seed & 0xFFFFFFFF, saturate, L, inner,
+                           MODE_CODE[fmt.rounding], fmt.seed & 0xFFFFFFFF, saturate, L_row, inner,
                            _arith_ok(el), *tabs)
         finally:
             nb.set_num_threads(threads)
     shape = x32.shape
 
     def back(a: np.ndarray) -> np.ndarray:
-        out = _unrows(a, shape, ax)
+        out = _unrows(a.reshape(rows_in, -1) if split else a, shape, ax)
         return out.reshape(()) if scalar else out
 
     codes_out = back(codes) if want_codes else None

@@ -107,6 +107,17 @@ def test_bits_follow_hash32(fmt, impl: str) -> None:
                 f"first at {np.argwhere(bad)[0].tolist()}"
 
 
+@pytest.mark.parametrize("fmt", FORMATS, ids=ids)
+def test_bits_follow_hash32_on_few_rows_of_whole_blocks(fmt) -> None:
+    """Few rows whose length is a multiple of the block: the kernel cuts them into one row per
+    block (to spread them over the cores); the hash still sees the caller's C index."""
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=(3, 256)) * 2.0 ** rng.integers(-3, 4, size=(3, 256))).astype(np.float32)
+    f = fmt.replace(rounding="stochastic", seed=11)
+    want, _, _ = R.ref_encode(f, x, -1)
+    assert np.array_equal(encode("numpy", f, x, -1).codes, want)
+
+
 def test_bits_by_hand() -> None:
     """fp8_e4m3: x = 1 + k/64 lies between 1 + 8j/64 grid points; frac = (k mod 8)/8, and the
     element at flat index i rounds up iff hash32(seed, i) < frac 2^32 (numpy transcription)."""
