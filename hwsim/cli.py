@@ -99,7 +99,8 @@ def _scale_text(fmt) -> str:
         return _scale_name(fmt)
     rule = getattr(fmt, "scale_rule", None)
     per = {None: "tensor", 0: "channel"}.get(fmt.block_size, f"group {fmt.block_size}")
-    return f"{rule} per {per}" if isinstance(rule, str) else "-"
+    center = " (3-sigma base)" if getattr(fmt, "center", None) == "3sigma" else ""
+    return f"{rule}{center} per {per}" if isinstance(rule, str) else "-"
 
 
 def _show_core(fmt, args: argparse.Namespace) -> None:

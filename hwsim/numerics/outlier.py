@@ -453,6 +453,7 @@ class OliveFormat:
     is_float_element = False
     exp_bits = 0
     rounding = "nearest"
+    scale_rule = "mse"  #: the clipping search of module docstring rule 3 (for tables and reports)
 
     @property
     def man_bits(self) -> int:
