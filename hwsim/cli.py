@@ -188,6 +188,9 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
             arrays["scales"] = enc.scales
         if enc.tensor_scale is not None:
             arrays["tensor_scale"] = np.asarray(enc.tensor_scale)
+        for key, value in (enc.meta or {}).items():  # what decode needs besides codes and scales
+            if isinstance(value, np.ndarray | np.generic):  # (selectors, zero points, biases, pairs)
+                arrays[f"meta_{key}"] = np.asarray(value)
         np.savez(args.output, **arrays)
         print(f"wrote codes{' and scales' if enc.scales is not None else ''} of {x.shape} "
               f"({fmt.name}) to {args.output}")

@@ -114,3 +114,20 @@ def test_formats_compare_table_and_csv(tmp_path, capsys) -> None:
     assert table.loc[2, "bits_per_element"] == pytest.approx(4 + 10 / 128)
     assert main(["formats", "compare", "--data", "gaussain", "--formats", "mxfp4"]) == 2
     assert "gaussian" in capsys.readouterr().err
+
+
+def test_quantize_codes_keep_what_decode_needs(tmp_path) -> None:
+    """--codes writes the format's array-valued meta too (BitMoD selectors, OliVe pair bytes...), so
+    the file alone decodes to the quantized values."""
+    from hwsim.numerics.encoded import Encoded
+
+    x = np.random.default_rng(2).standard_normal((4, 256)).astype(np.float32)
+    src, dst = tmp_path / "x.npy", tmp_path / "c.npz"
+    np.save(src, x)
+    for name in ("bitmod4", "int4_asym_g128", "llmfp4_e2m1"):
+        assert main(["quantize", "--format", name, "--codes", str(src), str(dst)]) == 0
+        z = np.load(dst)
+        meta = {k.removeprefix("meta_"): z[k] for k in z.files if k.startswith("meta_")}
+        fmt = hwsim.format(name)
+        enc = Encoded(codes=z["codes"], scales=z["scales"] if "scales" in z.files else None, axis=1, meta=meta)
+        assert np.array_equal(fmt.decode(enc), fmt.quantize(x)), name

@@ -75,12 +75,25 @@ class BitSerialUnit:
     def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> dict[str, Any]:
         cpw = self.w_cycles_per_weight
         if isinstance(cpw, str):  # "terms": the weight format's own worst-case term count
-            cpw = weight_cycles(w.source) if w.source is not None else None
+            cpw = _terms_or_width(w)
         res = bitserial_gemm(self.rows, self.cols, self.dataflow, m, k, n, w.element_bits,
                              self.w_bits_per_cycle, cycles_per_weight=cpw)
         res["weight_passes"] = res.pop("passes")
         _traffic(self.dataflow, self.rows, self.cols, m, k, n, res)
         return res
+
+
+def _terms_or_width(w: OperandBits) -> int | None:
+    """Worst-case terms of the weight format, or None (the width rule) when it has no codes to
+    decompose: inline bit-width tables, fp32 (wider than any code table), GEMM-level schemes."""
+    from hwsim.errors import FormatError
+
+    if w.source is None:
+        return None
+    try:
+        return weight_cycles(w.source)
+    except (FormatError, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -308,6 +308,11 @@ class Simulation:
         self.kv_cache = self.activations if kv_cache == "activations" else resolve_format(kv_cache)
         self.v_cache = self.kv_cache if v_cache == "kv_cache" else resolve_format(v_cache)
         self.accumulate = resolve_format(accumulate)
+        for role, f in (("activations", self.activations), ("kv_cache", self.kv_cache),
+                        ("v_cache", self.v_cache), ("accumulate", self.accumulate)):
+            if isinstance(f, LlmInt8Scheme):
+                raise HwsimError(f"{role}='llm_int8': LLM.int8() is a scheme for a Linear layer's GEMM; "
+                                 f"give it as weights (it quantizes that layer's activations itself)")
         if acc_block < 1:
             raise HwsimError(f"acc_block={acc_block} must be >= 1")
         self.acc_block = int(acc_block)
@@ -493,6 +498,12 @@ class Simulation:
                 self._unsupported_op("matmul with a vector operand")
                 return torch.matmul(a, b)
             fmts = self._fmts_here()
+            name = self._current()
+            if name in self._ksort and not any(u.name == name and u.op == "ksort" for u in self.unsupported):
+                # eager attention (q @ k^T as plain matmuls): which operand is q, k or P is not
+                # known here, so K-sort is not applied; say so rather than ignore the request
+                self.unsupported.append(Unsupported(name, "ksort", "K-sort applies to scaled_dot_product_"
+                                                    "attention; this module's eager matmuls ran unsorted"))
             wf = fmts.weights if isinstance(b, nn.Parameter) else fmts.activations
             aq = _quantize(fmts.activations, a, -1)
             bq = _quantize(wf, b, -2)

@@ -420,7 +420,11 @@ def max_terms(spec: Any, method: str | None = None) -> int:
         # any other format family (OliVe, ternary, shift, LLM-FP4...): its distinct element values,
         # decomposed as dyadic values (no code table to index, so only the worst case is defined)
         v = np.asarray(values(), dtype=np.float64)
-        counts = terms_of_values(v[np.isfinite(v)], method or "onebits").count
+        v = v[np.isfinite(v)]
+        if not v.size:
+            raise FormatError(f"bit-serial terms: {getattr(spec, 'name', spec)!r} lists no finite element "
+                              f"values to decompose") from None
+        counts = terms_of_values(v, method or "onebits").count
     return int(counts.max())
 
 

@@ -24,13 +24,16 @@ Exact semantics (docs/numerics.md, "Codebook formats"):
    values; outside the grid: the end value). A tie goes where the codebook's ``ties`` rule says:
    ``up`` (ANT/OliVe CUDA ``<=`` loop: the larger value), ``down`` (BitMoD ``x <= mid``: the smaller),
    ``zero``, ``away``, or ``even`` (the neighbour of even rank in the sorted magnitudes: equals
-   round-half-even on integer grids and on minifloat grids).
-3. Value = ``table[code] * s``. A value that several codes share encodes to the lowest such code
-   (+0 before -0).
+   round-half-even on integer grids and on minifloat grids). Precisely, ``even`` goes up iff the
+   upper neighbour's magnitude rank is even (equal parities: the larger if both are even, the
+   smaller if both are odd); ``zero``/``away`` between -v and +v pick the smaller.
+3. Value = ``fp32(table[code] * s)``, saturated at the largest finite float32 (a finite input never
+   decodes to Inf). A value that several codes share encodes to the lowest such code (+0 before -0).
 4. Search: ``alpha = base * (k / 100)`` (both float64); for each slice and each type, the ``k``
    with the smallest float64 sum of squared errors ``(table[c] * s - x)**2`` (the float64 product,
-   before the float32 rounding of the output; first ``k`` wins a tie); type per tensor = smallest sum over slices of the per-slice best errors,
-   per group = smallest error of that group; candidates in catalog order, first wins a tie.
+   before the float32 rounding of the output; first ``k`` wins a tie); type per tensor = smallest
+   sum over slices of the per-slice best errors, per group = smallest error of that group;
+   candidates in catalog order, first wins a tie.
 5. Non-finite inputs raise :class:`~hwsim.errors.FormatError`: none of these papers defines an
    encoding for Inf/NaN and their codes have none.
 """
@@ -274,7 +277,7 @@ def _encode_kernel(xs, lens, scale, tsel, vals, mids, picks, nvals, gcodes, code
             y = 0.0 if sc == 0.0 else x / sc
             i = _nearest_fast(y, lo[t], inv_h[t], luts[t], nbins[t], mids[t], picks[t], n)
             codes[s, j] = gcodes[t, i]
-            out[s, j] = np.float32(vals[t, i] * sc)
+            out[s, j] = np.float32(min(max(vals[t, i] * sc, -_F32_MAX), _F32_MAX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +380,25 @@ def back_like(x: Any, a: np.ndarray) -> Any:
 
         return torch.from_numpy(np.ascontiguousarray(a)).to(x.device)
     return a
+
+
+def check_calibration_shape(name: str, group_size: int | None, shape: tuple[int, ...],
+                            cal_shape: tuple[int, ...], axis: int) -> None:
+    """A calibration tensor must lay out the same scale groups as the input: any shape for one
+    scale per tensor, the same channels (every dimension but the axis) for per-channel scales,
+    the same shape for groups along the axis."""
+    if group_size is None:
+        return
+    if group_size == 0:
+        ok = len(cal_shape) == len(shape) and all(a == b for i, (a, b) in enumerate(zip(shape, cal_shape))
+                                                  if i != axis)
+        want = "the same size in every dimension but the encode axis"
+    else:
+        ok = tuple(cal_shape) == tuple(shape)
+        want = "the input's shape (groups along the axis must hold the same elements)"
+    if not ok:
+        raise FormatError(f"format {name!r}: calibration shape {tuple(cal_shape)} does not match the input "
+                          f"{tuple(shape)}: it needs {want}; per-tensor formats accept any shape")
 
 
 def check_axis(name: str, axis: Any, ndim: int) -> int:
@@ -539,8 +561,19 @@ class CodebookFormat:
                               f"it needs group_size > 0")
         if self.select == "group" and len(self.types) > 1 and self.group_size is None:
             raise FormatError(f"format {n!r}: select 'group' needs group_size 0 or > 0")
-        if self.packing is not None and not 1 <= self.packing <= 8:
-            raise FormatError(f"format {n!r}: packing={self.packing} out of range [1, 8]")
+        if not all(isinstance(cb, Codebook) for cb in self.types):
+            bad = next(cb for cb in self.types if not isinstance(cb, Codebook))
+            raise FormatError(f"format {n!r}: types must be Codebook objects (catalog: codebook names), "
+                              f"got {type(bad).__name__} {bad!r}")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in self.search):
+            raise FormatError(f"format {n!r}: search {self.search!r} must be integers (percent of the base)")
+        if not isinstance(self.scale_bits, int) or self.scale_bits < 0:
+            raise FormatError(f"format {n!r}: scale_bits={self.scale_bits!r} must be an int >= 0")
+        if self.packing is not None:
+            levels = max(len(grid_of(cb).values) for cb in self.types)
+            if not isinstance(self.packing, int) or not 1 <= self.packing <= 8 or levels ** self.packing > 256:
+                raise FormatError(f"format {n!r}: packing={self.packing!r}: {levels}-level codes fit "
+                                  f"{max(k for k in range(1, 9) if levels ** k <= 256)} per byte at most")
 
     # --- derived ------------------------------------------------------------------------------
     @property
@@ -635,7 +668,7 @@ class CodebookFormat:
         rows = np.arange(S)
         chosen_scale = scale[rows, tsel].astype(np.float32)
         if self.scale_rule == "mse":
-            meta["alpha"] = (base * factors[best_k[rows, tsel]]).astype(np.float32)
+            meta["alpha"] = np.minimum(base * factors[best_k[rows, tsel]], _F32_MAX).astype(np.float32)
         return chosen_scale, tsel, meta
 
     def _int8_bases(self, sl: Slices, base: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -677,11 +710,8 @@ class CodebookFormat:
         plan_sl = sl
         if calibration is not None:
             c, _ = self._prepare(calibration, axis)
+            check_calibration_shape(self.name, self.group_size, a.shape, c.shape, ax)
             plan_sl = to_slices(c, ax, self.group_size)
-            if plan_sl.xs.shape[0] != sl.xs.shape[0]:
-                raise FormatError(f"format {self.name!r}: calibration shape {c.shape} gives "
-                                  f"{plan_sl.xs.shape[0]} scale groups, the input {a.shape} needs "
-                                  f"{sl.xs.shape[0]} (per-tensor formats accept any shape)")
         scale, tsel, meta = self._plan(plan_sl)
         codes, out = encode_rows(stack_of(self.types), sl.xs, sl.lens, scale, tsel)
         codes_x = from_slices(sl, codes)
@@ -702,7 +732,10 @@ class CodebookFormat:
         sel = np.asarray(enc.meta.get("selector", 0), dtype=np.int64)
         if sel.size and int(sel.max()) >= len(self.types):
             raise FormatError(f"format {self.name!r}: selector {int(sel.max())} >= {len(self.types)} types")
-        tables = np.array([cb.table for cb in self.types], dtype=np.float64)
+        width = 1 << self.element_bits  # a mixture of code widths: narrower tables padded with NaN
+        tables = np.full((len(self.types), width), np.nan)
+        for t, cb in enumerate(self.types):
+            tables[t, :len(cb.table)] = cb.table
         ax = enc.axis
         sl_c = to_slices(codes.astype(np.float32), ax, self.group_size)
         c_rows = sl_c.xs.astype(np.int64)
@@ -711,7 +744,7 @@ class CodebookFormat:
         v = tables[t_rows[:, None], c_rows]
         if np.isnan(v[np.arange(v.shape[1])[None, :] < sl_c.lens[:, None]]).any():
             raise FormatError(f"format {self.name!r}: codes hold a pattern the codebook never produces")
-        out = (v * s_rows.astype(np.float64)[:, None]).astype(np.float32)
+        out = np.clip(v * s_rows.astype(np.float64)[:, None], -_F32_MAX, _F32_MAX).astype(np.float32)
         return back_like(enc.codes, from_slices(sl_c, out))
 
     def __str__(self) -> str:

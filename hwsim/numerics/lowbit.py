@@ -8,7 +8,7 @@ Catalog kinds (``formats/lowbit.toml``) and the codebook generator they add:
   ``weight_quant``: ``scale = 1 / w.abs().mean().clamp_(min=1e-5)``, ``(w * scale).round().clamp_(-1,
   1) / scale``; "The Era of 1-bit LLMs: Training Tips, Code and FAQ"). Codes are 2-bit two's
   complement (``00`` = 0, ``01`` = +1, ``11`` = -1; ``10`` is never produced), packed 5 trits per
-  byte (:func:`pack_trits`, llama.cpp TQ1_0, 1.6 bits/weight) or 4 codes per byte (TQ2_0 style,
+  byte (:func:`pack_trits`, llama.cpp TQ1_0's base-3 byte code, 1.6 bits/weight) or 4 codes per byte (TQ2_0 style,
   2 bits/weight).
 - ``[codebooks.*] generator = "denseshift"`` -> :func:`denseshift_table`: DenseShift's zero-free
   sign + exponent weights (ICCV'23), run by the generic ``codebook`` kind.
@@ -81,7 +81,11 @@ def _ternary_codes(codes: Any) -> np.ndarray:
 
 
 def pack_trits(codes: Any) -> np.ndarray:
-    """Pack ternary codes (C order) 5 per byte, llama.cpp TQ1_0 (``quantize_row_tq1_0_ref``).
+    """Pack ternary codes (C order) 5 per byte with llama.cpp TQ1_0's byte encoding
+    (``quantize_row_tq1_0_ref``: base-3 digits, ``ceil(q 256 / 243)``), but five *consecutive*
+    elements per byte: TQ1_0 itself interleaves element ``m + 32 n`` into byte ``m`` of a 256-weight
+    block, a memory layout for its SIMD kernels, not a different code. The bytes are therefore not
+    TQ1_0 files; the bits per weight (1.6) and the decoder arithmetic are the same.
 
     Digit ``d = trit + 1`` (-1 -> 0, 0 -> 1, +1 -> 2); the group of 5 consecutive elements
     ``(t0..t4)`` is the base-3 number ``q = d0 3^4 + d1 3^3 + d2 3^2 + d3 3 + d4`` (first element most
@@ -147,7 +151,7 @@ class TernaryFormat:
     Fields:
         codebook: the {-1, 0, 1} codebook with codes :data:`TERNARY_TABLE` (``[codebooks.ternary]``).
         scale_floor: lower bound of the scale (BitNet: 1e-5).
-        packing: ``trit5`` (5 trits per byte, llama.cpp TQ1_0 digit order, :func:`pack_trits`;
+        packing: ``trit5`` (5 consecutive trits per byte in TQ1_0's base-3 byte code, :func:`pack_trits`;
             1.6 bits/weight) or ``bit2`` (4 two-bit codes per byte, TQ2_0 style; 2 bits/weight).
             ``encode(...).meta["packed"]`` holds the packed bytes of the codes in C order.
     """
@@ -820,6 +824,8 @@ class LlmFpFormat:
         mv, Bs, subs, ints = self._bias_params(cands)
         err = np.zeros(cands.shape)
         _llmfp_search(sl.xs.view(np.int32), sl.lens, mv, Bs, subs, ints, E, M, err)
+        # a candidate whose range overflows float32 (huge inputs) has an undefined error: never pick it
+        err = np.where(np.isnan(err), np.inf, err)
         return cands[np.arange(S), np.argmin(err, axis=1)]
 
     def _run(self, x: Any, axis: int, calibration: Any = None) -> tuple[np.ndarray, np.ndarray, Encoded]:

@@ -156,3 +156,15 @@ def test_w_cycles_per_weight_rejects_unknown_words(tmp_path):
     (tmp_path / "x.toml").write_text(text)
     with pytest.raises(CatalogError, match="w_cycles_per_weight"):
         load_accelerators([tmp_path])
+
+
+def test_terms_mode_keeps_the_width_rule_where_no_codes_exist():
+    """fp32 operands (skipped layers, fp32 K/V) and GEMM-level schemes have no code table to
+    decompose: the width rule applies instead of an error."""
+    import hwsim
+    from hwsim.bridge.datapath import LlmInt8Scheme
+
+    terms = hwsim.accelerator("bitmod-like", w_cycles_per_weight="terms")
+    width = hwsim.accelerator("bitmod-like")
+    for w in ("fp32", LlmInt8Scheme()):
+        assert int(terms.gemm(8, 64, 64, "fp16", w).cycles) == int(width.gemm(8, 64, 64, "fp16", w).cycles)

@@ -350,3 +350,17 @@ def test_v_cache_format_separate_from_k(x):
     rec = sim.records().set_index("layer")
     assert rec.loc["<root>.qk", "w_format"] == "bfp12_b32" and rec.loc["<root>.pv", "w_format"] == "fp8_e4m3"
     assert sim.report().kv_cache == "bfp12_b32/fp8_e4m3"
+
+
+def test_ksort_under_eager_attention_is_reported_and_llm_int8_is_weights_only():
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                                   num_attention_heads=4, num_key_value_heads=2, vocab_size=97,
+                                   attn_implementation="eager")
+    model = transformers.LlamaForCausalLM(cfg).eval()
+    sim = simulate(model, None, None, kv_cache=None, ksort=True)
+    with torch.no_grad():
+        sim.model(torch.randint(0, 97, (1, 8)))
+    assert [(u.name, u.op) for u in sim.unsupported] == [("model.layers.0.self_attn", "ksort")]
+    with pytest.raises(HwsimError, match="llm_int8"):
+        simulate(model, "mxfp4", "llm_int8")

@@ -413,3 +413,25 @@ def test_group_scales_follow_the_input_layout_on_any_axis():
     absmax = np.array([[4, 5, 6], [10, 11, 12]], np.float32)  # by hand: max of rows (0,1) and (2,3)
     np.testing.assert_array_equal(enc.scales, (absmax.astype(np.float64) / 8).astype(np.float32))  # max|INT4| = 8
     np.testing.assert_array_equal(fmt.decode(enc), fmt.quantize(x, axis=0))
+
+
+def test_guards_of_the_contract():
+    """Finite inputs never decode to Inf (values saturate at the float32 max); calibration must lay
+    out the same groups; inconsistent fields are FormatErrors naming the field; a mixture of code
+    widths decodes."""
+    import hwsim
+    from hwsim.catalog import load_codebooks
+
+    q = hwsim.format("pot4").quantize(np.array([[-3.4e38, 1e38, 2e37, -1e37]], np.float32))
+    assert np.all(np.isfinite(q)) and q[0, 0] == -np.finfo(np.float32).max
+    x = np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32)
+    with pytest.raises(FormatError, match="calibration shape"):
+        hwsim.format("bitmod4", group_size=4).quantize(x, calibration=np.ones((2, 16), np.float32))
+    assert hwsim.format("ant4").quantize(x, calibration=x[:, :3]).shape == x.shape  # per channel: any axis length
+    for kw, field in (({"packing": 5}, "packing"), ({"scale_bits": -1}, "scale_bits"),
+                      ({"search": (0.5, 1.5, 0.1)}, "search"), ({"types": ("ant_int4",)}, "types")):
+        with pytest.raises(FormatError, match=field):
+            hwsim.format("ant4", **kw)
+    cbs = load_codebooks()
+    mix = CodebookFormat(name="mix", types=(cbs["bitmod_fp3"], cbs["bitmod_fp4"]), group_size=8, select="group")
+    assert np.array_equal(mix.decode(mix.encode(x)), mix.quantize(x))

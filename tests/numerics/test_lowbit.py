@@ -629,3 +629,9 @@ def test_llmfp_calibration_tensor_sets_the_bias():
     np.testing.assert_array_equal(fmt.decode(enc), fmt.quantize(x, calibration=c))
     with pytest.raises(FormatError, match="calibration"):
         fmt.encode(x, calibration=c[:3])
+
+
+def test_llmfp_huge_inputs_stay_finite():
+    """Bias candidates whose range overflows float32 are never chosen (their error is undefined)."""
+    q = hwsim.format("llmfp4_e2m1").quantize(np.array([[1e34, 1.0]], np.float32))
+    assert np.all(np.isfinite(q)) and q[0, 0] > 5e33
