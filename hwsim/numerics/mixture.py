@@ -240,6 +240,11 @@ class AsymIntFormat:
     - code ``q = clamp(RNE(x / s) + z, 0, 2^b - 1)`` (``torch.round`` is half-to-even);
     - value ``fp32((q - z) * s)``.
 
+    As in the code, a group whose values are all equal (e.g. a 1-element last group of a row whose
+    length is not a multiple of ``group_size``) gets the 1e-5 floor scale and keeps only values
+    within ``(2^b - 1) * 1e-5`` of its minimum's zero point: such a group is not representable by
+    a min/max range and the official code never meets one (it requires whole groups).
+
     Deviations: the official code works in fp16, this one uses fp32 scales and float64 quotients
     (the codebook contract). ``encode`` returns ``codes`` (uint8 q), ``scales`` (float32 s) and
     ``meta["zero_point"]`` (uint8 z, same shape as the scales).
