@@ -571,10 +571,13 @@ def decode(fmt: Format, enc: Encoded) -> Any:
         raise FormatError(f"format {fmt.name!r}: code {int(codes.max())} does not fit in {el.bits} bits")
     table = el.table()
     if not fmt.is_scaled:
-        return table[codes.astype(np.intp)].astype(np.float32)
+        return np.asarray(table[codes.astype(np.intp)], dtype=np.float32)  # 0-d stays an array
     scalar = codes.ndim == 0
-    if scalar:
+    if scalar:  # encode treats a 0-d input as one element with one block: so does decode
         codes = codes.reshape(1)
+        if enc.scales is not None and np.ndim(enc.scales) == 0:
+            enc = Encoded(codes=codes, scales=np.reshape(enc.scales, (1,)), tensor_scale=enc.tensor_scale,
+                          axis=0, format=enc.format, meta=enc.meta)
     ax = _axis(fmt, enc.axis, codes.ndim)
     cr, L, _ = _rows(codes, ax)
     if fmt.scale_rule is None:  # tensor scale only

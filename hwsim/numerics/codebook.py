@@ -378,7 +378,8 @@ def back_like(x: Any, a: np.ndarray) -> Any:
     if is_torch(x):
         import torch
 
-        return torch.from_numpy(np.ascontiguousarray(a)).to(x.device)
+        a = np.asarray(a)  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+        return torch.from_numpy(a if a.flags.c_contiguous else a.copy()).to(x.device)
     return a
 
 

@@ -202,7 +202,7 @@ class TernaryFormat:
         s = np.float32(max(gamma, float(self.scale_floor)))
         codes = nearest_codes(self.codebook, a.astype(np.float64) / np.float64(s)) if a.size else \
             np.zeros(a.shape, np.uint8)
-        values = (np.asarray(TERNARY_TABLE)[codes] * np.float64(s)).astype(np.float32)
+        values = np.asarray(np.asarray(TERNARY_TABLE)[codes] * np.float64(s), dtype=np.float32)
         meta = {"packed": PACKINGS[self.packing][0](codes), "gamma": np.float32(gamma),
                 "types": [self.codebook.name]}
         enc = Encoded(codes=back_like(x, codes), scales=back_like(x, np.asarray(s, np.float32)),
@@ -221,7 +221,7 @@ class TernaryFormat:
         if np.any(codes == 2):
             raise FormatError(f"format {self.name!r}: code 2 (0b10) is never produced by ternary encode")
         s = np.float64(np.float32(_scales_np(enc.scales).reshape(())))
-        return back_like(enc.codes, (np.asarray(TERNARY_TABLE)[codes.astype(np.intp)] * s).astype(np.float32))
+        return back_like(enc.codes, np.asarray(np.asarray(TERNARY_TABLE)[codes.astype(np.intp)] * s, dtype=np.float32))
 
     def __str__(self) -> str:
         return self.name

@@ -346,8 +346,9 @@ class AsymIntFormat:
     def decode(self, enc: Encoded) -> Any:
         """``fp32((q - z) * s)`` per group (same array type and device as the codes)."""
         codes = to_numpy_codes(self.name, enc.codes, self.bits)
-        if codes.ndim == 0:
-            raise FormatError(f"format {self.name!r}: cannot decode 0-d codes")
+        if codes.ndim == 0:  # encode treats a 0-d input as one element
+            one = Encoded(codes=codes.reshape(1), scales=enc.scales, axis=0, format=enc.format, meta=enc.meta)
+            return back_like(enc.codes, np.asarray(self.decode(one)).reshape(()))
 
         def host(v: Any) -> np.ndarray:
             return np.asarray(v.detach().cpu().numpy() if is_torch(v) else v)

@@ -588,15 +588,18 @@ class OliveFormat:
         agree with the codes. Raises FormatError on a pattern encode never produces: two
         identifiers in a pair, or an identifier next to code 0 (an outlier is never ``0...0``)."""
         c = to_numpy_codes(self.name, enc.codes, self.bits)
-        if c.ndim == 0:
-            raise FormatError(f"format {self.name!r}: cannot decode 0-d codes")
+        if c.ndim == 0:  # encode treats a 0-d input as one element (paired with an implicit zero)
+            one = Encoded(codes=c.reshape(1), scales=enc.scales, tensor_scale=enc.tensor_scale, axis=0,
+                          format=enc.format, meta=enc.meta)
+            return back_like(enc.codes, np.asarray(self.decode(one)).reshape(()))
         ax = enc.axis
         rows, moved_shape = _axis_rows(c, ax)
         L = moved_shape[-1]
         R = rows.shape[0]
         packed = enc.meta.get("packed")
         if packed is not None:
-            p = np.moveaxis(to_numpy_codes(self.name, packed, 8), ax, -1).reshape(R, -1)
+            p = np.moveaxis(np.atleast_1d(to_numpy_codes(self.name, packed, 8)), ax, -1)
+            p = p.reshape(R, p.shape[-1])  # explicit: R may be 0
             if L % 2:
                 rows[:, -1] = p[:, -1] & 0xF if self.bits == 4 else p[:, -1]
             if p.shape != (R, rows.shape[1] // (2 if self.bits == 4 else 1)) or not np.array_equal(

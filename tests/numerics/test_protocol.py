@@ -47,3 +47,15 @@ def test_every_name_resolves_and_unknown_names_suggest():
     assert [f.name for f in ALL] == hwsim.formats()
     with pytest.raises(FormatError, match="bitmod4"):
         hwsim.format("bitmod5")
+
+
+@pytest.mark.parametrize("fmt", ALL, ids=lambda f: f.name)
+def test_edge_shapes_round_trip(fmt):
+    """0-d and empty inputs: same shape and array type out, decode(encode(x)) == quantize(x)."""
+    for x, axis in ((np.array(1.5, np.float32), -1), (np.array(-3e-3, np.float32), -1),
+                    (np.zeros((2, 0), np.float32), 0), (np.zeros((2, 0), np.float32), 1)):
+        q = fmt.quantize(x, axis=axis)
+        d = fmt.decode(fmt.encode(x, axis=axis))
+        assert type(q) is np.ndarray and type(d) is np.ndarray
+        assert q.shape == x.shape == d.shape
+        assert np.array_equal(q.view(np.uint32), d.view(np.uint32)), (fmt.name, x.shape, axis)
