@@ -237,6 +237,63 @@ def _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, pow2, is_int, out_va
 
 
 @nb.njit(cache=True, inline="always")
+def _cut(c, up, s32):
+    """Decision point ``c * s`` in float32 (exact: <= 3 significant bits times the scale's), moved
+    one float below when a value on it goes up, so that every test is ``|x| > cut``."""
+    t = np.float32(c) * s32
+    return int32_as_float32(np.int32(float32_as_int32(t) - 1)) if up else t
+
+
+@nb.njit(cache=True, inline="always")
+def _small_block(xf, out, cuts, ups, mags, sval, code_bits, fnuz, out_values):
+    """One plain block of a minifloat with at most 8 magnitudes (FP4 E2M1) by comparisons: the
+    magnitude code is the number of decision points below |x| and the value the magnitude there
+    times the scale, all exact float32 (the caller checks the scale is a float32 whose products
+    with the grid stay normal). Seven straight-line compare-and-select steps: the loop vectorizes,
+    where the division path of :func:`_fast_code` cannot (NVFP4's scales 3, 5, 7, ... x 2**e).
+    Same results as the division path (docs/numerics.md), bit for bit."""
+    s32 = np.float32(sval)
+    t0 = _cut(cuts[0], ups[0], s32)
+    t1 = _cut(cuts[1], ups[1], s32)
+    t2 = _cut(cuts[2], ups[2], s32)
+    t3 = _cut(cuts[3], ups[3], s32)
+    t4 = _cut(cuts[4], ups[4], s32)
+    t5 = _cut(cuts[5], ups[5], s32)
+    t6 = _cut(cuts[6], ups[6], s32)
+    v1 = np.float32(mags[1]) * s32
+    v2 = np.float32(mags[2]) * s32
+    v3 = np.float32(mags[3]) * s32
+    v4 = np.float32(mags[4]) * s32
+    v5 = np.float32(mags[5]) * s32
+    v6 = np.float32(mags[6]) * s32
+    v7 = np.float32(mags[7]) * s32
+    zero = np.float32(0.0)
+    for l in range(xf.shape[0]):
+        xv = xf[l]
+        a = abs(xv)
+        if out_values:
+            v = v1 if a > t0 else zero
+            v = v2 if a > t1 else v
+            v = v3 if a > t2 else v
+            v = v4 if a > t3 else v
+            v = v5 if a > t4 else v
+            v = v6 if a > t5 else v
+            v = v7 if a > t6 else v
+            out[l] = np.copysign(v, xv)
+        else:
+            k = 1 if a > t0 else 0
+            k = 2 if a > t1 else k
+            k = 3 if a > t2 else k
+            k = 4 if a > t3 else k
+            k = 5 if a > t4 else k
+            k = 6 if a > t5 else k
+            k = 7 if a > t6 else k
+            sign = 1 if np.signbit(xv) else 0
+            sign &= 1 - (fnuz & (1 if k == 0 else 0))
+            out[l] = (sign << (code_bits - 1)) | k
+
+
+@nb.njit(cache=True, inline="always")
 def _fast_dispatch(seg, out, ep, S, lS, es, mode, sval, inv_S, out_values):
     """Pick the specialized loop for this block's scale kind and the element kind."""
     if S == 1:
@@ -253,7 +310,7 @@ def _fast_dispatch(seg, out, ep, S, lS, es, mode, sval, inv_S, out_values):
 @nb.njit(cache=True, parallel=True)
 def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp, Sd, ed, St, et,
                    t_nan, mode, seed, saturate, L_orig, inner, arith_ok, tab_S, tab_es, tab_lS, tab_inv,
-                   tab_sval, tab_ok):
+                   tab_sval, tab_ok, xf, cuts, ups, mags):
     """Encode rows of ``xb`` (float32 bits, rows x L) block by block into ``codes`` (encode) or
     ``values`` (quantize); the other is None, and numba compiles each use without the other's code.
 
@@ -264,6 +321,8 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     nblk = scales.shape[1]
     # the branch-free path covers deterministic modes that saturate (or cannot overflow)
     fast_ok = mode != 3 and (saturate or ep[0] == 1) and ep[1] < 23
+    small = fast_ok and cuts.shape[0] == 7  # <= 8-magnitude minifloat: the comparison path
+    fnuz = int(ep[6] == 2)
     lSd = bitlen(Sd)
     inv_Sd = 1.0 / Sd
     for r in nb.prange(rows):  # rows, not blocks: no 64-bit divide per block (see _run)
@@ -285,12 +344,17 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 sval = S * math.ldexp(1.0, es)
                 inv_S = 1.0 / S
                 sval_ok = np.float64(np.float32(sval)) == sval
+            # the comparison path needs every cut and value times the scale to be a normal float32
+            # (2**-120 <= scale <= 2**120)
+            small_ok = small and plain and sval_ok and 7.52316384526264e-37 <= sval <= 1.329227995784916e36
             # flat C-order index of the block's first element (stochastic rounding only)
             base = 0 if mode != 3 else (r // inner) * L_orig * inner + r % inner + start * inner
             if values is not None:
                 vseg = values[r, start:stop]
                 if nan_block:
                     vseg[:] = math.nan
+                elif small_ok:
+                    _small_block(xf[r, start:stop], vseg, cuts, ups, mags, sval, ep[7], fnuz, True)
                 elif fast_ok and plain and arith_ok and sval_ok:
                     _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, inv_S, True)
                 else:
@@ -302,6 +366,8 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 cseg = codes[r, start:stop]
                 if nan_block:
                     cseg[:] = 0
+                elif small_ok:
+                    _small_block(xf[r, start:stop], cseg, cuts, ups, mags, sval, ep[7], fnuz, False)
                 elif fast_ok and plain:
                     _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, inv_S, False)
                 else:
@@ -443,7 +509,7 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
             _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), tuple(el.params()),
                            rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
                            MODE_CODE[fmt.rounding], fmt.seed & 0xFFFFFFFF, saturate, L_row, inner,
-                           _arith_ok(el), *tabs)
+                           _arith_ok(el), *tabs, xr, *_small_grid(el, MODE_CODE[fmt.rounding]))
         finally:
             nb.set_num_threads(threads)
     shape = x32.shape
@@ -486,6 +552,30 @@ def _scale_tables(sel: FloatElement | None, St: int, et: int) -> tuple[np.ndarra
     for a in (tS, tes, tlS, tinv, tsval, tok):
         a.setflags(write=False)
     return tS, tes, tlS, tinv, tsval, tok
+
+
+_NO_GRID = (np.zeros(0), np.zeros(0, np.bool_), np.zeros(0))
+
+
+@lru_cache(maxsize=64)
+def _small_grid(el: Any, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cuts, ups, mags) for :func:`_small_block`: the 8 magnitudes of a minifloat whose magnitude
+    codes 0..7 are its values in order (FP4 E2M1), the 7 decision points between them for the
+    rounding mode (midpoints; the upper values when truncating) and whether a value on a point
+    goes up (RNE: to the even code; away: always; zero: always, onto the value). Empty otherwise."""
+    if not el.is_float or el.params().max_mag != 7 or mode == MODE_CODE["stochastic"]:
+        return _NO_GRID
+    mags = np.array([el.decode_code(c) for c in range(8)], dtype=np.float64)
+    if not np.all(np.diff(mags) > 0) or not np.all(np.isfinite(mags)):
+        return _NO_GRID
+    if mode == MODE_CODE["zero"]:
+        cuts, ups = mags[1:].copy(), np.ones(7, np.bool_)
+    else:
+        cuts = (mags[:-1] + mags[1:]) / 2
+        ups = np.array([mode == MODE_CODE["away"] or (i + 1) % 2 == 0 for i in range(7)], np.bool_)
+    if not np.all(np.float32(cuts) == cuts):
+        return _NO_GRID
+    return cuts, ups, mags
 
 
 def _arith_ok(el) -> bool:
