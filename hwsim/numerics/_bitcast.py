@@ -10,7 +10,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["int32_as_float32", "float32_as_int32", "int64_as_float64"]
+__all__ = ["int32_as_float32", "float32_as_int32", "int64_as_float64", "float64_as_int64"]
 
 
 @intrinsic
@@ -42,5 +42,16 @@ def int64_as_float64(typingctx, x):  # noqa: ARG001
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+@intrinsic
+def float64_as_int64(typingctx, x):  # noqa: ARG001
+    """The int64 bit pattern of the float64 ``x``."""
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
 
     return sig, codegen

@@ -21,7 +21,7 @@ import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics._bitcast import float32_as_int32, int32_as_float32, int64_as_float64
+from hwsim.numerics._bitcast import float32_as_int32, float64_as_int64, int32_as_float32, int64_as_float64
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.format import E8M0_BIAS, E8M0_NAN, FloatElement, Format
 from hwsim.numerics.integer import encode_int
@@ -121,7 +121,10 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
     _, sM, semin, sbias, _, _, sspec, sbits, _, _, _, smax_mag = sp
     if m >= 0x7F800000 or t_nan:
         return nan_code(0, sM, sbits, sspec), 1, 0, True, False
-    if m >= 0x800000:  # normal amax: the branch-free RNE path (saturating via max_mag)
+    if m >= 0x800000 and sM < 23 and lSd <= 26 and -960 < ed < 960:  # normal amax: float64 quotient
+        code = _amax_scale_code(m, np.float64(Sd) * int64_as_float64((1023 + ed) << 52), sM, semin, sbias,
+                                smax_mag)
+    elif m >= 0x800000:  # the branch-free RNE path (saturating via max_mag)
         code = _fast_code(m, sp, Sd, lSd, ed, 0, inv_Sd, False, False)[0]
     elif m != 0:  # float32-subnormal amax: the general path
         code = encode_float(0, m, bitlen(m), -149, Sd, lSd, ed, sM, semin, sbias, smax_mag,
@@ -134,6 +137,26 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
     Ss, ess = float_significand(code, sM, sbias, semin)
     S, es = _odd(Ss * St, ess + et)
     return code, S, es, False, plain
+
+
+@nb.njit(cache=True, inline="always")
+def _amax_scale_code(m, div, M, emin, bias, max_mag):
+    """Magnitude code of RNE(amax / div) in a minifloat with M < 23 mantissa bits, saturating at
+    ``max_mag``, for a normal float32 amax with bits ``m`` and an exact float64 ``div = Sd * 2**ed``.
+
+    Exact: ``q = fl64(amax / div)`` is the correctly rounded quotient. The true quotient is either
+    a value or midpoint g of the target grid (then q is exactly g) or ``amax - g div`` is a nonzero
+    multiple of the finer of amax's ulp and g div's granularity, which puts the quotient at least
+    2**-(M + 29) (relative) from g for divisors with odd parts below 2**26 (the element max times a
+    float32 tensor scale) -- at least 2**-51 for M <= 22, beyond float64's 2**-53 rounding. So
+    rounding q to the grid (an exact power-of-two scaling and a round-half-even) is RNE of the
+    true quotient.
+    """
+    q = np.float64(int32_as_float32(np.int32(m))) / div
+    e = ((float64_as_int64(q) >> 52) & 0x7FF) - 1023  # floor(log2 q); q is a normal float64 here
+    t = max(e, emin)
+    k = np.int64(np.rint(q * int64_as_float64((1023 + M - t) << 52)))
+    return min(((t + bias - 1) << M) + k, max_mag)
 
 
 @nb.njit(cache=True, inline="always")

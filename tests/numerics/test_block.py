@@ -261,3 +261,26 @@ def test_bad_axis(fmt) -> None:
             fmt.encode(x, axis=axis)
         with pytest.raises(FormatError, match="axis"):
             fmt.quantize(x, axis=axis)
+
+
+@pytest.mark.parametrize("name,ts", [("nvfp4", False), ("nvfp4", True), ("fp4_ue5m3_b16", False)])
+def test_amax_scale_rounding_at_every_decision_point(name, ts):
+    """Block amaxes placed on every midpoint between neighbouring scale values (times the element
+    max) and one float32 ulp either side: the stored scale code is the oracle's RNE, ties to even."""
+    fmt = hwsim.format(name, tensor_scale=ts) if ts else hwsim.format(name)
+    sel, emax = fmt.scale_element, fmt.element.max
+    vals = np.array(sorted({v for v in (sel.decode_code(c) for c in range(1 << min(sel.bits, 8)))
+                            if np.isfinite(v) and v > 0}))
+    mids = (vals[:-1] + vals[1:]) / 2 * emax
+    amax = np.concatenate([mids, np.nextafter(mids.astype(np.float32), np.float32(0)).astype(np.float64),
+                           np.nextafter(mids.astype(np.float32), np.float32(np.inf)).astype(np.float64)])
+    amax = amax[np.isfinite(amax.astype(np.float32))].astype(np.float32)
+    x = np.zeros((amax.size, 16), np.float32)
+    x[:, 0] = amax
+    x[:, 1] = -amax / 3  # a second value so the element pass runs too
+    if ts:
+        x[0, 2] = np.float32(1e4)  # a tensor amax whose fp32 scale has a long odd significand
+    want_codes, want_scales, _ = R.ref_encode(fmt, x, -1)
+    enc = encode("numpy", fmt, x, -1)
+    assert np.array_equal(enc.scales, want_scales)
+    assert np.array_equal(enc.codes, want_codes)
