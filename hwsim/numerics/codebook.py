@@ -51,6 +51,7 @@ import numpy as np
 
 from hwsim.errors import FormatError
 from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.protocol import GroupedIntCodes, replace_fields
 
 __all__ = ["Codebook", "CodebookFormat", "Grid", "grid_of", "Stack", "stack_of", "encode_rows", "search_errors",
            "nearest_codes", "TIES", "SCALE_RULES"]
@@ -508,7 +509,7 @@ def slice_base(sl: Slices, rule: str, center: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CodebookFormat:
+class CodebookFormat(GroupedIntCodes):
     """A codebook format: one or more :class:`Codebook` types, a scale per tensor/channel/group,
     and the rule that picks both (module docstring). Same API as :class:`~hwsim.numerics.Format`.
 
@@ -596,17 +597,7 @@ class CodebookFormat:
             bits += (self.scale_bits + sel) / self.group_size
         return bits
 
-    is_float_element = False
-    exp_bits = 0
     rounding = "nearest"
-
-    @property
-    def man_bits(self) -> int:
-        return self.element_bits - 1
-
-    @property
-    def block_size(self) -> int | None:
-        return self.group_size
 
     @property
     def is_scaled(self) -> bool:
@@ -623,8 +614,6 @@ class CodebookFormat:
         return " | ".join(cb.name for cb in self.types)
 
     def replace(self, **changes: Any) -> CodebookFormat:
-        from hwsim.numerics.protocol import replace_fields
-
         return replace_fields(self, changes)
 
     # --- codec --------------------------------------------------------------------------------

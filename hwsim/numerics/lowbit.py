@@ -42,7 +42,7 @@ from hwsim.numerics.codebook import (Codebook, back_like, check_axis, from_slice
 from hwsim.numerics.codebook import groups_to_rows as _groups_to_rows
 from hwsim.numerics.codebook import rows_to_groups as _rows_to_groups
 from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.protocol import replace_fields
+from hwsim.numerics.protocol import GroupedIntCodes, replace_fields
 
 __all__ = ["TernaryFormat", "BcqFormat", "LlmFpFormat", "pack_trits", "unpack_trits", "pack_2bit",
            "unpack_2bit", "denseshift_table", "TERNARY_TABLE", "CATALOG_KINDS", "CODEBOOK_GENERATORS"]
@@ -451,7 +451,7 @@ def _bcq_kernel(xs, lens, q, rounds, codes, exps, out):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BcqFormat:
+class BcqFormat(GroupedIntCodes):
     """ShiftAddLLM binary-coded quantization with power-of-two scales (arXiv 2406.05981 §3.1;
     GATECH-EIC/ShiftAddLLM ``bcq_shift.py`` ``quantize_shift``, ``greedy_mean_torch``,
     ``refine_mean_torch``, ``find_B_torch``).
@@ -500,8 +500,6 @@ class BcqFormat:
         if not isinstance(self.rounds, int) or isinstance(self.rounds, bool) or not 1 <= self.rounds <= 1000:
             raise FormatError(f"format {self.name!r}: rounds={self.rounds!r} out of range [1, 1000]")
 
-    is_float_element = False
-    exp_bits = 0
     is_scaled = True
     max = 1.0
     scale_rule = "bcq pow2"
@@ -509,14 +507,6 @@ class BcqFormat:
     @property
     def element_bits(self) -> int:
         return self.bits
-
-    @property
-    def man_bits(self) -> int:
-        return self.bits - 1
-
-    @property
-    def block_size(self) -> int:
-        return self.group_size
 
     @property
     def bits_per_element(self) -> float:

@@ -53,7 +53,7 @@ from hwsim.numerics.codebook import (SCALE_PER, back_like, check_axis, from_slic
                                      groups_to_rows, is_torch, rows_to_groups, to_numpy_codes, to_numpy_f32,
                                      to_slices)
 from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.protocol import replace_fields
+from hwsim.numerics.protocol import GroupedIntCodes, replace_fields
 
 __all__ = ["ant_int", "ant_pot", "ant_float", "ant_flint", "bitmod_fp", "AsymIntFormat",
            "CODEBOOK_GENERATORS", "CATALOG_KINDS"]
@@ -227,7 +227,7 @@ def _asym_kernel(xs, lens, qmax, s_lo, s_hi, s32, z, codes, vals):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AsymIntFormat:
+class AsymIntFormat(GroupedIntCodes):
     """Asymmetric (min/max) integer quantization with a zero point per group: BitMoD's INT-asym
     baseline (HPCA'25 §V-A; ``quant_weight.py::quant_int_asym``), which is also AWQ/GPTQ's
     default weight quantizer.
@@ -267,13 +267,7 @@ class AsymIntFormat:
             raise FormatError(f"format {self.name!r}: scale_bits={self.scale_bits!r} must be an int >= 0")
 
     # --- NumberFormat members ----------------------------------------------------------------
-    is_float_element = False
-    exp_bits = 0
     scale_rule = "minmax"
-
-    @property
-    def man_bits(self) -> int:
-        return self.bits - 1
 
     @property
     def element_bits(self) -> int:
@@ -287,10 +281,6 @@ class AsymIntFormat:
     def bits_per_element(self) -> float:
         """Code bits plus, for group formats, the scale and the ``bits``-wide zero point per group."""
         return self.bits + ((self.scale_bits + self.bits) / self.group_size if self.group_size else 0.0)
-
-    @property
-    def block_size(self) -> int | None:
-        return self.group_size
 
     @property
     def is_scaled(self) -> bool:

@@ -83,7 +83,7 @@ from hwsim.errors import FormatError
 from hwsim.numerics.codebook import (Codebook, _nearest, back_like, check_axis, grid_of, is_torch, slice_base,
                                      to_numpy_codes, to_numpy_f32, to_slices)
 from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.protocol import replace_fields
+from hwsim.numerics.protocol import GroupedIntCodes, replace_fields
 
 __all__ = ["OliveFormat", "normal_codebook", "abfloat_codebook", "adaptive_bias", "pack_pairs",
            "llm_int8_matmul", "int8_vectorwise_quant", "quantize_weight_int8", "LLM_INT8_DEQUANT",
@@ -354,7 +354,7 @@ def pack_pairs(codes_rows: np.ndarray, bits: int) -> np.ndarray:
 # the format
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OliveFormat:
+class OliveFormat(GroupedIntCodes):
     """OliVe outlier-victim pair quantization (module docstring: the exact rules).
 
     Fields:
@@ -450,18 +450,8 @@ class OliveFormat:
         and the per-tensor type bit are not counted (as for ``int8_channel``)."""
         return float(self.bits)
 
-    is_float_element = False
-    exp_bits = 0
     rounding = "nearest"
     scale_rule = "mse"  #: the clipping search of module docstring rule 3 (for tables and reports)
-
-    @property
-    def man_bits(self) -> int:
-        return self.bits - 1
-
-    @property
-    def block_size(self) -> int | None:
-        return self.group_size
 
     @property
     def is_scaled(self) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["NumberFormat", "KindSpec", "FAMILY_MODULES", "replace_fields"]
+__all__ = ["NumberFormat", "KindSpec", "FAMILY_MODULES", "replace_fields", "GroupedIntCodes"]
 
 #: modules that may export CATALOG_KINDS / CODEBOOK_GENERATORS (imported by hwsim.catalog)
 FAMILY_MODULES = ("hwsim.numerics.codebook", "hwsim.numerics.mixture", "hwsim.numerics.outlier",
@@ -53,6 +53,24 @@ class NumberFormat(Protocol):
     def quantize(self, x: Any, axis: int = -1) -> Any: ...
     def values(self) -> Any: ...
     def replace(self, **changes: Any) -> Any: ...
+
+
+class GroupedIntCodes:
+    """The :class:`NumberFormat` members a family with integer-valued element codes and a
+    ``group_size`` field shares (codebook, INT-asym, OliVe, BCQ): the cost model sees an integer
+    operand of ``element_bits`` (sign + ``element_bits - 1`` magnitude bits), scaled per group."""
+
+    __slots__ = ()
+    is_float_element = False
+    exp_bits = 0
+
+    @property
+    def man_bits(self) -> int:
+        return self.element_bits - 1  # type: ignore[attr-defined]
+
+    @property
+    def block_size(self) -> int | None:
+        return self.group_size  # type: ignore[attr-defined]
 
 
 def replace_fields(fmt: Any, changes: Mapping[str, Any]) -> Any:
