@@ -16,15 +16,17 @@ from hwsim.catalog import get_format as _get_format
 from hwsim.catalog import format_names as _format_names
 from hwsim.errors import CatalogError, FormatError, HwsimError
 from hwsim.numerics.format import Format
+from hwsim.numerics.protocol import NumberFormat
 
 __all__ = ["format", "formats", "accelerator", "accelerators", "Format", "HwsimError", "FormatError",
            "CatalogError", "__version__"]
 __version__ = "0.1.0"
 
 
-def format(name: str, /, **overrides: Any) -> Format:  # noqa: A001 - the public name the issues fix
+def format(name: str, /, **overrides: Any) -> NumberFormat:  # noqa: A001 - the public name the issues fix
     """The catalog format ``name`` (with fields overridden), or one built in code
-    (``"fp"``, ``"int"``, ``"block"``)."""
+    (``"fp"``, ``"int"``, ``"block"``): a :class:`~hwsim.numerics.Format` or a format-family
+    object, both :class:`~hwsim.numerics.protocol.NumberFormat`."""
     return _get_format(name, **overrides)
 
 

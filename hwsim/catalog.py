@@ -22,13 +22,18 @@ from typing import Any
 
 from hwsim.errors import CatalogError, FormatError, unknown_name
 from hwsim.numerics.format import Element, FloatElement, Format, IntElement
-from hwsim.numerics.protocol import FAMILY_MODULES, KindSpec, NumberFormat
+from hwsim.numerics.protocol import KindSpec, NumberFormat
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials
 
 __all__ = ["format_dirs", "load_formats", "all_formats", "core_formats", "get_format", "format_names",
            "build_format", "load_codebooks"]
 
 _ROOT = Path(__file__).resolve().parent.parent
+
+#: the format-family modules, each exporting CATALOG_KINDS and/or CODEBOOK_GENERATORS
+FAMILY_MODULES = ("hwsim.numerics.codebook", "hwsim.numerics.mixture", "hwsim.numerics.asym_int",
+                  "hwsim.numerics.olive", "hwsim.numerics.ternary", "hwsim.numerics.shift",
+                  "hwsim.numerics.bcq", "hwsim.numerics.llmfp")
 
 _COMMON = {"kind": str, "reference": str, "description": str, "ml_dtypes": str, "rounding": str,
            "saturate": bool}

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from hwsim.errors import FormatError
-from hwsim.numerics.outlier import LLM_INT8_DEQUANT, LLM_INT8_RECIP
+from hwsim.numerics.llm_int8 import LLM_INT8_DEQUANT, LLM_INT8_RECIP
 
 __all__ = ["quantize_weight", "vectorwise_quant", "llm_int8_linear"]
 

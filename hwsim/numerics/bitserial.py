@@ -20,7 +20,7 @@ is the number of cycles the PE spends on it. Methods (``METHODS``):
   non-zero, the fewest non-zero digits of any signed-binary form (Reitwiesner 1960); slots MSB first.
 - ``"lod2"``: BitMoD's FP decoder (§IV-B): ``v`` as sign-magnitude fixed point with 4 integer bits
   I3..I0 and 1 fraction bit F0; the -0 code is replaced by a special value (±5, ±8 for FP4; ±3,
-  ±6 for FP3; formats.md §3.3); every value has at most 2 one-bits, found by two leading-one
+  ±6 for FP3; BitMoD §III-A Table IV); every value has at most 2 one-bits, found by two leading-one
   detectors (on I3..I0 and on I2..F0 once the first is cleared), so the PE always spends 2 cycles:
   2 slots, ``count = 2``. Values off that grid or with more than 2 one-bits raise FormatError.
 
@@ -46,6 +46,9 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import FormatError
+from hwsim.numerics._family import to_host
+from hwsim.numerics.codebook import Codebook, CodebookFormat
+from hwsim.numerics.format import FloatElement, Format, IntElement
 
 __all__ = ["Terms", "METHODS", "decompose", "reconstruct", "terms_of_values", "term_counts", "max_terms",
            "mean_terms", "booth_digits"]
@@ -275,23 +278,8 @@ class _Table:
 
 
 def _tables(spec: Any) -> tuple[_Table, ...]:
-    """The code tables of a format, element, codebook or catalog name (several for a mixture)."""
-    from hwsim.numerics.codebook import Codebook, CodebookFormat
-    from hwsim.numerics.format import FloatElement, Format, IntElement
-
-    if isinstance(spec, str):
-        import hwsim
-        from hwsim.catalog import load_codebooks
-
-        if spec in hwsim.formats():
-            spec = hwsim.format(spec)
-        else:
-            cbs = load_codebooks()
-            if spec not in cbs:
-                from hwsim.errors import unknown_name
-
-                raise FormatError(unknown_name("format or codebook", spec, [*hwsim.formats(), *cbs]))
-            spec = cbs[spec]
+    """The code tables of a format, element or codebook (several for a mixture). Names are
+    resolved by the caller (``hwsim.format``, the catalog's ``load_codebooks``)."""
     if isinstance(spec, Format):
         spec = spec.element
     if isinstance(spec, FloatElement | IntElement):
@@ -306,8 +294,8 @@ def _tables(spec: Any) -> tuple[_Table, ...]:
         return (_Table(spec.name, spec.table, spec.bits, None, 0),)
     if isinstance(spec, CodebookFormat):
         return tuple(t for cb in spec.types for t in _tables(cb))
-    raise FormatError(f"bit-serial terms need a Format, an element, a Codebook, a CodebookFormat or a "
-                      f"catalog name, got {type(spec).__name__}")
+    raise FormatError(f"bit-serial terms need a Format, an element, a Codebook or a CodebookFormat, got "
+                      f"{type(spec).__name__} {spec!r}")
 
 
 @lru_cache(maxsize=256)
@@ -353,8 +341,7 @@ def decompose(spec: Any, codes: Any, method: str | None = None, *, selector: Any
 
     Args:
         spec: a :class:`~hwsim.numerics.Format` (its element codes: scales are not included), an
-            element, a :class:`~hwsim.numerics.codebook.Codebook`, a ``CodebookFormat`` or a
-            catalog name (format or codebook).
+            element, a :class:`~hwsim.numerics.codebook.Codebook` or a ``CodebookFormat``.
         codes: unsigned integer codes (numpy or torch), any shape.
         method: one of :data:`METHODS`; default ``booth`` for integer elements, else ``onebits``.
         selector: for a ``CodebookFormat`` with several types, the type index of each code
@@ -366,7 +353,7 @@ def decompose(spec: Any, codes: Any, method: str | None = None, *, selector: Any
     """
     tables = _tables(spec)
     m = _method_for(tables, method)
-    c = codes.detach().cpu().numpy() if type(codes).__module__.startswith("torch") else np.asarray(codes)
+    c = to_host(codes)
     if c.dtype.kind not in "ui":
         raise FormatError(f"codes must be integers, got {c.dtype}")
     c = c.astype(np.int64)

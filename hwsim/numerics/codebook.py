@@ -49,12 +49,17 @@ from typing import Any, Literal
 import numba as nb
 import numpy as np
 
-from hwsim.errors import FormatError
+from hwsim.errors import FormatError, unknown_name
+from hwsim.numerics._family import (SCALE_PER, FamilyFormat, Slices, back_like, check_calibration_shape, from_slices,
+                                    group_size_from, groups_to_rows, rows_to_groups, slice_base, to_host,
+                                    to_numpy_codes, to_slices)
 from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.protocol import GroupedIntCodes, replace_fields
+from hwsim.numerics.protocol import GroupedIntCodes, KindSpec, OperandSpec, ScaleSpec, fp32_scale
+from hwsim.numerics.types import RoundMode
 
 __all__ = ["Codebook", "CodebookFormat", "Grid", "grid_of", "Stack", "stack_of", "encode_rows", "search_errors",
-           "nearest_codes", "TIES", "SCALE_RULES"]
+           "nearest_codes", "TIES", "SCALE_RULES", "TIE_ROUNDING", "ties_rounding", "codebooks_named",
+           "CATALOG_KINDS"]
 
 _F32_MAX = float(np.finfo(np.float32).max)
 
@@ -115,9 +120,6 @@ class Codebook:
     def values(self) -> np.ndarray:
         """Distinct values, sorted (float64)."""
         return grid_of(self).values.copy()
-
-    def decode_codes(self, codes: np.ndarray) -> np.ndarray:
-        return np.asarray(self.table, dtype=np.float64)[np.asarray(codes, dtype=np.intp)]
 
     def describe(self) -> str:
         vals = ", ".join(f"{v:g}" for v in self.values())
@@ -357,159 +359,8 @@ def nearest_codes(cb: Codebook, y: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # the format
 # ----------------------------------------------------------------------------------------------
-def is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
-def to_numpy_f32(name: str, x: Any) -> np.ndarray:
-    """float32 numpy view/copy of a numpy array or torch tensor (any device); clear dtype error."""
-    if is_torch(x):
-        if not x.is_floating_point():
-            raise FormatError(f"format {name!r}: input dtype {x.dtype} is not a float type")
-        return x.detach().to("cpu", dtype=__import__("torch").float32).numpy()
-    a = np.asarray(x)
-    if a.dtype.kind != "f":
-        raise FormatError(f"format {name!r}: input dtype {a.dtype} is not a float type "
-                          f"(float16/float32/float64 are accepted)")
-    return a.astype(np.float32, copy=False)
-
-
-def back_like(x: Any, a: np.ndarray) -> Any:
-    """``a`` as the caller's array type (torch tensor on x's device)."""
-    if is_torch(x):
-        import torch
-
-        a = np.asarray(a)  # (np.ascontiguousarray would turn a 0-d array into 1-d)
-        return torch.from_numpy(a if a.flags.c_contiguous else a.copy()).to(x.device)
-    return a
-
-
-def check_calibration_shape(name: str, group_size: int | None, shape: tuple[int, ...],
-                            cal_shape: tuple[int, ...], axis: int) -> None:
-    """A calibration tensor must lay out the same scale groups as the input: any shape for one
-    scale per tensor, the same channels (every dimension but the axis) for per-channel scales,
-    the same shape for groups along the axis."""
-    if group_size is None:
-        return
-    if group_size == 0:
-        ok = len(cal_shape) == len(shape) and all(a == b for i, (a, b) in enumerate(zip(shape, cal_shape))
-                                                  if i != axis)
-        want = "the same size in every dimension but the encode axis"
-    else:
-        ok = tuple(cal_shape) == tuple(shape)
-        want = "the input's shape (groups along the axis must hold the same elements)"
-    if not ok:
-        raise FormatError(f"format {name!r}: calibration shape {tuple(cal_shape)} does not match the input "
-                          f"{tuple(shape)}: it needs {want}; per-tensor formats accept any shape")
-
-
-def check_axis(name: str, axis: Any, ndim: int) -> int:
-    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
-        raise FormatError(f"format {name!r}: axis must be an int, got {type(axis).__name__}")
-    if not -max(ndim, 1) <= axis < max(ndim, 1):
-        raise FormatError(f"format {name!r}: axis {axis} out of range for a {ndim}-d input")
-    return int(axis) % max(ndim, 1)
-
-
-@dataclass(frozen=True, slots=True)
-class Slices:
-    """An input laid out as rows of one scale group each: ``xs[s, :lens[s]]`` (zero padded)."""
-
-    xs: np.ndarray
-    lens: np.ndarray
-    shape: tuple[int, ...]
-    axis: int
-    groups_shape: tuple[int, ...]  #: shape of the per-group arrays (scales, selectors)
-
-
-def to_slices(x: np.ndarray, axis: int, group_size: int | None) -> Slices:
-    """Rows = scale groups: the whole tensor (None), one axis slice (0), or B consecutive elements
-    along the axis (B > 0, last group short)."""
-    shape = x.shape
-    if x.ndim == 0:
-        x = x.reshape(1)
-    moved = np.moveaxis(x, axis, -1)
-    L = moved.shape[-1]
-    lead = moved.shape[:-1]
-    if group_size is None:
-        xs = np.ascontiguousarray(moved.reshape(1, -1))
-        return Slices(xs, np.array([xs.shape[1]], dtype=np.int64), shape, axis, ())
-    rows = moved.reshape(int(np.prod(lead, dtype=np.int64)), L)
-    if group_size == 0 or group_size >= L:
-        n_groups, B = 1, max(L, 1)
-    else:
-        B = group_size
-        n_groups = -(-L // B)
-    pad = n_groups * B - L
-    if pad:
-        rows = np.concatenate([rows, np.zeros((rows.shape[0], pad), np.float32)], axis=1)
-    xs = np.ascontiguousarray(rows.reshape(-1, B))
-    lens = np.full((rows.shape[0], n_groups), B, dtype=np.int64)
-    if pad:
-        lens[:, -1] = B - pad
-    gshape = list(shape) if shape else [1]
-    gshape[axis] = n_groups
-    return Slices(xs, lens.reshape(-1), shape, axis, tuple(gshape))
-
-
-def from_slices(sl: Slices, rows: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`to_slices` for an array shaped like ``sl.xs``."""
-    if int(np.prod(sl.shape, dtype=np.int64)) == 0:
-        return np.zeros(sl.shape, rows.dtype)
-    shape = sl.shape if sl.shape else (1,)
-    moved_shape = list(np.moveaxis(np.empty(shape, dtype=np.int8), sl.axis, -1).shape)
-    L = moved_shape[-1]
-    if not sl.groups_shape:  # one row: the axis-moved tensor flattened
-        flat = rows.reshape(-1)[: int(np.prod(shape))]
-    else:
-        flat = rows.reshape(int(np.prod(moved_shape[:-1], dtype=np.int64)), -1)[:, :L]
-    return np.moveaxis(flat.reshape(moved_shape), -1, sl.axis).reshape(sl.shape)
-
-
-def rows_to_groups(sl: Slices, rows: np.ndarray) -> np.ndarray:
-    """Per-group values in :func:`to_slices` row order (the other axes, then the group index) as
-    an array shaped like x with the axis length replaced by the group count (plus trailing dims
-    of ``rows``); a per-tensor layout gives a 0-d array."""
-    extra = rows.shape[1:] if rows.ndim > 1 else ()
-    if not sl.groups_shape:
-        return rows.reshape(extra)
-    shape = sl.shape if sl.shape else (1,)
-    lead = shape[:sl.axis] + shape[sl.axis + 1:]
-    arr = rows.reshape(lead + (sl.groups_shape[sl.axis],) + extra)
-    return np.moveaxis(arr, len(lead), sl.axis)
-
-
-def groups_to_rows(name: str, sl: Slices, groups: np.ndarray, extra: tuple[int, ...] = ()) -> np.ndarray:
-    """Inverse of :func:`rows_to_groups`; a single per-tensor value broadcasts to every row."""
-    groups = np.asarray(groups)
-    n = sl.xs.shape[0]
-    if not sl.groups_shape or groups.size == int(np.prod(extra, dtype=np.int64)):
-        return np.broadcast_to(groups.reshape((1,) + extra), (n,) + extra)
-    want = tuple(sl.groups_shape) + extra
-    if groups.shape != want:
-        raise FormatError(f"format {name!r}: per-group array of shape {groups.shape}, the codes need {want}")
-    return np.moveaxis(groups, sl.axis, len(sl.groups_shape) - 1).reshape((-1,) + extra)
-
-
-def slice_base(sl: Slices, rule: str, center: str) -> np.ndarray:
-    """Per-row base of the scale: absmax, mean |x| or OliVe's 3-sigma ``max|mean +- 3 std|``."""
-    S = sl.xs.shape[0]
-    mask = np.arange(sl.xs.shape[1])[None, :] < sl.lens[:, None]
-    a = np.abs(sl.xs.astype(np.float64))
-    n = np.maximum(sl.lens, 1)
-    if rule == "absmean":
-        return (a.sum(axis=1) / n).reshape(S)
-    if center == "3sigma":
-        x64 = sl.xs.astype(np.float64)
-        mean = x64.sum(axis=1) / n
-        var = (np.where(mask, x64 - mean[:, None], 0.0) ** 2).sum(axis=1) / np.maximum(n - 1, 1)
-        sd = np.sqrt(var)
-        return np.maximum(np.abs(mean + 3 * sd), np.abs(mean - 3 * sd))
-    return a.max(axis=1) if a.size else np.zeros(S)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CodebookFormat(GroupedIntCodes):
+class CodebookFormat(FamilyFormat, GroupedIntCodes):
     """A codebook format: one or more :class:`Codebook` types, a scale per tensor/channel/group,
     and the rule that picks both (module docstring). Same API as :class:`~hwsim.numerics.Format`.
 
@@ -539,7 +390,8 @@ class CodebookFormat(GroupedIntCodes):
     packing: int | None = None
     reference: str = ""
     description: str = ""
-    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    takes_calibration = True
 
     def __post_init__(self) -> None:
         n = self.name
@@ -597,11 +449,40 @@ class CodebookFormat(GroupedIntCodes):
             bits += (self.scale_bits + sel) / self.group_size
         return bits
 
-    rounding = "nearest"
-
     @property
     def is_scaled(self) -> bool:
         return self.scale_rule != "unit"
+
+    @property
+    def operand(self) -> OperandSpec:
+        """Integer codes of ``element_bits`` (sign + magnitude); the scale of module docstring
+        rule 1: ``scale_bits`` wide per group (fp16 at 16 bits, fp32 at 32; with
+        ``scale_storage = "int8"`` an INT8 code of a per-channel fp32 step), fp32 per channel or
+        per tensor (the paper codes keep them in float32); ``unit``: no scale."""
+        return OperandSpec(self.element_bits, self.bits_per_element, False, 0, self.man_bits,
+                           self._scale_specs(), ties_rounding(self.types))
+
+    def _scale_specs(self) -> tuple[ScaleSpec, ...]:
+        if self.scale_rule == "unit":
+            return ()
+        what = {"absmax": "max|x|", "absmean": "mean|x| (BitNet b1.58)",
+                "mse": f"alpha = {'3-sigma' if self.center == '3sigma' else 'max|x|'} x k/100, k in "
+                       f"range{self.search} with the least squared error (ANT MICRO'22 §V search_mse)"}
+        rule = f"{what[self.scale_rule]} / codebook max"
+        if self.select == "group" and len(self.types) > 1:
+            rule += f", type chosen per group by MSE ({self.selector_bits}-bit selector; BitMoD HPCA'25 §III-B)"
+        elif len(self.types) > 1:
+            rule += ", type chosen per tensor by MSE (ANT MICRO'22 §V)"
+        if not self.group_size:
+            return (fp32_scale(self.group_size, rule),)
+        if self.scale_storage == "int8":
+            return (ScaleSpec("group", self.group_size, self.scale_bits, False, 0, self.scale_bits - 1,
+                              f"{rule}, stored as an INT8 code of the channel step (BitMoD HPCA'25 §III-C)"),
+                    ScaleSpec("channel", None, 32, False, 8, 23, "fp32 step = max group base / 127 per channel "
+                              "(BitMoD HPCA'25 §III-C)"))
+        e, m = SCALE_FLOAT_FIELDS.get(self.scale_bits, (8, max(self.scale_bits - 9, 0)))
+        return (ScaleSpec("group", self.group_size, self.scale_bits, False, e, m,
+                          f"{rule}, stored in {self.scale_bits} bits"),)
 
     @property
     def max(self) -> float:
@@ -612,9 +493,6 @@ class CodebookFormat(GroupedIntCodes):
 
     def describe(self) -> str:
         return " | ".join(cb.name for cb in self.types)
-
-    def replace(self, **changes: Any) -> CodebookFormat:
-        return replace_fields(self, changes)
 
     # --- codec --------------------------------------------------------------------------------
     def _plan(self, sl: Slices) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -673,28 +551,12 @@ class CodebookFormat(GroupedIntCodes):
         eff = (code.astype(np.float64) * step.astype(np.float64)[:, None]).astype(np.float32)
         return eff.reshape(-1).astype(np.float64), {"scale_codes": code, "channel_step": step}
 
-    def encode(self, x: Any, axis: int = -1, calibration: Any = None) -> Encoded:
-        """Codes (uint8, shape of x), per-group float32 ``scales`` and what was chosen in ``meta``:
-        ``selector`` (type index per group / tensor), ``types`` (their names), ``alpha`` (searched
-        clipping value), INT8 ``scale_codes``. ``calibration``: a tensor the scale and type are
-        chosen on (per-tensor formats: any shape; others: same shape as x)."""
-        codes, values, enc = self._run(x, axis, calibration)
-        return enc
-
-    def quantize(self, x: Any, axis: int = -1, calibration: Any = None) -> Any:
-        """``decode(encode(x))`` as float32, same shape (and device, for torch)."""
-        _, values, _ = self._run(x, axis, calibration)
-        return back_like(x, values)
-
-    def _prepare(self, x: Any, axis: int) -> tuple[np.ndarray, int]:
-        a = to_numpy_f32(self.name, x)
-        ax = check_axis(self.name, axis, a.ndim)
-        if a.size and not np.all(np.isfinite(a)):
-            raise FormatError(f"format {self.name!r}: input holds Inf/NaN; codebook formats have no "
-                              f"encoding for them (docs/numerics.md, codebook formats)")
-        return a, ax
-
-    def _run(self, x: Any, axis: int, calibration: Any) -> tuple[np.ndarray, np.ndarray, Encoded]:
+    def _run(self, x: Any, axis: int, calibration: Any) -> tuple[np.ndarray, Encoded]:
+        """Values and the :class:`Encoded`: codes (uint8, shape of x), per-group float32 ``scales``
+        and what was chosen in ``meta``: ``selector`` (type index per group / tensor), ``types``
+        (their names), ``alpha`` (searched clipping value), INT8 ``scale_codes``. ``calibration``:
+        a tensor the scale and type are chosen on (per-tensor formats: any shape; others: same
+        shape as x)."""
         a, ax = self._prepare(x, axis)
         sl = to_slices(a, ax, self.group_size)
         plan_sl = sl
@@ -705,7 +567,6 @@ class CodebookFormat(GroupedIntCodes):
         scale, tsel, meta = self._plan(plan_sl)
         codes, out = encode_rows(stack_of(self.types), sl.xs, sl.lens, scale, tsel)
         codes_x = from_slices(sl, codes)
-        values_x = from_slices(sl, out)
         per_group = scale.size
         meta = {k: (rows_to_groups(sl, v.reshape(-1)) if isinstance(v, np.ndarray) and v.size == per_group else v)
                 for k, v in meta.items()}
@@ -713,12 +574,12 @@ class CodebookFormat(GroupedIntCodes):
         meta["types"] = [cb.name for cb in self.types]
         enc = Encoded(codes=back_like(x, codes_x), scales=back_like(x, rows_to_groups(sl, scale)),
                       axis=ax, format=self.name, meta=meta)
-        return codes_x, values_x, enc
+        return from_slices(sl, out), enc
 
     def decode(self, enc: Encoded) -> Any:
         """``table[selector][code] * scale`` as float32 (same array type and device as the codes)."""
         codes = to_numpy_codes(self.name, enc.codes, self.element_bits)
-        scales = np.asarray(enc.scales.cpu() if is_torch(enc.scales) else enc.scales, np.float32)
+        scales = to_host(enc.scales).astype(np.float32)
         sel = np.asarray(enc.meta.get("selector", 0), dtype=np.int64)
         if sel.size and int(sel.max()) >= len(self.types):
             raise FormatError(f"format {self.name!r}: selector {int(sel.max())} >= {len(self.types)} types")
@@ -737,40 +598,26 @@ class CodebookFormat(GroupedIntCodes):
         out = np.clip(v * s_rows.astype(np.float64)[:, None], -_F32_MAX, _F32_MAX).astype(np.float32)
         return back_like(enc.codes, from_slices(sl_c, out))
 
-    def __str__(self) -> str:
-        return self.name
+
+#: the rounding (:class:`OperandSpec` vocabulary) of a nearest-value search with each tie rule
+TIE_ROUNDING = {"even": RoundMode.EVEN.value, "away": RoundMode.AWAY.value, "up": "ties_up",
+                "down": "ties_down", "zero": "ties_to_zero"}
+
+#: (exponent, mantissa) bits of a float group scale stored in this many bits (fp16, fp32)
+SCALE_FLOAT_FIELDS = {16: (5, 10), 32: (8, 23)}
 
 
-def to_numpy_codes(name: str, codes: Any, bits: int) -> np.ndarray:
-    c = codes.detach().cpu().numpy() if is_torch(codes) else np.asarray(codes)
-    if c.dtype.kind != "u":
-        raise FormatError(f"format {name!r}: codes must be unsigned integers, got {c.dtype}")
-    if c.size and int(c.max()) >= 1 << bits:
-        raise FormatError(f"format {name!r}: code {int(c.max())} does not fit in {bits} bits")
-    return c
+def ties_rounding(types: tuple[Codebook, ...]) -> str:
+    """The :attr:`OperandSpec.rounding` of codebooks' tie rules (``|``-joined if they differ)."""
+    return "|".join(dict.fromkeys(TIE_ROUNDING[cb.ties] for cb in types))
 
 
 # ----------------------------------------------------------------------------------------------
 # catalog kind "codebook"
 # ----------------------------------------------------------------------------------------------
-SCALE_PER = ("tensor", "channel", "group")
-
-
-def group_size_from(name: str, table: Any) -> int | None:
-    """``scale_per`` (tensor | channel | group) + ``group_size`` -> the group_size field."""
-    per = table.get("scale_per", "channel")
-    if per == "group":
-        if "group_size" not in table:
-            raise FormatError(f"format {name!r}: scale_per 'group' needs group_size")
-        return int(table["group_size"])
-    if "group_size" in table:
-        raise FormatError(f"format {name!r}: group_size is only meaningful with scale_per = 'group'")
-    return None if per == "tensor" else 0
-
 
 def codebooks_named(name: str, refs: Any, codebooks: Any, key: str = "types") -> tuple[Codebook, ...]:
-    from hwsim.errors import unknown_name
-
+    """The catalog's codebooks named in ``refs`` (an unknown name is an error listing the known ones)."""
     out = []
     for ref in refs:
         if ref not in codebooks:
@@ -788,9 +635,7 @@ def _build_codebook_format(name: str, table: Any, codebooks: Any) -> CodebookFor
                           group_size=group_size_from(name, table), **kw)
 
 
-def _catalog_kinds() -> dict[str, Any]:
-    from hwsim.numerics.protocol import KindSpec
-
+def _catalog_kinds() -> dict[str, KindSpec]:
     return {"codebook": KindSpec(
         schema={"types": list, "scale_per": str, "group_size": int, "select": str, "scale_rule": str,
                 "center": str, "search": list, "scale_storage": str, "scale_bits": int, "packing": int},

@@ -445,3 +445,28 @@ class Format:
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def operand(self) -> Any:
+        """:class:`~hwsim.numerics.protocol.OperandSpec`: the element code, then the block (or
+        channel) scale and the fp32 tensor scale, as the cost model and the CLI read them."""
+        from hwsim.numerics.protocol import OperandSpec, ScaleSpec
+
+        el, se, B = self.element, self.scale_element, self.block_size
+        where = ("block" if B else "channel", B or None)
+        scales: list[ScaleSpec] = []
+        if self.scale_rule is ScaleRule.POW2:
+            scales.append(ScaleSpec(*where, 8, True, 8, 0, f"E8M0 2^(floor(log2 amax) - {self.emax}) "
+                                    f"(OCP MX v1.0 §6.3)"))
+        elif self.scale_rule is ScaleRule.AMAX and se is not None:
+            scales.append(ScaleSpec(*where, se.bits, se.man_bits == 0, se.exp_bits, se.man_bits,
+                                    f"amax / {self.max:g} rounded (RNE) to {se.describe()}"))
+        if self.tensor_scale:
+            if self.scale_rule is None and se is not None:
+                scales.append(ScaleSpec("tensor", None, se.bits, se.man_bits == 0, se.exp_bits, se.man_bits,
+                                        f"amax / {self.max:g} rounded (RNE) to {se.describe()}"))
+            else:
+                scales.append(ScaleSpec("tensor", None, 32, False, 8, 23, "fp32 amax_tensor / (block-scale max x "
+                                        f"{self.max:g}) (NVIDIA NVFP4 two-level scaling, arXiv 2509.25149)"))
+        return OperandSpec(el.bits, self.bits_per_element, el.is_float, el.exp_bits, el.man_bits,
+                           tuple(scales), self.rounding.value)

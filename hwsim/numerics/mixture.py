@@ -1,5 +1,5 @@
 """Mixture-of-datatype formats: ANT's adaptive int/PoT/float/flint types and BitMoD's FP4/FP3
-types with a special value, plus BitMoD's asymmetric-integer baseline.
+types with a special value.
 
 Both papers pick, for each tensor (ANT) or each group of 128 weights (BitMoD), the datatype with
 the smallest quantization error. This is :class:`~hwsim.numerics.codebook.CodebookFormat` driven
@@ -7,9 +7,9 @@ by data (STYLE P2). This module adds only:
 
 - ``CODEBOOK_GENERATORS``: the code -> value tables of the ANT types (``ant_int``, ``ant_pot``,
   ``ant_float``, ``ant_flint``, any width the official code defines) and of the BitMoD types
-  (``bitmod_fp``: a small minifloat whose -0 code holds a programmable special value);
-- :class:`AsymIntFormat` (catalog kind ``asym_int``): BitMoD's ``quant_int_asym`` baseline,
-  a min/max scale plus an integer zero point per group, which the codebook family cannot express.
+  (``bitmod_fp``: a small minifloat whose -0 code holds a programmable special value).
+
+BitMoD's asymmetric-integer baseline is not a mixture: :mod:`hwsim.numerics.asym_int`.
 
 The catalog entries live in ``formats/ant.toml`` and ``formats/bitmod.toml``.
 
@@ -42,21 +42,12 @@ Decisions where the sources leave a choice (each repeated where it is implemente
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import numba as nb
-import numpy as np
-
 from hwsim.errors import FormatError
-from hwsim.numerics.codebook import (SCALE_PER, back_like, check_axis, from_slices, group_size_from,
-                                     groups_to_rows, is_torch, rows_to_groups, to_numpy_codes, to_numpy_f32,
-                                     to_slices)
-from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.protocol import GroupedIntCodes, replace_fields
 
-__all__ = ["ant_int", "ant_pot", "ant_float", "ant_flint", "bitmod_fp", "AsymIntFormat",
-           "CODEBOOK_GENERATORS", "CATALOG_KINDS"]
+__all__ = ["ant_int", "ant_pot", "ant_float", "ant_flint", "bitmod_fp", "CODEBOOK_GENERATORS"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -68,7 +59,7 @@ def _check_bits(gen: str, bits: Any, lo: int, hi: int = 8) -> int:
     return bits
 
 
-def _sign_magnitude(bits: int, signed: bool, magnitude) -> list[float]:
+def _sign_magnitude(bits: int, signed: bool, magnitude: Callable[[int], float]) -> list[float]:
     """Table of a sign-magnitude code: the top bit is the sign (signed), the rest index
     ``magnitude(m)``. Sign 1 with magnitude 0 is -0.0: decodable, never produced (the +0 code wins,
     codebook rule 3). ANT's signed grids carry this duplicate zero too (``convert_tensor``)."""
@@ -148,7 +139,7 @@ def ant_flint(bits: int = 4, signed: bool = True) -> list[float]:
     100 -> 16, 101 -> 8, 110 -> 4, 111 -> 6, i.e. ``{0, 1, 2, 3, 4, 6, 8, 16}`` (ANT's signed
     value set ``{0, .25, .5, .75, 1, 1.5, 2, 4}`` x 4).
 
-    Decision (the signed bit assignment is UNVERIFIED, formats.md §2.1): the magnitude uses the
+    Decision (the signed bit assignment is not in the paper or the code: UNVERIFIED): the magnitude uses the
     same LZD rule at B-1 bits. That rule reproduces the 4-bit unsigned table and ANT's value set
     at every width. The official code handles value sets, not bit codes, so any bijection gives the
     same quantized values; only the codes (and a hardware decoder) depend on the choice.
@@ -190,182 +181,3 @@ def bitmod_fp(exp_bits: int = 2, man_bits: int = 1, special: float | None = None
 
 CODEBOOK_GENERATORS = {"ant_int": ant_int, "ant_pot": ant_pot, "ant_float": ant_float,
                        "ant_flint": ant_flint, "bitmod_fp": bitmod_fp}
-
-
-# ----------------------------------------------------------------------------------------------
-# BitMoD asymmetric integer baseline
-# ----------------------------------------------------------------------------------------------
-#: ``quant_int_asym`` clamps the scale to [1e-5, 1e4] (an fp16 guard; the lower bound makes an
-#: all-zero group encode to zeros rather than divide by zero)
-SCALE_CLAMP = (float(np.float32(1e-5)), float(np.float32(1e4)))
-
-
-@nb.njit(cache=True, parallel=True)
-def _asym_kernel(xs, lens, qmax, s_lo, s_hi, s32, z, codes, vals):
-    """quant_int_asym per row (group): s = fp32(clamp((max - min) / qmax)), z = clamp(RNE(-min / s)),
-    q = clamp(RNE(x / s) + z, 0, qmax), value fp32((q - z) s); float64 arithmetic on fp32 inputs."""
-    for r in nb.prange(xs.shape[0]):
-        n = lens[r]
-        if n == 0:
-            s32[r] = np.float32(s_lo)
-            continue
-        mn = np.float64(xs[r, 0])
-        mx = mn
-        for j in range(1, n):
-            v = np.float64(xs[r, j])
-            mn = min(mn, v)
-            mx = max(mx, v)
-        sc = np.float32(min(max(np.float64(np.float32((mx - mn) / qmax)), s_lo), s_hi))
-        s32[r] = sc
-        s = np.float64(sc)
-        zr = min(max(np.rint(-mn / s), 0.0), qmax)
-        z[r] = zr
-        for j in range(n):
-            q = min(max(np.rint(np.float64(xs[r, j]) / s) + zr, 0.0), qmax)
-            codes[r, j] = np.uint8(q)
-            vals[r, j] = np.float32((q - zr) * s)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AsymIntFormat(GroupedIntCodes):
-    """Asymmetric (min/max) integer quantization with a zero point per group: BitMoD's INT-asym
-    baseline (HPCA'25 §V-A; ``quant_weight.py::quant_int_asym``), which is also AWQ/GPTQ's
-    default weight quantizer.
-
-    For each group (``group_size``: None = tensor, 0 = axis slice, B = groups of B along the axis):
-
-    - ``s = fp32((max - min) / (2^b - 1))`` (float64 operands), clamped to [1e-5, 1e4] as in
-      the code;
-    - zero point ``z = clamp(RNE(-min / s), 0, 2^b - 1)``;
-    - code ``q = clamp(RNE(x / s) + z, 0, 2^b - 1)`` (``torch.round`` is half-to-even);
-    - value ``fp32((q - z) * s)``.
-
-    As in the code, a group whose values are all equal (e.g. a 1-element last group of a row whose
-    length is not a multiple of ``group_size``) gets the 1e-5 floor scale and keeps only values
-    within ``(2^b - 1) * 1e-5`` of its minimum's zero point: such a group is not representable by
-    a min/max range and the official code never meets one (it requires whole groups).
-
-    Deviations: the official code works in fp16, this one uses fp32 scales and float64 quotients
-    (the codebook contract). ``encode`` returns ``codes`` (uint8 q), ``scales`` (float32 s) and
-    ``meta["zero_point"]`` (uint8 z, same shape as the scales).
-    """
-
-    name: str
-    bits: int = 4
-    group_size: int | None = 128
-    scale_bits: int = 16
-    reference: str = ""
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 2 <= self.bits <= 8:
-            raise FormatError(f"format {self.name!r}: bits={self.bits!r} out of range [2, 8]")
-        if self.group_size is not None and (isinstance(self.group_size, bool) or not isinstance(self.group_size, int)
-                                            or self.group_size < 0):
-            raise FormatError(f"format {self.name!r}: group_size={self.group_size!r} must be None or an int >= 0")
-        if isinstance(self.scale_bits, bool) or not isinstance(self.scale_bits, int) or self.scale_bits < 0:
-            raise FormatError(f"format {self.name!r}: scale_bits={self.scale_bits!r} must be an int >= 0")
-
-    # --- NumberFormat members ----------------------------------------------------------------
-    scale_rule = "minmax"
-
-    @property
-    def element_bits(self) -> int:
-        return self.bits
-
-    @property
-    def qmax(self) -> int:
-        return (1 << self.bits) - 1
-
-    @property
-    def bits_per_element(self) -> float:
-        """Code bits plus, for group formats, the scale and the ``bits``-wide zero point per group."""
-        return self.bits + ((self.scale_bits + self.bits) / self.group_size if self.group_size else 0.0)
-
-    @property
-    def is_scaled(self) -> bool:
-        return True
-
-    @property
-    def max(self) -> float:
-        return float(self.qmax)
-
-    def values(self) -> np.ndarray:
-        """The unsigned codes ``0 .. 2^b - 1`` (element values before the zero point and scale)."""
-        return np.arange(self.qmax + 1, dtype=np.float64)
-
-    def describe(self) -> str:
-        return f"UINT{self.bits} codes with a per-group zero point"
-
-    def replace(self, **changes: Any) -> AsymIntFormat:
-        return replace_fields(self, changes)
-
-    def __str__(self) -> str:
-        return self.name
-
-    # --- codec --------------------------------------------------------------------------------
-    def _run(self, x: Any, axis: int) -> tuple[np.ndarray, np.ndarray, Encoded]:
-        a = to_numpy_f32(self.name, x)
-        ax = check_axis(self.name, axis, a.ndim)
-        if a.size and not np.all(np.isfinite(a)):
-            raise FormatError(f"format {self.name!r}: input holds Inf/NaN; INT-asym has no encoding for them")
-        sl = to_slices(a, ax, self.group_size)
-        S = sl.xs.shape[0]
-        s32 = np.zeros(S, np.float32)
-        z = np.zeros(S, np.float64)
-        codes = np.zeros(sl.xs.shape, np.uint8)
-        vals = np.zeros(sl.xs.shape, np.float32)
-        if sl.xs.size:
-            _asym_kernel(sl.xs, sl.lens, self.qmax, SCALE_CLAMP[0], SCALE_CLAMP[1], s32, z, codes, vals)
-        codes_x = from_slices(sl, codes)
-        values_x = from_slices(sl, vals)
-        scales = rows_to_groups(sl, s32)
-        zp = rows_to_groups(sl, z.astype(np.uint8))
-        enc = Encoded(codes=back_like(x, codes_x), scales=back_like(x, scales), axis=ax, format=self.name,
-                      meta={"zero_point": back_like(x, zp)})
-        return codes_x, values_x, enc
-
-    def encode(self, x: Any, axis: int = -1) -> Encoded:
-        """Codes ``q`` (uint8, shape of x), float32 ``scales`` per group and ``meta["zero_point"]``."""
-        return self._run(x, axis)[2]
-
-    def quantize(self, x: Any, axis: int = -1) -> Any:
-        """``decode(encode(x))`` as float32, same shape (and device, for torch)."""
-        return back_like(x, self._run(x, axis)[1])
-
-    def decode(self, enc: Encoded) -> Any:
-        """``fp32((q - z) * s)`` per group (same array type and device as the codes)."""
-        codes = to_numpy_codes(self.name, enc.codes, self.bits)
-        if codes.ndim == 0:  # encode treats a 0-d input as one element
-            one = Encoded(codes=codes.reshape(1), scales=enc.scales, axis=0, format=enc.format, meta=enc.meta)
-            return back_like(enc.codes, np.asarray(self.decode(one)).reshape(()))
-
-        def host(v: Any) -> np.ndarray:
-            return np.asarray(v.detach().cpu().numpy() if is_torch(v) else v)
-
-        if "zero_point" not in enc.meta:
-            raise FormatError(f"format {self.name!r}: Encoded.meta has no 'zero_point'")
-        sl = to_slices(codes.astype(np.float32), enc.axis, self.group_size)
-        scales = groups_to_rows(self.name, sl, host(enc.scales).astype(np.float32)).astype(np.float64)
-        zp = groups_to_rows(self.name, sl, host(enc.meta["zero_point"])).astype(np.float64)
-        if scales.size != sl.xs.shape[0] or zp.size != sl.xs.shape[0]:
-            raise FormatError(f"format {self.name!r}: scales/zero_point hold {scales.size}/{zp.size} groups, "
-                              f"the codes need {sl.xs.shape[0]}")
-        out = ((sl.xs.astype(np.float64) - zp[:, None]) * scales[:, None]).astype(np.float32)
-        return back_like(enc.codes, from_slices(sl, out))
-
-
-def _build_asym_int(name: str, table: Any, codebooks: Any) -> AsymIntFormat:
-    kw = {k: table[k] for k in ("bits", "scale_bits", "reference", "description") if k in table}
-    return AsymIntFormat(name=name, group_size=group_size_from(name, table), **kw)
-
-
-def _catalog_kinds() -> dict[str, Any]:
-    from hwsim.numerics.protocol import KindSpec
-
-    return {"asym_int": KindSpec(
-        schema={"bits": int, "scale_per": str, "group_size": int, "scale_bits": int},
-        required=("bits",), allowed={"scale_per": SCALE_PER}, build=_build_asym_int)}
-
-
-CATALOG_KINDS = _catalog_kinds()

@@ -1,13 +1,14 @@
 """What every number format offers, and how a family of formats plugs into the catalog.
 
-Two families implement :class:`NumberFormat`: :class:`~hwsim.numerics.format.Format` (an element
-type plus block/channel/tensor scaling: plain casts, MX, NVFP4, BFP, absmax integers) and the
-searched / mixture / outlier formats of :mod:`hwsim.numerics.codebook`, ``mixture``, ``outlier``
-and ``lowbit`` (ANT, BitMoD, OliVe, ternary, shift, LLM-FP4). The cost models, the bridge and the
-CLI read only the members below, so a new family needs no change there.
+:class:`~hwsim.numerics.format.Format` (an element type plus block/channel/tensor scaling: plain
+casts, MX, NVFP4, BFP, absmax integers) and the format families (one module each under
+:mod:`hwsim.numerics`: codebook, ANT/BitMoD mixtures, INT-asym, OliVe, ternary, BCQ, LLM-FP4)
+implement :class:`NumberFormat`. The cost models, the bridge and the CLI read only these members,
+and :attr:`NumberFormat.operand` (an :class:`OperandSpec`) is the one typed description of what
+they need: operand bits, each scale's granularity, width and rule, and the rounding.
 
 A family adds catalog ``kind``s by exporting ``CATALOG_KINDS: dict[str, KindSpec]`` from its module
-(listed in :data:`FAMILY_MODULES`), and codebook generators by exporting
+(the catalog lists the family modules it imports), and codebook generators by exporting
 ``CODEBOOK_GENERATORS: dict[str, Callable[..., Sequence[float]]]`` (a ``[codebooks.NAME]`` table
 with ``generator = "flint"`` and ``params = {...}`` calls it to get the code -> value table).
 """
@@ -15,14 +16,74 @@ with ``generator = "flint"`` and ``params = {...}`` calls it to get the code -> 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["NumberFormat", "KindSpec", "FAMILY_MODULES", "replace_fields", "GroupedIntCodes"]
+from hwsim.errors import FormatError
 
-#: modules that may export CATALOG_KINDS / CODEBOOK_GENERATORS (imported by hwsim.catalog)
-FAMILY_MODULES = ("hwsim.numerics.codebook", "hwsim.numerics.mixture", "hwsim.numerics.outlier",
-                  "hwsim.numerics.lowbit")
+__all__ = ["NumberFormat", "KindSpec", "ScaleSpec", "OperandSpec", "GRANULARITIES", "replace_fields",
+           "GroupedIntCodes", "fp32_scale", "granularity_of"]
+
+#: where a scale applies: B consecutive elements of a block format (OCP MX, NVFP4), a group of a
+#: family format, one slice along the encode axis (a weight's output channel), the whole tensor
+GRANULARITIES = ("block", "group", "channel", "tensor")
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleSpec:
+    """One level of scaling, as the cost model and the CLI see it."""
+
+    granularity: str  #: one of :data:`GRANULARITIES`
+    group_size: int | None  #: elements sharing one scale for block/group; None for channel/tensor
+    bits: int  #: stored bits of one scale code (E8M0: 8, E4M3: 8, fp32: 32, int8: 8)
+    is_pow2: bool  #: a power-of-two scale (an exponent add / shift in hardware)
+    exp_bits: int  #: exponent bits of the scale element (0 for integer scales)
+    man_bits: int  #: mantissa bits of the scale element (E8M0: 0)
+    rule: str  #: human-readable, e.g. "E8M0 floor(log2 amax) - emax (OCP MX v1.0 §6.3)"
+
+    def __post_init__(self) -> None:
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"scale granularity {self.granularity!r} not one of {list(GRANULARITIES)}")
+        if (self.group_size is None) != (self.granularity in ("channel", "tensor")):
+            raise ValueError(f"a {self.granularity} scale has group_size={self.group_size!r}: block/group "
+                             f"scales need one, channel/tensor scales none")
+
+
+@dataclass(frozen=True, slots=True)
+class OperandSpec:
+    """What a multiplier operand of a format costs and how it is formed: the element code
+    (``element_bits`` wide; float with ``exp_bits``/``man_bits`` or integer with ``man_bits``
+    magnitude bits), storage per element with group scales amortized, and its scales, innermost
+    first (block/group scale, then tensor scale). ``rounding``: a
+    :class:`~hwsim.numerics.types.RoundMode` value (``even``, ``away``, ``zero``, ``stochastic``),
+    or, for a nearest-value search whose ties no RoundMode names, ``ties_up`` / ``ties_down`` (the
+    larger / smaller neighbour), ``ties_to_zero`` (the smaller magnitude) or ``ties_later`` (the
+    later entry of OliVe's value list)."""
+
+    element_bits: int
+    bits_per_element: float
+    is_float: bool
+    exp_bits: int
+    man_bits: int
+    scales: tuple[ScaleSpec, ...]
+    rounding: str
+
+    @property
+    def scale_rule(self) -> str:
+        """Every scale's rule, innermost first (``"none"`` for an unscaled format)."""
+        return "; ".join(s.rule for s in self.scales) or "none"
+
+
+def fp32_scale(group_size: int | None, rule: str) -> ScaleSpec:
+    """An fp32 scale (the host emulation's scales of the family formats) per ``group_size``
+    (None: tensor, 0: channel, B > 0: group of B)."""
+    return ScaleSpec(granularity_of(group_size), group_size or None, 32, False, 8, 23, rule)
+
+
+def granularity_of(group_size: int | None) -> str:
+    """The :data:`GRANULARITIES` entry of a family's ``group_size`` (None, 0 or B > 0)."""
+    return "tensor" if group_size is None else "channel" if group_size == 0 else "group"
 
 
 @runtime_checkable
@@ -43,6 +104,8 @@ class NumberFormat(Protocol):
     def is_scaled(self) -> bool: ...
     @property
     def max(self) -> float: ...  # largest element magnitude before scaling
+    @property
+    def operand(self) -> OperandSpec: ...  # what the cost model and the CLI read
 
     is_float_element: bool
     exp_bits: int
@@ -76,10 +139,6 @@ class GroupedIntCodes:
 def replace_fields(fmt: Any, changes: Mapping[str, Any]) -> Any:
     """A copy of the dataclass format ``fmt`` with ``changes``; unknown field names are an error
     naming the known ones (every family's ``replace``, which ``hwsim.format(name, **overrides)`` calls)."""
-    import dataclasses
-
-    from hwsim.errors import FormatError
-
     known = {f.name for f in dataclasses.fields(fmt)}
     bad = sorted(set(changes) - known)
     if bad:

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 from hwsim.bridge.llm_int8 import llm_int8_linear, quantize_weight, vectorwise_quant  # noqa: E402
 from hwsim.errors import FormatError  # noqa: E402
-from hwsim.numerics.outlier import int8_vectorwise_quant, llm_int8_matmul, quantize_weight_int8  # noqa: E402
+from hwsim.numerics.llm_int8 import int8_vectorwise_quant, llm_int8_matmul, quantize_weight_int8  # noqa: E402
 
 HAS_CUDA = torch.cuda.is_available()
 

@@ -65,7 +65,7 @@ def value_of(terms: bs.Terms) -> list[Fraction]:
             for srow, erow in zip(sign, shift)]
 
 
-# BitMoD datatypes, formats.md §3.1: FP4 E2M1 / FP3 value tables with the -0 code (1000 / 100)
+# BitMoD datatypes, HPCA'25 §III-A Table IV: FP4 E2M1 / FP3 value tables with the -0 code (1000 / 100)
 # replaced by the special value
 FP4_POS = [0, 0.5, 1, 1.5, 2, 3, 4, 6]
 FP3_POS = [0, 1, 2, 4]
@@ -209,7 +209,8 @@ def test_fp4_e2m1_every_code() -> None:
     # E2M1 magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6 -> one-bits 0, 1, 1, 2, 1, 2, 1, 2
     assert t.count.tolist() == [0, 1, 1, 2, 1, 2, 1, 2] * 2
     assert value_of(t) == [Fraction(v) for v in fp4_table(None)]
-    assert bs.max_terms("mxfp4") == bs.max_terms("nvfp4") == 2  # element codes of the block formats
+    # element codes of the block formats
+    assert bs.max_terms(hwsim.format("mxfp4")) == bs.max_terms(hwsim.format("nvfp4")) == 2
 
 
 def test_lod2_fixed_point_hand_examples() -> None:
@@ -233,7 +234,7 @@ def test_minifloat_worst_case_is_significand_width() -> None:
         assert bs.max_terms(fmt) == fmt.man_bits + 1, name
     # CSD: 1.111 (E2M3 mantissa all ones) = 2 - 1/8 -> 2 terms; E2M3's worst is 1.011 -> 3
     assert bs.terms_of_values([1.875], "csd").count[0] == 2
-    assert bs.max_terms("fp6_e2m3", "csd") == 3
+    assert bs.max_terms(hwsim.format("fp6_e2m3"), "csd") == 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,11 +253,11 @@ def test_mixture_with_selector() -> None:
 
 
 def test_term_counts_and_means() -> None:
-    counts = bs.term_counts("fp4_e2m1")
+    counts = bs.term_counts(hwsim.format("fp4_e2m1"))
     assert counts.dtype == np.int16 and counts.shape == (16,)
     # uniform over the 16 codes: (0+1+1+2+1+2+1+2) * 2 / 16 = 1.25
-    assert bs.mean_terms("fp4_e2m1", probabilities=np.full(16, 1 / 16)) == 1.25
-    assert bs.mean_terms("fp4_e2m1", codes=np.array([3, 3, 0, 1])) == 1.25  # (2+2+0+1)/4
+    assert bs.mean_terms(hwsim.format("fp4_e2m1"), probabilities=np.full(16, 1 / 16)) == 1.25
+    assert bs.mean_terms(hwsim.format("fp4_e2m1"), codes=np.array([3, 3, 0, 1])) == 1.25  # (2+2+0+1)/4
     nan_cb = Codebook(name="with_nan", bits=2, table=(0.0, 1.0, float("nan"), -3.0))
     assert bs.term_counts(nan_cb).tolist() == [0, 1, -1, 2]
     with pytest.raises(FormatError, match="never produced"):
@@ -268,7 +269,7 @@ def test_term_counts_and_means() -> None:
 def test_torch_codes_and_shapes() -> None:
     torch = pytest.importorskip("torch")
     codes = torch.tensor([[0, 127], [128, 255]], dtype=torch.uint8)
-    t = bs.decompose("int8", codes)
+    t = bs.decompose(hwsim.format("int8"), codes)
     assert t.sign.shape == (2, 2, 4) and t.count.shape == (2, 2)
     assert bs.reconstruct(t).tolist() == [[0, 127], [-128, -1]]
 
@@ -277,14 +278,14 @@ def test_errors() -> None:
     with pytest.raises(FormatError, match="not one of"):
         bs.terms_of_values([1.0], "radix8")
     with pytest.raises(FormatError, match="not one"):  # booth needs integers
-        bs.decompose("fp4_e2m1", np.arange(16), "booth")
+        bs.decompose(hwsim.format("fp4_e2m1"), np.arange(16), "booth")
     with pytest.raises(FormatError, match="does not fit"):
         bs.terms_of_values([200], "booth", bits=8)
     with pytest.raises(FormatError, match="finite"):
         bs.terms_of_values([float("inf")], "onebits")
     with pytest.raises(FormatError, match=r"not in \[0, 2\*\*4\)"):
-        bs.decompose("int4", np.array([16]))
+        bs.decompose(hwsim.format("int4"), np.array([16]))
     with pytest.raises(FormatError, match="at most 16"):
         bs.decompose(FloatElement(exp_bits=8, man_bits=23, bias=127), np.array([0]))
-    with pytest.raises(FormatError, match="no_such_format"):
-        bs.decompose("no_such_format", np.array([0]))
+    with pytest.raises(FormatError, match="got str"):  # names are resolved by the caller (hwsim.format)
+        bs.decompose("int8", np.array([0]))

@@ -1,4 +1,4 @@
-"""Low-bit formats (hwsim.numerics.lowbit, formats/lowbit.toml, formats/fp4_scaled.toml).
+"""Low-bit formats (hwsim.numerics.ternary, shift, bcq, llmfp; formats/lowbit.toml, formats/fp4_scaled.toml).
 
 Expected values come from hand-worked examples (worked out in the comments), exhaustive
 enumeration (all 243 five-trit groups, every UE5M3 byte, every LLM-FP code), independent scalar
@@ -23,8 +23,10 @@ from hwsim.errors import CatalogError, FormatError
 from hwsim.numerics import Encoded, Specials
 from hwsim.numerics import _reference as R
 from hwsim.numerics.codebook import CodebookFormat
-from hwsim.numerics.lowbit import (BcqFormat, LlmFpFormat, denseshift_table, pack_2bit, pack_trits,
-                                   unpack_2bit, unpack_trits)
+from hwsim.numerics.bcq import BcqFormat
+from hwsim.numerics.llmfp import LlmFpFormat
+from hwsim.numerics.shift import denseshift_table
+from hwsim.numerics.ternary import pack_2bit, pack_trits, unpack_2bit, unpack_trits
 from hwsim.numerics.protocol import NumberFormat
 from numerics_helpers import assert_same_f32
 
@@ -403,12 +405,10 @@ def test_llmfp_values_follow_the_formula(name):
 
 
 def _encode_with_bias(f: LlmFpFormat, x: np.ndarray, b: np.float32) -> np.ndarray:
-    """Codes of x under a given bias (the format's kernel; checked against the reference by decode)."""
-    from hwsim.numerics.lowbit import _llmfp_one
-
-    mv, B, sub, ints = f._bias_params(np.array([b], np.float32))
-    return np.array([_llmfp_one(float(v), mv[0], B[0], sub[0], ints[0], f.exp_bits, f.man_bits)[0]
-                     for v in x], np.uint8)
+    """Codes of the 1-d x under a given bias (the format's encoder; checked against the reference by decode)."""
+    enc = f.encode_with_bias(np.asarray(x, np.float32), np.float32(b))
+    assert enc.meta["bias"].tolist() == [np.float32(b)]
+    return enc.codes
 
 
 def test_llmfp_codes_by_hand():
@@ -590,21 +590,19 @@ def test_llmfp_search_fast_path_is_exact(E, M):
     """The bias search scores candidates with a float32-bit fast path; its squared errors equal
     those of the encoder's general path for every candidate, including float32 subnormal inputs,
     clamped values and extreme biases."""
-    from hwsim.numerics.lowbit import _llmfp_one, _llmfp_search
-
     f = LlmFpFormat(name="t", exp_bits=E, man_bits=M)
     rng = np.random.default_rng(E * 7 + M)
     x = (rng.standard_normal((3, 200)) * 2.0 ** rng.integers(-140, 20, (3, 200))).astype(np.float32)
     x[:, :4] = np.float32([0.0, -0.0, 1e-45, -3e38])
     cands = np.concatenate([np.float32([[0, 1, -5, 0.5, 120.25, 150.0, -120.5]]).repeat(3, 0),
                             rng.uniform(-10, 40, (3, 20)).astype(np.float32)], axis=1)
-    mv, Bs, subs, ints = f._bias_params(cands)
-    err = np.zeros(cands.shape)
-    _llmfp_search(x.view(np.int32), np.full(3, 200, np.int64), mv, Bs, subs, ints, E, M, err)
-    for s in range(3):
-        for k in range(cands.shape[1]):
-            vals = [_llmfp_one(float(v), mv[s, k], Bs[s, k], subs[s, k], ints[s, k], E, M)[1] for v in x[s]]
-            want = sum((float(v) - float(xv)) ** 2 for v, xv in zip(vals, x[s]))
+    err = f.bias_errors(x, cands)
+    assert err.shape == cands.shape
+    for k in range(cands.shape[1]):
+        enc = f.encode_with_bias(x, cands[:, k:k + 1])  # one bias per row (channel)
+        vals = f.decode(enc)
+        for s in range(3):
+            want = sum((float(v) - float(xv)) ** 2 for v, xv in zip(vals[s], x[s]))
             assert err[s, k] == want or (math.isinf(want) and math.isinf(err[s, k])), (s, cands[s, k])
 
 

@@ -1,8 +1,8 @@
-"""ANT and BitMoD mixture-of-datatype formats (hwsim/numerics/mixture.py, formats/ant.toml,
-formats/bitmod.toml).
+"""ANT and BitMoD mixture-of-datatype formats and the INT-asym baseline (hwsim/numerics/mixture.py,
+asym_int.py, formats/ant.toml, formats/bitmod.toml).
 
-Expected values come from three places: tables written out by hand from the papers and
-formats.md §2-§3, re-transcriptions of the official code's loops (ANT ``quant_modules.py`` value
+Expected values come from three places: tables written out by hand from the papers (ANT MICRO'22
+§III-IV, BitMoD HPCA'25 §III Table IV), re-transcriptions of the official code's loops (ANT ``quant_modules.py`` value
 generators and ``search_mse``; BitMoD ``quant_weight.py::quant_datatype/search_datatype/
 quant_int_asym``) written here without hwsim, and hand-worked groups.
 """
@@ -16,7 +16,8 @@ import pytest
 
 import hwsim
 from hwsim.errors import FormatError
-from hwsim.numerics.mixture import AsymIntFormat, ant_flint, ant_float, ant_int, ant_pot, bitmod_fp
+from hwsim.numerics.asym_int import AsymIntFormat
+from hwsim.numerics.mixture import ant_flint, ant_float, ant_int, ant_pot, bitmod_fp
 
 from numerics_helpers import assert_same_f32
 
@@ -34,7 +35,7 @@ def signed_zero(v: float) -> tuple[float, bool]:
 # value tables, by hand
 # ----------------------------------------------------------------------------------------------
 def test_flint4_unsigned_table():
-    """formats.md §2.1: 0000..0111 -> 0..7, then 64, 32, 16, 24, 8, 10, 12, 14."""
+    """ANT MICRO'22 §IV-A (flint LZD decoder): 0000..0111 -> 0..7, then 64, 32, 16, 24, 8, 10, 12, 14."""
     assert ant_flint(4, signed=False) == [0, 1, 2, 3, 4, 5, 6, 7, 64, 32, 16, 24, 8, 10, 12, 14]
 
 
@@ -56,7 +57,7 @@ def test_flint4_signed_table():
 
 
 def test_ant_4bit_value_sets():
-    """formats.md §2.1 value sets (integer units of each type), written out by hand."""
+    """ANT MICRO'22 §III value sets (``Quantizer.*_value``; integer units of each type), written out by hand."""
     def vs(t):
         return sorted({v + 0.0 for v in t})
 

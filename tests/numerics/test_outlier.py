@@ -1,4 +1,4 @@
-"""OliVe outlier-victim pairs and the numpy LLM.int8() emulation (hwsim/numerics/outlier.py).
+"""OliVe outlier-victim pairs and the numpy LLM.int8() emulation (hwsim/numerics/olive.py, llm_int8.py).
 
 Independent checks: grids enumerated from the paper's formulas and from a transcription of the
 official ``quant_modules.py`` value loops; pair nibbles worked out by hand; a slow pure-Python
@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 import hwsim
 from hwsim.errors import FormatError
 from hwsim.numerics import Encoded
-from hwsim.numerics.outlier import OliveFormat, int8_vectorwise_quant, llm_int8_matmul, quantize_weight_int8
+from hwsim.numerics.llm_int8 import int8_vectorwise_quant, llm_int8_matmul, quantize_weight_int8
+from hwsim.numerics.olive import OliveFormat
 
 ID4 = 0b1000
 

@@ -9,7 +9,8 @@ import pytest
 import hwsim
 from hwsim.catalog import all_formats
 from hwsim.errors import FormatError
-from hwsim.numerics.protocol import NumberFormat
+from hwsim.numerics.protocol import NumberFormat, OperandSpec, ScaleSpec
+from hwsim.numerics.types import RoundMode
 
 ALL = all_formats()
 X = np.random.default_rng(11).standard_normal((3, 40)).astype(np.float32) * 2
@@ -59,3 +60,98 @@ def test_edge_shapes_round_trip(fmt):
         assert type(q) is np.ndarray and type(d) is np.ndarray
         assert q.shape == x.shape == d.shape
         assert np.array_equal(q.view(np.uint32), d.view(np.uint32)), (fmt.name, x.shape, axis)
+
+
+# ------------------------------------------------------------------------------------------------
+# operand: the one typed description the cost model and the CLI read
+# ------------------------------------------------------------------------------------------------
+TIE_WORDS = {"ties_up", "ties_down", "ties_to_zero", "ties_later"}
+
+
+@pytest.mark.parametrize("fmt", ALL, ids=lambda f: f.name)
+def test_operand_agrees_with_the_format(fmt):
+    op = fmt.operand
+    assert isinstance(op, OperandSpec)
+    assert op.element_bits == fmt.element_bits and op.bits_per_element == fmt.bits_per_element
+    assert (op.is_float, op.exp_bits, op.man_bits) == (fmt.is_float_element, fmt.exp_bits, fmt.man_bits)
+    assert all(r in {m.value for m in RoundMode} | TIE_WORDS for r in op.rounding.split("|")), op.rounding
+    assert op.scale_rule == ("; ".join(s.rule for s in op.scales) or "none")
+    assert bool(op.scales) == fmt.is_scaled
+    for s in op.scales:
+        assert isinstance(s, ScaleSpec) and s.rule and s.bits > 0
+        assert (s.group_size is None) == (s.granularity in ("channel", "tensor"))
+        assert s.granularity != "tensor" or s is op.scales[-1]  # innermost first: the tensor scale last
+        if s.is_pow2:
+            assert s.man_bits == 0
+    # group scales amortized: exactly bits_per_element, except the side information listed here
+    side = {"bitmod4": 2 / 128, "bitmod3": 2 / 128,  # 2-bit datatype selector per group (BitMoD §III-B)
+            "int4_asym_g128": 4 / 128, "int3_asym_g128": 3 / 128}  # b-bit zero point per group
+    if fmt.name.startswith("ternary"):  # packed trits: 5 per byte (TQ1_0) or 4 per byte (TQ2_0)
+        assert op.bits_per_element == {"ternary": 1.6, "ternary_tq2": 2.0}[fmt.name]
+    else:
+        amortized = sum(s.bits / s.group_size for s in op.scales if s.group_size)
+        assert op.bits_per_element == pytest.approx(op.element_bits + amortized + side.get(fmt.name, 0.0), abs=1e-12)
+
+
+@pytest.mark.parametrize("name,elem", [("mxfp4", (4, True, 2, 1)), ("mxfp6_e2m3", (6, True, 2, 3)),
+                                       ("mxfp6_e3m2", (6, True, 3, 2)), ("mxfp8_e4m3", (8, True, 4, 3)),
+                                       ("mxfp8_e5m2", (8, True, 5, 2)), ("mxint8", (8, False, 0, 7))])
+def test_operand_mx(name, elem):
+    """OCP MX v1.0 §5.2 Table 1: k = 32 elements share one E8M0 (8-bit power-of-two) scale;
+    MXFP4 = 4 + 8 / 32 = 4.25 bits per element."""
+    op = hwsim.format(name).operand
+    assert (op.element_bits, op.is_float, op.exp_bits, op.man_bits) == elem
+    (s,) = op.scales
+    assert (s.granularity, s.group_size, s.bits, s.is_pow2, s.exp_bits, s.man_bits) == ("block", 32, 8, True, 8, 0)
+    assert "OCP MX" in s.rule and op.bits_per_element == elem[0] + 0.25 and op.rounding == "even"
+
+
+def test_operand_nvfp4():
+    """NVFP4: E2M1 elements, one E4M3 scale per 16 elements (4.5 bits per element), plus an fp32
+    per-tensor scale in the two-level recipe (NVIDIA, arXiv 2509.25149)."""
+    op = hwsim.format("nvfp4").operand
+    assert (op.element_bits, op.is_float, op.exp_bits, op.man_bits, op.bits_per_element) == (4, True, 2, 1, 4.5)
+    assert [(s.granularity, s.group_size, s.bits, s.is_pow2, s.exp_bits, s.man_bits) for s in op.scales] == \
+        [("block", 16, 8, False, 4, 3)]
+    two = hwsim.format("nvfp4", tensor_scale=True).operand
+    assert [(s.granularity, s.group_size, s.bits, s.is_pow2, s.exp_bits, s.man_bits) for s in two.scales] == \
+        [("block", 16, 8, False, 4, 3), ("tensor", None, 32, False, 8, 23)]
+    assert two.scale_rule.count(";") == 1
+
+
+def test_operand_core_and_family_scales():
+    """Granularity and width of the scales the papers define."""
+    def scales(name):
+        return [(s.granularity, s.group_size, s.bits, s.is_pow2) for s in hwsim.format(name).operand.scales]
+
+    assert scales("fp8_e4m3") == [] and hwsim.format("fp8_e4m3").operand.scale_rule == "none"
+    assert scales("msfp12") == [("block", 16, 8, True)]  # MSFP: 8-bit shared exponent per 16 (NeurIPS'20)
+    assert scales("bfp12_b32") == [("block", 32, 8, True)]
+    assert scales("int8_channel") == [("channel", None, 32, False)]  # fp32 absmax scale per channel
+    assert scales("int8_tensor") == [("tensor", None, 32, False)]
+    assert scales("olive4") == [("channel", None, 32, False)]  # OliVe: per-channel weights
+    assert scales("olive4_tensor") == [("tensor", None, 32, False)]  # per-tensor activations
+    assert scales("ternary") == [("tensor", None, 32, False)]  # BitNet b1.58: one absmean per tensor
+    assert scales("shiftadd3") == [("group", 128, 24, True)]  # 3 power-of-two alphas, int8 exponents
+    assert scales("llmfp4_e2m1") == [("channel", None, 32, False)]  # LLM-FP4: bias per output channel
+    assert scales("bitmod4") == [("group", 128, 8, False), ("channel", None, 32, False)]  # BitMoD §III-C
+    assert scales("int4_asym_g128") == [("group", 128, 16, False)]  # fp16 scale per 128 (quant_int_asym)
+    llmfp = hwsim.format("llmfp4_e2m1").operand
+    assert (llmfp.is_float, llmfp.exp_bits, llmfp.man_bits, llmfp.element_bits) == (True, 2, 1, 5)
+
+
+def test_operand_rounding():
+    assert hwsim.format("mxfp4", rounding="stochastic").operand.rounding == "stochastic"
+    assert hwsim.format("fp8_e4m3", rounding="away").operand.rounding == "away"
+    assert hwsim.format("olive4").operand.rounding == "ties_later"  # quant_kernel.cu: the later list entry
+    assert hwsim.format("llmfp4_e2m1").operand.rounding == "even"  # torch.round
+    assert hwsim.format("int4_asym_g128").operand.rounding == "even"
+
+
+def test_scale_spec_checks_its_granularity():
+    with pytest.raises(ValueError, match="granularity"):
+        ScaleSpec("row", None, 8, True, 8, 0, "x")
+    with pytest.raises(ValueError, match="group_size"):
+        ScaleSpec("block", None, 8, True, 8, 0, "x")
+    with pytest.raises(ValueError, match="group_size"):
+        ScaleSpec("tensor", 16, 32, False, 8, 23, "x")

@@ -1,4 +1,4 @@
-"""Outlier-aware formats: OliVe's outlier-victim pairs and the LLM.int8() decomposition.
+"""OliVe's outlier-victim pair quantization (catalog kind ``olive``).
 
 OliVe (Guo et al., "OliVe: Accelerating Large Language Models via Hardware-friendly
 Outlier-Victim Pair Quantization", ISCA'23, arXiv 2304.07493 §III-IV) quantizes adjacent element
@@ -10,12 +10,6 @@ decoder reading a pair therefore needs no side information. Official code:
 ``clevercool/ANT-Quantization`` @ bc84067, ``olive_quantization/antquant/quant_modules.py``
 (``Quantizer.int_value``, ``flint_value``, ``outlier_value``, ``search_mse``,
 ``search_adaptive_numeric_type``, ``_forward``) and ``olive_quantization/quant/quant_kernel.cu``.
-
-LLM.int8() (Dettmers et al., NeurIPS'22, arXiv 2208.07339 §3): vector-wise INT8 (per-token
-activation scales, per-output-channel weight scales) with the activation columns that hold a value
-of magnitude >= 6 computed in 16 bits. Emulated here in numpy (:func:`llm_int8_matmul`) after
-``bitsandbytes/backends/default/ops.py``; :mod:`hwsim.bridge.llm_int8` is the bit-identical torch
-version.
 
 OliVe encode, exactly (module contract; numbers in type units: int4 normals -7..7, flint4 normals
 +-{0,1,2,3,4,6,8,16}, int8 normals -127..127):
@@ -60,7 +54,7 @@ Codes (the OliVe decoder, paper §IV; no official RTL): int normals are two's co
 assignment, value set matches the code), abfloat ``sign | e | m``, the identifier ``1 << (bits-1)``.
 ``encode`` returns the per-element codes and ``meta["packed"]``: 4-bit pairs as one byte with
 element 2k in the HIGH nibble and 2k+1 in the low nibble (the decoder's ``(hi, lo)`` of paper
-§IV-A / formats.md §1.4); 8-bit pairs as two bytes ``[elem 2k, elem 2k+1]``.
+§IV-A); 8-bit pairs as two bytes ``[elem 2k, elem 2k+1]``.
 
 Differences from the official code, on purpose: fp32 scales and float64 ``x / s`` with exact
 midpoints (the CUDA loop compares ``fabsf(x - v)`` in float32), no ``102400`` distance cap (the
@@ -72,7 +66,7 @@ does not say where an unsigned identifier lives), squared-error sums instead of 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -80,21 +74,21 @@ import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics.codebook import (Codebook, _nearest, back_like, check_axis, grid_of, is_torch, slice_base,
-                                     to_numpy_codes, to_numpy_f32, to_slices)
+from hwsim.numerics._family import (FamilyFormat, Slices, back_like, check_calibration_shape, from_slices,
+                                    group_size_from, slice_base, to_host, to_numpy_codes, to_slices)
+from hwsim.numerics.codebook import Codebook, _nearest, grid_of
 from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.protocol import GroupedIntCodes, replace_fields
+from hwsim.numerics.protocol import GroupedIntCodes, KindSpec, OperandSpec, fp32_scale
 
-__all__ = ["OliveFormat", "normal_codebook", "abfloat_codebook", "adaptive_bias", "pack_pairs",
-           "llm_int8_matmul", "int8_vectorwise_quant", "quantize_weight_int8", "LLM_INT8_DEQUANT",
-           "LLM_INT8_RECIP", "CATALOG_KINDS"]
+__all__ = ["OliveFormat", "normal_codebook", "abfloat_codebook", "adaptive_bias", "pack_pairs", "CATALOG_KINDS"]
 
 NORMALS = ("int", "flint")
 KEEPS = ("left", "larger")
 CENTERS = ("3sigma", "absmax")
 SCALE_PER = ("channel", "tensor")
 
-#: 3-bit flint magnitudes by code (ANT MICRO'22 §IV-A LZD rule; formats.md §2.1, UNVERIFIED bits)
+#: 3-bit flint magnitudes by code (ANT MICRO'22 §IV-A LZD rule; the bit assignment is UNVERIFIED:
+#: the official code handles value sets only)
 _FLINT3 = (0.0, 1.0, 2.0, 3.0, 16.0, 8.0, 4.0, 6.0)
 
 
@@ -326,19 +320,15 @@ def _buckets(values: np.ndarray, is_outlier: np.ndarray, mids: np.ndarray) -> tu
     return lo, 1.0 / h, np.searchsorted(m, starts, side="left").astype(np.int64)
 
 
-def _axis_rows(a: np.ndarray, axis: int) -> tuple[np.ndarray, tuple[int, ...]]:
-    """``a`` as rows along ``axis`` (moved last), padded with one zero column if the length is odd."""
-    moved = np.moveaxis(a.reshape(1) if a.ndim == 0 else a, axis, -1)
-    L = moved.shape[-1]
-    rows = moved.reshape(int(np.prod(moved.shape[:-1], dtype=np.int64)), L)  # explicit: L may be 0
-    if L % 2:
+def _pair_rows(a: np.ndarray, axis: int) -> tuple[Slices, np.ndarray]:
+    """``a`` as one row per slice along ``axis`` (:func:`~hwsim.numerics._family.to_slices`, group
+    size 0), padded with one zero column if the axis length is odd (the last pair's implicit
+    partner); :func:`~hwsim.numerics._family.from_slices` drops the pad."""
+    sl = to_slices(a, axis, 0)
+    rows = sl.xs[:, :sl.shape[axis] if sl.shape else 1]
+    if rows.shape[1] % 2:
         rows = np.concatenate([rows, np.zeros((rows.shape[0], 1), rows.dtype)], axis=1)
-    return np.ascontiguousarray(rows), moved.shape
-
-
-def _from_rows(rows: np.ndarray, moved_shape: tuple[int, ...], axis: int, shape: tuple[int, ...]) -> np.ndarray:
-    L = moved_shape[-1]
-    return np.moveaxis(rows[:, :L].reshape(moved_shape), -1, axis if shape else 0).reshape(shape)
+    return sl, np.ascontiguousarray(rows)
 
 
 def pack_pairs(codes_rows: np.ndarray, bits: int) -> np.ndarray:
@@ -354,7 +344,7 @@ def pack_pairs(codes_rows: np.ndarray, bits: int) -> np.ndarray:
 # the format
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OliveFormat(GroupedIntCodes):
+class OliveFormat(FamilyFormat, GroupedIntCodes):
     """OliVe outlier-victim pair quantization (module docstring: the exact rules).
 
     Fields:
@@ -383,7 +373,8 @@ class OliveFormat(GroupedIntCodes):
     keep: str = "left"
     reference: str = ""
     description: str = ""
-    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    takes_calibration = True
 
     def __post_init__(self) -> None:
         n = self.name
@@ -450,12 +441,20 @@ class OliveFormat(GroupedIntCodes):
         and the per-tensor type bit are not counted (as for ``int8_channel``)."""
         return float(self.bits)
 
-    rounding = "nearest"
-    scale_rule = "mse"  #: the clipping search of module docstring rule 3 (for tables and reports)
-
     @property
     def is_scaled(self) -> bool:
         return True
+
+    @property
+    def operand(self) -> OperandSpec:
+        """``bits``-bit codes (normals and abfloat outliers share the code space) and one fp32
+        scale per channel or per tensor (module docstring rules 2 and 5); rounding to the nearest
+        value of the union grid, ties to the later list entry (rule 3)."""
+        base = "3-sigma" if self.center == "3sigma" else "max|x|"
+        rule = (f"alpha = {base} x k/100, k in range{self.search} with the least squared error, "
+                f"/ normal max (OliVe ISCA'23 search_mse)")
+        return OperandSpec(self.bits, self.bits_per_element, False, 0, self.man_bits,
+                           (fp32_scale(self.group_size, rule),), "ties_later")
 
     @property
     def max(self) -> float:
@@ -469,26 +468,13 @@ class OliveFormat(GroupedIntCodes):
     def describe(self) -> str:
         return " | ".join(f"{a.name}+{b.name}" for a, b in zip(self.normal_types, self.outlier_types))
 
-    def replace(self, **changes: Any) -> OliveFormat:
-        return replace_fields(self, changes)
-
-    def __str__(self) -> str:
-        return self.name
-
     # --- codec --------------------------------------------------------------------------------
-    def _prepare(self, x: Any, axis: int) -> tuple[np.ndarray, int]:
-        a = to_numpy_f32(self.name, x)
-        ax = check_axis(self.name, axis, a.ndim)
-        if a.size and not np.all(np.isfinite(a)):
-            raise FormatError(f"format {self.name!r}: input holds Inf/NaN; OliVe has no encoding for them")
-        return a, ax
-
     def _kernel_args(self) -> tuple[np.ndarray, ...]:
         return _stack(list(self.grids))
 
     def _plan(self, a: np.ndarray, ax: int) -> tuple[np.ndarray, int, np.ndarray]:
         """Per-row float32 scale, the type index and per-row alpha (rules 2, 5) chosen on ``a``."""
-        rows, _ = _axis_rows(a, ax)
+        _, rows = _pair_rows(a, ax)
         R = rows.shape[0]
         if self.group_size is None:
             base = np.full(R, slice_base(to_slices(a, ax, None), "mse", self.center)[0])
@@ -519,19 +505,20 @@ class OliveFormat(GroupedIntCodes):
         return scale, t, alpha.astype(np.float32)
 
     def _run(self, x: Any, axis: int, calibration: Any) -> tuple[np.ndarray, Encoded]:
+        """Values and the :class:`Encoded`: per-element codes (uint8, shape of x; victims hold the
+        identifier), float32 scales (per channel: x's shape with the axis length 1; per tensor:
+        0-d) and ``meta``: ``selector``/``type`` (chosen normal type), ``alpha`` (searched clipping
+        value), ``outlier_mask`` (bool, shape of x), ``packed`` (the pairs as bytes, x's shape with
+        the axis length ceil(L/2) (4-bit) or 2 ceil(L/2) (8-bit)). ``calibration``: the tensor the
+        scales and type are chosen on (per-channel: same channels as x; per-tensor: any shape)."""
         a, ax = self._prepare(x, axis)
-        rows, moved_shape = _axis_rows(a, ax)
+        sl, rows = _pair_rows(a, ax)
         if calibration is None:
             scale, t, alpha = self._plan(a, ax)
         else:
-            c, _ = self._prepare(calibration, axis)
-            if c.ndim != a.ndim and self.group_size is not None:
-                raise FormatError(f"format {self.name!r}: calibration shape {c.shape} does not match the input "
-                                  f"{a.shape} (per-channel scales; per-tensor formats accept any shape)")
-            scale, t, alpha = self._plan(c, check_axis(self.name, axis, c.ndim))
-            if scale.size != rows.shape[0] and self.group_size is not None:
-                raise FormatError(f"format {self.name!r}: calibration shape {c.shape} gives {scale.size} "
-                                  f"channels, the input {a.shape} needs {rows.shape[0]}")
+            c, cax = self._prepare(calibration, axis)
+            check_calibration_shape(self.name, self.group_size, a.shape, c.shape, ax)
+            scale, t, alpha = self._plan(c, cax)
             if self.group_size is None:
                 scale, alpha = np.full(rows.shape[0], scale[0] if scale.size else 1, np.float32), alpha[:1]
         vals, mids, picks, isout, nvals, blo, binv, bn, bcnt, gcodes = self._kernel_args()
@@ -539,12 +526,12 @@ class OliveFormat(GroupedIntCodes):
         out = np.zeros(rows.shape, np.float32)
         omask = np.zeros(rows.shape, np.bool_)
         if rows.size:
-            _encode_kernel(rows, scale, t, vals, mids, picks, isout, nvals, blo, binv, bn, bcnt, gcodes, self.identifier,
-                           self.grids[t].zero, self.keep == "larger", codes, out, omask)
+            _encode_kernel(rows, scale, t, vals, mids, picks, isout, nvals, blo, binv, bn, bcnt, gcodes,
+                           self.identifier, self.grids[t].zero, self.keep == "larger", codes, out, omask)
         shape = a.shape
         packed = pack_pairs(codes, self.bits)
-        pshape = (*moved_shape[:-1], packed.shape[1])
-        packed_x = np.moveaxis(packed.reshape(pshape), -1, ax if shape else 0)
+        lead = tuple(d for i, d in enumerate(shape) if i != ax)
+        packed_x = np.moveaxis(packed.reshape(*lead, packed.shape[1]), -1, ax)
         if self.group_size is None:
             scales = np.float32(scale[0] if scale.size else 1.0)
             alpha_m = np.float32(alpha[0] if alpha.size else 0.0)
@@ -553,24 +540,11 @@ class OliveFormat(GroupedIntCodes):
             scales, alpha_m = scale.reshape(gshape), alpha.reshape(gshape)
         meta = {"selector": np.uint8(t), "type": self.normal_types[t].name,
                 "types": [cb.name for cb in self.normal_types], "alpha": alpha_m,
-                "outlier_mask": back_like(x, _from_rows(omask, moved_shape, ax, shape)),
+                "outlier_mask": back_like(x, from_slices(sl, omask)),
                 "packed": back_like(x, packed_x)}
-        enc = Encoded(codes=back_like(x, _from_rows(codes, moved_shape, ax, shape)),
+        enc = Encoded(codes=back_like(x, from_slices(sl, codes)),
                       scales=back_like(x, np.asarray(scales, np.float32)), axis=ax, format=self.name, meta=meta)
-        return _from_rows(out, moved_shape, ax, shape), enc
-
-    def encode(self, x: Any, axis: int = -1, calibration: Any = None) -> Encoded:
-        """Per-element codes (uint8, shape of x; victims hold the identifier), float32 scales
-        (per channel: x's shape with the axis length 1; per tensor: 0-d) and ``meta``:
-        ``selector``/``type`` (chosen normal type), ``alpha`` (searched clipping value),
-        ``outlier_mask`` (bool, shape of x), ``packed`` (the pairs as bytes, x's shape with the
-        axis length ceil(L/2) (4-bit) or 2 ceil(L/2) (8-bit)). ``calibration``: the tensor the
-        scales and type are chosen on (per-channel: same shape as x; per-tensor: any shape)."""
-        return self._run(x, axis, calibration)[1]
-
-    def quantize(self, x: Any, axis: int = -1, calibration: Any = None) -> Any:
-        """``decode(encode(x))`` as float32, same shape (and device, for torch)."""
-        return back_like(x, self._run(x, axis, calibration)[0])
+        return from_slices(sl, out), enc
 
     def decode(self, enc: Encoded) -> Any:
         """Values of the pairs (module docstring rule 6). Reads ``codes``; an odd axis length
@@ -583,8 +557,8 @@ class OliveFormat(GroupedIntCodes):
                           format=enc.format, meta=enc.meta)
             return back_like(enc.codes, np.asarray(self.decode(one)).reshape(()))
         ax = enc.axis
-        rows, moved_shape = _axis_rows(c, ax)
-        L = moved_shape[-1]
+        sl, rows = _pair_rows(c, ax)
+        L = c.shape[ax]
         R = rows.shape[0]
         packed = enc.meta.get("packed")
         if packed is not None:
@@ -615,131 +589,12 @@ class OliveFormat(GroupedIntCodes):
         v = np.empty(rows.shape)
         v[:, 0::2] = np.where(hi_out, outl[hi], np.where(lo_out, 0.0, normal[hi]))
         v[:, 1::2] = np.where(lo_out, outl[lo], np.where(hi_out, 0.0, normal[lo]))
-        scales = np.asarray(enc.scales.cpu() if is_torch(enc.scales) else enc.scales, np.float64).reshape(-1)
+        scales = to_host(enc.scales).astype(np.float64).reshape(-1)
         if scales.size not in (1, R) or (self.group_size is not None and scales.size != R):
             raise FormatError(f"format {self.name!r}: {scales.size} scales, the codes need "
                               f"{1 if self.group_size is None else R}")
         out = (v * (scales[:, None] if scales.size == R else scales[0])).astype(np.float32)
-        return back_like(enc.codes, _from_rows(out, moved_shape, ax, c.shape))
-
-
-# ------------------------------------------------------------------------------------------------
-# LLM.int8()
-# ------------------------------------------------------------------------------------------------
-#: bitsandbytes int8_mm_dequant constant (~1/127^2), applied as a float32
-LLM_INT8_DEQUANT = np.float32(6.200124e-05)
-#: bitsandbytes int8_vectorwise_dequant constant (~1/127), applied as a float32
-LLM_INT8_RECIP = np.float32(7.874015718698502e-3)
-_DTYPES = {"float16": np.float16, "float32": np.float32}
-
-
-def int8_vectorwise_quant(a16: np.ndarray, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """bitsandbytes ``int8_vectorwise_quant`` on a float16 ``[T, K]`` array.
-
-    Outliers ``|a| >= float16(threshold)`` (only if ``threshold > 0``) are set to 0 BEFORE the row absmax
-    ``SCA`` (float32) is taken; ``CA = round_half_even(float32(a) * (fp32(1 / SCA) * 127))`` as int8
-    (bitsandbytes writes ``127.0 / row_stats``, which torch evaluates as ``row_stats.reciprocal() *
-    127``: two float32 roundings, not one correctly rounded quotient); if
-    ``T > 1`` every column holding an outlier is zeroed in ``CA`` (for ``T = 1`` those columns are
-    outliers, already 0). A row of zeros (SCA = 0) gets codes 0 (bitsandbytes divides by 0 there).
-    Returns ``(CA, SCA, outlier_cols)`` (int64 column indices, ascending; empty if none).
-    """
-    a = np.asarray(a16, np.float16).astype(np.float32)
-    cols = np.zeros(0, np.int64)
-    if threshold > 0.0:
-        # torch compares the fp16 tensor with the threshold cast to fp16 (common dtype)
-        outliers = np.abs(a) >= np.float32(np.float16(threshold))
-        if outliers.any():
-            cols = np.flatnonzero(outliers.any(axis=0)).astype(np.int64)
-            a = np.where(outliers, np.float32(0), a)
-    stats = np.abs(a).max(axis=1) if a.shape[1] else np.zeros(a.shape[0], np.float32)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = (np.float32(1) / stats) * np.float32(127)  # torch: 127.0 / t == t.reciprocal() * 127
-        q = np.rint(a * factor[:, None])
-    codes = np.where(stats[:, None] > 0, q, 0).astype(np.int8)
-    if a.shape[0] > 1 and cols.size:
-        codes[:, cols] = 0
-    return codes, stats.astype(np.float32), cols
-
-
-def quantize_weight_int8(w: Any) -> tuple[np.ndarray, np.ndarray]:
-    """A Linear weight ``[N, K]`` -> ``(CB int8 [N, K], SCB float32 [N])``: bitsandbytes casts the
-    weight to float16 and runs ``int8_vectorwise_quant`` with no threshold (``Int8Params``)."""
-    w16 = _as16(w, "w")
-    if w16.ndim != 2:
-        raise FormatError(f"llm_int8: weight must be 2-d [N, K], got shape {w16.shape}")
-    cb, scb, _ = int8_vectorwise_quant(w16, 0.0)
-    return cb, scb
-
-
-def _as16(x: Any, what: str, dtype: Any = np.float16) -> np.ndarray:
-    a = np.asarray(x.detach().cpu().numpy() if is_torch(x) else x)
-    if a.dtype.kind != "f":
-        raise FormatError(f"llm_int8: {what} dtype {a.dtype} is not a float type")
-    with np.errstate(over="ignore"):
-        a = a.astype(dtype)
-    if not np.all(np.isfinite(a)):
-        raise FormatError(f"llm_int8: {what} holds values that are not finite in {np.dtype(dtype).name} "
-                          f"(|x| > 65504 overflows float16)")
-    return a
-
-
-def llm_int8_matmul(x: Any, w: Any, bias: Any = None, threshold: float = 6.0,
-                    dtype: str = "float16") -> tuple[np.ndarray, dict[str, Any]]:
-    """``y = x @ w.T + bias`` the way bitsandbytes' ``Linear8bitLt`` computes it (LLM.int8() §3).
-
-    ``x [..., K]``, ``w [N, K]``, ``bias [N]``; ``dtype`` is the layer's activation dtype ``A.dtype``
-    (the model's half precision: ``float16``, default; ``float32`` runs the 16-bit part in fp32
-    as bitsandbytes does for fp32 inputs). Steps (``backends/default/ops.py``):
-
-    1. ``A = x`` and ``bias`` cast to ``dtype``; the quantizer sees ``float16(A)``
-       (``MatMul8bitLt.forward``); the weight is quantized by :func:`quantize_weight_int8`.
-    2. ``CA, SCA, cols = int8_vectorwise_quant(float16(A), threshold)`` (threshold <= 0: no
-       decomposition; ``inf``: only infinite values, i.e. plain vector-wise int8).
-    3. ``C = CA @ CB^T`` exactly in int32 (the CUDA igemmlt; exact while ``127^2 K < 2^31``,
-       K <= 133152; the default backend's fp32 matmul is exact only below 2^24).
-    4. ``out = dtype((fp32(C) * (SCA[:, None] * SCB[None, :])) * fp32(6.200124e-05) + fp32(bias))``.
-    5. If ``cols``: ``subA = A[:, cols]`` (original values), ``subB = dtype((fp32(CB[:, cols]) *
-       SCB[:, None]) * fp32(7.874015718698502e-3))`` (the DEQUANTIZED int8 weight, not the
-       original), ``y = dtype(fp32(out + sum_j subA[:, j] subB[:, j]))``: products exact and summed
-       over the outlier columns in ascending order in float64, rounded to fp32 then to ``dtype``.
-       bitsandbytes' ``addmm`` accumulates in fp32 in an order cuBLAS does not specify; this fixed
-       order is what makes the numpy and torch emulations bit-identical (it differs from a real
-       GPU by at most an fp16 ulp, rarely).
-
-    Returns ``(y, info)``: ``y`` float32 ``[..., N]`` (values of ``dtype``); ``info``:
-    ``outlier_cols`` (int64), ``row_scale`` (SCA float32 [T]), ``col_scale`` (SCB float32 [N]),
-    ``x_codes`` (CA int8 [T, K]), ``w_codes`` (CB int8 [N, K]), ``int32`` (C, int64 [T, N]).
-    """
-    if dtype not in _DTYPES:
-        raise FormatError(f"llm_int8: dtype {dtype!r} not one of {list(_DTYPES)}")
-    cdt = _DTYPES[dtype]
-    cb, scb = quantize_weight_int8(w)
-    A = _as16(x, "x", cdt)
-    _as16(A, "x")  # the quantizer sees float16(A): it must be finite there too
-    if A.ndim < 1 or A.shape[-1] != cb.shape[1]:
-        raise FormatError(f"llm_int8: x {A.shape} and w {cb.shape} do not share K = x.shape[-1] = w.shape[1]")
-    lead = A.shape[:-1]
-    A = A.reshape(-1, A.shape[-1])
-    b = None if bias is None else _as16(bias, "bias", cdt).reshape(-1)
-    if b is not None and b.size != cb.shape[0]:
-        raise FormatError(f"llm_int8: bias has {b.size} entries, w has N = {cb.shape[0]} rows")
-    ca, sca, cols = int8_vectorwise_quant(A.astype(np.float16), threshold)
-    c = ca.astype(np.float64) @ cb.astype(np.float64).T  # exact: integers < 2^53
-    out = (c.astype(np.float32) * (sca[:, None] * scb[None, :])) * LLM_INT8_DEQUANT
-    if b is not None:
-        out = out + b.astype(np.float32)
-    y = out.astype(cdt)
-    if cols.size:
-        sub_a = A[:, cols].astype(np.float64)
-        sub_b = ((cb[:, cols].astype(np.float32) * scb[:, None]) * LLM_INT8_RECIP).astype(cdt).astype(np.float64)
-        acc = y.astype(np.float64)
-        for j in range(cols.size):
-            acc = acc + sub_a[:, j, None] * sub_b[None, :, j]
-        y = acc.astype(np.float32).astype(cdt)
-    info = {"outlier_cols": cols, "row_scale": sca, "col_scale": scb, "x_codes": ca, "w_codes": cb,
-            "int32": c.astype(np.int64)}
-    return y.astype(np.float32).reshape(*lead, cb.shape[0]), info
+        return back_like(enc.codes, from_slices(sl, out))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -752,13 +607,10 @@ def _build_olive(name: str, table: Any, codebooks: Any) -> OliveFormat:
         kw["normals"] = tuple(table["normals"])
     if "search" in table:
         kw["search"] = tuple(table["search"])
-    kw["group_size"] = None if table.get("scale_per", "channel") == "tensor" else 0
-    return OliveFormat(name=name, **kw)
+    return OliveFormat(name=name, group_size=group_size_from(name, table), **kw)
 
 
-def _catalog_kinds() -> dict[str, Any]:
-    from hwsim.numerics.protocol import KindSpec
-
+def _catalog_kinds() -> dict[str, KindSpec]:
     return {"olive": KindSpec(
         schema={"bits": int, "normals": list, "outlier_exp_bits": int, "outlier_bias": int, "scale_per": str,
                 "center": str, "search": list, "keep": str},
