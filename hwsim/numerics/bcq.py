@@ -328,8 +328,8 @@ class BcqFormat(FamilyFormat, GroupedIntCodes):
 
 def _build_bcq(name: str, table: Any, codebooks: Any) -> BcqFormat:
     kw = {k: table[k] for k in ("bits", "rounds") if k in table}
-    return BcqFormat(name=name, group_size=group_size_from(name, table, default="group"), **kw,
-                     **catalog_common(name, table))
+    group_size = group_size_from(name, table, default="group") or 0  # never None: no 'tensor' scale_per here
+    return BcqFormat(name=name, group_size=group_size, **kw, **catalog_common(name, table))
 
 
 CATALOG_KINDS = {"bcq": KindSpec(schema={"bits": int, "group_size": int, "scale_per": str, "rounds": int},

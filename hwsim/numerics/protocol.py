@@ -88,11 +88,15 @@ def granularity_of(group_size: int | None) -> str:
 
 @runtime_checkable
 class NumberFormat(Protocol):
-    """The members every catalog entry has (numpy in -> numpy out; torch in -> torch out)."""
+    """The members every catalog entry has (numpy in -> numpy out; torch in -> torch out); all
+    read-only (formats are immutable values)."""
 
-    name: str
-    reference: str
-    description: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
+    @property
+    def description(self) -> str: ...
 
     @property
     def bits_per_element(self) -> float: ...  # storage bits, group scales/selectors amortized
@@ -107,9 +111,12 @@ class NumberFormat(Protocol):
     @property
     def operand(self) -> OperandSpec: ...  # what the cost model and the CLI read
 
-    is_float_element: bool
-    exp_bits: int
-    man_bits: int
+    @property
+    def is_float_element(self) -> bool: ...
+    @property
+    def exp_bits(self) -> int: ...  # exponent bits of the element (0 for integers)
+    @property
+    def man_bits(self) -> int: ...  # mantissa (integers: magnitude) bits of the element
 
     def encode(self, x: Any, axis: int = -1) -> Any: ...
     def decode(self, enc: Any) -> Any: ...
