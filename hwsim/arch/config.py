@@ -36,6 +36,7 @@ from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, operand_bits
 from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
 from hwsim.errors import CatalogError, HwsimError, unknown_name
+from hwsim.schema import Field, Schema
 
 __all__ = ["accelerator_dirs", "load_accelerators", "accelerator", "accelerators", "COUNT_FIELDS",
            "UNIT_SUFFIXES", "schema_fields"]
@@ -62,6 +63,24 @@ _REQUIRED_MEMORY = ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib", "dram
 _ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow)}
 _ZERO_OK = {"pipeline_latency_cycles"}
 _OPTIONAL_COMPUTE = {"w_cycles_per_weight"}
+
+
+def _schema(types: Mapping[str, Any], required: Any = (), label: str = "") -> Schema:
+    """The :class:`Schema` of a table from its key -> types map: every number (of any key) is > 0
+    (>= 0 for the keys of ``_ZERO_OK``), enumerated keys take the ``_ALLOWED`` values."""
+    return Schema({key: Field(t, required=key in required, allowed=_ALLOWED.get(key), minimum=0,
+                              inclusive=key in _ZERO_OK)
+                   for key, t in types.items()}, label)
+
+
+_TOP_SCHEMA = _schema(_TOP, required=("name", "reference"))
+_COMPUTE_SCHEMAS = {kind: _schema({**_COMPUTE_COMMON, **kind_fields}, label=f"kind {kind!r}",
+                                  required={**_COMPUTE_COMMON, **kind_fields}.keys() - _OPTIONAL_COMPUTE)
+                    for kind, kind_fields in _COMPUTE.items()}
+#: a [compute] table of unknown kind: its bad kind is reported once; every kind's keys are accepted
+_ANY_COMPUTE_SCHEMA = _schema({**{k: t for kf in _COMPUTE.values() for k, t in kf.items()}, **_COMPUTE_COMMON})
+_MEMORY_SCHEMA = _schema(_MEMORY, required=_REQUIRED_MEMORY)
+_ENERGY_SCHEMA = _schema(_ENERGY)
 
 #: Numeric fields without a physical unit: counts of things.
 COUNT_FIELDS = frozenset({"rows", "cols", "units", "mma_m", "mma_n", "mma_k", "block_m", "block_n"})
@@ -92,93 +111,35 @@ def accelerator_dirs(path: str | Path | list[str | Path] | None = None) -> list[
     return dirs
 
 
-def _at(where: str, key: str) -> str:
-    """``file:table.key`` (``file:key`` for top-level keys, where ``where`` ends in ``:``)."""
-    return f"{where}{key}" if where.endswith(":") else f"{where}.{key}"
-
-
-def _typename(want: Any) -> str:
-    if isinstance(want, type):
-        return want.__name__
-    return " or ".join(t.__name__ for t in want)
-
-
-def _check_type(where: str, key: str, value: Any, want: Any, errors: list[str]) -> bool:
-    if isinstance(value, bool) and want is not bool:
-        errors.append(f"{_at(where, key)}: expected {_typename(want)}, got bool {value!r}")
-        return False
-    if not isinstance(value, want):
-        errors.append(f"{_at(where, key)}: expected {_typename(want)}, got {type(value).__name__} {value!r}")
-        return False
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if key in _ZERO_OK and value < 0:
-            errors.append(f"{_at(where, key)}: must be >= 0, got {value!r}")
-            return False
-        if key not in _ZERO_OK and not value > 0:
-            errors.append(f"{_at(where, key)}: must be > 0, got {value!r}")
-            return False
-    if key in _ALLOWED and value not in _ALLOWED[key]:
-        errors.append(f"{_at(where, key)}: {value!r} not one of {list(_ALLOWED[key])}")
-        return False
-    return True
-
-
-def _check_table(where: str, table: Any, schema: Mapping[str, Any], errors: list[str]) -> dict[str, Any]:
-    """Type-check ``table`` against ``schema``; returns the keys that passed."""
-    if not isinstance(table, dict):
-        errors.append(f"{where}: expected a table, got {type(table).__name__}")
-        return {}
-    good = {}
-    for key, value in table.items():
-        if key not in schema:
-            errors.append(f"{_at(where, key)}: unknown key; allowed: {', '.join(sorted(schema))}")
-        elif _check_type(where, key, value, schema[key], errors):
-            good[key] = value
-    return good
-
-
 def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, Any] | None:
     """Schema + cross-field rules for one file; returns the checked tables or None."""
     n_before = len(errors)
     known_tables = {"compute", "memory", "energy", "sources"}
-    top = {k: v for k, v in doc.items() if k not in known_tables}
-    top = _check_table(f"{file}:", top, _TOP, errors)
-    for key in ("name", "reference"):
-        if key not in top and key not in doc:
-            errors.append(f"{file}:{key}: missing (required)")
+    top = _TOP_SCHEMA.check(f"{file}:", {k: v for k, v in doc.items() if k not in known_tables}, errors)
 
     raw_compute = doc.get("compute")
     if raw_compute is None:
         errors.append(f"{file}:compute: missing table [compute]")
         raw_compute = {}
     kind = raw_compute.get("kind") if isinstance(raw_compute, dict) else None
-    if kind not in _COMPUTE:
-        if isinstance(raw_compute, dict) and kind is None:
-            errors.append(f"{file}:compute.kind: missing (required)")
-        # a bad kind is reported once (by the schema); accept every kind's keys meanwhile
-        compute_schema = {key: t for fields_ in _COMPUTE.values() for key, t in fields_.items()}
-        compute_schema.update(_COMPUTE_COMMON)
+    if isinstance(raw_compute, dict) and kind is None:
+        errors.append(f"{file}:compute.kind: missing (required)")
+    if kind in _COMPUTE_SCHEMAS:
+        compute = _COMPUTE_SCHEMAS[kind].check(f"{file}:compute", raw_compute, errors)
     else:
-        compute_schema = {**_COMPUTE_COMMON, **_COMPUTE[kind]}
-    compute = _check_table(f"{file}:compute", raw_compute, compute_schema, errors)
-    if kind in _COMPUTE:
-        for key in compute_schema:
-            if key not in raw_compute and key not in _OPTIONAL_COMPUTE:
-                errors.append(f"{file}:compute.{key}: missing (required for kind {kind!r})")
+        compute = _ANY_COMPUTE_SCHEMA.check(f"{file}:compute", raw_compute, errors, required=False)
 
-    memory = _check_table(f"{file}:memory", doc.get("memory", {}), _MEMORY, errors)
     if "memory" not in doc:
         errors.append(f"{file}:memory: missing table [memory]")
+        memory = {}
     else:
-        for key in _REQUIRED_MEMORY:
-            if key not in doc["memory"]:
-                errors.append(f"{file}:memory.{key}: missing (required)")
-        if "dram" not in doc["memory"] and "dram_pj_per_bit" not in doc["memory"]:
+        memory = _MEMORY_SCHEMA.check(f"{file}:memory", doc["memory"], errors)
+        if isinstance(doc["memory"], dict) and not {"dram", "dram_pj_per_bit"} & doc["memory"].keys():
             errors.append(f"{file}:memory.dram: missing (required unless dram_pj_per_bit is given)")
     if "dram" in memory and memory["dram"] not in EnergyTable.dram_technologies():
         errors.append(f"{file}:memory.dram: {memory['dram']!r} not one of "
                       f"{list(EnergyTable.dram_technologies())}")
-    energy = _check_table(f"{file}:energy", doc.get("energy", {}), _ENERGY, errors)
+    energy = _ENERGY_SCHEMA.check(f"{file}:energy", doc.get("energy", {}), errors)
     sources = doc.get("sources", {})
     if not isinstance(sources, dict):
         errors.append(f"{file}:sources: expected a table")
@@ -206,7 +167,8 @@ def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, An
                                                         ("energy", energy))
                for key, value in checked.items() if isinstance(value, _NUM) and not isinstance(value, bool)]
     for dotted in numeric:
-        if not isinstance(sources.get(dotted), str) or not sources.get(dotted).strip():
+        citation = sources.get(dotted)
+        if not isinstance(citation, str) or not citation.strip():
             errors.append(f"{file}:sources.{dotted}: missing citation for this number "
                           f"(every number cites its source)")
     present = {f"{t}.{k}" for t, d in (("compute", doc.get("compute", {})), ("memory", doc.get("memory", {})),
