@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwsim.catalog import get_format as _get_format
 from hwsim.catalog import format_names as _format_names
+from hwsim.catalog import get_format as _get_format
 from hwsim.errors import CatalogError, FormatError, HwsimError
 from hwsim.numerics.format import Format
+from hwsim.numerics.protocol import NumberFormat
 
-__all__ = ["format", "formats", "accelerator", "accelerators", "Format", "HwsimError", "FormatError",
-           "CatalogError", "__version__"]
+__all__ = ["format", "formats", "accelerator", "accelerators", "Format", "NumberFormat", "HwsimError",
+           "FormatError", "CatalogError", "__version__"]
 __version__ = "0.1.0"
 
 
-def format(name: str, /, **overrides: Any) -> Format:  # noqa: A001 - the public name the issues fix
+def format(name: str, /, **overrides: Any) -> NumberFormat:  # noqa: A001 - the public name the issues fix
     """The catalog format ``name`` (with fields overridden), or one built in code
     (``"fp"``, ``"int"``, ``"block"``)."""
     return _get_format(name, **overrides)

@@ -306,7 +306,7 @@ def _build_scaled(name: str, where: str, table: dict[str, Any], elements: Mappin
         scale_el = _element_from(se_ref) if isinstance(se_ref, dict) else elements.get(se_ref)
         if not isinstance(scale_el, FloatElement):
             errors.append(f"{where}.scale_element: " + unknown_name(
-                "float element", se_ref, [n for n, e in elements.items() if isinstance(e, FloatElement)]))
+                "float element", str(se_ref), [n for n, e in elements.items() if isinstance(e, FloatElement)]))
             return None
     return Format(name=name, element=element, block_size=table.get("block_size"),
                   scale_rule=table.get("scale_rule"), scale_element=scale_el,
@@ -373,10 +373,10 @@ def build_format(kind: str, /, **params: Any) -> Format:
             extra = {}
         else:
             el = params.pop("element")
-            element = (get_format(el) if isinstance(el, str) else el).element
+            element = _catalog_element(el) if isinstance(el, str) else el.element
             se = params.pop("scale_element", None)
             extra = {"block_size": params.pop("block_size"), "scale_rule": params.pop("scale_rule", "pow2"),
-                     "scale_element": get_format(se).element if isinstance(se, str) else se,
+                     "scale_element": _catalog_element(se) if isinstance(se, str) else se,
                      "tensor_scale": params.pop("tensor_scale", False)}
             default_name = f"block_{el if isinstance(el, str) else el.name}_{extra['block_size']}"
     except KeyError as exc:
@@ -388,7 +388,16 @@ def build_format(kind: str, /, **params: Any) -> Format:
     return Format(name=name or default_name, element=element, reference="user-defined", **extra, **common)
 
 
-def get_format(name: str, /, **overrides: Any) -> Format:
+def _catalog_element(name: str) -> Element:
+    """The element type of the core catalog format ``name`` (for ``build_format("block", ...)``)."""
+    fmt = get_format(name)
+    if not isinstance(fmt, Format):
+        raise FormatError(f"format {name!r} is a {type(fmt).__name__}, not an element-plus-scaling format: "
+                          f"it has no element type to build a block format from")
+    return fmt.element
+
+
+def get_format(name: str, /, **overrides: Any) -> NumberFormat:
     """Catalog lookup (``hwsim.format``); ``fp``/``int``/``block`` build a format in code."""
     if not isinstance(name, str):
         raise FormatError(f"format name must be a str, got {type(name).__name__}")
