@@ -114,38 +114,56 @@ def accelerator_dirs(path: str | Path | list[str | Path] | None = None) -> list[
 def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, Any] | None:
     """Schema + cross-field rules for one file; returns the checked tables or None."""
     n_before = len(errors)
+    tables = _check_tables(file, doc, errors)
+    _check_compute_rules(file, tables["compute"], errors)
+    _check_sources(file, doc, tables, errors)
+    return None if len(errors) > n_before else tables
+
+
+def _check_tables(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+    """Each table against its schema; the keys that passed, by table (top, compute, memory, energy,
+    sources)."""
     known_tables = {"compute", "memory", "energy", "sources"}
     top = _TOP_SCHEMA.check(f"{file}:", {k: v for k, v in doc.items() if k not in known_tables}, errors)
-
-    raw_compute = doc.get("compute")
-    if raw_compute is None:
-        errors.append(f"{file}:compute: missing table [compute]")
-        raw_compute = {}
-    kind = raw_compute.get("kind") if isinstance(raw_compute, dict) else None
-    if isinstance(raw_compute, dict) and kind is None:
-        errors.append(f"{file}:compute.kind: missing (required)")
-    if kind in _COMPUTE_SCHEMAS:
-        compute = _COMPUTE_SCHEMAS[kind].check(f"{file}:compute", raw_compute, errors)
-    else:
-        compute = _ANY_COMPUTE_SCHEMA.check(f"{file}:compute", raw_compute, errors, required=False)
-
-    if "memory" not in doc:
-        errors.append(f"{file}:memory: missing table [memory]")
-        memory = {}
-    else:
-        memory = _MEMORY_SCHEMA.check(f"{file}:memory", doc["memory"], errors)
-        if isinstance(doc["memory"], dict) and not {"dram", "dram_pj_per_bit"} & doc["memory"].keys():
-            errors.append(f"{file}:memory.dram: missing (required unless dram_pj_per_bit is given)")
-    if "dram" in memory and memory["dram"] not in EnergyTable.dram_technologies():
-        errors.append(f"{file}:memory.dram: {memory['dram']!r} not one of "
-                      f"{list(EnergyTable.dram_technologies())}")
+    compute = _check_compute(file, doc.get("compute"), errors)
+    memory = _check_memory(file, doc, errors)
     energy = _ENERGY_SCHEMA.check(f"{file}:energy", doc.get("energy", {}), errors)
     sources = doc.get("sources", {})
     if not isinstance(sources, dict):
         errors.append(f"{file}:sources: expected a table")
         sources = {}
+    return {"top": top, "compute": compute, "memory": memory, "energy": energy, "sources": sources}
 
-    # cross-field rules -------------------------------------------------------------------
+
+def _check_compute(file: str, raw: Any, errors: list[str]) -> dict[str, Any]:
+    """[compute] against the schema of its kind (any kind's keys while the kind is bad)."""
+    if raw is None:
+        errors.append(f"{file}:compute: missing table [compute]")
+        raw = {}
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    if isinstance(raw, dict) and kind is None:
+        errors.append(f"{file}:compute.kind: missing (required)")
+    if kind in _COMPUTE_SCHEMAS:
+        return _COMPUTE_SCHEMAS[kind].check(f"{file}:compute", raw, errors)
+    return _ANY_COMPUTE_SCHEMA.check(f"{file}:compute", raw, errors, required=False)
+
+
+def _check_memory(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+    """[memory] against its schema, with a DRAM technology or a DRAM energy per bit."""
+    if "memory" not in doc:
+        errors.append(f"{file}:memory: missing table [memory]")
+        return {}
+    memory = _MEMORY_SCHEMA.check(f"{file}:memory", doc["memory"], errors)
+    if isinstance(doc["memory"], dict) and not {"dram", "dram_pj_per_bit"} & doc["memory"].keys():
+        errors.append(f"{file}:memory.dram: missing (required unless dram_pj_per_bit is given)")
+    if "dram" in memory and memory["dram"] not in EnergyTable.dram_technologies():
+        errors.append(f"{file}:memory.dram: {memory['dram']!r} not one of "
+                      f"{list(EnergyTable.dram_technologies())}")
+    return memory
+
+
+def _check_compute_rules(file: str, compute: dict[str, Any], errors: list[str]) -> None:
+    """Cross-field rules of [compute]: operand formats, term-count cycles, throughput table."""
     for key in ("a_format", "w_format", "acc_format"):
         if key in compute:
             try:
@@ -155,17 +173,20 @@ def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, An
     if isinstance(compute.get("w_cycles_per_weight"), str) and compute["w_cycles_per_weight"] != "terms":
         errors.append(f"{file}:compute.w_cycles_per_weight: {compute['w_cycles_per_weight']!r} is not a "
                       f"positive integer or 'terms' (the weight format's term count)")
-    if "throughput" in compute:
-        for width, factor in compute["throughput"].items():
-            if not width.isdigit() or int(width) < 1:
-                errors.append(f"{file}:compute.throughput.{width}: key must be an element width "
-                              f"in bits (a positive integer)")
-            if isinstance(factor, bool) or not isinstance(factor, _NUM) or not factor > 0:
-                errors.append(f"{file}:compute.throughput.{width}: multiplier must be a number > 0, "
-                              f"got {factor!r}")
-    numeric = [f"{table}.{key}" for table, checked in (("compute", compute), ("memory", memory),
-                                                        ("energy", energy))
-               for key, value in checked.items() if isinstance(value, _NUM) and not isinstance(value, bool)]
+    for width, factor in compute.get("throughput", {}).items():
+        if not width.isdigit() or int(width) < 1:
+            errors.append(f"{file}:compute.throughput.{width}: key must be an element width "
+                          f"in bits (a positive integer)")
+        if isinstance(factor, bool) or not isinstance(factor, _NUM) or not factor > 0:
+            errors.append(f"{file}:compute.throughput.{width}: multiplier must be a number > 0, "
+                          f"got {factor!r}")
+
+
+def _check_sources(file: str, doc: dict[str, Any], tables: dict[str, Any], errors: list[str]) -> None:
+    """Every number cites its source in [sources], and every citation names a field the file sets."""
+    sources = tables["sources"]
+    numeric = [f"{table}.{key}" for table in ("compute", "memory", "energy")
+               for key, value in tables[table].items() if isinstance(value, _NUM) and not isinstance(value, bool)]
     for dotted in numeric:
         citation = sources.get(dotted)
         if not isinstance(citation, str) or not citation.strip():
@@ -176,10 +197,6 @@ def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, An
     for dotted in sources:
         if dotted not in present:
             errors.append(f"{file}:sources.{dotted}: cites a field this file does not set")
-    if len(errors) > n_before:
-        return None
-    return {"top": top, "compute": compute, "memory": memory, "energy": energy,
-            "sources": sources}
 
 
 def _build(file: Path, t: dict[str, Any]) -> Accelerator:
