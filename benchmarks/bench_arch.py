@@ -131,7 +131,7 @@ def bench_vectorized(points: int = 10_000) -> tuple[list[str], list[float]]:
         acc = arch.accelerator("mx-systolic-32", rows=rows, cols=cols, ifmap_sram_kib=sram,
                                filter_sram_kib=sram, dram_gb_per_s=bw)
         acc.gemm(w["m"], w["k"], w["n"])  # warm-up
-        best = min(_timed(lambda: acc.gemm(w["m"], w["k"], w["n"])) for _ in range(3))
+        best = min(_timed(lambda acc=acc, w=w: acc.gemm(w["m"], w["k"], w["n"])) for _ in range(3))
         evals = points * len(w["m"])
         rates.append(evals / best)
         lines.append(f"{wname:>10}: {points} design points x {len(w['m'])} layers = {evals:,} evaluations "

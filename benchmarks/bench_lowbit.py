@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         fmt = hwsim.format(name)
         fmt.encode(w[:64, :256])  # compile the kernels outside the timing
-        secs, enc = timed(lambda: fmt.encode(w, axis=-1))
+        secs, enc = timed(lambda fmt=fmt: fmt.encode(w, axis=-1))
         q = fmt.decode(enc)
         rows.append((name, "hwsim", secs, nmse(w, q)))
         print(f"{name:16s} hwsim {secs:8.2f} s  NMSE {rows[-1][3]:.5f}  ({fmt.bits_per_element:g} bits/el)",

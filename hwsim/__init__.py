@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwsim.catalog import get_format as _get_format
 from hwsim.catalog import format_names as _format_names
+from hwsim.catalog import get_format as _get_format
 from hwsim.errors import CatalogError, FormatError, HwsimError
 from hwsim.numerics.format import Format
 from hwsim.numerics.protocol import NumberFormat
 
-__all__ = ["format", "formats", "accelerator", "accelerators", "Format", "HwsimError", "FormatError",
-           "CatalogError", "__version__"]
+__all__ = ["format", "formats", "accelerator", "accelerators", "Format", "NumberFormat", "HwsimError",
+           "FormatError", "CatalogError", "__version__"]
 __version__ = "0.1.0"
 
 

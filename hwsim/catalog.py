@@ -15,7 +15,8 @@ import importlib
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from hwsim.errors import CatalogError, FormatError, unknown_name
 from hwsim.numerics.format import Element, FloatElement, Format, IntElement
 from hwsim.numerics.protocol import KindSpec, NumberFormat
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials
+from hwsim.schema import Field, Schema
 
 __all__ = ["format_dirs", "load_formats", "all_formats", "core_formats", "get_format", "format_names",
            "build_format", "load_codebooks"]
@@ -35,21 +37,26 @@ FAMILY_MODULES = ("hwsim.numerics.codebook", "hwsim.numerics.mixture", "hwsim.nu
                   "hwsim.numerics.olive", "hwsim.numerics.ternary", "hwsim.numerics.shift",
                   "hwsim.numerics.bcq", "hwsim.numerics.llmfp")
 
-_COMMON = {"kind": str, "reference": str, "description": str, "ml_dtypes": str, "rounding": str,
-           "saturate": bool}
-_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "float": {"exp_bits": int, "man_bits": int, "bias": int, "specials": str},
-    "int": {"bits": int, "frac_bits": int, "encoding": str},
-    "scaled": {"element": (str, dict), "block_size": int, "scale_rule": str, "scale_element": (str, dict),
-               "tensor_scale": bool},
+#: keys every core entry (kinds float, int, scaled) may have
+_COMMON = {"kind": Field(str), "reference": Field(str), "description": Field(str), "ml_dtypes": Field(str),
+           "rounding": Field(str, allowed=tuple(r.value for r in RoundMode)), "saturate": Field(bool)}
+#: the core kinds: an element type, and an element plus block/channel/tensor scaling
+_CORE: dict[str, Schema] = {
+    "float": Schema({**_COMMON, "exp_bits": Field(int, required=True), "man_bits": Field(int, required=True),
+                     "bias": Field(int), "specials": Field(str, allowed=tuple(s.value for s in Specials))},
+                    "kind 'float'"),
+    "int": Schema({**_COMMON, "bits": Field(int, required=True), "frac_bits": Field(int),
+                   "encoding": Field(str, allowed=("twos_complement", "sign_magnitude"))}, "kind 'int'"),
+    "scaled": Schema({**_COMMON, "element": Field((str, dict), required=True), "block_size": Field(int),
+                      "scale_rule": Field(str, allowed=tuple(s.value for s in ScaleRule)),
+                      "scale_element": Field((str, dict)), "tensor_scale": Field(bool)}, "kind 'scaled'"),
 }
-_REQUIRED = {"float": ("exp_bits", "man_bits"), "int": ("bits",), "scaled": ("element",)}
-_ALLOWED = {
-    "specials": [s.value for s in Specials],
-    "scale_rule": [s.value for s in ScaleRule],
-    "rounding": [r.value for r in RoundMode],
-    "encoding": ["twos_complement", "sign_magnitude"],
-}
+#: keys of a scaled entry that may hold an inline element table, and the kinds it may have
+_INLINE = (("element", ("float", "int")), ("scale_element", ("float",)))
+#: keys every format-family entry has besides its KindSpec.schema (rounding/saturate belong to the
+#: core family; a family kind that has them lists them itself)
+_FAMILY_COMMON = {"kind": str, "reference": str, "description": str}
+_BUILD_ERRORS = (FormatError, KeyError, TypeError, ValueError, OverflowError)
 
 
 @lru_cache(maxsize=1)
@@ -58,38 +65,29 @@ def _families() -> tuple[dict[str, KindSpec], dict[str, Any]]:
     kinds: dict[str, KindSpec] = {}
     generators: dict[str, Any] = {}
     for modname in FAMILY_MODULES:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name == modname:  # family not written yet
-                continue
-            raise
+        mod = importlib.import_module(modname)
         kinds.update(getattr(mod, "CATALOG_KINDS", {}))
         generators.update(getattr(mod, "CODEBOOK_GENERATORS", {}))
     return kinds, generators
 
 
-_CODEBOOK_KEYS: dict[str, type | tuple[type, ...]] = {
-    "bits": int, "table": list, "generator": str, "params": dict, "ties": str, "denominator": str,
-    "reference": str, "description": str}
+@lru_cache(maxsize=1)
+def _codebook_schema() -> Schema:
+    from hwsim.numerics.codebook import TIES
+
+    return Schema({"bits": Field(int), "table": Field(list), "generator": Field(str), "params": Field(dict),
+                   "ties": Field(str, allowed=tuple(TIES)), "denominator": Field(str), "reference": Field(str),
+                   "description": Field(str)}, "a codebook")
 
 
 def _codebook_from(where: str, name: str, table: Mapping[str, Any], errors: list[str]) -> Any:
     """One ``[codebooks.NAME]`` entry -> Codebook (problems appended to ``errors``)."""
-    from hwsim.numerics.codebook import TIES, Codebook
+    from hwsim.numerics.codebook import Codebook
 
     n0 = len(errors)
-    for key, value in table.items():
-        want = _CODEBOOK_KEYS.get(key)
-        if want is None:
-            errors.append(f"{where}.{key}: unknown key; allowed keys for a codebook: "
-                          f"{', '.join(sorted(_CODEBOOK_KEYS))}")
-        elif isinstance(value, bool) or not isinstance(value, want):
-            errors.append(f"{where}.{key}: expected {want.__name__}, got {type(value).__name__} {value!r}")
+    _codebook_schema().check(where, table, errors)
     if ("table" in table) == ("generator" in table):
         errors.append(f"{where}: give exactly one of 'table' (value of each code) or 'generator'")
-    if "ties" in table and table["ties"] not in TIES:
-        errors.append(f"{where}.ties: {table['ties']!r} not one of {list(TIES)}")
     if not str(table.get("reference", "")).strip():
         errors.append(f"{where}.reference: missing or empty (every codebook cites its paper or code)")
     if len(errors) > n0:
@@ -123,26 +121,6 @@ def format_dirs() -> list[Path]:
     return dirs
 
 
-def _check_table(where: str, kind: str, table: Mapping[str, Any], errors: list[str]) -> None:
-    schema = {**_COMMON, **_SCHEMA[kind]}
-    for key, value in table.items():
-        if key not in schema:
-            errors.append(f"{where}.{key}: unknown key; allowed keys for kind {kind!r}: "
-                          f"{', '.join(sorted(schema))}")
-            continue
-        want = schema[key]
-        if isinstance(value, bool) and want is int:
-            errors.append(f"{where}.{key}: expected int, got bool {value!r}")
-        elif not isinstance(value, want):
-            wname = want.__name__ if isinstance(want, type) else " or ".join(t.__name__ for t in want)
-            errors.append(f"{where}.{key}: expected {wname}, got {type(value).__name__} {value!r}")
-        elif key in _ALLOWED and value not in _ALLOWED[key]:
-            errors.append(f"{where}.{key}: {value!r} not one of {_ALLOWED[key]}")
-    for key in _REQUIRED[kind]:
-        if key not in table:
-            errors.append(f"{where}.{key}: missing (required for kind {kind!r})")
-
-
 def _default_bias(exp_bits: int) -> int:
     """IEEE 754 bias 2**(E-1) - 1 (an out-of-range E is left for FloatElement to report)."""
     return (1 << (exp_bits - 1)) - 1 if isinstance(exp_bits, int) and 1 <= exp_bits <= 64 else 0
@@ -161,11 +139,36 @@ def _element_from(table: Mapping[str, Any]) -> Element:
 def load_formats(dirs: list[Path] | None = None) -> dict[str, NumberFormat]:
     """Parse and validate every catalog file; raise one CatalogError listing all problems."""
     errors: list[str] = []
-    raw: dict[str, tuple[str, dict[str, Any]]] = {}
-    raw_codebooks: dict[str, tuple[str, dict[str, Any]]] = {}
-    invalid: set[str] = set()
     family_kinds = _families()[0]
-    for d in dirs if dirs is not None else format_dirs():
+    entries = _Entries()
+    for path, doc in _read_docs(dirs if dirs is not None else format_dirs(), errors):
+        _collect(path.name, doc, entries, family_kinds, errors)
+    codebooks = _build_codebooks(entries.codebooks, errors)
+    elements = _build_elements(entries, errors)
+    formats: dict[str, NumberFormat] = {}
+    for name, (where, table) in entries.formats.items():
+        if name not in entries.invalid:
+            fmt = _build_entry(name, where, table, elements, codebooks, family_kinds, errors)
+            if fmt is not None:
+                formats[name] = fmt
+    if errors:
+        raise CatalogError(errors)
+    return formats
+
+
+@dataclass
+class _Entries:
+    """The raw tables of a load: ``name -> (where, table)`` for formats and codebooks, and the
+    formats whose schema check failed (reported already; building them would only add noise)."""
+
+    formats: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    codebooks: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    invalid: set[str] = field(default_factory=set)
+
+
+def _read_docs(dirs: list[Path], errors: list[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every ``*.toml`` of each folder, parsed (a missing folder or bad TOML is an error)."""
+    for d in dirs:
         if not d.is_dir():
             errors.append(f"{d}: catalog folder does not exist")
             continue
@@ -175,131 +178,139 @@ def load_formats(dirs: list[Path] | None = None) -> dict[str, NumberFormat]:
             except tomllib.TOMLDecodeError as exc:
                 errors.append(f"{path.name}: not valid TOML: {exc}")
                 continue
-            for name, table in doc.items():
-                where = f"{path.name}:{name}"
-                if name == "codebooks" and isinstance(table, dict):
-                    for cb_name, cb_table in table.items():
-                        cb_where = f"{path.name}:codebooks.{cb_name}"
-                        if not isinstance(cb_table, dict):
-                            errors.append(f"{cb_where}: expected a table, got {type(cb_table).__name__}")
-                        elif cb_name in raw_codebooks:
-                            errors.append(f"{cb_where}: duplicate codebook name")
-                        else:
-                            raw_codebooks[cb_name] = (cb_where, cb_table)
-                    continue
-                if not isinstance(table, dict):
-                    errors.append(f"{where}: expected a table [{name}], got {type(table).__name__}")
-                    continue
-                if name in raw:
-                    errors.append(f"{where}: duplicate format name (also in {raw[name][0].split(':')[0]})")
-                    continue
-                kind = table.get("kind")
-                if kind not in _SCHEMA and kind not in family_kinds:
-                    errors.append(f"{where}.kind: {kind!r} not one of {sorted([*_SCHEMA, *family_kinds])}")
-                    continue
-                n_before = len(errors)
-                if kind in family_kinds:
-                    _check_family_table(where, family_kinds[kind], table, errors)
-                else:
-                    _check_table(where, kind, table, errors)
-                if not str(table.get("reference", "")).strip():
-                    errors.append(f"{where}.reference: missing or empty (every entry cites its spec)")
-                for key, kinds in (("element", ("float", "int")), ("scale_element", ("float",))):
-                    if isinstance(table.get(key), dict):  # an inline element table
-                        inner = table[key]
-                        ik = inner.get("kind")
-                        if ik not in kinds:
-                            errors.append(f"{where}.{key}.kind: {ik!r} not one of {list(kinds)}")
-                        else:
-                            _check_table(f"{where}.{key}", ik, inner, errors)
-                if len(errors) > n_before:  # schema errors: reported; building it would only add noise
-                    invalid.add(name)
-                raw[name] = (where, table)
+            yield path, doc
 
-    codebooks: dict[str, Any] = {}
-    for cb_name, (cb_where, cb_table) in raw_codebooks.items():
+
+def _collect(file: str, doc: dict[str, Any], entries: _Entries, family_kinds: Mapping[str, KindSpec],
+             errors: list[str]) -> None:
+    """Check the top-level tables of one file and add them to ``entries`` (names unique)."""
+    for name, table in doc.items():
+        if name == "codebooks" and isinstance(table, dict):
+            _collect_codebooks(file, table, entries.codebooks, errors)
+            continue
+        where = f"{file}:{name}"
+        if not isinstance(table, dict):
+            errors.append(f"{where}: expected a table [{name}], got {type(table).__name__}")
+            continue
+        if name in entries.formats:
+            errors.append(f"{where}: duplicate format name (also in {entries.formats[name][0].split(':')[0]})")
+            continue
+        kind = table.get("kind")
+        if kind not in _CORE and kind not in family_kinds:
+            errors.append(f"{where}.kind: {kind!r} not one of {sorted([*_CORE, *family_kinds])}")
+            continue
+        if not _check_entry(where, table, family_kinds, errors):
+            entries.invalid.add(name)
+        entries.formats[name] = (where, table)
+
+
+def _collect_codebooks(file: str, tables: dict[str, Any], out: dict[str, tuple[str, dict[str, Any]]],
+                       errors: list[str]) -> None:
+    """The ``[codebooks.NAME]`` tables of one file (names unique)."""
+    for cb_name, cb_table in tables.items():
+        cb_where = f"{file}:codebooks.{cb_name}"
+        if not isinstance(cb_table, dict):
+            errors.append(f"{cb_where}: expected a table, got {type(cb_table).__name__}")
+        elif cb_name in out:
+            errors.append(f"{cb_where}: duplicate codebook name")
+        else:
+            out[cb_name] = (cb_where, cb_table)
+
+
+def _check_entry(where: str, table: dict[str, Any], family_kinds: Mapping[str, KindSpec],
+                 errors: list[str]) -> bool:
+    """Schema check of one format entry (a known ``kind``) and its inline element tables."""
+    n_before = len(errors)
+    kind = table["kind"]
+    schema = _family_schema(kind, family_kinds[kind]) if kind in family_kinds else _CORE[kind]
+    schema.check(where, table, errors)
+    if not str(table.get("reference", "")).strip():
+        errors.append(f"{where}.reference: missing or empty (every entry cites its spec)")
+    for key, kinds in _INLINE:
+        inner = table.get(key)
+        if isinstance(inner, dict):
+            if inner.get("kind") not in kinds:
+                errors.append(f"{where}.{key}.kind: {inner.get('kind')!r} not one of {list(kinds)}")
+            else:
+                _CORE[inner["kind"]].check(f"{where}.{key}", inner, errors)
+    return len(errors) == n_before
+
+
+def _family_schema(kind: str, spec: KindSpec) -> Schema:
+    """The :class:`Schema` of a format-family kind, from its :class:`KindSpec`."""
+    types = {**_FAMILY_COMMON, **spec.schema}
+    return Schema({key: Field(t, required=key in spec.required,
+                              allowed=tuple(spec.allowed[key]) if key in spec.allowed else None)
+                   for key, t in types.items()}, f"kind {kind!r}")
+
+
+def _build_codebooks(raw: dict[str, tuple[str, dict[str, Any]]], errors: list[str]) -> dict[str, Any]:
+    out = {}
+    for cb_name, (cb_where, cb_table) in raw.items():
         cb = _codebook_from(cb_where, cb_name, cb_table, errors)
         if cb is not None:
-            codebooks[cb_name] = cb
-    formats: dict[str, NumberFormat] = {}
+            out[cb_name] = cb
+    return out
+
+
+def _build_elements(entries: _Entries, errors: list[str]) -> dict[str, Element]:
+    """The element types of the valid ``float``/``int`` entries, by name (for ``scaled`` entries)."""
     elements: dict[str, Element] = {}
-    build_errors = (FormatError, KeyError, TypeError, ValueError, OverflowError)
-    for name, (where, table) in raw.items():
-        if table["kind"] in ("float", "int") and name not in invalid:
+    for name, (where, table) in entries.formats.items():
+        if table["kind"] in ("float", "int") and name not in entries.invalid:
             try:
                 elements[name] = _element_from(table)
-            except build_errors as exc:
+            except _BUILD_ERRORS as exc:
                 errors.append(f"{where}: {exc}")
-    for name, (where, table) in raw.items():
-        if name in invalid:
-            continue
-        common = {k: table[k] for k in ("rounding", "saturate") if k in table}
-        meta = {"reference": table.get("reference", ""), "description": table.get("description", ""),
-                "ml_dtypes": table.get("ml_dtypes")}
-        try:
-            if table["kind"] in family_kinds:
-                spec = family_kinds[table["kind"]]
-                body = {k: v for k, v in table.items() if k != "kind"}
-                formats[name] = spec.build(name, body, codebooks)
-                continue
-            if table["kind"] in ("float", "int"):
-                if name not in elements:
-                    continue
-                formats[name] = Format(name=name, element=elements[name], **common, **meta)
-                continue
-            el_ref = table["element"]
-            if isinstance(el_ref, dict):
-                element = _element_from(el_ref)
-            elif el_ref in elements:
-                element = elements[el_ref]
-            else:
-                errors.append(f"{where}.element: " + unknown_name("element format", el_ref, elements))
-                continue
-            scale_el = None
-            if "scale_element" in table:
-                se_ref = table["scale_element"]
-                # inline tables hold elements that are no format themselves (unsigned UE5M3)
-                se = _element_from(se_ref) if isinstance(se_ref, dict) else elements.get(se_ref)
-                if not isinstance(se, FloatElement):
-                    errors.append(f"{where}.scale_element: " + unknown_name(
-                        "float element", table["scale_element"],
-                        [n for n, e in elements.items() if isinstance(e, FloatElement)]))
-                    continue
-                scale_el = se
-            formats[name] = Format(
-                name=name, element=element, block_size=table.get("block_size"),
-                scale_rule=table.get("scale_rule"), scale_element=scale_el,
-                tensor_scale=table.get("tensor_scale", False), **common, **meta)
-        except build_errors as exc:
-            errors.append(f"{where}: {exc}")
-    if errors:
-        raise CatalogError(errors)
-    return formats
+    return elements
 
 
-_FAMILY_COMMON = {"kind": str, "reference": str, "description": str}
+def _build_entry(name: str, where: str, table: dict[str, Any], elements: Mapping[str, Element],
+                 codebooks: Mapping[str, Any], family_kinds: Mapping[str, KindSpec],
+                 errors: list[str]) -> NumberFormat | None:
+    """One checked entry -> its format (None, with the problem appended to ``errors``, if it fails)."""
+    kind = table["kind"]
+    try:
+        if kind in family_kinds:
+            return family_kinds[kind].build(name, {k: v for k, v in table.items() if k != "kind"}, codebooks)
+        if kind in ("float", "int"):  # an element that failed to build is reported already
+            return Format(name=name, element=elements[name], **_options(table)) if name in elements else None
+        return _build_scaled(name, where, table, elements, errors)
+    except _BUILD_ERRORS as exc:
+        errors.append(f"{where}: {exc}")
+        return None
 
 
-def _check_family_table(where: str, spec: KindSpec, table: Mapping[str, Any], errors: list[str]) -> None:
-    # rounding/saturate belong to the core family; a family kind that has them lists them itself
-    schema = {**_FAMILY_COMMON, **spec.schema}
-    for key, value in table.items():
-        want = schema.get(key)
-        if want is None:
-            errors.append(f"{where}.{key}: unknown key; allowed keys for kind {table['kind']!r}: "
-                          f"{', '.join(sorted(schema))}")
-            continue
-        wants = want if isinstance(want, tuple) else (want,)
-        if isinstance(value, bool) and bool not in wants:
-            errors.append(f"{where}.{key}: expected {' or '.join(t.__name__ for t in wants)}, got bool {value!r}")
-        elif not isinstance(value, wants):
-            errors.append(f"{where}.{key}: expected {' or '.join(t.__name__ for t in wants)}, "
-                          f"got {type(value).__name__} {value!r}")
-        elif key in spec.allowed and value not in spec.allowed[key]:
-            errors.append(f"{where}.{key}: {value!r} not one of {list(spec.allowed[key])}")
-    for key in spec.required:
-        if key not in table:
-            errors.append(f"{where}.{key}: missing (required for kind {table['kind']!r})")
+def _options(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The Format keywords every core entry may set: rounding, saturate and the metadata."""
+    return {**{k: table[k] for k in ("rounding", "saturate") if k in table},
+            "reference": table.get("reference", ""), "description": table.get("description", ""),
+            "ml_dtypes": table.get("ml_dtypes")}
+
+
+def _build_scaled(name: str, where: str, table: dict[str, Any], elements: Mapping[str, Element],
+                  errors: list[str]) -> Format | None:
+    """A ``scaled`` entry: its element and scale element by catalog name or as inline tables."""
+    el_ref = table["element"]
+    if isinstance(el_ref, dict):
+        element = _element_from(el_ref)
+    elif el_ref in elements:
+        element = elements[el_ref]
+    else:
+        errors.append(f"{where}.element: " + unknown_name("element format", el_ref, elements))
+        return None
+    scale_el = None
+    if "scale_element" in table:
+        se_ref = table["scale_element"]
+        # inline tables hold elements that are no format themselves (unsigned UE5M3)
+        scale_el = _element_from(se_ref) if isinstance(se_ref, dict) else elements.get(se_ref)
+        if not isinstance(scale_el, FloatElement):
+            errors.append(f"{where}.scale_element: " + unknown_name(
+                "float element", str(se_ref), [n for n, e in elements.items() if isinstance(e, FloatElement)]))
+            return None
+    return Format(name=name, element=element, block_size=table.get("block_size"),
+                  scale_rule=table.get("scale_rule"), scale_element=scale_el,
+                  tensor_scale=table.get("tensor_scale", False), **_options(table))
 
 
 @lru_cache(maxsize=8)
@@ -362,10 +373,10 @@ def build_format(kind: str, /, **params: Any) -> Format:
             extra = {}
         else:
             el = params.pop("element")
-            element = (get_format(el) if isinstance(el, str) else el).element
+            element = _catalog_element(el) if isinstance(el, str) else el.element
             se = params.pop("scale_element", None)
             extra = {"block_size": params.pop("block_size"), "scale_rule": params.pop("scale_rule", "pow2"),
-                     "scale_element": get_format(se).element if isinstance(se, str) else se,
+                     "scale_element": _catalog_element(se) if isinstance(se, str) else se,
                      "tensor_scale": params.pop("tensor_scale", False)}
             default_name = f"block_{el if isinstance(el, str) else el.name}_{extra['block_size']}"
     except KeyError as exc:
@@ -377,7 +388,16 @@ def build_format(kind: str, /, **params: Any) -> Format:
     return Format(name=name or default_name, element=element, reference="user-defined", **extra, **common)
 
 
-def get_format(name: str, /, **overrides: Any) -> Format:
+def _catalog_element(name: str) -> Element:
+    """The element type of the core catalog format ``name`` (for ``build_format("block", ...)``)."""
+    fmt = get_format(name)
+    if not isinstance(fmt, Format):
+        raise FormatError(f"format {name!r} is a {type(fmt).__name__}, not an element-plus-scaling format: "
+                          f"it has no element type to build a block format from")
+    return fmt.element
+
+
+def get_format(name: str, /, **overrides: Any) -> NumberFormat:
     """Catalog lookup (``hwsim.format``); ``fp``/``int``/``block`` build a format in code."""
     if not isinstance(name, str):
         raise FormatError(f"format name must be a str, got {type(name).__name__}")

@@ -19,6 +19,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -88,7 +89,7 @@ def _element_text(fmt) -> str:
     if isinstance(fmt, Format):
         return fmt.element.describe()
     describe = getattr(fmt, "describe", None)
-    return describe() if callable(describe) else type(fmt).__name__
+    return str(describe()) if callable(describe) else type(fmt).__name__
 
 
 def _scale_text(fmt) -> str:
@@ -262,20 +263,25 @@ def _cmd_workload(args: argparse.Namespace) -> int:
     compact = [c for c in ("layer", "kind", "m", "k", "n", "count", "cycles", "stall_cycles",
                            "utilization", "energy_pj", "total_cycles", "total_energy_pj") if c in df]
     _print_table(df[compact], f"{args.name} on {args.accelerator} (per instance; total_* = x count)")
-    total_cycles = float(df["total_cycles"].sum()) if "total_cycles" in df else float("nan")
-    total_energy = float(df["total_energy_pj"].sum()) if "total_energy_pj" in df else float("nan")
+    total_cycles = _column_total(df, "total_cycles")
+    total_energy = _column_total(df, "total_energy_pj")
     print(f"total: {total_cycles:.4g} cycles, {total_energy / 1e6:.4g} uJ")
     return 0
+
+
+def _column_total(df: Any, column: str) -> float:
+    """Sum of a DataFrame column (NaN when the table has no such column)."""
+    return float(df[column].sum()) if column in df else float("nan")
 
 
 # --- run: real models on the simulated datapath (hwsim.bridge) ----------------------------------
 def _progress(label: str):
     """A rich progress bar and a ``(done, total)`` callback for the bridge's evaluation loops."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), transient=True)
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def cb(*args):
         name, done, total = args if len(args) == 3 else (label, *args)
@@ -382,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--codes", action="store_true", help="write codes/scales (.npz) instead of values")
     q.set_defaults(func=_cmd_quantize)
 
-    t = sub.add_parser("tour", help="QSNR of every core-family format (element + scaling) on synthetic data + plot; `formats compare` for any list")
+    t = sub.add_parser("tour", help="QSNR of every core-family format (element + scaling) on synthetic data "
+                                    "+ plot; `formats compare` for any list")
     t.add_argument("--distribution", default="gaussian", choices=["gaussian", "laplace", "student-t"])
     t.add_argument("--rows", type=int, default=1024)
     t.add_argument("--cols", type=int, default=1024)

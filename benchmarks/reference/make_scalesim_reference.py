@@ -129,7 +129,7 @@ def closed_form(r: int, c: int, df: str, m: int, k: int, n: int) -> dict[str, fl
 
 def _read_report(path: Path) -> dict[str, str]:
     rows = list(csv.reader(open(path)))
-    return {h.strip(): v.strip() for h, v in zip(rows[0], rows[1]) if h.strip()}
+    return {h.strip(): v.strip() for h, v in zip(rows[0], rows[1], strict=False) if h.strip()}
 
 
 def run_scalesim(r: int, c: int, df: str, m: int, k: int, n: int, conv: bool = False) -> dict:

@@ -98,7 +98,7 @@ def main() -> int:
     for op, levels in outp["energy"]["memory_energy_breakdown_per_level"].items():
         names = hier[LAYER_TO_MEM_OPERAND[op]]
         per_operand[op] = {}
-        for name, e in zip(names, levels):
+        for name, e in zip(names, levels, strict=False):
             per_instance[name] = per_instance.get(name, 0.0) + e
             per_operand[op][name] = e
 

@@ -36,6 +36,7 @@ from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, operand_bits
 from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
 from hwsim.errors import CatalogError, HwsimError, unknown_name
+from hwsim.schema import Field, Schema
 
 __all__ = ["accelerator_dirs", "load_accelerators", "accelerator", "accelerators", "COUNT_FIELDS",
            "UNIT_SUFFIXES", "schema_fields"]
@@ -62,6 +63,24 @@ _REQUIRED_MEMORY = ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib", "dram
 _ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow)}
 _ZERO_OK = {"pipeline_latency_cycles"}
 _OPTIONAL_COMPUTE = {"w_cycles_per_weight"}
+
+
+def _schema(types: Mapping[str, Any], required: Any = (), label: str = "") -> Schema:
+    """The :class:`Schema` of a table from its key -> types map: every number (of any key) is > 0
+    (>= 0 for the keys of ``_ZERO_OK``), enumerated keys take the ``_ALLOWED`` values."""
+    return Schema({key: Field(t, required=key in required, allowed=_ALLOWED.get(key), minimum=0,
+                              inclusive=key in _ZERO_OK)
+                   for key, t in types.items()}, label)
+
+
+_TOP_SCHEMA = _schema(_TOP, required=("name", "reference"))
+_COMPUTE_SCHEMAS = {kind: _schema({**_COMPUTE_COMMON, **kind_fields}, label=f"kind {kind!r}",
+                                  required={**_COMPUTE_COMMON, **kind_fields}.keys() - _OPTIONAL_COMPUTE)
+                    for kind, kind_fields in _COMPUTE.items()}
+#: a [compute] table of unknown kind: its bad kind is reported once; every kind's keys are accepted
+_ANY_COMPUTE_SCHEMA = _schema({**{k: t for kf in _COMPUTE.values() for k, t in kf.items()}, **_COMPUTE_COMMON})
+_MEMORY_SCHEMA = _schema(_MEMORY, required=_REQUIRED_MEMORY)
+_ENERGY_SCHEMA = _schema(_ENERGY)
 
 #: Numeric fields without a physical unit: counts of things.
 COUNT_FIELDS = frozenset({"rows", "cols", "units", "mma_m", "mma_n", "mma_k", "block_m", "block_n"})
@@ -92,99 +111,59 @@ def accelerator_dirs(path: str | Path | list[str | Path] | None = None) -> list[
     return dirs
 
 
-def _at(where: str, key: str) -> str:
-    """``file:table.key`` (``file:key`` for top-level keys, where ``where`` ends in ``:``)."""
-    return f"{where}{key}" if where.endswith(":") else f"{where}.{key}"
-
-
-def _typename(want: Any) -> str:
-    if isinstance(want, type):
-        return want.__name__
-    return " or ".join(t.__name__ for t in want)
-
-
-def _check_type(where: str, key: str, value: Any, want: Any, errors: list[str]) -> bool:
-    if isinstance(value, bool) and want is not bool:
-        errors.append(f"{_at(where, key)}: expected {_typename(want)}, got bool {value!r}")
-        return False
-    if not isinstance(value, want):
-        errors.append(f"{_at(where, key)}: expected {_typename(want)}, got {type(value).__name__} {value!r}")
-        return False
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if key in _ZERO_OK and value < 0:
-            errors.append(f"{_at(where, key)}: must be >= 0, got {value!r}")
-            return False
-        if key not in _ZERO_OK and not value > 0:
-            errors.append(f"{_at(where, key)}: must be > 0, got {value!r}")
-            return False
-    if key in _ALLOWED and value not in _ALLOWED[key]:
-        errors.append(f"{_at(where, key)}: {value!r} not one of {list(_ALLOWED[key])}")
-        return False
-    return True
-
-
-def _check_table(where: str, table: Any, schema: Mapping[str, Any], errors: list[str]) -> dict[str, Any]:
-    """Type-check ``table`` against ``schema``; returns the keys that passed."""
-    if not isinstance(table, dict):
-        errors.append(f"{where}: expected a table, got {type(table).__name__}")
-        return {}
-    good = {}
-    for key, value in table.items():
-        if key not in schema:
-            errors.append(f"{_at(where, key)}: unknown key; allowed: {', '.join(sorted(schema))}")
-        elif _check_type(where, key, value, schema[key], errors):
-            good[key] = value
-    return good
-
-
 def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, Any] | None:
     """Schema + cross-field rules for one file; returns the checked tables or None."""
     n_before = len(errors)
+    tables = _check_tables(file, doc, errors)
+    _check_compute_rules(file, tables["compute"], errors)
+    _check_sources(file, doc, tables, errors)
+    return None if len(errors) > n_before else tables
+
+
+def _check_tables(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+    """Each table against its schema; the keys that passed, by table (top, compute, memory, energy,
+    sources)."""
     known_tables = {"compute", "memory", "energy", "sources"}
-    top = {k: v for k, v in doc.items() if k not in known_tables}
-    top = _check_table(f"{file}:", top, _TOP, errors)
-    for key in ("name", "reference"):
-        if key not in top and key not in doc:
-            errors.append(f"{file}:{key}: missing (required)")
-
-    raw_compute = doc.get("compute")
-    if raw_compute is None:
-        errors.append(f"{file}:compute: missing table [compute]")
-        raw_compute = {}
-    kind = raw_compute.get("kind") if isinstance(raw_compute, dict) else None
-    if kind not in _COMPUTE:
-        if isinstance(raw_compute, dict) and kind is None:
-            errors.append(f"{file}:compute.kind: missing (required)")
-        # a bad kind is reported once (by the schema); accept every kind's keys meanwhile
-        compute_schema = {key: t for fields_ in _COMPUTE.values() for key, t in fields_.items()}
-        compute_schema.update(_COMPUTE_COMMON)
-    else:
-        compute_schema = {**_COMPUTE_COMMON, **_COMPUTE[kind]}
-    compute = _check_table(f"{file}:compute", raw_compute, compute_schema, errors)
-    if kind in _COMPUTE:
-        for key in compute_schema:
-            if key not in raw_compute and key not in _OPTIONAL_COMPUTE:
-                errors.append(f"{file}:compute.{key}: missing (required for kind {kind!r})")
-
-    memory = _check_table(f"{file}:memory", doc.get("memory", {}), _MEMORY, errors)
-    if "memory" not in doc:
-        errors.append(f"{file}:memory: missing table [memory]")
-    else:
-        for key in _REQUIRED_MEMORY:
-            if key not in doc["memory"]:
-                errors.append(f"{file}:memory.{key}: missing (required)")
-        if "dram" not in doc["memory"] and "dram_pj_per_bit" not in doc["memory"]:
-            errors.append(f"{file}:memory.dram: missing (required unless dram_pj_per_bit is given)")
-    if "dram" in memory and memory["dram"] not in EnergyTable.dram_technologies():
-        errors.append(f"{file}:memory.dram: {memory['dram']!r} not one of "
-                      f"{list(EnergyTable.dram_technologies())}")
-    energy = _check_table(f"{file}:energy", doc.get("energy", {}), _ENERGY, errors)
+    top = _TOP_SCHEMA.check(f"{file}:", {k: v for k, v in doc.items() if k not in known_tables}, errors)
+    compute = _check_compute(file, doc.get("compute"), errors)
+    memory = _check_memory(file, doc, errors)
+    energy = _ENERGY_SCHEMA.check(f"{file}:energy", doc.get("energy", {}), errors)
     sources = doc.get("sources", {})
     if not isinstance(sources, dict):
         errors.append(f"{file}:sources: expected a table")
         sources = {}
+    return {"top": top, "compute": compute, "memory": memory, "energy": energy, "sources": sources}
 
-    # cross-field rules -------------------------------------------------------------------
+
+def _check_compute(file: str, raw: Any, errors: list[str]) -> dict[str, Any]:
+    """[compute] against the schema of its kind (any kind's keys while the kind is bad)."""
+    if raw is None:
+        errors.append(f"{file}:compute: missing table [compute]")
+        raw = {}
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    if isinstance(raw, dict) and kind is None:
+        errors.append(f"{file}:compute.kind: missing (required)")
+    if kind in _COMPUTE_SCHEMAS:
+        return _COMPUTE_SCHEMAS[kind].check(f"{file}:compute", raw, errors)
+    return _ANY_COMPUTE_SCHEMA.check(f"{file}:compute", raw, errors, required=False)
+
+
+def _check_memory(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+    """[memory] against its schema, with a DRAM technology or a DRAM energy per bit."""
+    if "memory" not in doc:
+        errors.append(f"{file}:memory: missing table [memory]")
+        return {}
+    memory = _MEMORY_SCHEMA.check(f"{file}:memory", doc["memory"], errors)
+    if isinstance(doc["memory"], dict) and not {"dram", "dram_pj_per_bit"} & doc["memory"].keys():
+        errors.append(f"{file}:memory.dram: missing (required unless dram_pj_per_bit is given)")
+    if "dram" in memory and memory["dram"] not in EnergyTable.dram_technologies():
+        errors.append(f"{file}:memory.dram: {memory['dram']!r} not one of "
+                      f"{list(EnergyTable.dram_technologies())}")
+    return memory
+
+
+def _check_compute_rules(file: str, compute: dict[str, Any], errors: list[str]) -> None:
+    """Cross-field rules of [compute]: operand formats, term-count cycles, throughput table."""
     for key in ("a_format", "w_format", "acc_format"):
         if key in compute:
             try:
@@ -194,19 +173,23 @@ def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, An
     if isinstance(compute.get("w_cycles_per_weight"), str) and compute["w_cycles_per_weight"] != "terms":
         errors.append(f"{file}:compute.w_cycles_per_weight: {compute['w_cycles_per_weight']!r} is not a "
                       f"positive integer or 'terms' (the weight format's term count)")
-    if "throughput" in compute:
-        for width, factor in compute["throughput"].items():
-            if not width.isdigit() or int(width) < 1:
-                errors.append(f"{file}:compute.throughput.{width}: key must be an element width "
-                              f"in bits (a positive integer)")
-            if isinstance(factor, bool) or not isinstance(factor, _NUM) or not factor > 0:
-                errors.append(f"{file}:compute.throughput.{width}: multiplier must be a number > 0, "
-                              f"got {factor!r}")
-    numeric = [f"{table}.{key}" for table, checked in (("compute", compute), ("memory", memory),
-                                                        ("energy", energy))
-               for key, value in checked.items() if isinstance(value, _NUM) and not isinstance(value, bool)]
+    for width, factor in compute.get("throughput", {}).items():
+        if not width.isdigit() or int(width) < 1:
+            errors.append(f"{file}:compute.throughput.{width}: key must be an element width "
+                          f"in bits (a positive integer)")
+        if isinstance(factor, bool) or not isinstance(factor, _NUM) or not factor > 0:
+            errors.append(f"{file}:compute.throughput.{width}: multiplier must be a number > 0, "
+                          f"got {factor!r}")
+
+
+def _check_sources(file: str, doc: dict[str, Any], tables: dict[str, Any], errors: list[str]) -> None:
+    """Every number cites its source in [sources], and every citation names a field the file sets."""
+    sources = tables["sources"]
+    numeric = [f"{table}.{key}" for table in ("compute", "memory", "energy")
+               for key, value in tables[table].items() if isinstance(value, _NUM) and not isinstance(value, bool)]
     for dotted in numeric:
-        if not isinstance(sources.get(dotted), str) or not sources.get(dotted).strip():
+        citation = sources.get(dotted)
+        if not isinstance(citation, str) or not citation.strip():
             errors.append(f"{file}:sources.{dotted}: missing citation for this number "
                           f"(every number cites its source)")
     present = {f"{t}.{k}" for t, d in (("compute", doc.get("compute", {})), ("memory", doc.get("memory", {})),
@@ -214,10 +197,6 @@ def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, An
     for dotted in sources:
         if dotted not in present:
             errors.append(f"{file}:sources.{dotted}: cites a field this file does not set")
-    if len(errors) > n_before:
-        return None
-    return {"top": top, "compute": compute, "memory": memory, "energy": energy,
-            "sources": sources}
 
 
 def _build(file: Path, t: dict[str, Any]) -> Accelerator:

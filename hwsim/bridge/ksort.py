@@ -1,7 +1,7 @@
 """K-sort: reorder the head-dim channels of Q and K so that K's outlier channels share BFP blocks.
 
 Trukhanov & Soloveychik (d-Matrix), "Accurate Block Quantization in LLMs with Outliers", arXiv
-2403.20137 (formats.md §6): keys are stored in a block floating point K cache (BFP12, blocks of
+2403.20137 (abstract): keys are stored in a block floating point K cache (BFP12, blocks of
 n = 32 / 64 / 128 along the head dim, ``formats/bfp_kv.toml``); a few channels of K carry most of
 its magnitude, and a block holding one of them loses the small channels to the shared exponent.
 K-sort sorts the rows (output channels) of W_k by their L2 norm, so the large channels gather in

@@ -44,8 +44,8 @@ def test_bad_bits() -> None:
 # cycles per weight from the term decomposition (hwsim.numerics.bitserial)
 # ---------------------------------------------------------------------------------------------
 def _bitmod_types() -> list:
-    """BitMoD FP4 / FP3 types, formats.md §3.1: E2M1 / FP3 tables with the -0 code replaced by the
-    special value (+-5, +-8 for FP4; +-3, +-6 for FP3)."""
+    """BitMoD FP4 / FP3 types (BitMoD HPCA'25 Table IV): E2M1 / FP3 tables with the -0 code
+    replaced by the special value (+-5, +-8 for FP4; +-3, +-6 for FP3)."""
     from hwsim.numerics.codebook import Codebook
 
     fp4 = [0, 0.5, 1, 1.5, 2, 3, 4, 6]
@@ -58,8 +58,8 @@ def _bitmod_types() -> list:
 
 
 def test_bitmod_term_counts_from_paper() -> None:
-    """BitMoD HPCA'25 §IV (formats.md §9 row 7): INT8 = 4 Booth terms, INT6 = 3, every FP4/FP3
-    type (special values included) = 2 terms."""
+    """BitMoD HPCA'25 §IV-B (bit-serial PE; §III-C per-group cost): INT8 = 4 Booth terms, INT6 = 3,
+    every FP4/FP3 type (special values included) = 2 terms."""
     from hwsim.catalog import build_format
     from hwsim.arch.bitserial import weight_cycles
 

@@ -17,8 +17,8 @@ from hwsim.catalog import core_formats
 from hwsim.errors import FormatError
 from hwsim.numerics import Encoded
 from hwsim.numerics import _reference as R
-from impls import IMPLS, decode, encode, quantize
-from numerics_helpers import assert_same_f32, bits_of
+from tests.numerics.impls import IMPLS, decode, encode, quantize
+from tests.numerics.numerics_helpers import assert_same_f32, bits_of
 
 SCALED = [f for f in core_formats() if f.is_scaled]
 SCALED += [hwsim.format("nvfp4", tensor_scale=True).replace(name="nvfp4_ts")]

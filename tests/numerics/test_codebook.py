@@ -17,9 +17,7 @@ import pytest
 
 from hwsim.errors import FormatError
 from hwsim.numerics.codebook import Codebook, CodebookFormat, grid_of, nearest_codes
-
-from numerics_helpers import assert_same_f32
-
+from tests.numerics.numerics_helpers import assert_same_f32
 
 # ----------------------------------------------------------------------------------------------
 # the reference

@@ -15,8 +15,8 @@ from hwsim.catalog import core_formats
 from hwsim.errors import FormatError
 from hwsim.numerics import Encoded
 from hwsim.numerics import _reference as R
-from impls import IMPLS, decode, encode, quantize
-from numerics_helpers import assert_same_f32
+from tests.numerics.impls import IMPLS, decode, encode, quantize
+from tests.numerics.numerics_helpers import assert_same_f32
 
 BUILT = [
     hwsim.format("int", bits=5, frac_bits=2, encoding="sign_magnitude"),

@@ -28,7 +28,7 @@ from hwsim.numerics.llmfp import LlmFpFormat
 from hwsim.numerics.shift import denseshift_table
 from hwsim.numerics.ternary import pack_2bit, pack_trits, unpack_2bit, unpack_trits
 from hwsim.numerics.protocol import NumberFormat
-from numerics_helpers import assert_same_f32
+from tests.numerics.numerics_helpers import assert_same_f32
 
 LOWBIT = ["ternary", "ternary_tq2", "bitnet_a8", "denseshift3", "denseshift4", "shiftadd2", "shiftadd3",
           "shiftadd4", "llmfp4_e2m1", "llmfp4_e3m0", "mxfp4_ue5m3", "fp4_ue5m3_b16"]
@@ -561,7 +561,7 @@ def test_ue5m3_blocks_vs_fraction_oracle(name, tensor_scale, impl):
     """Codes, scale bytes, tensor scale and values equal the Fraction oracle (which reads the
     unsigned scale as 'fnu'), and, independently of that, equal the oracle run with the scale as
     a signed 9-bit E5M3 FN element: its positive codes are the unsigned bytes."""
-    from impls import decode, encode
+    from tests.numerics.impls import decode, encode
 
     f = hwsim.format(name, tensor_scale=tensor_scale)
     signed = SimpleNamespace(element=f.element, block_size=f.block_size, scale_rule=f.scale_rule,

@@ -16,8 +16,8 @@ import hwsim
 from hwsim.catalog import core_formats
 from hwsim.errors import FormatError
 from hwsim.numerics import _reference as R
-from impls import IMPLS, decode, encode, quantize
-from numerics_helpers import assert_same_f32
+from tests.numerics.impls import IMPLS, decode, encode, quantize
+from tests.numerics.numerics_helpers import assert_same_f32
 
 BUILT = [  # formats built in code: shapes the catalog lacks (E3M4 ieee, fn/fnuz variants, E5M0?)
     hwsim.format("fp", exp_bits=3, man_bits=4),

@@ -18,8 +18,7 @@ import hwsim
 from hwsim.errors import FormatError
 from hwsim.numerics.asym_int import AsymIntFormat
 from hwsim.numerics.mixture import ant_flint, ant_float, ant_int, ant_pot, bitmod_fp
-
-from numerics_helpers import assert_same_f32
+from tests.numerics.numerics_helpers import assert_same_f32
 
 ANT_FORMATS = ["ant4", "ant4_fipf", "ant_int4", "flint4", "pot4"]
 BITMOD_FORMATS = ["bitmod4", "bitmod3", "fp4_er", "fp4_ea", "fp3", "fp3_er", "fp3_ea", "fp4_g128"]

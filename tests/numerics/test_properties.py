@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import hwsim
 from hwsim.catalog import core_formats
 from hwsim.numerics import _reference as R
-from numerics_helpers import assert_same_f32, bits_of
+from tests.numerics.numerics_helpers import assert_same_f32, bits_of
 
 FORMATS = core_formats() + [hwsim.format("nvfp4", tensor_scale=True).replace(name="nvfp4_ts")]
 PLAIN = [f for f in FORMATS if not f.is_scaled]

@@ -16,7 +16,7 @@ import hwsim
 from hwsim.errors import FormatError
 from hwsim.numerics import _reference as R
 from hwsim.numerics.types import RoundMode, Specials
-from numerics_helpers import hash32_numpy
+from tests.numerics.numerics_helpers import hash32_numpy
 
 E4M3 = R.FloatTraits(4, 3, 7, Specials.FN)
 E5M2 = R.FloatTraits(5, 2, 15, Specials.IEEE)

@@ -14,8 +14,8 @@ import pytest
 import hwsim
 from hwsim.catalog import core_formats
 from hwsim.numerics import _reference as R
-from impls import IMPLS, encode, quantize
-from numerics_helpers import hash32_numpy
+from tests.numerics.impls import IMPLS, encode, quantize
+from tests.numerics.numerics_helpers import hash32_numpy
 
 ids = lambda f: f.name  # noqa: E731
 FORMATS = [f for f in core_formats() if f.element.bits <= 16] + \

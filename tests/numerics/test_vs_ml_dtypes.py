@@ -24,7 +24,7 @@ from hwsim.catalog import core_formats
 from hwsim.errors import FormatError
 from hwsim.numerics import Encoded
 from hwsim.numerics import _reference as R
-from numerics_helpers import assert_same_f32
+from tests.numerics.numerics_helpers import assert_same_f32
 
 #: formats built in code whose layout ml_dtypes also implements: more shapes of the one kernel
 BUILT_TWINS = [
