@@ -113,14 +113,15 @@ def compare(model: Any, formats: Iterable[str], *, activations: Any = "same",
 def plot_compare(table, path: str | Path, *, metric_name: str, title: str = "",
                  higher_is_better: bool = True) -> Path:
     """Accuracy vs energy: one point per format, the fp32 baseline as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # the OO API: a Figure with its own Agg canvas, so library code never picks a global backend
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = Figure(figsize=(6.4, 4.4))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.scatter(table["energy_uj"], table[metric_name], color="C0", zorder=3)
     for _, row in table.iterrows():
         label = row["weights"] if row["weights"] == row["activations"] else f"W {row['weights']} / A {row['activations']}"
@@ -136,5 +137,4 @@ def plot_compare(table, path: str | Path, *, metric_name: str, title: str = "",
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
