@@ -21,9 +21,9 @@ def test_weight_passes(bits: int, per_cycle: int, passes: int) -> None:
 @given(m=st.integers(1, 500), k=st.integers(1, 500), n=st.integers(1, 500),
        df=st.sampled_from(["ws", "is", "os"]), bits=st.integers(1, 16))
 def test_cycles_proportional_to_weight_bits(m: int, k: int, n: int, df: str, bits: int) -> None:
-    one = bitserial_gemm(16, 16, df, m, k, n, 1, 1)["cycles"]
-    assert bitserial_gemm(16, 16, df, m, k, n, bits, 1)["cycles"] == bits * one
-    assert one == systolic_gemm(16, 16, df, m, k, n)["cycles"]
+    one = bitserial_gemm(16, 16, df, m, k, n, 1, 1).cycles
+    assert bitserial_gemm(16, 16, df, m, k, n, bits, 1).cycles == bits * one
+    assert one == systolic_gemm(16, 16, df, m, k, n).cycles
 
 
 def test_low_bit_formats_show_speedup() -> None:
@@ -91,12 +91,12 @@ def test_gemm_cycles_follow_term_counts() -> None:
     from hwsim.arch.bitserial import weight_cycles
 
     args = (32, 32, "ws", 512, 4096, 4096)
-    c8 = bitserial_gemm(*args, 8, 2, cycles_per_weight=weight_cycles("int8"))["cycles"]
-    c6 = bitserial_gemm(*args, 6, 2, cycles_per_weight=weight_cycles(build_format("int", bits=6)))["cycles"]
-    c4 = bitserial_gemm(*args, 4, 2, cycles_per_weight=weight_cycles(_bitmod_types()[0]))["cycles"]
+    c8 = bitserial_gemm(*args, 8, 2, cycles_per_weight=weight_cycles("int8")).cycles
+    c6 = bitserial_gemm(*args, 6, 2, cycles_per_weight=weight_cycles(build_format("int", bits=6))).cycles
+    c4 = bitserial_gemm(*args, 4, 2, cycles_per_weight=weight_cycles(_bitmod_types()[0])).cycles
     assert c8 * 3 == c6 * 4 and c8 == 2 * c4
     # for two's complement integers the bit-width model is the Booth count
-    assert c8 == bitserial_gemm(*args, 8, 2)["cycles"]
+    assert c8 == bitserial_gemm(*args, 8, 2).cycles
 
 
 def test_unit_override_with_codebook_weights() -> None:

@@ -17,17 +17,17 @@ def test_cycles_by_hand() -> None:
     # 256x256x256 in m16n8k16 tiles: 16*32 = 512 output tiles over 4 units = 128 waves,
     # 16 k-steps of 8 cycles each: 128*16*8 = 16384, + 32 latency.
     r = tensorcore_gemm(256, 256, 256, speedup=1.0, **TC)
-    assert r["cycles"] == 16384 + 32
-    assert r["occupancy"] == 1.0
+    assert r.cycles == 16384 + 32
+    assert r.occupancy == 1.0
     # peak 4 * 2048 / 8 = 1024 MACs/cycle; 256^3 / (16416 * 1024)
-    assert r["utilization"] == pytest.approx(256**3 / (16416 * 1024))
+    assert r.utilization == pytest.approx(256**3 / (16416 * 1024))
 
 
 def test_partial_tiles_and_occupancy() -> None:
     # m=20 -> 2 row tiles, n=8 -> 1 col tile: 2 tiles on 4 units = 1 wave, occupancy 0.5;
     # k=40 -> 3 k-steps: 3*8 + 32 cycles
     r = tensorcore_gemm(20, 40, 8, speedup=1.0, **TC)
-    assert r["cycles"] == 56 and r["occupancy"] == 0.5
+    assert r.cycles == 56 and r.occupancy == 0.5
 
 
 def test_throughput_per_format() -> None:
