@@ -55,8 +55,9 @@ def weight_passes(w_bits: Any, w_bits_per_cycle: Any) -> np.ndarray:
 
 
 def weight_cycles(w_format: Any, method: str | None = None) -> int:
-    """Worst-case terms per weight of a format (catalog name, ``Format``, ``Codebook`` or
-    ``CodebookFormat``): the cycles one bit-serial PE spends on its weights.
+    """Worst-case terms per weight of a format object (``Format``, ``Codebook`` or
+    ``CodebookFormat``; names are resolved by the caller): the cycles one bit-serial PE spends on
+    its weights.
 
     ``method`` as in :mod:`hwsim.numerics.bitserial`: default ``"booth"`` (radix 4, 2 bits per
     cycle) for integer elements and ``"onebits"`` for minifloats and codebooks; ``"lod2"`` is

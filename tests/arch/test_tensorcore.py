@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import hwsim
 import hwsim.arch as arch
 from hwsim.arch.tensorcore import tensorcore_gemm
 
@@ -32,16 +33,16 @@ def test_partial_tiles_and_occupancy() -> None:
 
 def test_throughput_per_format() -> None:
     acc = arch.accelerator("tensorcore-sm-like", pipeline_latency_cycles=0)
-    fp16 = acc.gemm(1024, 1024, 1024, "fp16", "fp16").compute_cycles
-    fp8 = acc.gemm(1024, 1024, 1024, "fp8_e4m3", "fp8_e4m3").compute_cycles
-    fp4 = acc.gemm(1024, 1024, 1024, "mxfp4", "mxfp4").compute_cycles
-    fp6 = acc.gemm(1024, 1024, 1024, "mxfp6_e2m3", "mxfp4").compute_cycles  # 6-bit -> 8-bit rate
+    fp16 = acc.gemm(1024, 1024, 1024, hwsim.format("fp16"), hwsim.format("fp16")).compute_cycles
+    fp8 = acc.gemm(1024, 1024, 1024, hwsim.format("fp8_e4m3"), hwsim.format("fp8_e4m3")).compute_cycles
+    fp4 = acc.gemm(1024, 1024, 1024, hwsim.format("mxfp4"), hwsim.format("mxfp4")).compute_cycles
+    fp6 = acc.gemm(1024, 1024, 1024, hwsim.format("mxfp6_e2m3"), hwsim.format("mxfp4")).compute_cycles  # 6-bit -> 8-bit rate
     assert (fp16, fp8, fp4, fp6) == (fp16, fp16 // 2, fp16 // 4, fp16 // 2)
 
 
 def test_unsupported_width() -> None:
     with pytest.raises(ValueError, match="32-bit elements are wider than this unit supports"):
-        arch.accelerator("tensorcore-sm-like").gemm(64, 64, 64, "fp32", "fp16")
+        arch.accelerator("tensorcore-sm-like").gemm(64, 64, 64, hwsim.format("fp32"), hwsim.format("fp16"))
 
 
 @settings(max_examples=60, deadline=None)
