@@ -73,13 +73,15 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
     ``evaluate``. ``skip`` adds module-name patterns to the model's default ones (SmolLM2:
     ``lm_head``) unless ``default_skip=False``. Other arguments as :func:`hwsim.bridge.simulate`.
     """
-    from hwsim.bridge.datapath import simulate
+    from hwsim.bridge.datapath import SimConfig, Simulation
 
     spec, module, name = _spec_and_model(model, evaluate, metric_name)
     base = baseline(model, size=size, evaluate=evaluate, metric_name=metric_name, progress=baseline_progress)
     patterns = (tuple(spec.skip) if default_skip else ()) + tuple(skip or ())
-    sim = simulate(module, weights, activations, accelerator, kv_cache=kv_cache, accumulate=accumulate,
-                   skip=patterns, overrides=overrides, attention=attention, v_cache=v_cache, ksort=ksort)
+    config = SimConfig(weights=weights, activations=activations, accelerator=accelerator, kv_cache=kv_cache,
+                       v_cache=v_cache, accumulate=accumulate, skip=patterns, overrides=dict(overrides or {}),
+                       attention=attention, ksort=ksort)
+    sim = Simulation(module, config)
     res = spec.evaluate(sim.model, size=size, progress=progress, reference=base.outputs)
     notes = list(spec.notes) + [f"evaluation size {size!r}: {spec.sizes.get(size, size)}"]
     if patterns:

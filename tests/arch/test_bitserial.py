@@ -165,9 +165,10 @@ def test_terms_mode_keeps_the_width_rule_where_no_codes_exist():
     """fp32 operands (skipped layers, fp32 K/V) and GEMM-level schemes have no code table to
     decompose: the width rule applies instead of an error."""
     import hwsim
-    from hwsim.bridge.datapath import LlmInt8Scheme
+    from hwsim.bridge.llm_int8 import INT8_OPERAND
 
     terms = hwsim.accelerator("bitmod-like", w_cycles_per_weight="terms")
     width = hwsim.accelerator("bitmod-like")
-    for w in ("fp32", LlmInt8Scheme()):
-        assert int(terms.gemm(8, 64, 64, "fp16", w).cycles) == int(width.gemm(8, 64, 64, "fp16", w).cycles)
+    fp16 = hwsim.format("fp16")
+    for w in (hwsim.format("fp32"), INT8_OPERAND.format):
+        assert int(terms.gemm(8, 64, 64, fp16, w).cycles) == int(width.gemm(8, 64, 64, fp16, w).cycles)
