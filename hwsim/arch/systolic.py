@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-import numpy as np
-
 from hwsim.arch._util import ceil_div, out, positive_int
 from hwsim.arch.dataflow import Dataflow, mapping, ofmap_drain_writes, operand_passes
 

@@ -41,10 +41,18 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from hwsim.arch.config import accelerator as _catalog_accelerator
-from hwsim.bridge.gemm import GemmStrategy, QuantizedGemm, accumulate as _accumulate, quantize as _quantize
+from hwsim.bridge.gemm import GemmStrategy, QuantizedGemm
+from hwsim.bridge.gemm import accumulate as _accumulate
+from hwsim.bridge.gemm import quantize as _quantize
 from hwsim.bridge.ksort import ksort_permutations, permute_qk
 from hwsim.bridge.llm_int8 import LlmInt8Gemm
-from hwsim.bridge.records import GemmRecord, Operand, RunSummary, Unsupported, fp32_operand
+from hwsim.bridge.records import (
+    GemmRecord,
+    Operand,
+    RunSummary,
+    Unsupported,
+    fp32_operand,
+)
 from hwsim.bridge.report import Report, build_report, record_table
 from hwsim.catalog import get_format
 from hwsim.errors import FormatError, HwsimError
