@@ -602,6 +602,8 @@ def simulate(model: nn.Module, weights: str | Format | None = "mxfp4",
              v_cache: str | Format | None = "kv_cache") -> Simulation:
     """Put ``model`` on the simulated datapath of ``accelerator`` (see the module docstring).
 
+    The keywords become one :class:`SimConfig` (``Simulation(model, config)`` takes it directly).
+
     Args:
         model: any ``nn.Module`` (left unchanged; the simulation shares its parameters).
         weights, activations: catalog format names or :class:`Format` objects; ``None`` or
