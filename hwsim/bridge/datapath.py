@@ -91,9 +91,11 @@ def resolve_format(spec: str | Format | None) -> Format | None:
 
 
 def _resolve_weights(spec: Any) -> tuple[Format | None, GemmStrategy | None]:
-    """Weights: a format (as :func:`resolve_format`) or the name of a GEMM-level scheme."""
+    """Weights: a format (as :func:`resolve_format`), a GEMM-level scheme's name or the scheme."""
     if isinstance(spec, str) and spec in SCHEMES:
         return None, SCHEMES[spec]()
+    if isinstance(spec, GemmStrategy):
+        return None, spec
     return resolve_format(spec), None
 
 

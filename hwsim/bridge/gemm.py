@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -42,8 +42,10 @@ class GemmContext(Protocol):
         """``fmt.quantize(x)`` along ``axis``, reusing the last result for the same tensor."""
 
 
+@runtime_checkable
 class GemmStrategy(Protocol):
-    """The GEMM of one Linear layer on the simulated datapath."""
+    """The GEMM of one Linear layer on the simulated datapath (``weights=`` may be one, e.g.
+    ``LlmInt8Gemm(threshold=4.0)``)."""
 
     name: str  #: what the weight column of the report shows
     weight_operand: Operand  #: the weight operand the array is built for (area)
