@@ -140,29 +140,27 @@ class Accelerator:
         res = self.unit.compute(m, k, n, a, w)
         mem = self.memory
         ba, bw, bacc = a.bits_per_element / 8, w.bits_per_element / 8, acc.element_bits / 8
-        traffic = dram_traffic(m, k, n, res["passes"], (ba, bw, ba), bacc,
+        traffic = dram_traffic(m, k, n, res.operand_passes, (ba, bw, ba), bacc,
                                (mem.ifmap_sram_kib, mem.filter_sram_kib, mem.ofmap_sram_kib),
-                               res["psum_live"])
-        reads = (traffic["dram_reads_ifmap_bytes"] + traffic["dram_reads_filter_bytes"]
-                 + traffic["dram_reads_ofmap_bytes"])
-        writes = traffic["dram_writes_ofmap_bytes"]
+                               res.psum_live_words)
+        reads = traffic.read_bytes
+        writes = traffic.write_bytes
         bytes_per_cycle = np.asarray(mem.dram_gb_per_s, dtype=np.float64) * 1e3 / np.asarray(
             self.clock_mhz, dtype=np.float64)
-        timing = memory_bound_cycles(res["cycles"], res["folds"], reads + writes, bytes_per_cycle,
+        timing = memory_bound_cycles(res.compute_cycles, res.folds, reads + writes, bytes_per_cycle,
                                      mem.double_buffered)
-        cycles = timing["cycles"]
+        cycles = timing.cycles
         e_mac, area_mac = self._mac(a, w, acc)
-        macs = res["macs"]
-        weight_passes = res.get("weight_passes", 1)
+        macs = res.macs
         t = self.energy
-        e_mac_total = macs * e_mac * weight_passes
+        e_mac_total = macs * e_mac * res.weight_passes
         rf_bits = a.element_bits + w.element_bits + acc.element_bits
         e_rf = macs * rf_bits * t.rf_pj_per_bit * (float(self.node_nm) / t.node_nm)
-        e_sram = (res["sram_reads_ifmap"] * a.bits_per_element
+        e_sram = (res.sram_reads_ifmap_words * a.bits_per_element
                   * sram_pj_per_bit(mem.ifmap_sram_kib, t, self.node_nm)
-                  + res["sram_reads_filter"] * w.bits_per_element
+                  + res.sram_reads_filter_words * w.bits_per_element
                   * sram_pj_per_bit(mem.filter_sram_kib, t, self.node_nm)
-                  + (res["sram_writes_ofmap"] - res.get("ofmap_drain_writes", 0)) * acc.element_bits
+                  + (res.sram_writes_ofmap_words - res.ofmap_drain_writes_words) * acc.element_bits
                   * sram_pj_per_bit(mem.ofmap_sram_kib, t, self.node_nm))
         dram_pj_bit = (t.dram_pj_per_bit(mem.dram) if mem.dram_pj_per_bit is None
                        else np.asarray(mem.dram_pj_per_bit, dtype=np.float64))
@@ -170,17 +168,17 @@ class Accelerator:
         total_e = e_mac_total + e_rf + e_sram + e_dram
         sram_area = sram_area_um2(np.asarray(mem.ifmap_sram_kib) + np.asarray(mem.filter_sram_kib)
                                   + np.asarray(mem.ofmap_sram_kib), t, self.node_nm)
-        util = res["utilization"] * np.maximum(res["cycles"], 1) / np.maximum(cycles, 1)  # stalls dilute it
+        util = res.utilization * np.maximum(res.compute_cycles, 1) / np.maximum(cycles, 1)  # stalls dilute it
         return GemmCost(
             cycles=out(cycles.astype(np.int64)),
-            compute_cycles=out(np.asarray(res["cycles"]).astype(np.int64)),
-            stall_cycles=out(timing["stall_cycles"].astype(np.int64)),
+            compute_cycles=out(np.asarray(res.compute_cycles).astype(np.int64)),
+            stall_cycles=out(timing.stall_cycles.astype(np.int64)),
             time_us=out(cycles / np.asarray(self.clock_mhz, dtype=np.float64)),
             macs=out(macs),
             utilization=out(util),
-            sram_reads_ifmap=out(res["sram_reads_ifmap"]),
-            sram_reads_filter=out(res["sram_reads_filter"]),
-            sram_writes_ofmap=out(res["sram_writes_ofmap"]),
+            sram_reads_ifmap=out(res.sram_reads_ifmap_words),
+            sram_reads_filter=out(res.sram_reads_filter_words),
+            sram_writes_ofmap=out(res.sram_writes_ofmap_words),
             dram_read_bytes=out(reads),
             dram_write_bytes=out(writes),
             energy_mac_pj=out(e_mac_total),

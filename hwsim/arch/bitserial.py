@@ -22,15 +22,31 @@ are read together and consumed in the PE).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from hwsim.arch._util import ceil_div, positive_int
-from hwsim.arch.systolic import systolic_gemm
 from hwsim.arch.dataflow import Dataflow
+from hwsim.arch.systolic import SystolicResult, systolic_gemm
 
-__all__ = ["weight_passes", "weight_cycles", "group_cycles", "bitserial_gemm"]
+__all__ = ["BitSerialResult", "weight_passes", "weight_cycles", "group_cycles", "bitserial_gemm"]
+
+
+@dataclass(frozen=True, slots=True)
+class BitSerialResult:
+    """A bit-serial GEMM: the stretched systolic schedule and the cycles each weight takes."""
+
+    #: the bit-parallel array's result with ``cycles`` and utilizations stretched by ``weight_passes``
+    array: SystolicResult
+    #: cycles one PE spends on one weight (the MAC energy is paid once per pass)
+    weight_passes: Any
+
+    @property
+    def cycles(self) -> Any:
+        """Compute cycles of the stretched schedule."""
+        return self.array.cycles
 
 
 def weight_passes(w_bits: Any, w_bits_per_cycle: Any) -> np.ndarray:
@@ -39,8 +55,9 @@ def weight_passes(w_bits: Any, w_bits_per_cycle: Any) -> np.ndarray:
 
 
 def weight_cycles(w_format: Any, method: str | None = None) -> int:
-    """Worst-case terms per weight of a format (catalog name, ``Format``, ``Codebook`` or
-    ``CodebookFormat``): the cycles one bit-serial PE spends on its weights.
+    """Worst-case terms per weight of a format object (``Format``, ``Codebook`` or
+    ``CodebookFormat``; names are resolved by the caller): the cycles one bit-serial PE spends on
+    its weights.
 
     ``method`` as in :mod:`hwsim.numerics.bitserial`: default ``"booth"`` (radix 4, 2 bits per
     cycle) for integer elements and ``"onebits"`` for minifloats and codebooks; ``"lod2"`` is
@@ -70,8 +87,9 @@ def group_cycles(group_size: Any, lanes: Any, cycles_per_weight: Any) -> np.ndar
 
 def bitserial_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: Any, n: Any,
                    w_bits: Any, w_bits_per_cycle: Any, *,
-                   cycles_per_weight: Any = None) -> dict[str, np.ndarray]:
-    """Cycles and traffic of a GEMM on a bit-serial array (fields as :func:`systolic_gemm`).
+                   cycles_per_weight: Any = None) -> BitSerialResult:
+    """Cycles and traffic of a GEMM on a bit-serial array (the fields of :func:`systolic_gemm`,
+    stretched, and the weight passes).
 
     ``cycles_per_weight`` (e.g. :func:`weight_cycles`) replaces ``ceil(w_bits / w_bits_per_cycle)``
     when given.
@@ -81,8 +99,6 @@ def bitserial_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: An
         passes = weight_passes(w_bits, w_bits_per_cycle)
     else:
         passes = positive_int("cycles_per_weight", cycles_per_weight)
-    res["cycles"] = res["cycles"] * passes
-    res["utilization"] = res["utilization"] / passes
-    res["compute_utilization"] = res["compute_utilization"] / passes
-    res["passes"] = passes
-    return res
+    stretched = replace(res, cycles=res.cycles * passes, utilization=res.utilization / passes,
+                        compute_utilization=res.compute_utilization / passes)
+    return BitSerialResult(array=stretched, weight_passes=passes)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,12 @@ from hwsim.arch.accelerator import Accelerator, MemorySpec
 from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, operand_bits
 from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
+from hwsim.catalog import get_format
 from hwsim.errors import CatalogError, HwsimError, unknown_name
 from hwsim.schema import Field, Schema
 
-__all__ = ["accelerator_dirs", "load_accelerators", "accelerator", "accelerators", "COUNT_FIELDS",
-           "UNIT_SUFFIXES", "schema_fields"]
+__all__ = ["accelerator_dirs", "load_accelerators", "accelerator", "accelerators", "operand_format",
+           "COUNT_FIELDS", "UNIT_SUFFIXES", "schema_fields"]
 
 _ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -95,6 +96,16 @@ def schema_fields() -> dict[str, dict[str, Any]]:
     for kind_fields in _COMPUTE.values():
         compute.update(kind_fields)
     return {"top": dict(_TOP), "compute": compute, "memory": dict(_MEMORY), "energy": dict(_ENERGY)}
+
+
+def operand_format(spec: Any) -> Any:
+    """An operand format as the cost model takes it: a catalog name (from a TOML file, an override
+    or the CLI) resolved once, here at the catalog boundary; objects and inline tables unchanged.
+
+    Raises:
+        FormatError: unknown name (the message lists the known formats).
+    """
+    return get_format(spec) if isinstance(spec, str) else spec
 
 
 class AcceleratorNotFound(HwsimError, ValueError):
@@ -167,7 +178,7 @@ def _check_compute_rules(file: str, compute: dict[str, Any], errors: list[str]) 
     for key in ("a_format", "w_format", "acc_format"):
         if key in compute:
             try:
-                operand_bits(compute[key])
+                operand_bits(operand_format(compute[key]))
             except (HwsimError, ValueError, TypeError) as exc:
                 errors.append(f"{file}:compute.{key}: {exc}")
     if isinstance(compute.get("w_cycles_per_weight"), str) and compute["w_cycles_per_weight"] != "terms":
@@ -222,8 +233,9 @@ def _build(file: Path, t: dict[str, Any]) -> Accelerator:
     e_mac, mac_area = en.pop("e_mac_pj", None), en.pop("mac_area_um2", None)
     return Accelerator(name=t["top"]["name"], reference=t["top"]["reference"],
                        description=t["top"].get("description", ""), clock_mhz=c["clock_mhz"],
-                       node_nm=c["node_nm"], a_format=c["a_format"], w_format=c["w_format"],
-                       acc_format=c["acc_format"], unit=unit, memory=memory,
+                       node_nm=c["node_nm"], a_format=operand_format(c["a_format"]),
+                       w_format=operand_format(c["w_format"]), acc_format=operand_format(c["acc_format"]),
+                       unit=unit, memory=memory,
                        energy=EnergyTable(**{k: float(v) for k, v in en.items()}),
                        e_mac_pj=e_mac, mac_area_um2=mac_area,
                        sources=tuple(sorted(t["sources"].items())), path=file)
@@ -283,6 +295,7 @@ def _check_override(key: str, value: Any) -> Any:
     if key == "dataflow":
         return Dataflow.parse(value)
     if key in ("a_format", "w_format", "acc_format"):
+        value = operand_format(value)
         operand_bits(value)
         return value
     if key in ("dram", "description", "mac_cost_source", "double_buffered"):
@@ -331,7 +344,5 @@ def accelerator(name: str, path: str | Path | list[str | Path] | None = None,
             allowed = _UNIT_FIELDS[type(acc.unit)] | _MEMORY_FIELDS | _ENERGY_FIELDS | _TOP_FIELDS
             raise AcceleratorNotFound(unknown_name(f"override for {acc.unit.kind} accelerator {name!r}",
                                                    key, allowed))
-    from dataclasses import replace
-
     return replace(acc, unit=replace(acc.unit, **unit_kw), memory=replace(acc.memory, **mem_kw),
                    energy=acc.energy.replace(**energy_kw), **top_kw)

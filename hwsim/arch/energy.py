@@ -92,23 +92,24 @@ class OperandBits:
 
 
 def operand_bits(fmt: Any) -> OperandBits:
-    """:class:`OperandBits` of a Format-like object, a catalog name, or an inline table.
+    """:class:`OperandBits` of a Format-like object or an inline table.
 
     Accepted: anything with ``element_bits``, ``bits_per_element``, ``is_float_element``,
     ``exp_bits``, ``man_bits`` (and optional ``block_size``), e.g. ``hwsim.format("mxfp4")``;
-    a format name (resolved lazily with :func:`hwsim.format`); or a mapping
-    ``{"kind": "int", "bits": 32}`` / ``{"kind": "float", "exp_bits": 8, "man_bits": 23}``
-    (used for accumulators wider than the format catalog's integers).
+    or a mapping ``{"kind": "int", "bits": 32}`` / ``{"kind": "float", "exp_bits": 8,
+    "man_bits": 23}`` (used for accumulators wider than the format catalog's integers). Format
+    *names* are resolved where they enter (``hwsim.format``, the accelerator catalog, the CLI),
+    never here.
 
     Raises:
-        FormatError: the object has none of these shapes, or a mapping is incomplete.
+        FormatError: the object has none of these shapes (a name included), or a mapping is
+            incomplete.
     """
     if isinstance(fmt, OperandBits):
         return fmt
     if isinstance(fmt, str):
-        import hwsim  # lazy: formats are resolved at call time, never at import
-
-        fmt = hwsim.format(fmt)
+        raise FormatError(f"operand format {fmt!r} is a name: the cost model takes format objects "
+                          f"(resolve it first, e.g. hwsim.format({fmt!r}))")
     if isinstance(fmt, Mapping):
         kind = fmt.get("kind")
         try:
@@ -258,7 +259,7 @@ def mac_cost(a_format: Any, w_format: Any, acc_format: Any, table: EnergyTable =
     """Energy of one MAC and area of one MAC unit for ``a_format x w_format`` into ``acc_format``.
 
     Args:
-        a_format, w_format, acc_format: Format-like objects, names, or inline tables
+        a_format, w_format, acc_format: Format-like objects or inline tables
             (see :func:`operand_bits`).
         table: reference figures.
         w_bits_per_pass: bit-serial units (BitMoD/Stripes) multiply by ``w_bits_per_pass``

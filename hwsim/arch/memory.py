@@ -22,18 +22,47 @@ closed form does not reproduce its stall counts cycle for cycle (docs/cost-model
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["dram_traffic", "memory_bound_cycles"]
+__all__ = ["DramTraffic", "MemoryTiming", "dram_traffic", "memory_bound_cycles"]
 
 _KIB = 1024.0
 
 
+class DramTraffic(NamedTuple):
+    """DRAM bytes moved per operand (arrays broadcast like the inputs)."""
+
+    reads_ifmap_bytes: np.ndarray
+    reads_filter_bytes: np.ndarray
+    #: partial sums read back after a spill
+    reads_ofmap_bytes: np.ndarray
+    #: the output at storage width plus spilled partial sums
+    writes_ofmap_bytes: np.ndarray
+
+    @property
+    def read_bytes(self) -> np.ndarray:
+        """Every byte read from DRAM."""
+        return self.reads_ifmap_bytes + self.reads_filter_bytes + self.reads_ofmap_bytes
+
+    @property
+    def write_bytes(self) -> np.ndarray:
+        """Every byte written to DRAM."""
+        return self.writes_ofmap_bytes
+
+
+class MemoryTiming(NamedTuple):
+    """Total cycles of a GEMM once DRAM traffic is scheduled (float64 arrays)."""
+
+    cycles: np.ndarray  #: ceiling applied; always >= the compute cycles
+    stall_cycles: np.ndarray  #: cycles - compute cycles
+    dram_cycles: np.ndarray  #: bytes / bytes per cycle
+
+
 def dram_traffic(m: Any, k: Any, n: Any, passes: tuple[Any, Any, Any],
                  bytes_per_elem: tuple[Any, Any, Any], acc_bytes: Any,
-                 sram_kib: tuple[Any, Any, Any], psum_live: Any) -> dict[str, np.ndarray]:
+                 sram_kib: tuple[Any, Any, Any], psum_live: Any) -> DramTraffic:
     """DRAM bytes read/written per operand.
 
     Args:
@@ -57,16 +86,16 @@ def dram_traffic(m: Any, k: Any, n: Any, passes: tuple[Any, Any, Any],
     spill = (np.asarray(psum_live, dtype=np.float64) * np.asarray(acc_bytes) > so) & (po > 1)
     write_o = m * n * bo + np.where(spill, psum * (po - 1), 0.0)
     read_o = np.where(spill, psum * (po - 1), 0.0)
-    return {"dram_reads_ifmap_bytes": read_a, "dram_reads_filter_bytes": read_w,
-            "dram_reads_ofmap_bytes": read_o, "dram_writes_ofmap_bytes": write_o}
+    return DramTraffic(reads_ifmap_bytes=read_a, reads_filter_bytes=read_w, reads_ofmap_bytes=read_o,
+                       writes_ofmap_bytes=write_o)
 
 
 def memory_bound_cycles(compute_cycles: Any, folds: Any, dram_bytes: Any,
-                        bytes_per_cycle: Any, double_buffered: bool) -> dict[str, np.ndarray]:
+                        bytes_per_cycle: Any, double_buffered: bool) -> MemoryTiming:
     """Total cycles and stall cycles given the compute schedule and the DRAM traffic.
 
-    Returns ``cycles`` (float64, ceiling applied) and ``stall_cycles``; always
-    ``cycles >= compute_cycles``.
+    Returns a :class:`MemoryTiming`: ``cycles`` (float64, ceiling applied), ``stall_cycles`` and
+    ``dram_cycles``; always ``cycles >= compute_cycles``.
     """
     compute = np.asarray(compute_cycles, dtype=np.float64)
     dram = np.asarray(dram_bytes, dtype=np.float64) / np.asarray(bytes_per_cycle, dtype=np.float64)
@@ -75,4 +104,4 @@ def memory_bound_cycles(compute_cycles: Any, folds: Any, dram_bytes: Any,
     else:
         total = compute + dram
     total = np.ceil(total)
-    return {"cycles": total, "stall_cycles": total - compute, "dram_cycles": dram}
+    return MemoryTiming(cycles=total, stall_cycles=total - compute, dram_cycles=dram)

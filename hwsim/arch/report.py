@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hwsim.arch.config import accelerator as _accelerator
+from hwsim.arch.config import operand_format
 
 __all__ = ["gemm_table", "workload_table"]
 
@@ -13,10 +14,10 @@ def gemm_table(accelerator: str, m: int, k: int, n: int, a_format: str | None,
                w_format: str | None) -> pd.DataFrame:
     """One row: every cost field of ``A[m,k] @ W[k,n]`` on ``accelerator``.
 
-    ``None`` formats mean the catalog entry's defaults.
+    ``None`` formats mean the catalog entry's defaults; names are resolved through the catalog.
     """
     acc = _accelerator(accelerator)
-    cost = acc.gemm(m, k, n, a_format, w_format)
+    cost = acc.gemm(m, k, n, operand_format(a_format), operand_format(w_format))
     row = {"accelerator": acc.name, "m": m, "k": k, "n": n,
            "a_format": _fmt_name(a_format if a_format is not None else acc.a_format),
            "w_format": _fmt_name(w_format if w_format is not None else acc.w_format),
@@ -28,7 +29,7 @@ def workload_table(workload: str, accelerator: str, a_format: str | None,
                    w_format: str | None) -> pd.DataFrame:
     """One row per layer of the built-in ``workload`` on ``accelerator``."""
     acc = _accelerator(accelerator)
-    df = acc.run(workload, a_format, w_format)
+    df = acc.run(workload, operand_format(a_format), operand_format(w_format))
     df.insert(0, "accelerator", acc.name)
     return df
 

@@ -14,10 +14,8 @@ any broadcast-compatible shapes (a sweep over design points x layers is one call
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
-
-import numpy as np
 
 from hwsim.arch._util import ceil_div, out, positive_int
 from hwsim.arch.dataflow import Dataflow, mapping, ofmap_drain_writes, operand_passes
@@ -34,7 +32,9 @@ _LAST_CYCLE_OFFSET = 1
 class SystolicResult:
     """Cost of one GEMM (or an array of GEMMs) on a systolic array, without memory stalls.
 
-    Scalar inputs give plain ``int``/``float`` fields; array inputs give arrays.
+    From :meth:`SystolicArray.gemm`, scalar inputs give plain ``int``/``float`` fields and array
+    inputs give arrays; :func:`systolic_gemm` leaves every field as it computed it (numpy arrays
+    or Python numbers).
     """
 
     cycles: Any  #: compute cycles (SCALE-Sim ``total_cycles`` with zero stalls)
@@ -64,8 +64,8 @@ class SystolicResult:
 
 
 def systolic_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: Any, n: Any
-                  ) -> dict[str, np.ndarray]:
-    """Array-valued core of :meth:`SystolicArray.gemm` (fields of :class:`SystolicResult`).
+                  ) -> SystolicResult:
+    """Array-valued core of :meth:`SystolicArray.gemm` (fields not converted to Python scalars).
 
     Raises:
         ShapeError: a dimension or array size is not a positive integer.
@@ -88,20 +88,23 @@ def systolic_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: Any
     compute_util = used * mp.time_dim / (folds * pes * (per_fold + mp.util_extra_cols * (c - 1)))
     pa, pw, po = operand_passes(df, row_folds, col_folds)
     drain = ofmap_drain_writes(df, folds, r, c)
-    return {
-        "cycles": cycles,
-        "macs": macs,
-        "folds": folds,
+    return SystolicResult(
+        cycles=cycles,
+        macs=macs,
+        folds=folds,
         # over the cycles + 1 cycle slots (cycles is the last slot's index): <= 1 always.
         # SCALE-Sim's "Overall Util" divides by the index instead, > 1 for degenerate tiny GEMMs.
-        "utilization": macs / ((cycles + _LAST_CYCLE_OFFSET) * pes),
-        "mapping_efficiency": used / (folds * pes),
-        "compute_utilization": compute_util,
-        "sram_reads_ifmap": m * k * pa,
-        "sram_reads_filter": k * n * pw,
-        "sram_writes_ofmap": m * n * po + drain,
-        "ofmap_drain_writes": drain,
-    }
+        utilization=macs / ((cycles + _LAST_CYCLE_OFFSET) * pes),
+        mapping_efficiency=used / (folds * pes),
+        compute_utilization=compute_util,
+        sram_reads_ifmap=m * k * pa,
+        sram_reads_filter=k * n * pw,
+        sram_writes_ofmap=m * n * po + drain,
+        ofmap_drain_writes=drain,
+    )
+
+
+_FIELDS = tuple(f.name for f in fields(SystolicResult))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,4 +127,4 @@ class SystolicArray:
     def gemm(self, m: Any, k: Any, n: Any) -> SystolicResult:
         """Compute-only cost of ``A[m, k] @ W[k, n]`` (SCALE-Sim-exact cycles and SRAM counts)."""
         res = systolic_gemm(self.rows, self.cols, self.dataflow, m, k, n)
-        return SystolicResult(**{key: out(v) for key, v in res.items()})
+        return SystolicResult(*(out(getattr(res, name)) for name in _FIELDS))

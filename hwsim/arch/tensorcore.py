@@ -14,6 +14,7 @@ inputs re-fetched once per thread-block tile (``block_m x block_n``, CUTLASS' de
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,25 @@ from hwsim.arch._util import ceil_div, positive_float, positive_int
 from hwsim.arch.energy import OperandBits
 from hwsim.errors import FormatError
 
-__all__ = ["throughput_factor", "tensorcore_gemm"]
+__all__ = ["TensorCoreResult", "throughput_factor", "tensorcore_gemm"]
+
+
+@dataclass(frozen=True, slots=True)
+class TensorCoreResult:
+    """Compute schedule and operand traffic of one GEMM (or an array of GEMMs) on tensor cores."""
+
+    cycles: Any  #: compute cycles (waves x k-steps x MMA cycles + pipeline latency)
+    macs: Any  #: ``M * K * N``
+    folds: Any  #: thread-block tiles (``block_m x block_n``)
+    occupancy: Any  #: output tiles / (waves x units)
+    utilization: Any  #: macs / (cycles x peak MACs per cycle)
+    sram_reads_ifmap: Any  #: A elements fed to the MMAs
+    sram_reads_filter: Any  #: W elements fed to the MMAs
+    sram_writes_ofmap: Any  #: output elements written
+    #: passes over (ifmap, filter, ofmap): inputs re-fetched once per thread-block column/row
+    operand_passes: tuple[Any, Any, Any]
+    psum_live: Any  #: partial sums live in shared buffers (0: they stay in registers)
+    mac_units: Any  #: multipliers at 1x throughput
 
 
 def throughput_factor(throughput: Mapping[int, float], a: OperandBits, w: OperandBits) -> float:
@@ -42,7 +61,7 @@ def throughput_factor(throughput: Mapping[int, float], a: OperandBits, w: Operan
 
 def tensorcore_gemm(m: Any, k: Any, n: Any, *, mma_m: Any, mma_n: Any, mma_k: Any, units: Any,
                     mma_cycles: Any, speedup: float, pipeline_latency_cycles: Any,
-                    block_m: Any, block_n: Any) -> dict[str, np.ndarray]:
+                    block_m: Any, block_n: Any) -> TensorCoreResult:
     """Compute cycles, occupancy, utilization and operand traffic of one GEMM (vectorized)."""
     m, k, n = positive_int("m", m), positive_int("k", k), positive_int("n", n)
     tm, tn, tk = positive_int("mma_m", mma_m), positive_int("mma_n", mma_n), positive_int("mma_k", mma_k)
@@ -56,16 +75,16 @@ def tensorcore_gemm(m: Any, k: Any, n: Any, *, mma_m: Any, mma_n: Any, mma_k: An
     macs = m * k * n
     peak = units * tm * tn * tk / per_mma  # MACs per cycle
     bm, bn = positive_int("block_m", block_m), positive_int("block_n", block_n)
-    return {
-        "cycles": compute,
-        "macs": macs,
-        "folds": ceil_div(m, bm) * ceil_div(n, bn),
-        "occupancy": tiles / (waves * units),
-        "utilization": macs / (compute * peak),
-        "sram_reads_ifmap": tiles * k_steps * tm * tk,
-        "sram_reads_filter": tiles * k_steps * tk * tn,
-        "sram_writes_ofmap": tiles * tm * tn,
-        "passes": (ceil_div(n, bn), ceil_div(m, bm), np.ones_like(tiles)),
-        "psum_live": np.zeros_like(tiles),  # accumulators stay in registers: no spills
-        "mac_units": units * tm * tn * tk / positive_float("mma_cycles", mma_cycles),
-    }
+    return TensorCoreResult(
+        cycles=compute,
+        macs=macs,
+        folds=ceil_div(m, bm) * ceil_div(n, bn),
+        occupancy=tiles / (waves * units),
+        utilization=macs / (compute * peak),
+        sram_reads_ifmap=tiles * k_steps * tm * tk,
+        sram_reads_filter=tiles * k_steps * tk * tn,
+        sram_writes_ofmap=tiles * tm * tn,
+        operand_passes=(ceil_div(n, bn), ceil_div(m, bm), np.ones_like(tiles)),
+        psum_live=np.zeros_like(tiles),  # accumulators stay in registers: no spills
+        mac_units=units * tm * tn * tk / positive_float("mma_cycles", mma_cycles),
+    )

@@ -13,23 +13,48 @@ from typing import Any
 
 import numpy as np
 
+from hwsim.arch._util import ceil_div
 from hwsim.arch.bitserial import bitserial_gemm, weight_cycles
 from hwsim.arch.dataflow import Dataflow, mapping, operand_passes
-from hwsim.arch._util import ceil_div
 from hwsim.arch.energy import OperandBits
-from hwsim.arch.systolic import systolic_gemm
+from hwsim.arch.systolic import SystolicResult, systolic_gemm
 from hwsim.arch.tensorcore import tensorcore_gemm, throughput_factor
+from hwsim.errors import FormatError
 
-__all__ = ["SystolicUnit", "BitSerialUnit", "TensorCoreUnit", "Unit"]
+__all__ = ["UnitCost", "SystolicUnit", "BitSerialUnit", "TensorCoreUnit", "Unit"]
 
 
-def _traffic(dataflow: Dataflow, rows: Any, cols: Any, m: Any, k: Any, n: Any, res: dict[str, Any]
-             ) -> None:
-    """Adds SRAM passes per operand and the live partial-sum count to ``res``."""
+@dataclass(frozen=True, slots=True)
+class UnitCost:
+    """What a compute unit reports for a GEMM (arrays broadcast like the inputs): its schedule and
+    the operand traffic the memory and energy models price (:class:`hwsim.arch.Accelerator`)."""
+
+    compute_cycles: Any  #: cycles with an ideal memory system
+    macs: Any  #: useful multiply-accumulates, ``M * K * N``
+    folds: Any  #: tiles the unit executes one after the other (double-buffering granularity)
+    utilization: Any  #: macs / (compute cycles x MAC units)
+    sram_reads_ifmap_words: Any  #: A elements read from the ifmap SRAM
+    sram_reads_filter_words: Any  #: W elements read from the filter SRAM
+    sram_writes_ofmap_words: Any  #: output words written (SCALE-Sim's count, os drain included)
+    ofmap_drain_writes_words: Any  #: of those, os drain accounting that moves no data
+    #: SRAM passes over (ifmap, filter, ofmap): an operand that does not fit is re-fetched per pass
+    operand_passes: tuple[Any, Any, Any]
+    psum_live_words: Any  #: partial sums live at once while the passes accumulate
+    weight_passes: Any = 1  #: cycles per weight of a bit-serial PE (its MAC energy is paid per pass)
+
+
+def _array_cost(res: SystolicResult, dataflow: Dataflow, rows: Any, cols: Any, m: Any, k: Any, n: Any,
+                weight_passes: Any = 1) -> UnitCost:
+    """A systolic schedule plus its SRAM passes per operand and the live partial-sum count."""
     mp = mapping(dataflow, np.asarray(m), np.asarray(k), np.asarray(n))
-    res["passes"] = operand_passes(dataflow, ceil_div(mp.rows_dim, np.asarray(rows)),
-                                   ceil_div(mp.cols_dim, np.asarray(cols)))
-    res["psum_live"] = mp.time_dim * np.minimum(mp.cols_dim, np.asarray(cols))
+    passes = operand_passes(dataflow, ceil_div(mp.rows_dim, np.asarray(rows)),
+                            ceil_div(mp.cols_dim, np.asarray(cols)))
+    return UnitCost(compute_cycles=res.cycles, macs=res.macs, folds=res.folds, utilization=res.utilization,
+                    sram_reads_ifmap_words=res.sram_reads_ifmap, sram_reads_filter_words=res.sram_reads_filter,
+                    sram_writes_ofmap_words=res.sram_writes_ofmap,
+                    ofmap_drain_writes_words=res.ofmap_drain_writes, operand_passes=passes,
+                    psum_live_words=mp.time_dim * np.minimum(mp.cols_dim, np.asarray(cols)),
+                    weight_passes=weight_passes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,10 +71,9 @@ class SystolicUnit:
     def mac_units(self) -> Any:
         return np.asarray(self.rows) * np.asarray(self.cols)
 
-    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> dict[str, Any]:
+    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> UnitCost:
         res = systolic_gemm(self.rows, self.cols, self.dataflow, m, k, n)
-        _traffic(self.dataflow, self.rows, self.cols, m, k, n, res)
-        return res
+        return _array_cost(res, self.dataflow, self.rows, self.cols, m, k, n)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,22 +96,18 @@ class BitSerialUnit:
     def mac_units(self) -> Any:
         return np.asarray(self.rows) * np.asarray(self.cols)
 
-    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> dict[str, Any]:
+    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> UnitCost:
         cpw = self.w_cycles_per_weight
         if isinstance(cpw, str):  # "terms": the weight format's own worst-case term count
             cpw = _terms_or_width(w)
         res = bitserial_gemm(self.rows, self.cols, self.dataflow, m, k, n, w.element_bits,
                              self.w_bits_per_cycle, cycles_per_weight=cpw)
-        res["weight_passes"] = res.pop("passes")
-        _traffic(self.dataflow, self.rows, self.cols, m, k, n, res)
-        return res
+        return _array_cost(res.array, self.dataflow, self.rows, self.cols, m, k, n, res.weight_passes)
 
 
 def _terms_or_width(w: OperandBits) -> int | None:
     """Worst-case terms of the weight format, or None (the width rule) when it has no codes to
     decompose: inline bit-width tables, fp32 (wider than any code table), GEMM-level schemes."""
-    from hwsim.errors import FormatError
-
     if w.source is None:
         return None
     try:
@@ -119,14 +139,16 @@ class TensorCoreUnit:
         return (np.asarray(self.units) * np.asarray(self.mma_m) * np.asarray(self.mma_n)
                 * np.asarray(self.mma_k) / np.asarray(self.mma_cycles, dtype=np.float64))
 
-    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> dict[str, Any]:
+    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> UnitCost:
         speed = throughput_factor(dict(self.throughput), a, w)
         res = tensorcore_gemm(m, k, n, mma_m=self.mma_m, mma_n=self.mma_n, mma_k=self.mma_k,
                               units=self.units, mma_cycles=self.mma_cycles, speedup=speed,
                               pipeline_latency_cycles=self.pipeline_latency_cycles,
                               block_m=self.block_m, block_n=self.block_n)
-        res.pop("mac_units")
-        return res
+        return UnitCost(compute_cycles=res.cycles, macs=res.macs, folds=res.folds, utilization=res.utilization,
+                        sram_reads_ifmap_words=res.sram_reads_ifmap, sram_reads_filter_words=res.sram_reads_filter,
+                        sram_writes_ofmap_words=res.sram_writes_ofmap, ofmap_drain_writes_words=0,
+                        operand_passes=res.operand_passes, psum_live_words=res.psum_live)
 
 
 Unit = SystolicUnit | BitSerialUnit | TensorCoreUnit

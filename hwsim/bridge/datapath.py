@@ -18,8 +18,12 @@ buffers are shared with the original (no copy of the weights), and
   RNNs, ``nn.MultiheadAttention``, ``einsum``, functional ``linear``/``conv`` calls outside a
   simulated layer) run unchanged in fp32 and are listed in :attr:`Simulation.unsupported`.
 
-Every executed GEMM is recorded as ``(layer, kind, m, k, n, a_format, w_format)`` with a count;
-:meth:`Simulation.report` costs them on the accelerator (:mod:`hwsim.bridge.report`).
+Every executed GEMM is recorded (:class:`~hwsim.bridge.records.GemmRecord`: layer, kind, m, k, n,
+the two operands with the format objects they were quantized with, and a count);
+:meth:`Simulation.report` hands the records and a :class:`~hwsim.bridge.records.RunSummary` to
+:func:`hwsim.bridge.report.build_report`, which costs them on the accelerator. A Linear layer's GEMM
+runs through its :class:`~hwsim.bridge.gemm.GemmStrategy`, chosen once when the simulation is built
+(quantize both operands, or a GEMM-level scheme such as ``weights="llm_int8"``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import copy
 import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -36,38 +40,35 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
+from hwsim.arch.config import accelerator as _catalog_accelerator
+from hwsim.bridge.gemm import GemmStrategy, QuantizedGemm
+from hwsim.bridge.gemm import accumulate as _accumulate
+from hwsim.bridge.gemm import quantize as _quantize
+from hwsim.bridge.ksort import ksort_permutations, permute_qk
+from hwsim.bridge.llm_int8 import LlmInt8Gemm
+from hwsim.bridge.records import (
+    GemmRecord,
+    Operand,
+    RunSummary,
+    Unsupported,
+    fp32_operand,
+)
+from hwsim.bridge.report import Report, build_report, record_table
+from hwsim.catalog import get_format
 from hwsim.errors import FormatError, HwsimError
 from hwsim.numerics.format import Format
 from hwsim.numerics.protocol import NumberFormat
 
-__all__ = ["simulate", "Simulation", "LayerFormats", "SimLinear", "SimConv2d", "resolve_format"]
+__all__ = ["simulate", "SimConfig", "Simulation", "LayerFormats", "SimLinear", "SimConv2d", "resolve_format",
+           "Unsupported"]
 
 #: Format names that mean "leave the tensor as it is" (fp32 datapath, no quantization pass).
 _IDENTITY = {None, "fp32", "none"}
 
 
-@dataclass(frozen=True, slots=True)
-class LlmInt8Scheme:
-    """LLM.int8() as a GEMM-level scheme for ``nn.Linear`` (``weights="llm_int8"``): bitsandbytes'
-    ``Linear8bitLt`` -- vector-wise int8 (per-row activation, per-output-channel weight absmax
-    scales), activation columns with any ``|x| >= threshold`` computed in ``dtype`` with the
-    dequantized int8 weights (LLM.int8() arXiv 2208.07339 §3; arithmetic:
-    :func:`hwsim.numerics.outlier.llm_int8_matmul`, torch twin :mod:`hwsim.bridge.llm_int8`).
-    The layer's own activation format does not apply: the scheme quantizes its input itself.
-    Recorded GEMMs: the int8 part ``(M, K, N)`` as ``llm_int8 x llm_int8`` (int8 operands to the
-    cost model) and the outlier part ``(M, outlier columns, N)`` as ``fp16 x fp16``. Conv2d layers
-    run in fp32 and are listed as unsupported (the scheme is defined for Linear layers)."""
-
-    threshold: float = 6.0
-    dtype: str = "float16"
-    name: str = "llm_int8"
-    # operand description for the cost model (hwsim.arch.energy.operand_bits)
-    element_bits: int = 8
-    bits_per_element: float = 8.0
-    is_float_element: bool = False
-    exp_bits: int = 0
-    man_bits: int = 7
-    block_size: int | None = 0
+#: GEMM-level schemes a Linear layer's weights may name instead of a format: each builds the
+#: layer's GEMM strategy (they quantize the layer's activations themselves)
+SCHEMES: dict[str, Callable[[], GemmStrategy]] = {"llm_int8": LlmInt8Gemm}
 
 
 def resolve_format(spec: str | Format | None) -> Format | None:
@@ -75,18 +76,27 @@ def resolve_format(spec: str | Format | None) -> Format | None:
 
     Raises:
         FormatError: unknown name (the message lists the known formats).
+        HwsimError: a GEMM-level scheme (``"llm_int8"``) where a format is needed.
     """
-    if isinstance(spec, Format) or isinstance(spec, NumberFormat | LlmInt8Scheme):  # any format family
+    if isinstance(spec, Format) or isinstance(spec, NumberFormat):  # any format family
         return None if spec.name == "fp32" else spec
-    if isinstance(spec, str) and spec == "llm_int8":
-        return LlmInt8Scheme()
     if spec is None or (isinstance(spec, str) and spec.lower() in _IDENTITY):
         return None
     if not isinstance(spec, str):
         raise FormatError(f"format must be a catalog name, a hwsim Format or None, got {spec!r}")
-    import hwsim
+    if spec in SCHEMES:
+        raise HwsimError(f"{spec!r} is a GEMM-level scheme for a Linear layer, not a format; give it as "
+                         f"weights (it quantizes that layer's activations itself)")
+    return get_format(spec)
 
-    return hwsim.format(spec)
+
+def _resolve_weights(spec: Any) -> tuple[Format | None, GemmStrategy | None]:
+    """Weights: a format (as :func:`resolve_format`), a GEMM-level scheme's name or the scheme."""
+    if isinstance(spec, str) and spec in SCHEMES:
+        return None, SCHEMES[spec]()
+    if isinstance(spec, GemmStrategy):
+        return None, spec
+    return resolve_format(spec), None
 
 
 def _name(fmt: Format | None) -> str:
@@ -101,26 +111,34 @@ class LayerFormats:
     activations: Format | None
     kv_cache: Format | None  #: K in attention (and V unless ``v_cache`` differs)
     v_cache: Format | None
+    #: a GEMM-level scheme that runs this layer's Linear GEMM instead of quantizing W and x
+    scheme: GemmStrategy | None = None
+
     @property
     def names(self) -> tuple[str, str]:
-        return _name(self.activations), _name(self.weights)
+        w = self.scheme.name if self.scheme is not None else _name(self.weights)
+        return _name(self.activations), w
 
 
 @dataclass(frozen=True, slots=True)
-class Unsupported:
-    """A layer or op that ran in fp32 because hwsim cannot simulate it."""
+class SimConfig:
+    """Everything :func:`simulate` is told, in one value (arguments as :func:`simulate`).
 
-    name: str
-    op: str
-    reason: str
+    Formats may be catalog names, format objects or ``None``; they are resolved once, when the
+    :class:`Simulation` is built.
+    """
 
-
-def _quantize(fmt: Format | None, x: torch.Tensor, axis: int) -> torch.Tensor:
-    """``fmt.quantize`` on a torch tensor (float32 result cast back to x's dtype)."""
-    if fmt is None:
-        return x
-    y = fmt.quantize(x.detach(), axis=axis)
-    return y if y.dtype == x.dtype else y.to(x.dtype)
+    weights: Any = "mxfp4"
+    activations: Any = "mxfp8_e4m3"
+    accelerator: Any = "mx-systolic-32"
+    kv_cache: Any = "activations"
+    v_cache: Any = "kv_cache"
+    accumulate: Any = None
+    acc_block: int = 32
+    skip: tuple[str, ...] = ()
+    overrides: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    attention: bool = True
+    ksort: bool | str = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -141,47 +159,25 @@ class _SimLayer(nn.Module):
 
 
 class SimLinear(_SimLayer):
-    """``nn.Linear`` on the simulated datapath: ``y = Q_a(x) @ Q_w(W)^T + b``, both along K."""
+    """``nn.Linear`` on the simulated datapath: its :class:`~hwsim.bridge.gemm.GemmStrategy` (by
+    default ``y = Q_a(x) @ Q_w(W)^T + b``, both along K) prepares the weight once and runs each call."""
 
-    def __init__(self, name: str, linear: nn.Linear, formats: LayerFormats, sim: Simulation):
+    def __init__(self, name: str, linear: nn.Linear, formats: LayerFormats, sim: Simulation,
+                 gemm: GemmStrategy):
         super().__init__(name, formats, sim)
         self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.gemm = gemm
         with torch.no_grad():
-            if isinstance(formats.weights, LlmInt8Scheme):
-                from hwsim.bridge.llm_int8 import quantize_weight
-
-                codes, scale = quantize_weight(linear.weight.detach())
-                self.register_buffer("w_codes", codes, persistent=False)
-                self.register_buffer("w_scale", scale, persistent=False)
-            else:
-                self.register_buffer("weight", _quantize(formats.weights, linear.weight.detach(), -1),
-                                     persistent=False)
+            for key, t in gemm.prepare(linear.weight.detach()).items():
+                self.register_buffer(key, t, persistent=False)
         self.bias = linear.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sim = self._sim
-        k = x.shape[-1]
-        m = x.numel() // max(k, 1)
-        scheme = self.formats.weights
-        if isinstance(scheme, LlmInt8Scheme):
-            from hwsim.bridge.llm_int8 import llm_int8_linear
-
-            with sim._inside():
-                y, info = llm_int8_linear(x, self.w_codes, self.w_scale, self.bias, threshold=scheme.threshold,
-                                          dtype=scheme.dtype, return_info=True)
-            sim._record(self.layer_name, "linear", m, k, self.out_features, (scheme.name, scheme.name), 1)
-            n_out = int(info["outlier_cols"].numel())
-            if n_out:
-                sim._record(self.layer_name + ".outliers", "linear", m, n_out, self.out_features,
-                            ("fp16", "fp16"), 1)
-            return y
-        sim._record(self.layer_name, "linear", m, k, self.out_features, self.formats, 1)
-        xq = sim._quant_act(x, self.formats.activations, -1)
-        with sim._inside():
-            if sim.accumulate is None:
-                return F.linear(xq, self.weight, self.bias)
-            y = _accumulate(xq, self.weight.t(), sim.accumulate, sim.acc_block)
-            return y if self.bias is None else y + self.bias
+        y, gemms = self.gemm.forward(x, self._buffers, self.bias, sim)
+        for suffix, m, k, n, a, w in gemms:
+            sim._record(self.layer_name + suffix, "linear", m, k, n, a, w, 1)
+        return y
 
 
 class SimConv2d(_SimLayer):
@@ -212,13 +208,14 @@ class SimConv2d(_SimLayer):
         (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
         ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
         wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-        with sim._inside():
+        with sim.inside():
             cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # [B, K, L]
         cols = cols.transpose(1, 2)  # [B, L, K]
         k = cols.shape[-1]
-        sim._record(self.layer_name, "conv2d", nb * cols.shape[1], k, self.out_channels, self.formats, 1)
-        cq = sim._quant_act(cols, self.formats.activations, -1)
-        with sim._inside():
+        a, w = sim._operands(self.formats)
+        sim._record(self.layer_name, "conv2d", nb * cols.shape[1], k, self.out_channels, a, w, 1)
+        cq = sim.quantize_activation(cols, self.formats.activations, -1)
+        with sim.inside():
             if sim.accumulate is None:
                 y = cq @ self.weight.t()
             else:
@@ -227,17 +224,6 @@ class SimConv2d(_SimLayer):
                 y = y + self.bias
             y = y.transpose(1, 2).reshape(nb, self.out_channels, ho, wo)
         return y if batched else y.squeeze(0)
-
-
-def _accumulate(a: torch.Tensor, b: torch.Tensor, acc: Format, block: int) -> torch.Tensor:
-    """``a @ b`` with partial sums of ``block`` products rounded to ``acc`` and summed in ``acc``."""
-    k = a.shape[-1]
-    out = None
-    for s in range(0, k, block):
-        part = acc.quantize(torch.matmul(a[..., s:s + block], b[..., s:s + block, :]).float())
-        out = part if out is None else acc.quantize(out + part)
-    assert out is not None
-    return out.to(a.dtype)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -297,42 +283,41 @@ class Simulation:
     Build it with :func:`simulate`.
     """
 
-    def __init__(self, model: nn.Module, *, weights: Any, activations: Any, accelerator: Any,
-                 kv_cache: Any = "activations", accumulate: Any = None, acc_block: int = 32,
-                 skip: Iterable[str] = (), overrides: Mapping[str, Mapping[str, Any] | None] | None = None,
-                 attention: bool = True, ksort: bool | str = False, v_cache: Any = "kv_cache"):
-        import hwsim
-
-        self.weights = resolve_format(weights)
-        self.activations = resolve_format(activations)
-        self.kv_cache = self.activations if kv_cache == "activations" else resolve_format(kv_cache)
-        self.v_cache = self.kv_cache if v_cache == "kv_cache" else resolve_format(v_cache)
-        self.accumulate = resolve_format(accumulate)
-        for role, f in (("activations", self.activations), ("kv_cache", self.kv_cache),
-                        ("v_cache", self.v_cache), ("accumulate", self.accumulate)):
-            if isinstance(f, LlmInt8Scheme):
-                raise HwsimError(f"{role}='llm_int8': LLM.int8() is a scheme for a Linear layer's GEMM; "
+    def __init__(self, model: nn.Module, config: SimConfig):
+        self.config = config
+        self.weights, self.scheme = _resolve_weights(config.weights)
+        roles = {}
+        for role in ("activations", "kv_cache", "v_cache", "accumulate"):
+            spec = getattr(config, role)
+            if isinstance(spec, str) and spec in SCHEMES:
+                raise HwsimError(f"{role}={spec!r}: a GEMM-level scheme for a Linear layer's GEMM; "
                                  f"give it as weights (it quantizes that layer's activations itself)")
-        if acc_block < 1:
-            raise HwsimError(f"acc_block={acc_block} must be >= 1")
-        self.acc_block = int(acc_block)
-        self.accelerator = accelerator if not isinstance(accelerator, str) else hwsim.accelerator(accelerator)
-        self.skip = tuple(skip)
-        self.overrides = dict(overrides or {})
-        self.attention = attention
+            roles[role] = spec
+        self.activations = resolve_format(roles["activations"])
+        self.kv_cache = self.activations if roles["kv_cache"] == "activations" else resolve_format(roles["kv_cache"])
+        self.v_cache = self.kv_cache if roles["v_cache"] == "kv_cache" else resolve_format(roles["v_cache"])
+        self.accumulate = resolve_format(roles["accumulate"])
+        if config.acc_block < 1:
+            raise HwsimError(f"acc_block={config.acc_block} must be >= 1")
+        self.acc_block = int(config.acc_block)
+        acc = config.accelerator
+        self.accelerator = _catalog_accelerator(acc) if isinstance(acc, str) else acc
+        self.skip = tuple(config.skip)
+        self.overrides = dict(config.overrides or {})
+        self.attention = config.attention
         self.gemms: dict[tuple, int] = {}
         self.unsupported: list[Unsupported] = []
         self.layer_formats: dict[str, LayerFormats] = {}
+        self._ops: dict[int, Operand] = {}  # one Operand per format object (records group by it)
         self._depth = 0  # > 0 inside a simulated layer's own torch calls
         self._passthrough = 0  # > 0 inside an unsupported module (runs as it is)
         self._names: list[str] = []
         self._last_act: tuple | None = None
         self._mode: _GemmMode | None = None
-        self._default = LayerFormats(self.weights, self.activations, self.kv_cache, self.v_cache)
+        self._default = LayerFormats(self.weights, self.activations, self.kv_cache, self.v_cache, self.scheme)
         self._ksort: dict[str, Any] = {}
-        if ksort:
-            from hwsim.bridge.ksort import ksort_permutations
-
+        if config.ksort:
+            ksort = config.ksort
             self._ksort = ksort_permutations(model, **({"layout": ksort} if isinstance(ksort, str) else {}))
             if not self._ksort:
                 raise HwsimError("ksort=True: the model has no attention module K-sort knows "
@@ -359,23 +344,35 @@ class Simulation:
             if bad:
                 raise HwsimError(f"override {pattern!r}: unknown key(s) {bad}; "
                                  "allowed: weights, activations, kv_cache, v_cache")
+            weights, scheme = _resolve_weights(ov["weights"]) if "weights" in ov else (fmts.weights, fmts.scheme)
             fmts = LayerFormats(
-                resolve_format(ov["weights"]) if "weights" in ov else fmts.weights,
+                weights,
                 resolve_format(ov["activations"]) if "activations" in ov else fmts.activations,
                 resolve_format(ov["kv_cache"]) if "kv_cache" in ov else fmts.kv_cache,
                 resolve_format(ov["v_cache"]) if "v_cache" in ov else
-                resolve_format(ov["kv_cache"]) if "kv_cache" in ov else fmts.v_cache)
+                resolve_format(ov["kv_cache"]) if "kv_cache" in ov else fmts.v_cache,
+                scheme)
         return fmts
 
-    def format_objects(self) -> dict[str, Any]:
-        """Every format this simulation uses, by the name its GEMM records carry (formats built in
-        code have no catalog entry, so the cost model resolves them through this)."""
-        out: dict[str, Any] = {}
-        for fmts in [self._default, *getattr(self, "layer_formats", {}).values()]:
-            for f in (fmts.weights, fmts.activations, fmts.kv_cache, fmts.v_cache):
-                if f is not None:
-                    out[f.name] = f
-        return out
+    def _operand(self, fmt: Any) -> Operand:
+        """The one :class:`Operand` of a format object (``None``: fp32)."""
+        if fmt is None:
+            return fp32_operand()
+        op = self._ops.get(id(fmt))
+        if op is None:
+            op = self._ops[id(fmt)] = Operand(fmt.name, fmt)
+        return op
+
+    def _operands(self, fmts: LayerFormats) -> tuple[Operand, Operand]:
+        """(activation, weight) operands of a layer that quantizes both."""
+        return self._operand(fmts.activations), self._operand(fmts.weights)
+
+    def _strategy(self, fmts: LayerFormats) -> GemmStrategy:
+        """The layer's Linear GEMM: its scheme, or quantize both operands with their formats."""
+        if fmts.scheme is not None:
+            return fmts.scheme
+        a, w = self._operands(fmts)
+        return QuantizedGemm(fmts.weights, fmts.activations, a, w)
 
     def _build(self, model: nn.Module) -> nn.Module:
         # a new module tree sharing every parameter and buffer with the original
@@ -391,9 +388,9 @@ class Simulation:
                 fmts = self.formats_for(full)
                 self.layer_formats[full] = fmts or fp32
                 if type(child) is nn.Linear:
-                    setattr(mod, cname, SimLinear(full, child, fmts or fp32, self))
-                elif type(child) is nn.Conv2d and fmts is not None and isinstance(fmts.weights, LlmInt8Scheme):
-                    self._unsupported_module(full, child, "llm_int8 is a scheme for Linear layers; Conv2d")
+                    setattr(mod, cname, SimLinear(full, child, fmts or fp32, self, self._strategy(fmts or fp32)))
+                elif type(child) is nn.Conv2d and fmts is not None and fmts.scheme is not None:
+                    self._unsupported_module(full, child, f"{fmts.scheme.name} is a scheme for Linear layers; Conv2d")
                 elif type(child) is nn.Conv2d:
                     if child.groups == 1 and child.padding_mode == "zeros" and not isinstance(child.padding, str):
                         setattr(mod, cname, SimConv2d(full, child, fmts or fp32, self))
@@ -456,20 +453,22 @@ class Simulation:
         self.gemms.clear()
         self.unsupported = [u for u in self.unsupported if not u.reason.startswith("functional")]
 
-    def _inside(self) -> _Inside:
+    def inside(self) -> _Inside:
+        """Context: torch calls made by the simulator itself bypass the GEMM mode."""
         return _Inside(self)
 
-    def _record(self, name: str, kind: str, m: int, k: int, n: int, fmts: LayerFormats | tuple[str, str],
+    def _record(self, name: str, kind: str, m: int, k: int, n: int, a: Operand, w: Operand,
                 count: int) -> None:
-        a, w = fmts.names if isinstance(fmts, LayerFormats) else fmts
         key = (name, kind, int(m), int(k), int(n), a, w)
         self.gemms[key] = self.gemms.get(key, 0) + int(count)
 
-    def _quant_act(self, x: torch.Tensor, fmt: Format | None, axis: int) -> torch.Tensor:
+    def quantize_activation(self, x: torch.Tensor, fmt: Format | None, axis: int) -> torch.Tensor:
+        """``fmt.quantize(x)`` along ``axis``; q/k/v (and gate/up) projections reading the same
+        tensor reuse one result."""
         if fmt is None:
             return x
         last = self._last_act
-        with self._inside():
+        with self.inside():
             version = None if x.is_inference() else x._version  # inference tensors have no counter
             # q/k/v (and gate/up) projections read the same tensor: quantize it once
             if last is not None and last[0] is x and last[1] == version and last[2] is fmt and last[3] == axis:
@@ -493,7 +492,7 @@ class Simulation:
         return fmts
 
     def _matmul(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        with self._inside():
+        with self.inside():
             if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dim() < 2 or b.dim() < 2:
                 self._unsupported_op("matmul with a vector operand")
                 return torch.matmul(a, b)
@@ -510,7 +509,7 @@ class Simulation:
             m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
             batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
             self._record(self._current() + ".matmul", "matmul", m, k, n,
-                         (_name(fmts.activations), _name(wf)), math.prod(batch))
+                         self._operand(fmts.activations), self._operand(wf), math.prod(batch))
             if self.accumulate is None:
                 return torch.matmul(aq, bq)
             return _accumulate(aq, bq, self.accumulate, self.acc_block)
@@ -518,7 +517,7 @@ class Simulation:
     def _sdpa(self, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
               enable_gqa=False) -> torch.Tensor:
         """``F.scaled_dot_product_attention`` as QK^T and PV GEMMs on quantized operands."""
-        with self._inside():
+        with self.inside():
             fmts = self._fmts_here()
             name = self._current()
             if enable_gqa and k.shape[-3] != q.shape[-3]:
@@ -527,8 +526,6 @@ class Simulation:
                 v = v.repeat_interleave(rep, dim=-3)
             ks = self._ksort.get(name)
             if ks is not None:  # K-sort (arXiv 2403.20137): the same channel order for q and k
-                from hwsim.bridge.ksort import permute_qk
-
                 q, k = permute_qk(q, k, ks)
             L, E, S, Ev = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
             batch = math.prod(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]))
@@ -551,26 +548,36 @@ class Simulation:
             pq = _quantize(fmts.activations, p, -1)
             vq = _quantize(fmts.v_cache, v, -2)  # PV reduces over the key positions
             out = torch.matmul(pq, vq)
-            self._record(name + ".qk", "attention", L, E, S, (_name(fmts.activations), _name(fmts.kv_cache)), batch)
-            self._record(name + ".pv", "attention", L, S, Ev, (_name(fmts.activations), _name(fmts.v_cache)), batch)
+            act = self._operand(fmts.activations)
+            self._record(name + ".qk", "attention", L, E, S, act, self._operand(fmts.kv_cache), batch)
+            self._record(name + ".pv", "attention", L, S, Ev, act, self._operand(fmts.v_cache), batch)
             return out
 
     # ---- results ----------------------------------------------------------------------------
+    def gemm_records(self) -> list[GemmRecord]:
+        """Every distinct executed GEMM with its operands' format objects and its count."""
+        return [GemmRecord(layer, kind, m, k, n, a, w, count)
+                for (layer, kind, m, k, n, a, w), count in self.gemms.items()]
+
     def records(self):
         """Every distinct executed GEMM: DataFrame ``layer, kind, m, k, n, a_format, w_format, count``."""
-        import pandas as pd
+        return record_table(self.gemm_records())
 
-        cols = ["layer", "kind", "m", "k", "n", "a_format", "w_format"]
-        return pd.DataFrame([(*key, c) for key, c in self.gemms.items()], columns=[*cols, "count"])
+    def summary(self) -> RunSummary:
+        """The run's formats by name, its main operands and what ran unsimulated (plain data)."""
+        kv = _name(self.kv_cache) if self.v_cache is self.kv_cache else f"{_name(self.kv_cache)}/{_name(self.v_cache)}"
+        strategy = self._strategy(self._default)
+        return RunSummary(weights=self._default.names[1], activations=_name(self.activations), kv_cache=kv,
+                          accumulate=_name(self.accumulate), a=self._operand(self.activations),
+                          w=strategy.weight_operand, unsupported=tuple(self.unsupported))
 
     def report(self, *, metric_name: str = "", metric: float | None = None,
                baseline_metric: float | None = None, metrics: Mapping[str, float] | None = None,
-               model_name: str = "", notes: Iterable[str] = ()):
+               model_name: str = "", notes: Iterable[str] = ()) -> Report:
         """Cost every recorded GEMM on the accelerator: a :class:`~hwsim.bridge.report.Report`."""
-        from hwsim.bridge.report import build_report
-
-        return build_report(self, metric_name=metric_name, metric=metric, baseline_metric=baseline_metric,
-                            metrics=dict(metrics or {}), model_name=model_name, notes=list(notes))
+        return build_report(self.gemm_records(), self.summary(), self.accelerator, metric_name=metric_name,
+                            metric=metric, baseline_metric=baseline_metric, metrics=dict(metrics or {}),
+                            model_name=model_name, notes=list(notes))
 
 
 class _Inside:
@@ -597,6 +604,8 @@ def simulate(model: nn.Module, weights: str | Format | None = "mxfp4",
              v_cache: str | Format | None = "kv_cache") -> Simulation:
     """Put ``model`` on the simulated datapath of ``accelerator`` (see the module docstring).
 
+    The keywords become one :class:`SimConfig` (``Simulation(model, config)`` takes it directly).
+
     Args:
         model: any ``nn.Module`` (left unchanged; the simulation shares its parameters).
         weights, activations: catalog format names or :class:`Format` objects; ``None`` or
@@ -619,6 +628,7 @@ def simulate(model: nn.Module, weights: str | Format | None = "mxfp4",
     Raises:
         FormatError / AcceleratorNotFound: unknown names (the message lists the known ones).
     """
-    return Simulation(model, weights=weights, activations=activations, accelerator=accelerator,
-                      kv_cache=kv_cache, accumulate=accumulate, acc_block=acc_block, skip=skip,
-                      overrides=overrides, attention=attention, ksort=ksort, v_cache=v_cache)
+    config = SimConfig(weights=weights, activations=activations, accelerator=accelerator, kv_cache=kv_cache,
+                       v_cache=v_cache, accumulate=accumulate, acc_block=acc_block, skip=tuple(skip),
+                       overrides=dict(overrides or {}), attention=attention, ksort=ksort)
+    return Simulation(model, config)

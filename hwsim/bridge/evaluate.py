@@ -73,13 +73,15 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
     ``evaluate``. ``skip`` adds module-name patterns to the model's default ones (SmolLM2:
     ``lm_head``) unless ``default_skip=False``. Other arguments as :func:`hwsim.bridge.simulate`.
     """
-    from hwsim.bridge.datapath import simulate
+    from hwsim.bridge.datapath import SimConfig, Simulation
 
     spec, module, name = _spec_and_model(model, evaluate, metric_name)
     base = baseline(model, size=size, evaluate=evaluate, metric_name=metric_name, progress=baseline_progress)
     patterns = (tuple(spec.skip) if default_skip else ()) + tuple(skip or ())
-    sim = simulate(module, weights, activations, accelerator, kv_cache=kv_cache, accumulate=accumulate,
-                   skip=patterns, overrides=overrides, attention=attention, v_cache=v_cache, ksort=ksort)
+    config = SimConfig(weights=weights, activations=activations, accelerator=accelerator, kv_cache=kv_cache,
+                       v_cache=v_cache, accumulate=accumulate, skip=patterns, overrides=dict(overrides or {}),
+                       attention=attention, ksort=ksort)
+    sim = Simulation(module, config)
     res = spec.evaluate(sim.model, size=size, progress=progress, reference=base.outputs)
     notes = list(spec.notes) + [f"evaluation size {size!r}: {spec.sizes.get(size, size)}"]
     if patterns:
@@ -113,14 +115,15 @@ def compare(model: Any, formats: Iterable[str], *, activations: Any = "same",
 def plot_compare(table, path: str | Path, *, metric_name: str, title: str = "",
                  higher_is_better: bool = True) -> Path:
     """Accuracy vs energy: one point per format, the fp32 baseline as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # the OO API: a Figure with its own Agg canvas, so library code never picks a global backend
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = Figure(figsize=(6.4, 4.4))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.scatter(table["energy_uj"], table[metric_name], color="C0", zorder=3)
     for _, row in table.iterrows():
         label = row["weights"] if row["weights"] == row["activations"] else f"W {row['weights']} / A {row['activations']}"
@@ -136,5 +139,4 @@ def plot_compare(table, path: str | Path, *, metric_name: str, title: str = "",
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -14,12 +14,13 @@ same steps with torch ops whose results do not depend on the device or on a BLAS
 float16 is emulated by casting (``.to(torch.float16)`` rounds to nearest even on CPU and CUDA); no
 arithmetic runs in float16, so CPU tensors work with any torch that has the dtype.
 
-How the datapath uses it (``hwsim/bridge/datapath.py``, ``SimLinear`` for an ``llm_int8`` layer)::
+How the datapath uses it: :class:`LlmInt8Gemm` is the GEMM strategy
+(:class:`hwsim.bridge.gemm.GemmStrategy`) of every Linear layer simulated with ``weights="llm_int8"``::
 
-    # __init__: quantize the Linear's weight [N, K] once
-    self.w_codes, self.w_scale = quantize_weight(linear.weight.detach())
+    # prepare: quantize the Linear's weight [N, K] once
+    w_codes, w_scale = quantize_weight(linear.weight.detach())
     # forward: the activation x [..., K] and the Linear's bias [N] (or None)
-    y = llm_int8_linear(x, self.w_codes, self.w_scale, self.bias, threshold=6.0)   # [..., N], x.dtype
+    y = llm_int8_linear(x, w_codes, w_scale, bias, threshold=6.0)   # [..., N], x.dtype
 
 GEMM records: the int8 part is an ``(M, K, N)`` int8 x int8 GEMM and the outlier part an
 ``(M, len(outlier_cols), N)`` fp16 GEMM (``return_info=True`` gives the columns).
@@ -27,14 +28,23 @@ GEMM records: the int8 part is an ``(M, K, N)`` int8 x int8 GEMM and the outlier
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
+from hwsim.arch.energy import OperandBits
+from hwsim.bridge.gemm import Gemm, GemmContext
+from hwsim.bridge.records import Operand, catalog_operand
 from hwsim.errors import FormatError
 from hwsim.numerics.llm_int8 import LLM_INT8_DEQUANT, LLM_INT8_RECIP
 
-__all__ = ["quantize_weight", "vectorwise_quant", "llm_int8_linear"]
+__all__ = ["quantize_weight", "vectorwise_quant", "llm_int8_linear", "LlmInt8Gemm", "INT8_OPERAND"]
+
+#: the int8 GEMM's operands as the cost model sees them: 8-bit integer codes, no shared block scale
+#: (the per-row / per-column absmax scales are applied after the GEMM, LLM.int8() §3.2)
+INT8_OPERAND = Operand("llm_int8", OperandBits(is_float=False, exp_bits=0, man_bits=7, element_bits=8,
+                                               bits_per_element=8.0))
 
 _DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
@@ -118,3 +128,41 @@ def llm_int8_linear(x: torch.Tensor, w_codes: torch.Tensor, w_scale: torch.Tenso
     if return_info:
         return y, {"outlier_cols": cols, "row_scale": sca, "x_codes": ca, "int32": c.to(torch.int64)}
     return y
+
+
+class LlmInt8Gemm:
+    """LLM.int8() as the GEMM strategy of a Linear layer (``weights="llm_int8"``): bitsandbytes'
+    ``Linear8bitLt`` -- vector-wise int8 (per-row activation, per-output-channel weight absmax
+    scales), activation columns with any ``|x| >= threshold`` computed in ``dtype`` with the
+    dequantized int8 weights (LLM.int8() arXiv 2208.07339 §3; :func:`llm_int8_linear`).
+    The layer's activation format does not apply: the scheme quantizes its input itself.
+    Recorded GEMMs: the int8 part ``(M, K, N)`` as ``llm_int8 x llm_int8`` (:data:`INT8_OPERAND`)
+    and, when a column crosses the threshold, the outlier part ``(M, outlier columns, N)`` as
+    ``fp16 x fp16`` (suffix ``.outliers``). Defined for Linear layers only."""
+
+    __slots__ = ("threshold", "dtype", "name", "weight_operand")
+
+    def __init__(self, threshold: float = 6.0, dtype: str = "float16"):
+        self.threshold, self.dtype = threshold, dtype
+        self.name = INT8_OPERAND.name
+        self.weight_operand = INT8_OPERAND
+
+    def prepare(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
+        codes, scale = quantize_weight(weight)
+        return {"w_codes": codes, "w_scale": scale}
+
+    def forward(self, x: torch.Tensor, buffers: Mapping[str, torch.Tensor], bias: torch.Tensor | None,
+                ctx: GemmContext) -> tuple[torch.Tensor, list[Gemm]]:
+        k = x.shape[-1]
+        m = x.numel() // max(k, 1)
+        codes = buffers["w_codes"]
+        with ctx.inside():
+            y, info = llm_int8_linear(x, codes, buffers["w_scale"], bias, threshold=self.threshold,
+                                      dtype=self.dtype, return_info=True)
+        n = codes.shape[0]
+        gemms: list[Gemm] = [("", m, k, n, INT8_OPERAND, INT8_OPERAND)]
+        n_out = int(info["outlier_cols"].numel())
+        if n_out:
+            fp16 = catalog_operand("fp16")
+            gemms.append((".outliers", m, n_out, n, fp16, fp16))
+        return y, gemms

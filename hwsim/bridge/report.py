@@ -13,20 +13,21 @@ activation formats (``Accelerator.area_um2``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hwsim.bridge.datapath import Simulation
+from hwsim.bridge.records import GemmRecord, RunSummary
 
-__all__ = ["Report", "build_report", "cost_gemms"]
+__all__ = ["Report", "build_report", "cost_gemms", "RECORD_COLUMNS"]
+
+#: the columns of a GEMM record table (``Simulation.records()``)
+RECORD_COLUMNS = ["layer", "kind", "m", "k", "n", "a_format", "w_format", "count"]
 
 #: per-instance cost columns copied from GemmCost
 _COST = ["cycles", "compute_cycles", "stall_cycles", "utilization", "macs", "energy_mac_pj", "energy_rf_pj",
@@ -36,19 +37,31 @@ _TOTALS = ["cycles", "energy_pj", "energy_mac_pj", "energy_rf_pj", "energy_sram_
            "macs", "dram_read_bytes", "dram_write_bytes"]
 
 
-def cost_gemms(records: pd.DataFrame, accelerator: Any, formats: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Add cost columns to a GEMM record table (``layer, kind, m, k, n, a_format, w_format, count``);
-    ``formats`` resolves format names that are not catalog entries (formats built in code)."""
-    known = dict(formats or {})
-    df = records.reset_index(drop=True).copy()
-    for col in _COST:
-        df[col] = np.zeros(len(df), dtype=np.float64)
-    for (a_fmt, w_fmt), idx in df.groupby(["a_format", "w_format"], sort=False).groups.items():
-        rows = df.loc[idx]
-        cost = accelerator.gemm(rows["m"].to_numpy(np.int64), rows["k"].to_numpy(np.int64),
-                                rows["n"].to_numpy(np.int64), known.get(a_fmt, a_fmt), known.get(w_fmt, w_fmt))
+def record_table(records: Sequence[GemmRecord]) -> pd.DataFrame:
+    """The GEMM records as a table: ``layer, kind, m, k, n, a_format, w_format, count``."""
+    return pd.DataFrame([(r.layer, r.kind, r.m, r.k, r.n, r.a.name, r.w.name, r.count) for r in records],
+                        columns=RECORD_COLUMNS)
+
+
+def cost_gemms(records: Sequence[GemmRecord], accelerator: Any) -> pd.DataFrame:
+    """The record table of ``records`` with cost columns added: one vectorized
+    ``accelerator.gemm`` call per distinct operand pair, on the operands' own format objects."""
+    df = record_table(records)
+    costs = {col: np.zeros(len(df), dtype=np.float64) for col in _COST}
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, r in enumerate(records):
+        groups.setdefault((id(r.a), id(r.w)), []).append(i)
+    for idx in groups.values():
+        first = records[idx[0]]
+        rows = np.asarray(idx, dtype=np.int64)
+        cost = accelerator.gemm(np.asarray([records[i].m for i in idx], dtype=np.int64),
+                                np.asarray([records[i].k for i in idx], dtype=np.int64),
+                                np.asarray([records[i].n for i in idx], dtype=np.int64),
+                                first.a.format, first.w.format)
         for col in _COST:
-            df.loc[idx, col] = np.broadcast_to(np.asarray(getattr(cost, col), dtype=np.float64), (len(idx),))
+            costs[col][rows] = np.broadcast_to(np.asarray(getattr(cost, col), dtype=np.float64), (len(idx),))
+    for col in _COST:
+        df[col] = costs[col]
     for col in ("cycles", "compute_cycles", "stall_cycles", "macs"):
         df[col] = df[col].astype(np.int64)
     df["bytes_moved"] = df["dram_read_bytes"] + df["dram_write_bytes"]
@@ -190,19 +203,17 @@ def _py(v: Any) -> Any:
     return v
 
 
-def build_report(sim: Simulation, *, metric_name: str, metric: float | None, baseline_metric: float | None,
-                 metrics: dict[str, float], model_name: str, notes: list[str]) -> Report:
-    from hwsim.bridge.datapath import _name
-
-    acc = sim.accelerator
-    known = sim.format_objects()
-    layers = cost_gemms(sim.records(), acc, known)
-    return Report(model=model_name, weights=_name(sim.weights), activations=_name(sim.activations),
-                  kv_cache=(_name(sim.kv_cache) if sim.v_cache is sim.kv_cache
-                            else f"{_name(sim.kv_cache)}/{_name(sim.v_cache)}"), accumulate=_name(sim.accumulate), accelerator=acc.name,
-                  clock_mhz=float(np.max(acc.clock_mhz)), layers=layers, metric_name=metric_name,
-                  metric=metric, baseline_metric=baseline_metric, metrics=metrics,
-                  unsupported=[{"name": u.name, "op": u.op, "reason": u.reason} for u in sim.unsupported],
-                  notes=notes, array_area_um2=float(np.max(acc.area_um2(
-                      known.get(_name(sim.activations), _name(sim.activations)),
-                      known.get(_name(sim.weights), _name(sim.weights))))))
+def build_report(records: Sequence[GemmRecord], run: RunSummary, accelerator: Any, *, metric_name: str = "",
+                 metric: float | None = None, baseline_metric: float | None = None,
+                 metrics: dict[str, float] | None = None, model_name: str = "",
+                 notes: Sequence[str] = ()) -> Report:
+    """Cost ``records`` on ``accelerator`` and wrap them with the run's summary and metrics."""
+    acc = accelerator
+    layers = cost_gemms(records, acc)
+    return Report(model=model_name, weights=run.weights, activations=run.activations, kv_cache=run.kv_cache,
+                  accumulate=run.accumulate, accelerator=acc.name, clock_mhz=float(np.max(acc.clock_mhz)),
+                  layers=layers, metric_name=metric_name, metric=metric, baseline_metric=baseline_metric,
+                  metrics=dict(metrics or {}),
+                  unsupported=[{"name": u.name, "op": u.op, "reason": u.reason} for u in run.unsupported],
+                  notes=list(notes),
+                  array_area_um2=float(np.max(acc.area_um2(run.a.format, run.w.format))))

@@ -85,14 +85,15 @@ def _short(el) -> str:
 
 def plot_tour(table: pd.DataFrame, path: Path, title: str = "") -> Path:
     """QSNR vs bits per element scatter (Pareto view) from a :func:`format_tour` table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # the OO API: a Figure with its own Agg canvas, so library code never picks a global backend
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     qcol = next(c for c in table.columns if c.startswith("qsnr_db"))
     t = table[np.isfinite(table[qcol])]
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig = Figure(figsize=(8, 5.5))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     families = {"mx": "tab:blue", "nvfp4": "tab:green", "msfp": "tab:purple", "int": "tab:orange"}
     for _, row in t.iterrows():
         color = next((c for p, c in families.items() if row["format"].startswith(p)), "tab:gray")
@@ -117,5 +118,4 @@ def plot_tour(table: pd.DataFrame, path: Path, title: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

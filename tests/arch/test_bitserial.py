@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import hwsim
 import hwsim.arch as arch
 from hwsim.arch.bitserial import bitserial_gemm, weight_passes
 from hwsim.arch.systolic import systolic_gemm
@@ -21,15 +22,15 @@ def test_weight_passes(bits: int, per_cycle: int, passes: int) -> None:
 @given(m=st.integers(1, 500), k=st.integers(1, 500), n=st.integers(1, 500),
        df=st.sampled_from(["ws", "is", "os"]), bits=st.integers(1, 16))
 def test_cycles_proportional_to_weight_bits(m: int, k: int, n: int, df: str, bits: int) -> None:
-    one = bitserial_gemm(16, 16, df, m, k, n, 1, 1)["cycles"]
-    assert bitserial_gemm(16, 16, df, m, k, n, bits, 1)["cycles"] == bits * one
-    assert one == systolic_gemm(16, 16, df, m, k, n)["cycles"]
+    one = bitserial_gemm(16, 16, df, m, k, n, 1, 1).cycles
+    assert bitserial_gemm(16, 16, df, m, k, n, bits, 1).cycles == bits * one
+    assert one == systolic_gemm(16, 16, df, m, k, n).cycles
 
 
 def test_low_bit_formats_show_speedup() -> None:
     acc = arch.accelerator("bitmod-like")
     shape = (512, 4096, 4096)
-    cyc = {w: acc.gemm(*shape, w_format=w).compute_cycles for w in ("int8", "int4", "fp6_e2m3", "mxfp4")}
+    cyc = {w: acc.gemm(*shape, w_format=hwsim.format(w)).compute_cycles for w in ("int8", "int4", "fp6_e2m3", "mxfp4")}
     assert cyc["int8"] == 2 * cyc["int4"]  # 4 vs 2 passes at 2 bits/cycle
     assert cyc["fp6_e2m3"] * 2 == cyc["int4"] * 3  # 3 passes
     assert cyc["mxfp4"] == cyc["int4"]
@@ -63,12 +64,12 @@ def test_bitmod_term_counts_from_paper() -> None:
     from hwsim.catalog import build_format
     from hwsim.arch.bitserial import weight_cycles
 
-    assert weight_cycles("int8") == 4
+    assert weight_cycles(hwsim.format("int8")) == 4
     assert weight_cycles(build_format("int", bits=6)) == 3
     for cb in _bitmod_types():
         assert weight_cycles(cb) == 2, cb.name
         assert weight_cycles(cb, "lod2") == 2, cb.name  # the paper's two leading-one detectors
-    assert weight_cycles("fp4_e2m1") == 2
+    assert weight_cycles(hwsim.format("fp4_e2m1")) == 2
 
 
 def test_bitmod_group_cycles_and_throughput() -> None:
@@ -91,12 +92,12 @@ def test_gemm_cycles_follow_term_counts() -> None:
     from hwsim.arch.bitserial import weight_cycles
 
     args = (32, 32, "ws", 512, 4096, 4096)
-    c8 = bitserial_gemm(*args, 8, 2, cycles_per_weight=weight_cycles("int8"))["cycles"]
-    c6 = bitserial_gemm(*args, 6, 2, cycles_per_weight=weight_cycles(build_format("int", bits=6)))["cycles"]
-    c4 = bitserial_gemm(*args, 4, 2, cycles_per_weight=weight_cycles(_bitmod_types()[0]))["cycles"]
+    c8 = bitserial_gemm(*args, 8, 2, cycles_per_weight=weight_cycles(hwsim.format("int8"))).cycles
+    c6 = bitserial_gemm(*args, 6, 2, cycles_per_weight=weight_cycles(build_format("int", bits=6))).cycles
+    c4 = bitserial_gemm(*args, 4, 2, cycles_per_weight=weight_cycles(_bitmod_types()[0])).cycles
     assert c8 * 3 == c6 * 4 and c8 == 2 * c4
     # for two's complement integers the bit-width model is the Booth count
-    assert c8 == bitserial_gemm(*args, 8, 2)["cycles"]
+    assert c8 == bitserial_gemm(*args, 8, 2).cycles
 
 
 def test_unit_override_with_codebook_weights() -> None:
@@ -110,7 +111,7 @@ def test_unit_override_with_codebook_weights() -> None:
     base = arch.accelerator("bitmod-like")
     terms = arch.accelerator("bitmod-like", w_cycles_per_weight=cpw)
     shape = (512, 4096, 4096)
-    int8 = base.gemm(*shape, w_format="int8")
+    int8 = base.gemm(*shape, w_format=hwsim.format("int8"))
     fp4 = terms.gemm(*shape, w_format=bitmod4)
     assert int8.compute_cycles == 2 * fp4.compute_cycles
     assert base.unit.w_cycles_per_weight is None  # the default stays the bit-width model
@@ -121,8 +122,8 @@ def test_term_model_differs_from_bits_for_minifloats() -> None:
     from hwsim.arch.bitserial import weight_cycles
 
     assert weight_passes(6, 2) == 3
-    assert weight_cycles("fp6_e2m3") == 4
-    assert weight_cycles("fp6_e2m3", "csd") == 3
+    assert weight_cycles(hwsim.format("fp6_e2m3")) == 4
+    assert weight_cycles(hwsim.format("fp6_e2m3"), "csd") == 3
 
 
 def test_bad_cycles_per_weight() -> None:
@@ -139,10 +140,12 @@ def test_terms_mode_takes_each_weight_formats_own_term_count():
     terms = hwsim.accelerator("bitmod-like", w_cycles_per_weight="terms")
     for w, by_hand in (("int8", 4), ("fp6_e2m3", 4), ("bitmod4", 2), ("fp4_e2m1", 2)):
         fixed = hwsim.accelerator("bitmod-like", w_cycles_per_weight=by_hand)
-        assert int(terms.gemm(16, 256, 128, "fp16", w).cycles) == int(fixed.gemm(16, 256, 128, "fp16", w).cycles), w
+        fp16, wf = hwsim.format("fp16"), hwsim.format(w)
+        assert int(terms.gemm(16, 256, 128, fp16, wf).cycles) == int(fixed.gemm(16, 256, 128, fp16, wf).cycles), w
     inline = {"kind": "int", "bits": 6}  # no codes to decompose: the width rule (6 bits / 2 per cycle)
     width = hwsim.accelerator("bitmod-like")
-    assert int(terms.gemm(16, 256, 128, "fp16", inline).cycles) == int(width.gemm(16, 256, 128, "fp16", inline).cycles)
+    fp16 = hwsim.format("fp16")
+    assert int(terms.gemm(16, 256, 128, fp16, inline).cycles) == int(width.gemm(16, 256, 128, fp16, inline).cycles)
 
 
 def test_w_cycles_per_weight_rejects_unknown_words(tmp_path):
@@ -162,9 +165,10 @@ def test_terms_mode_keeps_the_width_rule_where_no_codes_exist():
     """fp32 operands (skipped layers, fp32 K/V) and GEMM-level schemes have no code table to
     decompose: the width rule applies instead of an error."""
     import hwsim
-    from hwsim.bridge.datapath import LlmInt8Scheme
+    from hwsim.bridge.llm_int8 import INT8_OPERAND
 
     terms = hwsim.accelerator("bitmod-like", w_cycles_per_weight="terms")
     width = hwsim.accelerator("bitmod-like")
-    for w in ("fp32", LlmInt8Scheme()):
-        assert int(terms.gemm(8, 64, 64, "fp16", w).cycles) == int(width.gemm(8, 64, 64, "fp16", w).cycles)
+    fp16 = hwsim.format("fp16")
+    for w in (hwsim.format("fp32"), INT8_OPERAND.format):
+        assert int(terms.gemm(8, 64, 64, fp16, w).cycles) == int(width.gemm(8, 64, 64, fp16, w).cycles)

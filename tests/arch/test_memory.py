@@ -14,24 +14,24 @@ def test_traffic_fits_vs_refetch_by_hand() -> None:
     # A[100, 50] int8 = 5000 B; W[50, 40] = 2000 B; O[100, 40] = 4000 B.
     ones = (1, 1, 1)
     fits = dram_traffic(100, 50, 40, (3, 1, 1), ones, 4, (8, 8, 8), psum_live=0)
-    assert fits["dram_reads_ifmap_bytes"] == 5000  # fits in 8 KiB: fetched once
+    assert fits.reads_ifmap_bytes == 5000  # fits in 8 KiB: fetched once
     small = dram_traffic(100, 50, 40, (3, 1, 1), ones, 4, (1, 1, 8), psum_live=0)
-    assert small["dram_reads_ifmap_bytes"] == 15000  # 1 KiB: re-fetched on each of 3 passes
-    assert small["dram_reads_filter_bytes"] == 2000  # one pass only
+    assert small.reads_ifmap_bytes == 15000  # 1 KiB: re-fetched on each of 3 passes
+    assert small.reads_filter_bytes == 2000  # one pass only
     # ofmap needs 5 passes, 2000 live psums x 4 B = 8000 B > 1 KiB: 4 spills written + read
     spill = dram_traffic(100, 50, 40, (1, 1, 5), ones, 4, (8, 8, 1), psum_live=2000)
-    assert spill["dram_writes_ofmap_bytes"] == 4000 + 4 * 100 * 40 * 4
-    assert spill["dram_reads_ofmap_bytes"] == 4 * 100 * 40 * 4
+    assert spill.writes_ofmap_bytes == 4000 + 4 * 100 * 40 * 4
+    assert spill.reads_ofmap_bytes == 4 * 100 * 40 * 4
 
 
 def test_double_buffering_by_hand() -> None:
     # 1000 compute cycles over 10 folds, 4000 bytes at 8 B/cycle = 500 DRAM cycles.
     db = memory_bound_cycles(1000, 10, 4000, 8, double_buffered=True)
-    assert db["cycles"] == 1000 + 50  # hidden behind compute except one fold's share
+    assert db.cycles == 1000 + 50  # hidden behind compute except one fold's share
     sb = memory_bound_cycles(1000, 10, 4000, 8, double_buffered=False)
-    assert sb["cycles"] == 1500
+    assert sb.cycles == 1500
     bw_bound = memory_bound_cycles(1000, 10, 40000, 8, double_buffered=True)
-    assert bw_bound["cycles"] == 5000 + 500 and bw_bound["stall_cycles"] == 4500
+    assert bw_bound.cycles == 5000 + 500 and bw_bound.stall_cycles == 4500
 
 
 @settings(max_examples=100, deadline=None)

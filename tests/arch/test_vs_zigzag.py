@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pytest
 
+import hwsim
 import hwsim.arch as arch
 
 REF = json.loads((Path(__file__).parent / "data" / "zigzag_reference.json").read_text())
@@ -83,7 +84,7 @@ def test_layer_and_configuration_mirror_zigzag() -> None:
 def test_mac_energy_exact_at_zigzag_unit_energy(name: str) -> None:
     """With ZigZag's 0.04 pJ per MAC, hwsim's MAC energy is ZigZag's, to the last bit."""
     acc = arch.accelerator(name, e_mac_pj=REF["accelerator"]["mac_energy_pj"])
-    assert acc.gemm(M, K, N, "int8", "int8").energy_mac_pj == ZZ["mac"]
+    assert acc.gemm(M, K, N, hwsim.format("int8"), hwsim.format("int8")).energy_mac_pj == ZZ["mac"]
 
 
 def test_same_data_moved(cost: arch.GemmCost) -> None:
