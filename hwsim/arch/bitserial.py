@@ -65,11 +65,6 @@ def weight_cycles(w_format: Any, method: str | None = None) -> int:
     """
     from hwsim.numerics.bitserial import max_terms  # lazy: numerics loads on first use
 
-    if isinstance(w_format, str):  # a catalog name (format or codebook): numerics takes objects only
-        from hwsim.catalog import format_names, get_format, load_codebooks
-
-        cbs = load_codebooks()
-        w_format = cbs[w_format] if w_format in cbs and w_format not in format_names() else get_format(w_format)
     return max(max_terms(w_format, method), 1)
 
 
