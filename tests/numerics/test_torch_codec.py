@@ -81,7 +81,7 @@ def midpoints(fmt) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # the exact oracle (docs/numerics.md transcribed with Fractions)
 # ----------------------------------------------------------------------------------------------
-def hash32(seed: int, index: int) -> int:
+def hash32(index: int, seed: int) -> int:
     """The random bits of element ``index``: the numba kernels' one definition (checked against
     an independent numpy transcription of the doc in test_reference.py)."""
     return int(hash32_kernel(index, seed & 0xFFFFFFFF))
@@ -170,7 +170,7 @@ def oracle_block(fmt, x: np.ndarray) -> np.ndarray:
             s = min(oracle_elem(sel, amax / Fraction(el.max), RoundMode.EVEN, 0), Fraction(sel.max))
             scale = s if s > 0 else Fraction(sel.smallest_subnormal)
         for i, v in enumerate(blk):
-            r = hash32(fmt.seed, j + i)
+            r = hash32(j + i, fmt.seed)
             a = min(oracle_elem(el, abs(Fraction(float(v))) / scale, fmt.rounding, r), Fraction(el.max))
             neg = math.copysign(1.0, float(v)) < 0
             val = float(a * scale)  # exactly representable for the catalog formats
@@ -198,7 +198,7 @@ def test_plain_cast_vs_oracle(fmt, mode):
     for sat in (True, False):
         f = fmt.replace(rounding=mode, saturate=sat, seed=11)
         got = tn.quantize(f, torch.from_numpy(x))
-        r = [hash32(11, i) for i in range(len(x))]
+        r = [hash32(i, 11) for i in range(len(x))]
         want = np.array([oracle_cast(f.element, float(v), mode, sat, r[i]) for i, v in enumerate(x)],
                         np.float32)
         want_bits = bits(want)
@@ -235,7 +235,7 @@ def test_hash32_matches_numba():
     idx = torch.tensor([0, 1, 2, 12345, 2 ** 32 - 1, 2 ** 32 + 7, 2 ** 40 + 3], dtype=torch.int64)
     for seed in (0, 1, 0xDEADBEEF):
         got = tn._hash32(idx, seed).tolist()
-        assert got == [hash32(seed, int(i)) for i in idx]
+        assert got == [hash32(int(i), seed) for i in idx]
 
 
 def test_binary32_traits_match_float_element():
