@@ -29,9 +29,21 @@ from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.integer import encode_int
 from hwsim.numerics.minifloat import encode_float, float_significand, inf_code, nan_code
 from hwsim.numerics.rounding import bitlen, hash32, odd_significand
-from hwsim.numerics.types import (MODE_AWAY, MODE_CODE, MODE_EVEN, MODE_STOCHASTIC, MODE_ZERO, RULE_AMAX,
-                                  RULE_NONE, RULE_POW2, SPECIALS_FINITE, SPECIALS_FNUZ, SPECIALS_IEEE,
-                                  E8M0_BIAS, E8M0_NAN)
+from hwsim.numerics.types import (
+    E8M0_BIAS,
+    E8M0_NAN,
+    MODE_AWAY,
+    MODE_CODE,
+    MODE_EVEN,
+    MODE_STOCHASTIC,
+    MODE_ZERO,
+    RULE_AMAX,
+    RULE_NONE,
+    RULE_POW2,
+    SPECIALS_FINITE,
+    SPECIALS_FNUZ,
+    SPECIALS_IEEE,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from hwsim.numerics.format import FloatElement, Format

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics.types import (E8M0_BIAS, SPECIALS_CODE, SPECIALS_FINITE, RoundMode, ScaleRule,
-                                  Specials)
+from hwsim.numerics.types import E8M0_BIAS, SPECIALS_CODE, SPECIALS_FINITE, RoundMode, ScaleRule, Specials
 
 if TYPE_CHECKING:  # pragma: no cover
     from hwsim.numerics.encoded import Encoded

@@ -790,7 +790,7 @@ def _quantize(fmt: Format, x: Any, axis: int) -> torch.Tensor:
         out4 = _quantize_f32(fmt, x4, lay) if fast == "f32" else _quantize_f64(fmt, x4, lay, x32)
         out = _from4(lay, out4)
         return out.reshape(()) if scalar else out
-    code, scodes, ts, lay, scalar, nanb = _run(fmt, x, axis)
+    code, scodes, ts, lay, scalar, _ = _run(fmt, x, axis)
     s4 = None
     if scodes is not None:
         s4 = _scale_values(fmt, _scales_out(fmt, scodes), ts)
