@@ -104,9 +104,18 @@ def test_quantize_returns_float32_of_input_shape(fmt) -> None:
 
 
 def test_torch_round_trip_keeps_type(fmt) -> None:
+    """A torch tensor in, a float32 tensor of its shape on its device out, with the values of the
+    numpy path: both for the default CPU-tensor kernels and for the torch kernels forced on CPU
+    (an independent implementation of the core formats; docs/numerics.md, "Backends")."""
     torch = pytest.importorskip("torch")
+    from hwsim.numerics import torch_codec
+
     x = torch.randn(3, 40, generator=torch.Generator().manual_seed(0))
+    want = fmt.quantize(x.numpy())
     q = fmt.quantize(x)
-    assert isinstance(q, torch.Tensor) and q.dtype == torch.float32 and q.shape == x.shape
-    assert q.device == x.device
-    np.testing.assert_array_equal(q.numpy(), fmt.quantize(x.numpy()))
+    with torch_codec.torch_kernels():
+        qt = fmt.quantize(x)
+    for got in (q, qt):
+        assert isinstance(got, torch.Tensor) and got.dtype == torch.float32 and got.shape == x.shape
+        assert got.device == x.device
+        np.testing.assert_array_equal(got.numpy(), want)

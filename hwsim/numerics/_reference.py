@@ -2,11 +2,14 @@
 
 Everything here is computed on exact rationals (``int`` and :class:`fractions.Fraction`) and
 follows the spec text rule by rule; each function quotes the rule it implements. It is the test
-oracle of the fast paths (numba kernels, torch bridge) and must never import them: it reads only
+oracle of the fast paths (numba kernels, torch codec) and never imports their arithmetic: it reads only
 the public *fields* of a :class:`~hwsim.numerics.format.Format` (``element.exp_bits``,
 ``man_bits``, ``bias``, ``specials``, ``bits``, ``frac_bits``, ``encoding``; ``block_size``,
 ``scale_rule``, ``scale_element``, ``tensor_scale``, ``rounding``, ``saturate``, ``seed``) and
-re-derives every limit (max, emax, NaN codes) from the spec.
+re-derives every limit (max, emax, NaN codes) from the spec. The one thing it shares with the
+kernels is the stochastic-rounding bit source :func:`hash32` (a definition, not a rounding
+decision): :func:`hwsim.numerics.rounding.hash32` run as plain Python, checked in the tests
+against an independent numpy transcription of docs/numerics.md.
 
 Specs cited:
     - OCP 8-bit Floating Point Specification (OFP8) v1.0, 2023, §4 (E4M3 / E5M2 encodings).
@@ -32,7 +35,10 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import FormatError
+from hwsim.numerics.rounding import hash32 as _kernel_hash32
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials
+
+_hash32_py = _kernel_hash32.py_func  # plain Python: the oracle runs without compiling kernels
 
 __all__ = [
     "FloatTraits", "IntTraits", "FP32", "traits", "max_finite", "min_subnormal", "emax",
@@ -372,21 +378,11 @@ def e8m0_decode(byte: int) -> Value:
     return math.nan if byte == 0xFF else _pow2(int(byte) - 127)
 
 
-def hash32(seed: int, index: int) -> int:
-    """Stochastic-rounding random bits: lowbias32 (C. Wellons) of (seed, flat index).
-
-    ``h = (index * 0x9E3779B1 + seed * 0x85EBCA77 + 0x165667B1) mod 2^32`` (index reduced
-    mod 2^32), then ``h ^= h >> 16; h = h * 0x7FEB352D mod 2^32; h ^= h >> 15;
-    h = h * 0x846CA68B mod 2^32; h ^= h >> 16``.
-    """
-    m = 0xFFFFFFFF
-    h = ((index & m) * 0x9E3779B1 + seed * 0x85EBCA77 + 0x165667B1) & m
-    h ^= h >> 16
-    h = (h * 0x7FEB352D) & m
-    h ^= h >> 15
-    h = (h * 0x846CA68B) & m
-    h ^= h >> 16
-    return h
+def hash32(index: int, seed: int) -> int:
+    """Stochastic-rounding random bits of element ``index`` (C-order flat index) under ``seed``:
+    lowbias32 (C. Wellons) of an affine mix, all mod 2**32 (docs/numerics.md, "Stochastic
+    rounding random bits"). The kernels' one definition, run as plain Python (any int sizes)."""
+    return _hash32_py(index & 0xFFFFFFFF, seed & 0xFFFFFFFF)
 
 
 def _round_scale(S: FloatTraits, v: Fraction) -> int:
@@ -463,7 +459,7 @@ def ref_encode(fmt: Any, x: Any, axis: int = -1) -> tuple[np.ndarray, np.ndarray
     ax = _axis(x, axis)
 
     def rnd(i: tuple[int, ...]) -> int:
-        return hash32(seed, int(flat_index[i])) if mode is RoundMode.STOCHASTIC else 0
+        return hash32(int(flat_index[i]), seed) if mode is RoundMode.STOCHASTIC else 0
 
     rule = None if fmt.scale_rule is None else ScaleRule(fmt.scale_rule)
     scales = None

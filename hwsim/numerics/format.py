@@ -15,16 +15,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics.types import RoundMode, ScaleRule, Specials
+from hwsim.numerics.types import E8M0_BIAS, SPECIALS_CODE, SPECIALS_FINITE, RoundMode, ScaleRule, Specials
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hwsim.numerics.block import Encoded
+    from hwsim.numerics.encoded import Encoded
 
 __all__ = ["FloatElement", "IntElement", "Element", "Format", "ElementParams", "E8M0_BIAS"]
-
-#: OCP MX v1.0 §5.4.1: the E8M0 scale is an unsigned 8-bit exponent, bias 127, 0xFF = NaN.
-E8M0_BIAS = 127
-E8M0_NAN = 0xFF
 
 
 class ElementParams(NamedTuple):
@@ -36,16 +32,13 @@ class ElementParams(NamedTuple):
     bias: int
     max_exp_field: int  #: largest exponent field holding finite values
     max_man_top: int  #: largest mantissa field in that binade
-    specials: int  #: 0 ieee, 1 fn, 2 fnuz, 3 finite
+    specials: int  #: a SPECIALS_* code of :mod:`hwsim.numerics.types` (integers: SPECIALS_FINITE)
     code_bits: int  #: width of one code
     frac_bits: int  #: integers: value = k * 2**-frac_bits
     qmax: int  #: integers: largest magnitude k
     sign_magnitude: int  #: integers: 1 = sign-magnitude codes, 0 = two's complement
     max_mag: int  #: minifloats: magnitude code (code without sign) of the largest finite value
 
-
-#: kernel specials code; FNU runs as FN (its codes are the positive codes of the signed layout)
-_SPECIALS_CODE = {Specials.IEEE: 0, Specials.FN: 1, Specials.FNUZ: 2, Specials.FINITE: 3, Specials.FNU: 1}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,7 +134,7 @@ class FloatElement:
     def params(self) -> ElementParams:
         # kernel code width: the signed layout (an FNU code is the positive code of that layout)
         return ElementParams(0, self.man_bits, self.emin, self.bias, self.max_exp_field,
-                             self.max_man_top, _SPECIALS_CODE[self.specials],
+                             self.max_man_top, SPECIALS_CODE[self.specials],
                              1 + self.exp_bits + self.man_bits, 0, 0, 0,
                              (self.max_exp_field << self.man_bits) | self.max_man_top)
 
@@ -234,7 +227,7 @@ class IntElement:
     has_negative_zero = False
 
     def params(self) -> ElementParams:
-        return ElementParams(1, self.bits - 1, 0, 0, 0, 0, 3, self.bits, self.frac_bits,
+        return ElementParams(1, self.bits - 1, 0, 0, 0, 0, SPECIALS_FINITE, self.bits, self.frac_bits,
                              self.qmax, int(self.encoding == "sign_magnitude"), 0)
 
     def decode_code(self, code: int) -> float:
@@ -424,24 +417,24 @@ class Format:
 
         return replace_fields(self, changes)
 
-    # --- codec (implemented in hwsim.numerics.block) ------------------------------------------
+    # --- codec (implemented in hwsim.numerics.codec) ------------------------------------------
     def encode(self, x: Any, axis: int = -1) -> Encoded:
         """Real bit patterns: ``codes`` (uint8/uint16, shape of x), ``scales`` per block."""
-        from hwsim.numerics import block
+        from hwsim.numerics import codec
 
-        return block.encode(self, x, axis)
+        return codec.encode(self, x, axis)
 
     def decode(self, enc: Encoded) -> Any:
         """Values of an :class:`Encoded` as float32 (same array library and device)."""
-        from hwsim.numerics import block
+        from hwsim.numerics import codec
 
-        return block.decode(self, enc)
+        return codec.decode(self, enc)
 
     def quantize(self, x: Any, axis: int = -1) -> Any:
         """``decode(encode(x))`` in one fused pass: float32, same shape (and device for torch)."""
-        from hwsim.numerics import block
+        from hwsim.numerics import codec
 
-        return block.quantize(self, x, axis)
+        return codec.quantize(self, x, axis)
 
     def __str__(self) -> str:
         return self.name

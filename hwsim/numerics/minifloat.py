@@ -18,19 +18,18 @@ from __future__ import annotations
 import numba as nb
 
 from hwsim.numerics.rounding import round_div, round_shift
+from hwsim.numerics.types import MODE_ZERO, SPECIALS_FINITE, SPECIALS_FNUZ, SPECIALS_IEEE
 
-__all__ = ["encode_float", "nan_code", "inf_code", "float_significand", "IEEE", "FN", "FNUZ", "FINITE"]
-
-IEEE, FN, FNUZ, FINITE = 0, 1, 2, 3
+__all__ = ["encode_float", "nan_code", "inf_code", "float_significand"]
 
 
 @nb.njit(cache=True, inline="always")
 def nan_code(sign: int, M: int, bits: int, specials: int) -> int:
     """Canonical NaN: ieee quiet NaN (top mantissa bit), fn all ones, fnuz the sign bit alone."""
-    if specials == FNUZ:
+    if specials == SPECIALS_FNUZ:
         return 1 << (bits - 1)
     all_exp = ((1 << (bits - 1 - M)) - 1) << M
-    if specials == IEEE:
+    if specials == SPECIALS_IEEE:
         return (sign << (bits - 1)) | all_exp | ((1 << (M - 1)) if M > 0 else 0)
     return (sign << (bits - 1)) | all_exp | ((1 << M) - 1)
 
@@ -66,12 +65,12 @@ def encode_float(sign: int, X: int, lX: int, ex: int, S: int, lS: int, es: int,
             q = round_div(X, S << -sh, mode, r32)
     # q == 0 implies t == emin (any larger binade keeps q >= 2**M), so mag == 0 there
     mag = ((t + bias - 1) << M) + q
-    if specials == FNUZ and mag == 0:
+    if specials == SPECIALS_FNUZ and mag == 0:
         return 0  # FNUZ has no negative zero
     if mag > max_mag:
-        if saturate or specials == FINITE or (specials == IEEE and mode == 2):
+        if saturate or specials == SPECIALS_FINITE or (specials == SPECIALS_IEEE and mode == MODE_ZERO):
             mag = max_mag
-        elif specials == IEEE:
+        elif specials == SPECIALS_IEEE:
             return inf_code(sign, M, bits)
         else:
             return nan_code(sign, M, bits, specials)

@@ -15,12 +15,9 @@ import math
 
 import numba as nb
 
-from hwsim.numerics.types import RoundMode
+from hwsim.numerics.types import MODE_AWAY, MODE_EVEN, MODE_ZERO
 
-__all__ = ["MODE_CODE", "hash32", "bitlen", "round_shift", "round_div", "odd_significand"]
-
-#: small ints for the kernels, in RoundMode order
-MODE_CODE = {RoundMode.EVEN: 0, RoundMode.AWAY: 1, RoundMode.ZERO: 2, RoundMode.STOCHASTIC: 3}
+__all__ = ["hash32", "bitlen", "round_shift", "round_div", "odd_significand"]
 
 #: more dropped bits than this and the value is below 2**-16 quanta: 0 in every mode (X < 2**24)
 MAX_DROP = 40
@@ -65,17 +62,18 @@ def bitlen(v: int) -> int:
 def round_shift(X: int, d: int, mode: int, r32: int) -> int:
     """Round ``X / 2**d`` (X >= 0, X < 2**24 when d > 0) to an integer.
 
-    ``mode``: 0 even, 1 away, 2 zero, 3 stochastic (up iff ``r32 < floor(frac * 2**32)``).
+    ``mode``: a ``MODE_*`` code of :mod:`hwsim.numerics.types`; stochastic rounds up iff
+    ``r32 < floor(frac * 2**32)``.
     """
     if d <= 0:
         return X << -d
     if d > MAX_DROP:
         d = MAX_DROP
-    if mode == 0:  # add half - 1 plus the lsb of the kept part: ties go to even
+    if mode == MODE_EVEN:  # add half - 1 plus the lsb of the kept part: ties go to even
         return (X + (1 << (d - 1)) - 1 + ((X >> d) & 1)) >> d
-    if mode == 1:
+    if mode == MODE_AWAY:
         return (X + (1 << (d - 1))) >> d
-    if mode == 2:
+    if mode == MODE_ZERO:
         return X >> d
     rem = X & ((1 << d) - 1)
     frac32 = rem << (32 - d) if d <= 32 else rem >> (d - 32)
@@ -92,11 +90,11 @@ def round_div(N: int, den: int, mode: int, r32: int) -> int:
     q = int(float(N) / float(den))
     rem = N - q * den
     twice = rem << 1
-    if mode == 0:  # branch-free: up if past half, or exactly half and q odd
+    if mode == MODE_EVEN:  # branch-free: up if past half, or exactly half and q odd
         return q + (int(twice > den) | (int(twice == den) & (q & 1)))
-    if mode == 1:
+    if mode == MODE_AWAY:
         return q + int(twice >= den)
-    if mode == 2:
+    if mode == MODE_ZERO:
         return q
     # stochastic: floor(rem * 2**32 / den) by long division (rem < den < 2**62)
     frac32 = 0

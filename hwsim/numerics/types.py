@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["RoundMode", "Specials", "ScaleRule"]
+__all__ = ["RoundMode", "Specials", "ScaleRule", "MODE_CODE", "MODE_EVEN", "MODE_AWAY", "MODE_ZERO",
+           "MODE_STOCHASTIC", "SPECIALS_CODE", "SPECIALS_IEEE", "SPECIALS_FN", "SPECIALS_FNUZ",
+           "SPECIALS_FINITE", "RULE_CODE", "RULE_NONE", "RULE_POW2", "RULE_AMAX", "E8M0_BIAS", "E8M0_NAN"]
 
 
 class RoundMode(str, Enum):
@@ -52,3 +54,26 @@ class ScaleRule(str, Enum):
     #: scale = amax / element_max rounded (RNE) to the scale format, clamped to
     #: [smallest positive, max] of that format. NVFP4 (E4M3 scale), absmax-scaled integers (FP32 scale).
     AMAX = "amax"
+
+
+# ----------------------------------------------------------------------------------------------
+# kernel codes: plain module-level ints (numba folds global ints into compile-time constants)
+# ----------------------------------------------------------------------------------------------
+#: rounding-mode codes, in RoundMode order
+MODE_EVEN, MODE_AWAY, MODE_ZERO, MODE_STOCHASTIC = 0, 1, 2, 3
+MODE_CODE = {RoundMode.EVEN: MODE_EVEN, RoundMode.AWAY: MODE_AWAY, RoundMode.ZERO: MODE_ZERO,
+             RoundMode.STOCHASTIC: MODE_STOCHASTIC}
+
+#: special-value policy codes of the element kernels (integers run as FINITE: no Inf, no NaN)
+SPECIALS_IEEE, SPECIALS_FN, SPECIALS_FNUZ, SPECIALS_FINITE = 0, 1, 2, 3
+#: the one specials table; FNU runs as FN (its codes are the positive codes of the signed layout)
+SPECIALS_CODE = {Specials.IEEE: SPECIALS_IEEE, Specials.FN: SPECIALS_FN, Specials.FNUZ: SPECIALS_FNUZ,
+                 Specials.FINITE: SPECIALS_FINITE, Specials.FNU: SPECIALS_FN}
+
+#: OCP MX v1.0 §5.4.1: the E8M0 scale is an unsigned 8-bit exponent, bias 127, 0xFF = NaN.
+E8M0_BIAS = 127
+E8M0_NAN = 0xFF
+
+#: scale-rule codes (no scale, OCP MX pow2 / E8M0, amax rounded to a scale element)
+RULE_NONE, RULE_POW2, RULE_AMAX = 0, 1, 2
+RULE_CODE = {None: RULE_NONE, ScaleRule.POW2: RULE_POW2, ScaleRule.AMAX: RULE_AMAX}

@@ -1,11 +1,15 @@
 """Run a Format's codec through one array library (``numpy`` or ``torch``), numpy in and out.
 
 Tests parametrize over :data:`IMPLS` (STYLE P4): the same expected values (from the Fraction
-oracle or hand-derived) must come out of every path.
+oracle or hand-derived) must come out of every path. ``torch`` runs the torch kernels on CPU
+tensors (:func:`hwsim.numerics.torch_codec.torch_kernels`), not the numba kernels a CPU tensor
+gets by default, so that a bug in the torch kernels fails the ``[torch]`` cases.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -40,8 +44,22 @@ def to_np(a: Any) -> Any:
     return a
 
 
+@contextlib.contextmanager
+def kernels(impl: str) -> Iterator[None]:
+    """The kernels of ``impl``: torch tensors run the torch kernels even on CPU."""
+    if impl == "numpy":
+        yield
+        return
+    _torch()
+    from hwsim.numerics import torch_codec
+
+    with torch_codec.torch_kernels():
+        yield
+
+
 def encode(impl: str, fmt, x: np.ndarray, axis: int = -1) -> Encoded:
-    enc = fmt.encode(to_lib(impl, x), axis=axis)
+    with kernels(impl):
+        enc = fmt.encode(to_lib(impl, x), axis=axis)
     ts = to_np(enc.tensor_scale)
     return Encoded(to_np(enc.codes), to_np(enc.scales), None if ts is None else np.float32(ts),
                    enc.axis, enc.format, enc.meta)
@@ -51,8 +69,10 @@ def decode(impl: str, fmt, enc: Encoded) -> np.ndarray:
     lib = Encoded(to_lib(impl, enc.codes),
                   None if enc.scales is None else to_lib(impl, np.asarray(enc.scales)),
                   enc.tensor_scale, enc.axis, enc.format, enc.meta)
-    return to_np(fmt.decode(lib))
+    with kernels(impl):
+        return to_np(fmt.decode(lib))
 
 
 def quantize(impl: str, fmt, x: np.ndarray, axis: int = -1) -> np.ndarray:
-    return to_np(fmt.quantize(to_lib(impl, x), axis=axis))
+    with kernels(impl):
+        return to_np(fmt.quantize(to_lib(impl, x), axis=axis))

@@ -1,6 +1,6 @@
 """Stochastic rounding: unbiased, reproducible, and driven exactly by docs/numerics.md's hash32.
 
-r = hash32(seed, index), index = the element's C-order flat index in the caller's array; the
+r = hash32(index, seed), index = the element's C-order flat index in the caller's array; the
 magnitude rounds up iff r < floor(frac * 2^32). Only element roundings are stochastic.
 """
 
@@ -92,7 +92,7 @@ def test_reproducible(fmt, impl: str) -> None:
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("fmt", FORMATS, ids=ids)
 def test_bits_follow_hash32(fmt, impl: str) -> None:
-    """Every element's up/down decision equals the oracle's, which uses hash32(seed, C index);
+    """Every element's up/down decision equals the oracle's, which uses hash32(C index, seed);
     a non-contiguous (transposed) 3-D input and a non-default axis check the index rule."""
     rng = np.random.default_rng(3)
     base = (rng.normal(size=(40, 3, 2)) * 2.0 ** rng.integers(-3, 4, size=(40, 3, 2))).astype(np.float32)
@@ -120,7 +120,7 @@ def test_bits_follow_hash32_on_few_rows_of_whole_blocks(fmt) -> None:
 
 def test_bits_by_hand() -> None:
     """fp8_e4m3: x = 1 + k/64 lies between 1 + 8j/64 grid points; frac = (k mod 8)/8, and the
-    element at flat index i rounds up iff hash32(seed, i) < frac 2^32 (numpy transcription)."""
+    element at flat index i rounds up iff hash32(i, seed) < frac 2^32 (numpy transcription)."""
     seed = 99
     k = np.arange(1, 64)  # x in (1, 2): one binade, quantum 1/8
     x = (1 + k / 64.0).astype(np.float32)

@@ -1,10 +1,9 @@
-"""Torch path of the numerics (hwsim.bridge.torch_numerics) against docs/numerics.md.
+"""The torch kernels (hwsim.numerics.torch_codec) against docs/numerics.md.
 
 Three independent checks (STYLE P4/P5/P6):
 - a small exact oracle written here from the doc with ``fractions.Fraction``;
-- bit identity with the numpy/numba path (``fmt.quantize(np_array)``) over every catalog format,
-  every RoundMode, saturate on/off, several axes, odd lengths and edge values (skipped while the
-  numpy path is not there yet);
+- bit identity with the numba kernels (``fmt.quantize(np_array)``) over every catalog format,
+  every RoundMode, saturate on/off, several axes, odd lengths and edge values;
 - the fused ``quantize`` fast paths (float arithmetic) against ``decode(encode(x))`` (integer
   path), and CUDA against CPU when a GPU is present.
 """
@@ -22,10 +21,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import hwsim  # noqa: E402
-from hwsim.bridge import torch_numerics as tn  # noqa: E402
 from hwsim.catalog import core_formats  # noqa: E402
 from hwsim.errors import FormatError  # noqa: E402
-from hwsim.numerics.format import IntElement  # noqa: E402
+from hwsim.numerics import torch_codec as tn  # noqa: E402
+from hwsim.numerics.format import FloatElement, IntElement  # noqa: E402
+from hwsim.numerics.rounding import hash32 as hash32_kernel  # noqa: E402
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -33,18 +33,6 @@ pytestmark = pytest.mark.torch
 FORMATS = core_formats()
 MODES = list(RoundMode)
 HAS_CUDA = torch.cuda.is_available()
-
-
-def _numpy_path_ok() -> bool:
-    try:
-        hwsim.format("mxfp4").quantize(np.zeros(4, np.float32))
-        return True
-    except Exception:  # not written yet (ImportError/AttributeError) or mid-rewrite
-        return False
-
-
-NUMPY_OK = _numpy_path_ok()
-needs_numpy = pytest.mark.skipif(not NUMPY_OK, reason="numpy path of hwsim.numerics not available")
 
 
 def bits(a) -> np.ndarray:
@@ -93,14 +81,10 @@ def midpoints(fmt) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # the exact oracle (docs/numerics.md transcribed with Fractions)
 # ----------------------------------------------------------------------------------------------
-def hash32(seed: int, index: int) -> int:
-    M = 0xFFFFFFFF
-    h = ((index & M) * 0x9E3779B1 + seed * 0x85EBCA77 + 0x165667B1) & M
-    h ^= h >> 16
-    h = (h * 0x7FEB352D) & M
-    h ^= h >> 15
-    h = (h * 0x846CA68B) & M
-    return h ^ (h >> 16)
+def hash32(index: int, seed: int) -> int:
+    """The random bits of element ``index``: the numba kernels' one definition (checked against
+    an independent numpy transcription of the doc in test_reference.py)."""
+    return int(hash32_kernel(index, seed & 0xFFFFFFFF))
 
 
 def floor_log2(a: Fraction) -> int:
@@ -186,7 +170,7 @@ def oracle_block(fmt, x: np.ndarray) -> np.ndarray:
             s = min(oracle_elem(sel, amax / Fraction(el.max), RoundMode.EVEN, 0), Fraction(sel.max))
             scale = s if s > 0 else Fraction(sel.smallest_subnormal)
         for i, v in enumerate(blk):
-            r = hash32(fmt.seed, j + i)
+            r = hash32(j + i, fmt.seed)
             a = min(oracle_elem(el, abs(Fraction(float(v))) / scale, fmt.rounding, r), Fraction(el.max))
             neg = math.copysign(1.0, float(v)) < 0
             val = float(a * scale)  # exactly representable for the catalog formats
@@ -214,7 +198,7 @@ def test_plain_cast_vs_oracle(fmt, mode):
     for sat in (True, False):
         f = fmt.replace(rounding=mode, saturate=sat, seed=11)
         got = tn.quantize(f, torch.from_numpy(x))
-        r = [hash32(11, i) for i in range(len(x))]
+        r = [hash32(i, 11) for i in range(len(x))]
         want = np.array([oracle_cast(f.element, float(v), mode, sat, r[i]) for i, v in enumerate(x)],
                         np.float32)
         want_bits = bits(want)
@@ -246,11 +230,19 @@ def test_block_vs_oracle(fmt, mode):
     assert np.array_equal(bits(dec), bits(got))
 
 
-def test_hash32_matches_doc():
+def test_hash32_matches_numba():
+    """The torch hash kernel and the numba one give the same bits (index reduced mod 2**32)."""
     idx = torch.tensor([0, 1, 2, 12345, 2 ** 32 - 1, 2 ** 32 + 7, 2 ** 40 + 3], dtype=torch.int64)
     for seed in (0, 1, 0xDEADBEEF):
         got = tn._hash32(idx, seed).tolist()
-        assert got == [hash32(seed, int(i)) for i in idx]
+        assert got == [hash32(int(i), seed) for i in idx]
+
+
+def test_binary32_traits_match_float_element():
+    """The torch codec's binary32 traits (it does not import format.py) are FloatElement E8M23's."""
+    fp32 = FloatElement(exp_bits=8, man_bits=23, bias=127)
+    for name in tn._Binary32._fields:
+        assert getattr(tn._FP32, name) == getattr(fp32, name), name
 
 
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f.element.bits <= 8 and not f.is_scaled],
@@ -293,13 +285,6 @@ def _compare_encoded(en, et):
     assert en.axis == et.axis
 
 
-def _fp32_inf_only(fmt, x, qn, qt) -> bool:
-    """The known disagreement (see report): numpy passes Inf through an fp32 cast."""
-    bad = bits(qn) != bits(qt)
-    return fmt.element.bits > 16 and bool(np.all(np.isinf(x[bad])))
-
-
-@needs_numpy
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
 def test_bit_identical_with_numpy(fmt, mode):
@@ -317,8 +302,6 @@ def test_bit_identical_with_numpy(fmt, mode):
                 qt = tn.quantize(f, torch.from_numpy(x), ax)
                 assert qt.dtype == torch.float32 and tuple(qt.shape) == x.shape
                 if not np.array_equal(bits(qn), bits(qt)):
-                    if _fp32_inf_only(f, x, qn, qt):
-                        pytest.xfail("numpy fp32 cast keeps Inf; doc step 6 says +-max when saturating")
                     bad = np.nonzero(bits(qn) != bits(qt))
                     raise AssertionError(f"{f.name} {mode.value} sat={sat} axis={ax}: x={x[bad][:4]} "
                                          f"numpy={qn[bad][:4]} torch={qt.numpy()[bad][:4]}")
@@ -340,7 +323,6 @@ def _tensor_scale_variants(fmt):
     return [fmt.replace(tensor_scale=True)]
 
 
-@needs_numpy
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f.is_scaled], ids=lambda f: f.name)
 def test_tensor_scale_and_odd_axes_numpy(fmt):
     rng = np.random.default_rng(4)
@@ -431,13 +413,46 @@ def test_bridge_import_is_torch_free():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_format_methods_dispatch_torch():
-    if not NUMPY_OK:
-        pytest.skip("hwsim.numerics.block not available yet")
-    f = hwsim.format("mxfp8_e4m3")
-    x = torch.randn(4, 64)
-    assert torch.equal(f.quantize(x), tn.quantize(f, x))
-    assert torch.equal(f.decode(f.encode(x)), tn.quantize(f, x))
+def test_import_numerics_is_torch_free():
+    code = "import sys, hwsim.numerics; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("name", ["mxfp8_e4m3", "nvfp4", "int8_g32", "fp16", "fp32", "int8_tensor",
+                                  "mxint8", "bf16"])
+def test_cpu_tensors_same_kernels_choice(name):
+    """A CPU tensor runs the numba kernels in encode, decode and quantize alike (the default), and
+    gives the same tensors, dtypes and shapes as the forced torch kernels."""
+    f = hwsim.format(name).replace(seed=4)
+    x = torch.from_numpy(sample(np.random.default_rng(3), (3, 70), f.element.has_nan or f.is_scaled))
+    assert tn.host_kernels(x)
+    e = f.encode(x, 0)
+    q = f.quantize(x, 0)
+    d = f.decode(e)
+    with tn.torch_kernels():
+        assert not tn.host_kernels(x)
+        e2, q2, d2 = f.encode(x, 0), f.quantize(x, 0), f.decode(e)
+    assert tn.host_kernels(x)  # the setting is restored
+    for a, b in ((e.codes, e2.codes), (e.scales, e2.scales), (e.tensor_scale, e2.tensor_scale)):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert isinstance(a, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape
+            assert np.array_equal(bits(a) if a.dtype == torch.float32 else a.numpy(),
+                                  bits(b) if b.dtype == torch.float32 else b.numpy())
+    assert e.axis == e2.axis == 0
+    for a, b in ((q, q2), (d, d2), (q, d)):
+        assert isinstance(a, torch.Tensor) and a.dtype == torch.float32 and a.shape == x.shape
+        assert np.array_equal(bits(a), bits(b))
+    # the numba results are independent of the torch kernels: numpy in, same bits out
+    assert np.array_equal(bits(f.quantize(x.numpy(), 0)), bits(q))
+
+
+def test_use_torch_kernels_returns_previous():
+    assert tn.use_torch_kernels(True) is False
+    try:
+        assert tn.use_torch_kernels(True) is True
+    finally:
+        tn.use_torch_kernels(False)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Encode / decode / quantize for every Format: plain casts, OCP MX, NVFP4, BFP, absmax ints.
+"""The codec of every Format (plain casts, OCP MX, NVFP4, BFP, absmax ints): numba kernels.
 
 One driver serves all formats (STYLE P2): the per-block scale is computed by the format's
 :class:`~hwsim.numerics.types.ScaleRule`, then every element goes through the generic element
@@ -7,31 +7,52 @@ dividing by that scale exactly. Rules and special cases: docs/numerics.md; OCP M
 shared exponent), NVFP4 (arXiv 2509.25149 App. B; amax/6 E4M3 scale, optional fp32 tensor scale).
 
 The numpy path runs fused, parallel numba kernels over a zero-copy ``(outer, L, inner)`` view of the
-input, so any axis works without transposing. Torch tensors are handed to
-:mod:`hwsim.bridge.torch_numerics`, which runs on the tensor's device.
+input, so any axis works without transposing. The checks, layout and divisors of a call come from
+the backend-neutral :mod:`hwsim.numerics.plan`. :func:`encode` / :func:`decode` /
+:func:`quantize` choose the backend once from the input's type: numpy arrays run here, torch
+tensors go to :mod:`hwsim.numerics.torch_codec` (imported, with torch, only when a tensor arrives).
 """
 
 from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError
+from hwsim.numerics import plan
 from hwsim.numerics._bitcast import float32_as_int32, float64_as_int64, int32_as_float32, int64_as_float64
 from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.format import E8M0_BIAS, E8M0_NAN, FloatElement, Format
 from hwsim.numerics.integer import encode_int
-from hwsim.numerics.minifloat import FINITE, IEEE, encode_float, float_significand, inf_code, nan_code
-from hwsim.numerics.rounding import MODE_CODE, bitlen, hash32, odd_significand
-from hwsim.numerics.types import ScaleRule
+from hwsim.numerics.minifloat import encode_float, float_significand, inf_code, nan_code
+from hwsim.numerics.rounding import bitlen, hash32, odd_significand
+from hwsim.numerics.types import (
+    E8M0_BIAS,
+    E8M0_NAN,
+    MODE_AWAY,
+    MODE_CODE,
+    MODE_EVEN,
+    MODE_STOCHASTIC,
+    MODE_ZERO,
+    RULE_AMAX,
+    RULE_NONE,
+    RULE_POW2,
+    SPECIALS_FINITE,
+    SPECIALS_FNUZ,
+    SPECIALS_IEEE,
+)
 
-__all__ = ["encode", "decode", "quantize", "Encoded"]
+if TYPE_CHECKING:  # pragma: no cover
+    from hwsim.numerics.format import FloatElement, Format
 
-_RULE_NONE, _RULE_POW2, _RULE_AMAX = 0, 1, 2
+__all__ = ["encode", "decode", "quantize", "encode_array", "decode_array", "quantize_array"]
+
+#: float32 bit fields: exponent mask (Inf), smallest normal, largest finite
+_F32_INF_BITS, _F32_MIN_NORMAL_BITS, _F32_MAX_BITS = 0x7F800000, 0x800000, 0x7F7FFFFF
+
 #: fewer rows than this are cut into one row per block so that every core gets work
 _SPLIT_ROWS_BELOW = 256
 #: inputs smaller than this run on one thread (parallel start-up dominates below it)
@@ -50,17 +71,17 @@ def _encode_one(b, ep, S, lS, es, mode, r32, saturate):
     X = b & 0x7FFFFF
     if ef == 0:
         if X == 0:
-            return 0 if (is_int or specials == 2) else sign << (bits - 1)
+            return 0 if (is_int or specials == SPECIALS_FNUZ) else sign << (bits - 1)
         lX = bitlen(X)
         ex = -149
     elif ef == 255:  # Inf / NaN: only unscaled formats get here (scaled blocks turn NaN)
         if X != 0:
-            return 0 if (is_int or specials == FINITE) else nan_code(sign, M, bits, specials)
+            return 0 if (is_int or specials == SPECIALS_FINITE) else nan_code(sign, M, bits, specials)
         if is_int:
             return encode_int(sign, 1, 1, 200, 1, 1, 0, frac_bits, qmax, bits, sm, 0, 0)
-        if saturate or specials == FINITE:
+        if saturate or specials == SPECIALS_FINITE:
             return (sign << (bits - 1)) | max_mag
-        if specials == IEEE:
+        if specials == SPECIALS_IEEE:
             return inf_code(sign, M, bits)
         return nan_code(sign, M, bits, specials)
     else:
@@ -104,12 +125,12 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
     for l in range(start, stop):
         v = row[l] & 0x7FFFFFFF
         m = v if v > m else m
-        sub |= int(v < 0x800000) & int(v != 0)
-    plain = sub == 0 and m < 0x7F800000
-    if rule == _RULE_NONE:
+        sub |= int(v < _F32_MIN_NORMAL_BITS) & int(v != 0)
+    plain = sub == 0 and m < _F32_INF_BITS
+    if rule == RULE_NONE:
         return 0, St, et, t_nan, plain
-    if rule == _RULE_POW2:  # OCP MX v1.0 §6.3: X = 2**(floor(log2 amax) - emax_elem)
-        if m >= 0x7F800000:
+    if rule == RULE_POW2:  # OCP MX v1.0 §6.3: X = 2**(floor(log2 amax) - emax_elem)
+        if m >= _F32_INF_BITS:
             return E8M0_NAN, 1, 0, True, False
         se = -127 if m == 0 else _floor_log2_bits(m) - emax_elem
         if se < -127:
@@ -119,16 +140,17 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
         return se + E8M0_BIAS, 1, se, False, plain
     # AMAX: s = RNE_scale_element(amax / (elem_max * ts)), at least the smallest positive value
     _, sM, semin, sbias, _, _, sspec, sbits, _, _, _, smax_mag = sp
-    if m >= 0x7F800000 or t_nan:
+    if m >= _F32_INF_BITS or t_nan:
         return nan_code(0, sM, sbits, sspec), 1, 0, True, False
-    if m >= 0x800000 and sM < 23 and lSd <= 26 and -960 < ed < 960:  # normal amax: float64 quotient
+    if m >= _F32_MIN_NORMAL_BITS and sM < 23 and lSd <= 26 and -960 < ed < 960:
+        # normal amax: the float64 quotient
         code = _amax_scale_code(m, np.float64(Sd) * int64_as_float64((1023 + ed) << 52), sM, semin, sbias,
                                 smax_mag)
-    elif m >= 0x800000:  # the branch-free RNE path (saturating via max_mag)
-        code = _fast_code(m, sp, Sd, lSd, ed, 0, inv_Sd, False, False)[0]
+    elif m >= _F32_MIN_NORMAL_BITS:  # the branch-free RNE path (saturating via max_mag)
+        code = _fast_code(m, sp, Sd, lSd, ed, MODE_EVEN, inv_Sd, False, False)[0]
     elif m != 0:  # float32-subnormal amax: the general path
         code = encode_float(0, m, bitlen(m), -149, Sd, lSd, ed, sM, semin, sbias, smax_mag,
-                            sspec, sbits, 0, 0, True)
+                            sspec, sbits, MODE_EVEN, 0, True)
     else:
         code = 0
     code = max(code, 1)  # never a zero scale: at least the smallest positive value
@@ -199,9 +221,9 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int):
         sat = 0
     if pow2:
         d = _imin(_imax(-sh, 1), 40)
-        if mode == 0:
+        if mode == MODE_EVEN:
             q = (X + (1 << (d - 1)) - 1 + ((X >> d) & 1)) >> d
-        elif mode == 1:
+        elif mode == MODE_AWAY:
             q = (X + (1 << (d - 1))) >> d
         else:
             q = X >> d
@@ -220,9 +242,9 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int):
         over = int(rem >= den)
         q += over
         twice = (rem - den * over) << 1
-        if mode == 0:
+        if mode == MODE_EVEN:
             q += int(twice > den) | (int(twice == den) & (q & 1))
-        elif mode == 1:
+        elif mode == MODE_AWAY:
             q += int(twice >= den)
     if is_int:
         k = _imin(q, qmax)
@@ -232,7 +254,7 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int):
             return (sign << (bits - 1)) | k, k, -frac_bits, sign
         return ((k ^ -sign) + sign) & ((1 << bits) - 1), k, -frac_bits, sign
     mag = _imin(((t + bias - 1) << M) + q, max_mag) & -nonzero
-    sign &= 1 - (int(specials == 2) & int(mag == 0))  # FNUZ has no -0
+    sign &= 1 - (int(specials == SPECIALS_FNUZ) & int(mag == 0))  # FNUZ has no -0
     efield = mag >> M
     normal = int(efield != 0)
     sig = (mag & ((1 << M) - 1)) | (normal << M)
@@ -319,12 +341,13 @@ def _small_block(xf, out, cuts, ups, mags, sval, code_bits, fnuz, out_values):
 @nb.njit(cache=True, inline="always")
 def _fast_dispatch(seg, out, ep, S, lS, es, mode, sval, inv_S, out_values):
     """Pick the specialized loop for this block's scale kind and the element kind."""
+    is_int = ep[0]
     if S == 1:
-        if ep[0] == 1:
+        if is_int:
             _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, True, True, out_values)
         else:
             _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, True, False, out_values)
-    elif ep[0] == 1:
+    elif is_int:
         _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, False, True, out_values)
     else:
         _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, False, False, out_values)
@@ -343,9 +366,10 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     rows, L = xb.shape
     nblk = scales.shape[1]
     # the branch-free path covers deterministic modes that saturate (or cannot overflow)
-    fast_ok = mode != 3 and (saturate or ep[0] == 1) and ep[1] < 23
+    is_int, M, _, _, _, _, specials, code_bits, _, _, _, _ = ep
+    fast_ok = mode != MODE_STOCHASTIC and (saturate or is_int) and M < 23
     small = fast_ok and cuts.shape[0] == 7  # <= 8-magnitude minifloat: the comparison path
-    fnuz = int(ep[6] == 2)
+    fnuz = int(specials == SPECIALS_FNUZ)
     lSd = bitlen(Sd)
     inv_Sd = 1.0 / Sd
     for r in nb.prange(rows):  # rows, not blocks: no 64-bit divide per block (see _run)
@@ -371,18 +395,18 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
             # (2**-120 <= scale <= 2**120)
             small_ok = small and plain and sval_ok and 7.52316384526264e-37 <= sval <= 1.329227995784916e36
             # flat C-order index of the block's first element (stochastic rounding only)
-            base = 0 if mode != 3 else (r // inner) * L_orig * inner + r % inner + start * inner
+            base = 0 if mode != MODE_STOCHASTIC else (r // inner) * L_orig * inner + r % inner + start * inner
             if values is not None:
                 vseg = values[r, start:stop]
                 if nan_block:
                     vseg[:] = math.nan
                 elif small_ok:
-                    _small_block(xf[r, start:stop], vseg, cuts, ups, mags, sval, ep[7], fnuz, True)
+                    _small_block(xf[r, start:stop], vseg, cuts, ups, mags, sval, code_bits, fnuz, True)
                 elif fast_ok and plain and arith_ok and sval_ok:
                     _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, inv_S, True)
                 else:
                     for l in range(n):
-                        r32 = hash32(base + l * inner, seed) if mode == 3 else 0
+                        r32 = hash32(base + l * inner, seed) if mode == MODE_STOCHASTIC else 0
                         vseg[l] = table[_encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32,
                                                     saturate)] * sval
             if codes is not None:
@@ -390,12 +414,12 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 if nan_block:
                     cseg[:] = 0
                 elif small_ok:
-                    _small_block(xf[r, start:stop], cseg, cuts, ups, mags, sval, ep[7], fnuz, False)
+                    _small_block(xf[r, start:stop], cseg, cuts, ups, mags, sval, code_bits, fnuz, False)
                 elif fast_ok and plain:
                     _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, inv_S, False)
                 else:
                     for l in range(n):
-                        r32 = hash32(base + l * inner, seed) if mode == 3 else 0
+                        r32 = hash32(base + l * inner, seed) if mode == MODE_STOCHASTIC else 0
                         cseg[l] = _encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32, saturate)
 
 
@@ -408,12 +432,8 @@ def _decode_kernel(codes, svals, values, table, B):
 
 
 # ----------------------------------------------------------------------------------------------
-# driver
+# driver (numpy arrays; the plan is shared with the torch codec: hwsim.numerics.plan)
 # ----------------------------------------------------------------------------------------------
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
 def _as_float32(fmt: Format, x: Any) -> np.ndarray:
     arr = np.asarray(x)
     dt = arr.dtype
@@ -421,45 +441,31 @@ def _as_float32(fmt: Format, x: Any) -> np.ndarray:
         return arr
     if dt.kind == "f" or dt.name == "bfloat16" or dt.name.startswith("float8"):
         return arr.astype(np.float32)
-    raise FormatError(f"format {fmt.name!r}: input dtype {dt} is not a float type "
-                      f"(expected float16/bfloat16/float32/float64)")
+    raise plan.dtype_error(fmt, dt)
 
 
-def _axis(fmt: Format, axis: int, ndim: int) -> int:
-    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-        raise FormatError(f"format {fmt.name!r}: axis must be an int, got {type(axis).__name__}")
-    if not -ndim <= axis < ndim:
-        raise FormatError(f"format {fmt.name!r}: axis {axis} out of range for a {ndim}-d input "
-                          f"(valid: {-ndim}..{ndim - 1})")
-    return int(axis) % ndim
+def _rows(a: np.ndarray, lay: plan.Layout) -> np.ndarray:
+    """(rows x L) C-contiguous array with the layout's axis last."""
+    ax = lay.ax
+    moved = a if ax == a.ndim - 1 else np.moveaxis(a, ax, -1)
+    # explicit row count: reshape(-1, 0) is ambiguous for empty axes
+    return np.ascontiguousarray(moved).reshape(lay.rows, a.shape[ax])
 
 
-def _rows(a: np.ndarray, axis: int) -> tuple[np.ndarray, int, int]:
-    """(rows x L) C-contiguous array with ``axis`` last, plus (L, inner) of the original layout."""
-    shape = a.shape
-    inner = math.prod(shape[axis + 1:])
-    rows = math.prod(shape[:axis]) * inner  # explicit: reshape(-1, 0) is ambiguous for empty axes
-    moved = a if axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
-    return np.ascontiguousarray(moved).reshape(rows, shape[axis]), shape[axis], inner
-
-
-def _unrows(flat: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
+def _unrows(flat: np.ndarray, lay: plan.Layout) -> np.ndarray:
     """Inverse of :func:`_rows` for an output of the same row layout (any trailing length)."""
-    moved_shape = shape[:axis] + shape[axis + 1:] + (flat.shape[-1],)
-    out = flat.reshape(moved_shape)
-    if axis == len(shape) - 1:
+    shape, ax = lay.shape, lay.ax
+    out = flat.reshape(shape[:ax] + shape[ax + 1:] + (flat.shape[-1],))
+    if ax == len(shape) - 1:
         return out
-    return np.ascontiguousarray(np.moveaxis(out, -1, axis))
-
-
-_F32_PARAMS = FloatElement(exp_bits=8, man_bits=23, bias=127).params()
+    return np.ascontiguousarray(np.moveaxis(out, -1, ax))
 
 
 @nb.njit(cache=True, inline="always")
 def _round_to_f32(X: int, lX: int, ex: int, S: int, es: int) -> int:
     """fp32 bits of RNE(X * 2**ex / (S * 2**es)) (the per-tensor scale)."""
-    return encode_float(0, X, lX, ex, S, bitlen(S), es, 23, -126, 127, 0x7F7FFFFF, IEEE, 32,
-                        0, 0, True)
+    return encode_float(0, X, lX, ex, S, bitlen(S), es, 23, -126, 127, _F32_MAX_BITS, SPECIALS_IEEE, 32,
+                        MODE_EVEN, 0, True)
 
 
 def _tensor_scale(fmt: Format, x32: np.ndarray) -> tuple[float, int, int, bool]:
@@ -469,8 +475,7 @@ def _tensor_scale(fmt: Format, x32: np.ndarray) -> tuple[float, int, int, bool]:
         return math.nan, 1, 0, True
     if amax == 0.0:
         return 1.0, 1, 0, False
-    divisor = fmt.element.max * (fmt.scale_element.max if fmt.block_size is not None else 1.0)
-    Sd, ed = odd_significand(divisor)
+    Sd, ed = plan.tensor_divisor(fmt)
     Xa, ea = odd_significand(amax)
     bits = _round_to_f32(Xa, Xa.bit_length(), ea, Sd, ed)
     ts = float(np.array([max(bits, 1)], dtype=np.uint32).view(np.float32)[0])
@@ -479,73 +484,74 @@ def _tensor_scale(fmt: Format, x32: np.ndarray) -> tuple[float, int, int, bool]:
 
 
 def _scale_dtype(fmt: Format) -> np.dtype:
-    if fmt.scale_rule is ScaleRule.AMAX and fmt.scale_element is not None and fmt.scale_element.bits > 16:
+    """dtype the kernel writes block scales in (fp32 scale elements as their uint32 bits)."""
+    storage = plan.scale_storage(fmt)
+    if storage == plan.SCALE_WIDE:
         return np.dtype(np.uint32)
-    return np.dtype(np.uint8 if fmt.scale_bits <= 8 else np.uint16)
+    return np.dtype(np.uint8 if storage is None else plan.code_bits_dtype(fmt.scale_bits))
 
 
-def _prepare(fmt: Format, x: Any, axis: int):
+def _prepare(fmt: Format, x: Any, axis: int) -> tuple[np.ndarray, plan.Layout, bool]:
+    """float32 input (a 0-d input as one element), its layout and whether it was 0-d."""
     x32 = _as_float32(fmt, x)
     scalar = x32.ndim == 0
     if scalar:
         x32 = x32.reshape(1)
-    ax = _axis(fmt, axis, x32.ndim)
-    if not fmt.is_scaled and not fmt.element.has_nan and x32.size and np.isnan(x32).any():
-        raise FormatError(f"format {fmt.name!r} has no NaN encoding ({fmt.element.describe()}); "
-                          f"the input holds NaN")
-    return x32, ax, scalar
+    ax = plan.check_axis(fmt, axis, x32.ndim)
+    if plan.needs_nan_check(fmt) and x32.size:
+        plan.check_no_nan(fmt, bool(np.isnan(x32).any()))
+    return x32, plan.layout(fmt, x32.shape, ax), scalar
 
 
 def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
-    x32, ax, scalar = _prepare(fmt, x, axis)
-    xr, L, inner = _rows(x32, ax)
+    x32, lay, scalar = _prepare(fmt, x, axis)
+    xr = _rows(x32, lay)
+    L, inner, B, nblk = lay.L, lay.inner, lay.B, lay.nblk
     el = fmt.element
-    rule = {None: _RULE_NONE, ScaleRule.POW2: _RULE_POW2, ScaleRule.AMAX: _RULE_AMAX}[fmt.scale_rule]
-    B = fmt.block_size if (fmt.block_size and rule != _RULE_NONE) else max(L, 1)
-    nblk = -(-L // B)
+    ep = tuple(el.params())
+    rule = plan.rule_code(fmt)
+    mode = MODE_CODE[fmt.rounding]
     ts_val, St, et, t_nan = (None, 1, 0, False)
     if fmt.tensor_scale:
         ts_val, St, et, t_nan = _tensor_scale(fmt, x32)
-    sp = (fmt.scale_element or el).params() if rule == _RULE_AMAX else _F32_PARAMS
+    # the scale element's parameters (AMAX only; any same-typed tuple otherwise, unread)
+    sp = tuple(fmt.scale_element.params()) if rule == RULE_AMAX else ep
     Sd, ed = 1, 0
-    if rule == _RULE_AMAX:
-        Sm, em = odd_significand(el.max)
+    if rule == RULE_AMAX:
+        Sm, em = plan.element_divisor(fmt)
         Sd, ed = _odd(Sm * St, em + et)
-    tabs = _scale_tables(fmt.scale_element, St, et) if rule == _RULE_AMAX else _NO_TABLES
+    tabs = _scale_tables(fmt.scale_element, St, et) if rule == RULE_AMAX else _NO_TABLES
     rows_in, L_row, split = xr.shape[0], L, False
     if inner == 1 and nblk > 1 and L % B == 0 and rows_in < _SPLIT_ROWS_BELOW:
         # the kernel parallelizes over rows: cut few long rows into one row per block (a free
         # view; flat element indices, hence stochastic rounding, are unchanged with L_row = B)
         xr, L_row, split = xr.reshape(rows_in * nblk, B), B, True
-    cdt = _code_dtype(el)
-    codes = np.empty(xr.shape, dtype=cdt) if want_codes else None
+    codes = np.empty(xr.shape, dtype=fmt.code_dtype) if want_codes else None
     values = np.empty(xr.shape, dtype=np.float32) if want_values else None
     # written by the kernel in their final width (one byte per block for E8M0 / E4M3 codes)
-    scales = np.empty((xr.shape[0], 1 if split else nblk),
-                      dtype=_scale_dtype(fmt) if rule != _RULE_NONE else np.uint8)
+    scales = np.empty((xr.shape[0], 1 if split else nblk), dtype=_scale_dtype(fmt))
     saturate = fmt.saturate or fmt.is_scaled
     if xr.size:
         threads = nb.get_num_threads()
         if xr.size < _SERIAL_BELOW:  # waking worker threads costs more than small inputs take
             nb.set_num_threads(1)
         try:
-            _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), tuple(el.params()),
-                           rule, B, el.emax, tuple(sp), Sd, ed, St, et, t_nan,
-                           MODE_CODE[fmt.rounding], fmt.seed & 0xFFFFFFFF, saturate, L_row, inner,
-                           _arith_ok(el), *tabs, xr, *_small_grid(el, MODE_CODE[fmt.rounding]))
+            _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), ep,
+                           rule, B, el.emax, sp, Sd, ed, St, et, t_nan,
+                           mode, fmt.seed & 0xFFFFFFFF, saturate, L_row, inner,
+                           _arith_ok(el), *tabs, xr, *_small_grid(el, mode))
         finally:
             nb.set_num_threads(threads)
-    shape = x32.shape
 
     def back(a: np.ndarray) -> np.ndarray:
-        out = _unrows(a.reshape(rows_in, -1) if split else a, shape, ax)
+        out = _unrows(a.reshape(rows_in, -1) if split else a, lay)
         return out.reshape(()) if scalar else out
 
     codes_out = back(codes) if want_codes else None
     values_out = back(values) if want_values else None
-    scales_out = back(_scales_out(fmt, scales)) if rule != _RULE_NONE and want_codes else None
+    scales_out = back(_scales_out(scales)) if rule != RULE_NONE and want_codes else None
     ts_out = np.float32(ts_val) if fmt.tensor_scale else None
-    return codes_out, scales_out, ts_out, values_out, ax
+    return codes_out, scales_out, ts_out, values_out, lay.ax
 
 
 _NO_TABLES = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
@@ -586,16 +592,16 @@ def _small_grid(el: Any, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     codes 0..7 are its values in order (FP4 E2M1), the 7 decision points between them for the
     rounding mode (midpoints; the upper values when truncating) and whether a value on a point
     goes up (RNE: to the even code; away: always; zero: always, onto the value). Empty otherwise."""
-    if not el.is_float or el.params().max_mag != 7 or mode == MODE_CODE["stochastic"]:
+    if not el.is_float or el.params().max_mag != 7 or mode == MODE_STOCHASTIC:
         return _NO_GRID
     mags = np.array([el.decode_code(c) for c in range(8)], dtype=np.float64)
     if not np.all(np.diff(mags) > 0) or not np.all(np.isfinite(mags)):
         return _NO_GRID
-    if mode == MODE_CODE["zero"]:
+    if mode == MODE_ZERO:
         cuts, ups = mags[1:].copy(), np.ones(7, np.bool_)
     else:
         cuts = (mags[:-1] + mags[1:]) / 2
-        ups = np.array([mode == MODE_CODE["away"] or (i + 1) % 2 == 0 for i in range(7)], np.bool_)
+        ups = np.array([mode == MODE_AWAY or (i + 1) % 2 == 0 for i in range(7)], np.bool_)
     if not np.all(np.float32(cuts) == cuts):
         return _NO_GRID
     return cuts, ups, mags
@@ -608,70 +614,45 @@ def _arith_ok(el) -> bool:
     return -el.frac_bits >= -126
 
 
-def _scales_out(fmt: Format, scales: np.ndarray) -> np.ndarray:
+def _scales_out(scales: np.ndarray) -> np.ndarray:
     """The kernel's scale codes as the Encoded holds them (fp32 scale elements: float32 values)."""
     return scales.view(np.float32) if scales.dtype == np.uint32 else scales
 
 
-def _code_dtype(el) -> np.dtype:
-    return np.dtype(np.uint8 if el.bits <= 8 else np.uint16 if el.bits <= 16 else np.uint32)
-
-
 # ----------------------------------------------------------------------------------------------
-# public entry points
+# numpy entry points
 # ----------------------------------------------------------------------------------------------
-def encode(fmt: Format, x: Any, axis: int = -1) -> Encoded:
-    """Encode ``x`` into the real bit patterns of ``fmt`` (see docs/numerics.md)."""
-    if _is_torch(x):
-        from hwsim.bridge import torch_numerics
-
-        return torch_numerics.encode(fmt, x, axis)
+def encode_array(fmt: Format, x: Any, axis: int = -1) -> Encoded:
+    """:func:`encode` of a numpy array (or array-like) with the numba kernels."""
     codes, scales, ts, _, ax = _run(fmt, x, axis, True, False)
     return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=ax, format=fmt.name)
 
 
-def quantize(fmt: Format, x: Any, axis: int = -1) -> Any:
-    """``decode(encode(x))`` fused into one pass: float32 of x's shape."""
-    if _is_torch(x):
-        from hwsim.bridge import torch_numerics
-
-        if x.device.type == "cpu" and x.dtype.is_floating_point and fmt.element.bits <= 16:
-            # a CPU tensor: run the numba kernel on the same memory (zero-copy view); it is several
-            # times faster than torch ops and bit-identical (both implement docs/numerics.md; the
-            # torch path, tested against it, serves every other device)
-            import torch
-
-            xt = x.detach()
-            if xt.dtype in (torch.float16, torch.bfloat16):
-                xt = xt.float()  # exact; numpy has no bfloat16
-            return torch.from_numpy(_run(fmt, xt.numpy(), axis, False, True)[3])
-        return torch_numerics.quantize(fmt, x, axis)
+def quantize_array(fmt: Format, x: Any, axis: int = -1) -> np.ndarray:
+    """:func:`quantize` of a numpy array (or array-like) with the numba kernels."""
     if fmt.element.bits > 16:  # fp32 elements: no decode table (2**32 codes); decode by bit view
-        return decode(fmt, encode(fmt, x, axis))
+        return decode_array(fmt, encode_array(fmt, x, axis))
     return _run(fmt, x, axis, False, True)[3]
 
 
-def _scale_values(fmt: Format, enc: Encoded) -> np.ndarray:
+def _scale_values(fmt: Format, scales: Any, tensor_scale: Any) -> np.ndarray:
     """float64 value of each block scale (times the tensor scale), NaN for NaN scales."""
-    s = np.asarray(enc.scales)
-    if fmt.scale_rule is ScaleRule.POW2:
+    s = np.asarray(scales)
+    storage = plan.scale_storage(fmt)
+    if storage == plan.SCALE_POW2:
         out = np.ldexp(1.0, s.astype(np.int64) - E8M0_BIAS)
         out[s == E8M0_NAN] = np.nan
-    elif fmt.scale_element is not None and fmt.scale_element.bits > 16:
+    elif storage == plan.SCALE_WIDE:
         out = s.astype(np.float64)
     else:
         out = fmt.scale_element.table()[s.astype(np.int64)]
-    if enc.tensor_scale is not None:
-        out = out * float(enc.tensor_scale)
+    if tensor_scale is not None:
+        out = out * float(tensor_scale)
     return out
 
 
-def decode(fmt: Format, enc: Encoded) -> Any:
-    """Values of the codes (times their scales), rounded once to float32."""
-    if _is_torch(enc.codes):
-        from hwsim.bridge import torch_numerics
-
-        return torch_numerics.decode(fmt, enc)
+def decode_array(fmt: Format, enc: Encoded) -> np.ndarray:
+    """:func:`decode` of an :class:`Encoded` holding numpy arrays with the numba kernel."""
     codes = np.asarray(enc.codes)
     el = fmt.element
     if codes.dtype.kind != "u":
@@ -680,35 +661,72 @@ def decode(fmt: Format, enc: Encoded) -> Any:
         out = codes.astype(np.uint32).view(np.float32).copy()
         out[np.isnan(out)] = np.nan
         return out
-    if codes.size and int(codes.max()) >= 1 << el.bits:
-        raise FormatError(f"format {fmt.name!r}: code {int(codes.max())} does not fit in {el.bits} bits")
+    if codes.size:
+        plan.check_code_range(fmt, int(codes.max()))
     table = el.table()
     if not fmt.is_scaled:
         return np.asarray(table[codes.astype(np.intp)], dtype=np.float32)  # 0-d stays an array
     scalar = codes.ndim == 0
+    scales = enc.scales
     if scalar:  # encode treats a 0-d input as one element with one block: so does decode
         codes = codes.reshape(1)
-        if enc.scales is not None and np.ndim(enc.scales) == 0:
-            enc = Encoded(codes=codes, scales=np.reshape(enc.scales, (1,)), tensor_scale=enc.tensor_scale,
-                          axis=0, format=enc.format, meta=enc.meta)
-    ax = _axis(fmt, enc.axis, codes.ndim)
-    cr, L, _ = _rows(codes, ax)
+        if scales is not None and np.ndim(scales) == 0:
+            scales = np.reshape(scales, (1,))
+    lay = plan.layout(fmt, codes.shape, plan.check_axis(fmt, enc.axis, codes.ndim))
+    cr = _rows(codes, lay)
     if fmt.scale_rule is None:  # tensor scale only
         svals = np.full((cr.shape[0], 1), float(enc.tensor_scale))
-        B = max(L, 1)
     else:
-        if enc.scales is None:
-            raise FormatError(f"format {fmt.name!r}: Encoded has no scales")
-        B = fmt.block_size or max(L, 1)
-        want = list(codes.shape)
-        want[ax] = -(-L // B)
-        if list(np.shape(enc.scales)) != want:
-            raise FormatError(f"format {fmt.name!r}: scales shape {tuple(np.shape(enc.scales))} does "
-                              f"not match codes shape {codes.shape} (block size {B} on axis {ax}: "
-                              f"expected {tuple(want)})")
-        svals = _rows(_scale_values(fmt, enc), ax)[0]
+        plan.check_scales_shape(fmt, lay, None if scales is None else tuple(np.shape(scales)))
+        svals = _rows(_scale_values(fmt, scales, enc.tensor_scale), lay)
     values = np.empty(cr.shape, dtype=np.float32)
     if cr.size:
-        _decode_kernel(cr, svals, values, table, B)
-    out = _unrows(values, codes.shape, ax)
+        _decode_kernel(cr, svals, values, table, lay.B)
+    out = _unrows(values, lay)
     return out.reshape(()) if scalar else out
+
+
+# ----------------------------------------------------------------------------------------------
+# public entry points: the backend is chosen once, here, from the input's type
+# ----------------------------------------------------------------------------------------------
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def encode(fmt: Format, x: Any, axis: int = -1) -> Encoded:
+    """Encode ``x`` into the real bit patterns of ``fmt`` (see docs/numerics.md).
+
+    numpy / array-like in: numba kernels, numpy out. A torch tensor: tensors out, on its device,
+    from the kernels :func:`hwsim.numerics.torch_codec.host_kernels` picks (numba for CPU tensors
+    unless forced to torch; torch kernels on every other device).
+    """
+    if _is_torch(x):
+        from hwsim.numerics import torch_codec as tc
+
+        if tc.host_kernels(x):
+            return tc.host_encoded(encode_array(fmt, tc.host_array(x), axis))
+        return tc.encode(fmt, x, axis)
+    return encode_array(fmt, x, axis)
+
+
+def quantize(fmt: Format, x: Any, axis: int = -1) -> Any:
+    """``decode(encode(x))`` fused into one pass: float32 of x's shape (backend as :func:`encode`)."""
+    if _is_torch(x):
+        from hwsim.numerics import torch_codec as tc
+
+        if tc.host_kernels(x):
+            return tc.host_tensor(quantize_array(fmt, tc.host_array(x), axis))
+        return tc.quantize(fmt, x, axis)
+    return quantize_array(fmt, x, axis)
+
+
+def decode(fmt: Format, enc: Encoded) -> Any:
+    """Values of the codes (times their scales), rounded once to float32 (backend from the codes,
+    as :func:`encode` from its input)."""
+    if _is_torch(enc.codes):
+        from hwsim.numerics import torch_codec as tc
+
+        if tc.host_kernels(enc.codes) and (enc.scales is None or tc.host_kernels(enc.scales)):
+            return tc.host_tensor(decode_array(fmt, tc.numpy_encoded(enc)))
+        return tc.decode(fmt, enc)
+    return decode_array(fmt, enc)

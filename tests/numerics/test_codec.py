@@ -55,7 +55,7 @@ def check_vs_oracle(fmt, x: np.ndarray, axis: int = -1, impl: str = "numpy") -> 
     if bad.any():
         i = [tuple(j) for j in np.argwhere(bad)[:5]]
         raise AssertionError(f"{tag}: {int(bad.sum())} codes differ: " + "; ".join(
-            f"x{j}={x[j]!r} ({bits_of(x[j]):#010x}) got {int(enc.codes[j]):#x} want {int(want_c[j]):#x}"
+            f"x{j}={x[j]!r} ({bits_of(x[j]).item():#010x}) got {int(enc.codes[j]):#x} want {int(want_c[j]):#x}"
             for j in i))
     want_q = R.ref_decode(fmt, want_c, want_s, want_ts, axis)
     got_d = decode(impl, fmt, enc)

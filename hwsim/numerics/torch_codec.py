@@ -1,8 +1,24 @@
-"""Torch path of the numerics: ``encode`` / ``decode`` / ``quantize`` on the tensor's own device.
+"""The torch codec of every Format: ``encode`` / ``decode`` / ``quantize`` of torch tensors.
 
-This module implements docs/numerics.md with vectorized torch integer arithmetic on the float32
-bit patterns, so it is bit-identical to the numpy/numba path (:mod:`hwsim.numerics.block`) on CPU
-and CUDA alike. It never leaves the device (no ``.cpu()`` / ``.numpy()``) and never loops in Python
+Imported (with torch) only when a tensor reaches :mod:`hwsim.numerics.codec`. The plan of a call
+(checks, layout, divisors) is the backend-neutral :mod:`hwsim.numerics.plan`, shared with the numba
+codec; the kernels here are separate and cross-checked against it by the tests.
+
+Which kernels run, decided once per call by :func:`host_kernels`, the same for ``encode``,
+``decode`` and ``quantize``:
+
+- a tensor on an accelerator (CUDA, ...): the torch kernels below, on that device;
+- a CPU tensor: by default the numba kernels of :mod:`hwsim.numerics.codec` on the tensor's memory
+  (several times faster than torch ops, bit-identical), results handed back as CPU tensors of the
+  dtypes below (:func:`host_array` / :func:`host_encoded` convert); ``use_torch_kernels(True)`` or
+  ``with torch_kernels():`` runs the torch kernels on CPU tensors too (the tests do, so that every
+  ``[torch]`` case exercises these kernels).
+
+``encode`` / ``decode`` / ``quantize`` here always run the torch kernels; the dispatch above is in
+:func:`hwsim.numerics.codec.encode` and its siblings (``Format.encode`` etc.).
+
+The torch kernels implement docs/numerics.md with vectorized torch integer arithmetic on the
+float32 bit patterns, so they are bit-identical to the numba kernels on CPU and CUDA alike. It never leaves the device (no ``.cpu()`` / ``.numpy()``) and never loops in Python
 over elements or blocks. The algorithm, for every format (STYLE P3: driven by element traits only):
 
 1. Split each float32 into its sign, a 24-bit significand ``X`` (subnormals normalized) and the
@@ -36,21 +52,40 @@ not supported: they raise ``TypeError`` from torch on the float64 table.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from hwsim.errors import FormatError
+from hwsim.numerics import plan
 from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.format import E8M0_BIAS, E8M0_NAN, FloatElement, Format, IntElement
-from hwsim.numerics.rounding import odd_significand
-from hwsim.numerics.types import RoundMode, ScaleRule, Specials
+from hwsim.numerics.types import E8M0_BIAS, E8M0_NAN, RoundMode, ScaleRule, Specials
 
-__all__ = ["encode", "decode", "quantize"]
+if TYPE_CHECKING:  # pragma: no cover
+    from hwsim.numerics.format import FloatElement, Format, IntElement
+
+__all__ = ["encode", "decode", "quantize", "host_kernels", "use_torch_kernels", "torch_kernels", "host_array",
+           "host_tensor", "host_encoded", "numpy_encoded"]
 
 _F32_SIG = 23  # stored mantissa bits of the float32 input
-_FP32 = FloatElement(exp_bits=8, man_bits=23, bias=127)
+
+
+class _Binary32(NamedTuple):
+    """The traits of IEEE 754-2019 §3.6 binary32 (FloatElement E8M23, bias 127) that the
+    tensor-scale rounding reads."""
+
+    man_bits: int = 23
+    emin: int = -126
+    bias: int = 127
+    max_exp_field: int = 254
+    max_man_top: int = 0x7FFFFF
+
+
+_FP32 = _Binary32()
 _F32_QNAN = 0x7FC00000
 _NONFINITE = 0x7F800000
 
@@ -266,7 +301,7 @@ def _encode_int(el: IntElement, sign: torch.Tensor, X: torch.Tensor, ee: torch.T
 
 
 def _encode_element(el, sign, a, X, ee, div, mode, r, saturate, specials_possible):
-    if isinstance(el, IntElement):
+    if not el.is_float:
         return _encode_int(el, sign, X, ee, div, mode, r)
     return _encode_float(el, sign, a, X, ee, div, mode, r, saturate, specials_possible)
 
@@ -305,8 +340,7 @@ def _tensor_scale(fmt: Format, a: torch.Tensor):
     dev = a.device
     amax = a.amax() if a.numel() else torch.zeros((), dtype=torch.int32, device=dev)
     nan = amax >= _NONFINITE
-    divisor = fmt.element.max * (fmt.scale_element.max if fmt.block_size is not None else 1.0)
-    Sd, ed = odd_significand(divisor)
+    Sd, ed = plan.tensor_divisor(fmt)
     div = _make_div(torch.tensor(Sd, dtype=torch.int64, device=dev),
                     torch.tensor(ed, dtype=torch.int64, device=dev), Sd.bit_length())
     X, ee = _split(amax)
@@ -335,7 +369,7 @@ def _block_scales(fmt: Format, amax: torch.Tensor, St, et, t_nan):
         return byte, _Div(None, 1, se.clamp(max=127), None, 0, 1), nanb
     # AMAX: s = RNE_S(amax / (elem_max * ts)), clamped to [smallest positive, S.max]
     sel = fmt.scale_element
-    Sm, em = odd_significand(el.max)
+    Sm, em = plan.element_divisor(fmt)
     dev = amax.device
     ts_bits = 24 if fmt.tensor_scale else 0
     if fmt.tensor_scale:
@@ -360,45 +394,19 @@ def _block_scales(fmt: Format, amax: torch.Tensor, St, et, t_nan):
 # ----------------------------------------------------------------------------------------------
 # layout: any axis -> (outer, nblk, B, inner) without moving data when L % B == 0
 # ----------------------------------------------------------------------------------------------
-class _Layout(NamedTuple):
-    shape: tuple[int, ...]
-    outer: int
-    L: int
-    inner: int
-    B: int
-    nblk: int
-
-    def to4(self, t: torch.Tensor) -> torch.Tensor:
-        t3 = t.reshape(self.outer, self.L, self.inner)
-        pad = self.nblk * self.B - self.L
-        if pad:
-            t3 = F.pad(t3, (0, 0, 0, pad))
-        return t3.view(self.outer, self.nblk, self.B, self.inner)
-
-    def from4(self, t4: torch.Tensor) -> torch.Tensor:
-        t3 = t4.reshape(self.outer, self.nblk * self.B, self.inner)
-        if self.nblk * self.B != self.L:
-            t3 = t3[:, : self.L]
-        return t3.reshape(self.shape)
-
-    def scales_from4(self, s4: torch.Tensor, ax: int) -> torch.Tensor:
-        shape = list(self.shape)
-        shape[ax] = self.nblk
-        return s4.reshape(shape)
+def _to4(lay: plan.Layout, t: torch.Tensor) -> torch.Tensor:
+    t3 = t.reshape(lay.outer, lay.L, lay.inner)
+    pad = lay.nblk * lay.B - lay.L
+    if pad:
+        t3 = F.pad(t3, (0, 0, 0, pad))
+    return t3.view(lay.outer, lay.nblk, lay.B, lay.inner)
 
 
-def _layout(fmt: Format, shape: tuple[int, ...], ax: int) -> _Layout:
-    L = shape[ax]
-    outer = math.prod(shape[:ax])
-    inner = math.prod(shape[ax + 1:])
-    if fmt.scale_rule is None or not fmt.block_size:
-        B = max(L, 1)
-    else:
-        B = fmt.block_size
-    nblk = -(-L // B) if L else (1 if fmt.scale_rule is None else 0)
-    if fmt.scale_rule is None:
-        nblk = 1
-    return _Layout(tuple(shape), outer, L, inner, B, nblk)
+def _from4(lay: plan.Layout, t4: torch.Tensor) -> torch.Tensor:
+    t3 = t4.reshape(lay.outer, lay.nblk * lay.B, lay.inner)
+    if lay.nblk * lay.B != lay.L:
+        t3 = t3[:, : lay.L]
+    return t3.reshape(lay.shape)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -407,37 +415,29 @@ def _layout(fmt: Format, shape: tuple[int, ...], ax: int) -> _Layout:
 _FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
 
-def _prepare(fmt: Format, x: Any, axis: int) -> tuple[torch.Tensor, int, bool]:
+def _prepare(fmt: Format, x: Any, axis: int) -> tuple[torch.Tensor, plan.Layout, bool]:
     if not isinstance(x, torch.Tensor):
         raise FormatError(f"format {fmt.name!r}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in _FLOAT_DTYPES:
-        raise FormatError(f"format {fmt.name!r}: input dtype {x.dtype} is not a float type "
-                          f"(expected float16/bfloat16/float32/float64)")
+        raise plan.dtype_error(fmt, x.dtype)
     x32 = x.to(torch.float32)  # exact for fp16/bf16, RNE for float64 (docs/numerics.md)
     scalar = x32.dim() == 0
     if scalar:
         x32 = x32.reshape(1)
-    if not isinstance(axis, int) or isinstance(axis, bool):
-        raise FormatError(f"format {fmt.name!r}: axis must be an int, got {type(axis).__name__}")
-    nd = x32.dim()
-    if not -nd <= axis < nd:
-        raise FormatError(f"format {fmt.name!r}: axis {axis} out of range for a {nd}-d input "
-                          f"(valid: {-nd}..{nd - 1})")
+    ax = plan.check_axis(fmt, axis, x32.dim())
     x32 = x32.contiguous()
-    if not fmt.is_scaled and not fmt.element.has_nan and x32.numel() and bool(torch.isnan(x32).any()):
-        raise FormatError(f"format {fmt.name!r} has no NaN encoding ({fmt.element.describe()}); "
-                          f"the input holds NaN")
-    return x32, axis % nd, scalar
+    if plan.needs_nan_check(fmt) and x32.numel():
+        plan.check_no_nan(fmt, bool(torch.isnan(x32).any()))
+    return x32, plan.layout(fmt, tuple(x32.shape), ax), scalar
 
 
 def _run(fmt: Format, x: Any, axis: int):
     """Encode to int64 codes in the (outer, nblk, B, inner) layout plus scale data."""
-    x32, ax, scalar = _prepare(fmt, x, axis)
+    x32, lay, scalar = _prepare(fmt, x, axis)
     el = fmt.element
-    lay = _layout(fmt, tuple(x32.shape), ax)
     dev = x32.device
     mode = fmt.rounding
-    b4 = lay.to4(x32).view(torch.int32)
+    b4 = _to4(lay, x32).view(torch.int32)
     sign = b4 < 0
     a4 = b4 & 0x7FFFFFFF
     ts = St = et = t_nan = None
@@ -458,18 +458,18 @@ def _run(fmt: Format, x: Any, axis: int):
     r = None
     if mode is RoundMode.STOCHASTIC:
         idx = torch.arange(x32.numel(), dtype=torch.int64, device=dev)
-        r = _hash32(lay.to4(idx), fmt.seed)
+        r = _hash32(_to4(lay, idx), fmt.seed)
     X, ee = _split(a4)
     saturate = fmt.saturate or fmt.is_scaled
     code = _encode_element(el, sign, a4, X.long(), ee.long(), div, mode, r, saturate,
                            specials_possible=not fmt.is_scaled)
     if nanb is not None:
         code = torch.where(nanb, 0, code)
-    return code, scodes, ts, lay, ax, scalar, nanb
+    return code, scodes, ts, lay, scalar, nanb
 
 
 def _code_dtype(bits: int) -> torch.dtype:
-    return torch.uint8 if bits <= 8 else torch.uint16 if bits <= 16 else torch.uint32
+    return getattr(torch, plan.code_bits_dtype(bits))
 
 
 def _scales_out(fmt: Format, scodes: torch.Tensor) -> torch.Tensor:
@@ -479,18 +479,18 @@ def _scales_out(fmt: Format, scodes: torch.Tensor) -> torch.Tensor:
     return scodes.to(_code_dtype(fmt.scale_bits))
 
 
-def encode(fmt: Format, x: Any, axis: int = -1) -> Encoded:
+def _encode(fmt: Format, x: Any, axis: int) -> Encoded:
     """Real bit patterns of ``fmt`` for a torch tensor (docs/numerics.md), on ``x.device``."""
-    code, scodes, ts, lay, ax, scalar, _ = _run(fmt, x, axis)
-    codes = lay.from4(code).to(_code_dtype(fmt.element.bits))
+    code, scodes, ts, lay, scalar, _ = _run(fmt, x, axis)
+    codes = _from4(lay, code).to(_code_dtype(fmt.element.bits))
     scales = None
     if scodes is not None:
-        scales = lay.scales_from4(_scales_out(fmt, scodes), ax)
+        scales = _scales_out(fmt, scodes).reshape(lay.scales_shape())
     if scalar:
         codes = codes.reshape(())
         if scales is not None:
             scales = scales.reshape(())
-    return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=ax, format=fmt.name)
+    return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=lay.ax, format=fmt.name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -575,7 +575,7 @@ def _values(fmt: Format, code4: torch.Tensor, scale4: torch.Tensor | None) -> to
     return v.to(torch.float32)
 
 
-def decode(fmt: Format, enc: Encoded) -> torch.Tensor:
+def _decode(fmt: Format, enc: Encoded) -> torch.Tensor:
     """float32 values of an :class:`Encoded` holding torch tensors, on the codes' device."""
     codes = enc.codes
     if not isinstance(codes, torch.Tensor):
@@ -585,32 +585,24 @@ def decode(fmt: Format, enc: Encoded) -> torch.Tensor:
                           f"(uint8/uint16/uint32), got {codes.dtype}")
     el = fmt.element
     if el.bits < 8 * codes.element_size() and codes.numel():
-        top = codes.to(torch.int64).max()  # one sync: guards the table gather
-        if int(top) >= 1 << el.bits:
-            raise FormatError(f"format {fmt.name!r}: code {int(top)} does not fit in {el.bits} bits")
+        plan.check_code_range(fmt, int(codes.to(torch.int64).max()))  # one sync: guards the gather
     if not fmt.is_scaled:
         return _element_values(el, codes).to(torch.float32)
     scalar = codes.dim() == 0
     c = codes.reshape(1) if scalar else codes
-    ax = enc.axis % c.dim()
-    lay = _layout(fmt, tuple(c.shape), ax)
+    lay = plan.layout(fmt, tuple(c.shape), plan.check_axis(fmt, enc.axis, c.dim()))
     ts = enc.tensor_scale
     if fmt.scale_rule is None:  # tensor scale only
         if ts is None:
             raise FormatError(f"format {fmt.name!r}: Encoded has no tensor_scale")
         s4 = torch.as_tensor(ts, dtype=torch.float64, device=c.device).reshape(1, 1, 1, 1)
     else:
-        if enc.scales is None:
-            raise FormatError(f"format {fmt.name!r}: Encoded has no scales")
-        sc = enc.scales.reshape(1) if scalar else enc.scales
-        want = list(c.shape)
-        want[ax] = lay.nblk
-        if list(sc.shape) != want:
-            raise FormatError(f"format {fmt.name!r}: scales shape {tuple(sc.shape)} does not match "
-                              f"codes shape {tuple(c.shape)} with block size {lay.B} on axis {ax} "
-                              f"(expected {tuple(want)})")
+        sc = enc.scales
+        if sc is not None and scalar:
+            sc = sc.reshape(1)
+        plan.check_scales_shape(fmt, lay, None if sc is None else tuple(sc.shape))
         s4 = _scale_values(fmt, sc, ts).reshape(lay.outer, lay.nblk, 1, lay.inner)
-    out = lay.from4(_values(fmt, lay.to4(c), s4))
+    out = _from4(lay, _values(fmt, _to4(lay, c), s4))
     return out.reshape(()) if scalar else out
 
 
@@ -658,11 +650,11 @@ def _canonical_nan(out: torch.Tensor, maybe_nan: bool) -> torch.Tensor:
 
 def _finish(v: torch.Tensor, x4: torch.Tensor, el) -> None:
     v.copysign_(x4)
-    if isinstance(el, IntElement) or el.specials is Specials.FNUZ:
+    if not el.is_float or el.specials is Specials.FNUZ:
         v.add_(0.0)  # -0 + 0 = +0: no negative zero code
 
 
-def _quantize_f32(fmt: Format, x4: torch.Tensor, lay: _Layout) -> torch.Tensor:
+def _quantize_f32(fmt: Format, x4: torch.Tensor, lay: plan.Layout) -> torch.Tensor:
     """Plain saturating casts and pow2 (E8M0 / shared exponent) scales: divisor 2**se.
 
     float32 is exact here: |x| / Q for a power-of-two quantum Q (>= 2**-149) is exact whenever the
@@ -680,20 +672,20 @@ def _quantize_f32(fmt: Format, x4: torch.Tensor, lay: _Layout) -> torch.Tensor:
         maybe_nan = True
         nan_f = torch.where(nanb, math.nan, 0.0).to(torch.float32)
         vmax = (_pow2_f32(se) * el.max).add_(nan_f)  # max * 2**se (exact); NaN for NaN blocks
-        if isinstance(el, IntElement):
+        if not el.is_float:
             qmin = _pow2_f32(se - el.frac_bits)
         else:
             qmin = _pow2_f32((se + (el.emin - M)).clamp(min=-149))
             need_sub = bool((se + el.emin < -127).any())  # a subnormal x may have a finer quantum
         torch.minimum(v, vmax, out=v)  # saturate (elements never exceed max); NaN blocks -> NaN
     else:
-        if isinstance(el, IntElement):
+        if not el.is_float:
             qmin = 2.0 ** -el.frac_bits
         else:
             qmin = 2.0 ** max(el.emin - M, -149)
             need_sub = el.emin < -127
         v.clamp_(max=el.max)  # saturating cast: Inf -> max; NaN stays NaN
-    if isinstance(el, IntElement):
+    if not el.is_float:
         Q = qmin
     else:
         vb = v.view(torch.int32)
@@ -711,7 +703,7 @@ def _quantize_f32(fmt: Format, x4: torch.Tensor, lay: _Layout) -> torch.Tensor:
     v.div_(Q)
     if mode is RoundMode.STOCHASTIC:
         idx = torch.arange(lay.outer * lay.L * lay.inner, dtype=torch.int64, device=v.device)
-        _stochastic_inplace(v, _hash32(lay.to4(idx), fmt.seed))
+        _stochastic_inplace(v, _hash32(_to4(lay, idx), fmt.seed))
     else:
         _round_inplace(v, mode)
     v.mul_(Q)
@@ -723,7 +715,7 @@ def _round_mag64(z: torch.Tensor, el, mode: RoundMode) -> torch.Tensor:
     """Round float64 magnitudes (approximations of exact quotients, see _f64_ok) to ``el`` in place,
     saturating at el.max; NaN stays NaN."""
     z.clamp_(max=el.max)
-    if isinstance(el, IntElement):
+    if not el.is_float:
         z.mul_(2.0 ** el.frac_bits)
         _round_inplace(z, mode)
         return z.mul_(2.0 ** -el.frac_bits)
@@ -745,7 +737,7 @@ def _f64_ok(div_bits: int, el) -> bool:
     return div_bits + el.man_bits + 3 <= 50
 
 
-def _quantize_f64(fmt: Format, x4: torch.Tensor, lay: _Layout, x32: torch.Tensor) -> torch.Tensor:
+def _quantize_f64(fmt: Format, x4: torch.Tensor, lay: plan.Layout, x32: torch.Tensor) -> torch.Tensor:
     """Amax-scaled formats (NVFP4, absmax ints), modes even/away/zero: divisor s * ts in float64."""
     el, sel = fmt.element, fmt.scale_element
     v = x4.abs()
@@ -781,7 +773,7 @@ def _fast_path(fmt: Format) -> str | None:
     ts_bits = 24 if fmt.tensor_scale else 0
     if fmt.scale_rule is ScaleRule.AMAX:
         sel = fmt.scale_element
-        if not (_f64_ok(odd_significand(el.max)[0].bit_length() + ts_bits, sel)
+        if not (_f64_ok(plan.element_divisor(fmt)[0].bit_length() + ts_bits, sel)
                 and _f64_ok(sel.man_bits + 1 + ts_bits, el)):
             return None
     elif not _f64_ok(ts_bits, el):
@@ -789,21 +781,103 @@ def _fast_path(fmt: Format) -> str | None:
     return "f64"
 
 
-def quantize(fmt: Format, x: Any, axis: int = -1) -> torch.Tensor:
-    """``decode(encode(x))`` fused: float32 of x's shape on x's device."""
+def _quantize(fmt: Format, x: Any, axis: int) -> torch.Tensor:
+    """``decode(encode(x))`` fused with the torch kernels: float32 of x's shape on x's device."""
     fast = _fast_path(fmt)
     if fast is not None:
-        x32, ax, scalar = _prepare(fmt, x, axis)
-        lay = _layout(fmt, tuple(x32.shape), ax)
-        x4 = lay.to4(x32)
+        x32, lay, scalar = _prepare(fmt, x, axis)
+        x4 = _to4(lay, x32)
         out4 = _quantize_f32(fmt, x4, lay) if fast == "f32" else _quantize_f64(fmt, x4, lay, x32)
-        out = lay.from4(out4)
+        out = _from4(lay, out4)
         return out.reshape(()) if scalar else out
-    code, scodes, ts, lay, ax, scalar, nanb = _run(fmt, x, axis)
+    code, scodes, ts, lay, scalar, _ = _run(fmt, x, axis)
     s4 = None
     if scodes is not None:
         s4 = _scale_values(fmt, _scales_out(fmt, scodes), ts)
     elif ts is not None:
         s4 = ts.to(torch.float64)
-    out = lay.from4(_values(fmt, code, s4))
+    out = _from4(lay, _values(fmt, code, s4))
     return out.reshape(()) if scalar else out
+
+
+# ----------------------------------------------------------------------------------------------
+# public entry points: which kernels a tensor runs, chosen once per call
+# ----------------------------------------------------------------------------------------------
+_TORCH_KERNELS_ON_CPU = False
+
+
+def use_torch_kernels(on_cpu: bool) -> bool:
+    """Run CPU tensors through the torch kernels (True) or the numba kernels (False, the default);
+    returns the previous setting. Tensors on other devices always run the torch kernels."""
+    global _TORCH_KERNELS_ON_CPU
+    previous = _TORCH_KERNELS_ON_CPU
+    _TORCH_KERNELS_ON_CPU = bool(on_cpu)
+    return previous
+
+
+@contextmanager
+def torch_kernels() -> Iterator[None]:
+    """``with torch_kernels():`` CPU tensors run the torch kernels inside the block."""
+    previous = use_torch_kernels(True)
+    try:
+        yield
+    finally:
+        use_torch_kernels(previous)
+
+
+def host_kernels(t: Any) -> bool:
+    """Whether a call on tensor ``t`` runs the numba kernels on its memory: a CPU tensor of a
+    float (or code) dtype numpy can view, unless :func:`use_torch_kernels` chose torch."""
+    return (not _TORCH_KERNELS_ON_CPU and isinstance(t, torch.Tensor) and t.device.type == "cpu"
+            and t.dtype in _HOST_DTYPES)
+
+
+_HOST_DTYPES = frozenset(_FLOAT_DTYPES) | {torch.uint8, torch.uint16, torch.uint32}
+
+
+def host_array(t: torch.Tensor) -> Any:
+    """numpy view of a CPU tensor for the numba kernels (bfloat16 widened exactly to float32:
+    numpy has no bfloat16)."""
+    t = t.detach()
+    if t.dtype is torch.bfloat16:
+        t = t.float()
+    return t.resolve_conj().resolve_neg().numpy()
+
+
+def host_tensor(a: Any) -> torch.Tensor:
+    """CPU tensor sharing the memory of a numba-kernel result (numpy array or scalar)."""
+    a = np.asarray(a)
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
+def host_encoded(enc: Encoded) -> Encoded:
+    """An Encoded of the numba kernels with its arrays as CPU tensors (dtypes as :func:`encode`)."""
+    return Encoded(codes=host_tensor(enc.codes), scales=None if enc.scales is None else host_tensor(enc.scales),
+                   tensor_scale=None if enc.tensor_scale is None else host_tensor(enc.tensor_scale),
+                   axis=enc.axis, format=enc.format, meta=enc.meta)
+
+
+def numpy_encoded(enc: Encoded) -> Encoded:
+    """An Encoded of CPU tensors as numpy arrays for the numba kernels."""
+    ts = enc.tensor_scale
+    return Encoded(codes=host_array(enc.codes), scales=None if enc.scales is None else host_array(enc.scales),
+                   tensor_scale=None if ts is None else np.float32(float(ts)), axis=enc.axis,
+                   format=enc.format, meta=enc.meta)
+
+
+def encode(fmt: Format, x: Any, axis: int = -1) -> Encoded:
+    """Real bit patterns of ``fmt`` for a torch tensor (docs/numerics.md) with the torch kernels,
+    as tensors on its device: codes uint8/uint16/uint32, scales uint8/uint16 codes or float32
+    values, a 0-d float32 tensor scale."""
+    return _encode(fmt, x, axis)
+
+
+def decode(fmt: Format, enc: Encoded) -> torch.Tensor:
+    """float32 values of an :class:`Encoded` holding torch tensors, with the torch kernels, on the
+    codes' device."""
+    return _decode(fmt, enc)
+
+
+def quantize(fmt: Format, x: Any, axis: int = -1) -> torch.Tensor:
+    """``decode(encode(x))`` fused with the torch kernels: float32 of x's shape on x's device."""
+    return _quantize(fmt, x, axis)
