@@ -1,6 +1,6 @@
 """LLM.int8() on torch tensors, on the tensor's own device, bit-identical to the numpy emulation.
 
-:func:`hwsim.numerics.outlier.llm_int8_matmul` defines the arithmetic (bitsandbytes
+:func:`hwsim.numerics.llm_int8.llm_int8_matmul` defines the arithmetic (bitsandbytes
 ``backends/default/ops.py``: ``int8_vectorwise_quant``, ``int8_mixed_scaled_mm``,
 ``int8_scaled_mm``, ``int8_mm_dequant``; LLM.int8() arXiv 2208.07339 §3); this module runs the
 same steps with torch ops whose results do not depend on the device or on a BLAS summation order:
@@ -90,7 +90,7 @@ def llm_int8_linear(x: torch.Tensor, w_codes: torch.Tensor, w_scale: torch.Tenso
 
     ``x [..., K]`` (any float dtype, any device); ``dtype``: the layer's activation dtype in
     bitsandbytes (``float16`` default; ``float32`` keeps the 16-bit outlier part in fp32). Steps
-    and rounding: :func:`hwsim.numerics.outlier.llm_int8_matmul`. Returns y ``[..., N]`` in x's dtype
+    and rounding: :func:`hwsim.numerics.llm_int8.llm_int8_matmul`. Returns y ``[..., N]`` in x's dtype
     (values of ``dtype``), plus ``info`` (outlier_cols, row_scale, x_codes, int32) if asked.
     """
     if dtype not in _DTYPES:
