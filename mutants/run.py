@@ -13,12 +13,15 @@ cache, and record
 The working tree is never modified. Before the mutants, the union of their selections runs on the
 unmutated copy ("baseline"); a failing baseline stops the run.
 
-Numba caches compiled kernels on disk keyed by the source file and checks only *that* file's
-timestamp: a kernel that inlines a function from a mutated module would be reused stale. So every
-mutant gets its own ``NUMBA_CACHE_DIR``: empty when the mutated file holds numba code (everything
-recompiles), or a copy of the baseline's cache when it does not (no compiled code can differ; the
-copy saves minutes of compilation per mutant). The scratch tree lives at one fixed path per run so
-that the baseline cache's entries (keyed by path) apply.
+Numba caches compiled kernels on disk keyed by the source file and validates an entry only by
+*that* file's timestamp, while a jitted callee from another module is compiled into its caller: a
+mutant of ``rounding.round_shift`` would leave the cached ``block._encode_kernel`` stale. So every
+mutant gets its own ``NUMBA_CACHE_DIR``: a copy of the unmutated baseline's cache with the kernels
+of the mutated file and of every numba module importing it (transitively) purged, so they
+recompile; ``--purge-all`` starts mutants of numba modules from an empty cache instead. The
+baseline cache persists across runs (``~/.cache/hwsim-mutants``, ``$HWSIM_MUTANTS_DIR``), keyed by
+the content of every numba module, and the scratch tree lives at one fixed path, since numba keys
+its cache by the source path.
 
 Usage: python mutants/run.py [--list] [--fast] [--only ID[,ID...]] [--timeout S] [--workers N]
 Exit status: 0 when every selected mutant was killed; 1 when one survived, went stale or errored;
@@ -28,9 +31,11 @@ Exit status: 0 when every selected mutant was killed; 1 when one survived, went 
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -125,7 +130,56 @@ def workspace(files: list[str]) -> tuple[Path, Path, Path]:
 
 
 def uses_numba(text: str) -> bool:
-    return "numba" in text or "nb.njit" in text
+    """The module imports numba (so it may define jitted kernels)."""
+    return re.search(r"^\s*(import numba|from numba)", text, re.M) is not None
+
+
+def _imports(text: str) -> set[str]:
+    """Dotted names of the hwsim modules a source file imports (any nesting level)."""
+    out: set[str] = set()
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return out
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+    return {n for n in out if n.startswith("hwsim")}
+
+
+def numba_dependents(tree: Path, files: list[str], mutated: str) -> set[str]:
+    """Numba source files whose compiled kernels may contain code of ``mutated``: the file itself
+    and every numba file importing it, directly or through other numba files (a jitted callee from
+    another module is compiled into its caller, and numba's cache only checks the caller's file)."""
+    mod = {f: f[:-3].replace("/", ".").removesuffix(".__init__") for f in files if f.endswith(".py")}
+    numba_files = {f for f in mod if uses_numba((tree / f).read_text(errors="replace"))}
+    imports = {f: _imports((tree / f).read_text(errors="replace")) for f in numba_files}
+    hit, frontier = {mutated}, [mutated]
+    while frontier:
+        target = mod.get(frontier.pop())
+        for f in numba_files - hit:
+            if target in imports[f]:
+                hit.add(f)
+                frontier.append(f)
+    return hit & (numba_files | {mutated})
+
+
+def purge(cache: Path, tree: Path, names: set[str]) -> int:
+    """Delete the cached kernels of the source files ``names`` (relative to ``tree``) from a
+    NUMBA_CACHE_DIR: numba names them <file stem>.<function>-<line>.py3X.{nbi,nbc} in a directory
+    that mirrors the source file's absolute directory."""
+    n = 0
+    for name in names:
+        src = (tree / name).resolve()
+        tail = str(src.parent).lstrip(os.sep)
+        for f in cache.rglob(src.stem + ".*"):
+            if str(f.parent).endswith(tail) and f.suffix in (".nbi", ".nbc"):
+                f.unlink()
+                n += 1
+    return n
 
 
 def run_pytest(tree: Path, cache: Path, tests: list[str], timeout: float, workers: int) -> tuple[int, str, float]:
@@ -161,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fast", action="store_true", help="only the mutants marked fast (a few minutes)")
     ap.add_argument("--only", default="", help="comma-separated mutant ids")
     ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per pytest run (a timeout counts as killed)")
+    ap.add_argument("--purge-all", action="store_true",
+                    help="start every mutant of numba code from an empty numba cache (slow)")
     ap.add_argument("--workers", type=int, default=0, help="pytest-xdist workers per run (0: none)")
     args = ap.parse_args(argv)
 
@@ -213,10 +269,11 @@ def main(argv: list[str] | None = None) -> int:
             cache = scratch / "cache-mutant"
             if cache.exists():
                 shutil.rmtree(cache)
-            if uses_numba(text):
+            if args.purge_all and uses_numba(text) or not base_cache.exists():
                 cache.mkdir()
             else:
-                shutil.copytree(base_cache, cache) if base_cache.exists() else cache.mkdir()
+                shutil.copytree(base_cache, cache)
+                purge(cache, tree, numba_dependents(tree, files, m.file))
             rc, out, dt = run_pytest(tree, cache, m.tests, args.timeout, args.workers)
             times[m.id] = dt
             if rc == -1:
