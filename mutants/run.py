@@ -169,14 +169,17 @@ def numba_dependents(tree: Path, files: list[str], mutated: str) -> set[str]:
 
 def purge(cache: Path, tree: Path, names: set[str]) -> int:
     """Delete the cached kernels of the source files ``names`` (relative to ``tree``) from a
-    NUMBA_CACHE_DIR: numba names them <file stem>.<function>-<line>.py3X.{nbi,nbc} in a directory
-    that mirrors the source file's absolute directory."""
+    NUMBA_CACHE_DIR: numba stores them as <file stem>.<function>-<line>.py3X.{nbi,nbc} under
+    <parent dir name>_<sha1 of the absolute parent dir> (numba.core.caching,
+    _CacheLocator.get_suitable_cache_subpath)."""
     n = 0
     for name in names:
-        src = (tree / name).resolve()
-        tail = str(src.parent).lstrip(os.sep)
-        for f in cache.rglob(src.stem + ".*"):
-            if str(f.parent).endswith(tail) and f.suffix in (".nbi", ".nbc"):
+        src = Path(os.path.abspath(tree / name))
+        sub = cache / f"{src.parent.name}_{hashlib.sha1(str(src.parent).encode()).hexdigest()}"
+        if not sub.is_dir():
+            continue
+        for f in sub.glob(src.stem + ".*"):
+            if f.suffix in (".nbi", ".nbc"):
                 f.unlink()
                 n += 1
     return n
