@@ -156,6 +156,8 @@ def numba_dependents(tree: Path, files: list[str], mutated: str) -> set[str]:
     another module is compiled into its caller, and numba's cache only checks the caller's file)."""
     mod = {f: f[:-3].replace("/", ".").removesuffix(".__init__") for f in files if f.endswith(".py")}
     numba_files = {f for f in mod if uses_numba((tree / f).read_text(errors="replace"))}
+    if mutated not in numba_files:  # no kernel can hold its code (lazy imports of it are Python calls)
+        return set()
     imports = {f: _imports((tree / f).read_text(errors="replace")) for f in numba_files}
     hit, frontier = {mutated}, [mutated]
     while frontier:
@@ -164,7 +166,7 @@ def numba_dependents(tree: Path, files: list[str], mutated: str) -> set[str]:
             if target in imports[f]:
                 hit.add(f)
                 frontier.append(f)
-    return hit & (numba_files | {mutated})
+    return hit
 
 
 def purge(cache: Path, tree: Path, names: set[str]) -> int:
