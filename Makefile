@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 PYTEST := $(BIN)/python -m pytest -n auto -p no:cacheprovider
 
-.PHONY: demo test test-all lint bench install warm clean
+.PHONY: demo test test-all lint bench install warm clean mutants
 
 install: $(STAMP)
 
@@ -57,6 +57,12 @@ test: lint warm
 # everything, including the exhaustive cases marked slow
 test-all: lint warm
 	$(PYTEST) -m "slow or not slow"
+
+# mutation check (not part of `make test`): each curated bug in mutants/mutants.toml is planted in a
+# scratch copy and its tests must fail (docs/testing.md). Tens of minutes on 2 cores;
+# `make mutants MUTANTS_ARGS=--fast` runs the few-minute subset, `MUTANTS_ARGS="--only ID"` one mutant.
+mutants: warm
+	$(BIN)/python mutants/run.py $(MUTANTS_ARGS)
 
 bench: warm
 	$(PIP) "torchao==0.18.0"
