@@ -7,7 +7,7 @@ Verilator build takes ~15 s on two cores). cocotb is imported inside :func:`run_
 importing this module needs neither cocotb nor a simulator.
 
 cocotb 2.1 notes (cocotb_tools.runner): Icarus needs ``timescale=("1ns", "1ps")`` at build time for
-``Timer(1, unit="ns")``; the runner's own result check calls ``sys.exit`` under pytest, which
+``Timer(1, unit="ns")``; the runner exits the process on a failed test under pytest, which
 :func:`run_bench` turns into :class:`SimulationError` naming the log file.
 """
 

@@ -194,7 +194,7 @@ def _block(name: str, values_a, values_b, scale_a: int, scale_b: int, B: int = 3
     ([2.0**12, -1.0], [2.0**13, 1.0], 0xFE, 103, math.inf),
     # just under the midpoint: FP32 max
     ([2.0**12, -1.0, -(2.0**-16)], [2.0**13, 1.0, 2.0**-16], 0xFE, 103, float(np.finfo(np.float32).max)),
-    # subnormal ties: 3 x 2^-150 -> 2^-148 (3 x 2^-150 is not a float32), 1 x 2^-150 -> +0, 5 x 2^-150 -> 2^-148 (4 x 2^-150)
+    # subnormal ties: 3 x 2^-150 -> 2^-148 (even), 1 x 2^-150 -> +0, 5 x 2^-150 -> 2^-148
     ([3.0], [1.0], 0, 104, 3 * 2.0**-150),
     ([1.0], [1.0], 0, 104, 0.0),
     ([5.0], [1.0], 0, 104, 2.0**-148),

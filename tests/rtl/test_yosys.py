@@ -11,8 +11,8 @@ import pytest
 
 import hwsim
 from hwsim.errors import HwsimError
-from hwsim.synth.params import fp_mul_params
 from hwsim.synth import yosys
+from hwsim.synth.params import fp_mul_params
 from hwsim.synth.tools import missing_tool
 from hwsim.synth.yosys import NAND2_WEIGHTS, parse_stat, synth_generic
 
