@@ -244,8 +244,10 @@ def block_dot(fmt_a: Any, a: Encoded, fmt_b: Any | None = None, b: Encoded | Non
         by the block count): element j is ``X_a X_b sum_i P_a,i P_b,i`` over block j, summed
         exactly and rounded once (RNE) to FP32 (see the module docstring and docs/numerics.md).
     """
-    fmt_b = fmt_a if fmt_b is None else fmt_b
-    b = a if b is None else b
+    return _block_dot(fmt_a, a, fmt_a if fmt_b is None else fmt_b, a if b is None else b)
+
+
+def _block_dot(fmt_a: Any, a: Encoded, fmt_b: Any, b: Encoded) -> np.ndarray:
     for fmt in (fmt_a, fmt_b):
         if not fmt.block_size:
             raise FormatError(f"block_dot: format {fmt.name!r} is not block-scaled (block_size={fmt.block_size})")

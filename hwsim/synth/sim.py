@@ -124,7 +124,8 @@ def run_bench(block: str, parameters: Mapping[str, int], simulator: str, *, topl
     missing = missing_tool(simulator)
     if missing:
         raise HwsimError(missing)
-    from cocotb_tools.runner import get_results, get_runner
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
 
     sources = [Path(s).resolve() for s in sources]
     params = {k: int(v) for k, v in parameters.items()}
