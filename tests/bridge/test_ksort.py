@@ -22,8 +22,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 
 import hwsim  # noqa: E402
-from hwsim.bridge.ksort import (KSort, channel_permutation, ksort_, ksort_permutations,  # noqa: E402
-                                permute_qk)
+from hwsim.bridge.ksort import KSort, channel_permutation, ksort_, ksort_permutations, permute_qk  # noqa: E402
 from hwsim.errors import HwsimError  # noqa: E402
 
 HIDDEN, HEADS, KV_HEADS, LAYERS = 64, 4, 2, 2
