@@ -108,7 +108,7 @@ def plot_tour(table: pd.DataFrame, path: Path, title: str = "") -> Path:
             front.append((row["bits_per_element"], row[qcol]))
             best = row[qcol]
     if front:
-        ax.plot(*zip(*front), color="black", lw=0.8, ls="--", label="Pareto front")
+        ax.plot(*zip(*front, strict=True), color="black", lw=0.8, ls="--", label="Pareto front")
         ax.legend(loc="lower right")
     ax.set_xlabel("bits per element (block scales amortized)")
     ax.set_ylabel(f"QSNR (dB), {qcol.removeprefix('qsnr_db_')} data")

@@ -146,7 +146,8 @@ def evaluate(model: Any, *, size: str = "ci", progress=None, reference=None) -> 
     ppl = math.exp(nll / count)
     metrics = {"perplexity": ppl, "tokens": float(count)}
     if reference is not None:
-        metrics["top1_agreement"] = float(torch.cat([(p == r).float() for p, r in zip(preds, reference)]).mean())
+        agree = [(p == r).float() for p, r in zip(preds, reference, strict=True)]  # same chunks as the fp32 run
+        metrics["top1_agreement"] = float(torch.cat(agree).mean())
     return EvalResult(ppl, metrics, preds)
 
 
