@@ -29,7 +29,7 @@ GEMM records: the int8 part is an ``(M, K, N)`` int8 x int8 GEMM and the outlier
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Literal, overload
 
 import torch
 
@@ -87,9 +87,17 @@ def quantize_weight(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return cb, scb
 
 
+@overload
 def llm_int8_linear(x: torch.Tensor, w_codes: torch.Tensor, w_scale: torch.Tensor, bias: torch.Tensor | None = None,
                     threshold: float = 6.0, dtype: str = "float16",
-                    return_info: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, Any]]:
+                    return_info: Literal[False] = False) -> torch.Tensor: ...
+@overload
+def llm_int8_linear(x: torch.Tensor, w_codes: torch.Tensor, w_scale: torch.Tensor, bias: torch.Tensor | None = None,
+                    threshold: float = 6.0, dtype: str = "float16", *,
+                    return_info: Literal[True]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
+def llm_int8_linear(x: torch.Tensor, w_codes: torch.Tensor, w_scale: torch.Tensor, bias: torch.Tensor | None = None,
+                    threshold: float = 6.0, dtype: str = "float16",
+                    return_info: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``y = x @ W^T + bias`` as ``Linear8bitLt`` computes it, from ``quantize_weight(W)``.
 
     ``x [..., K]`` (any float dtype, any device); ``dtype``: the layer's activation dtype in

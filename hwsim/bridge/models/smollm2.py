@@ -87,7 +87,7 @@ def load():
         save_file(state, tmp, metadata={"format": "pt"})
         model.config.save_pretrained(d)
         tmp.replace(weights)  # atomic: concurrent test workers never read a partial file
-    model = model.to(torch.float32).eval()
+    model = model.to(torch.float32).eval()  # pyright: ignore[reportArgumentType]  (transformers types Module.to's self)
     _MODEL["model"] = model
     return model
 
