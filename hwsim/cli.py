@@ -17,27 +17,34 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hwsim.errors import HwsimError
 
+if TYPE_CHECKING:  # the CLI imports the library lazily, per command
+    from hwsim.numerics.format import Format
+    from hwsim.numerics.protocol import NumberFormat, OperandSpec, ScaleSpec
+
 __all__ = ["main"]
 
 
-def _print_table(df, title: str = "") -> None:
+def _print_table(df, title: str = "", wide: str | None = None) -> None:
+    """``df`` as a rich table (cells are plain text, never rich markup: ``[lo, hi]`` stays); a
+    ``wide`` column (long text) gets 40 more characters of console width to wrap in."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title or None, show_lines=False)
     for col in df.columns:
         table.add_column(str(col), justify="right" if df[col].dtype.kind in "iuf" else "left")
     for _, row in df.iterrows():
-        table.add_row(*[_fmt_cell(v) for v in row])
-    Console(width=max(120, 14 * len(df.columns))).print(table)
+        table.add_row(*[Text(_fmt_cell(v)) for v in row])
+    Console(width=max(120, 14 * len(df.columns)) + (40 if wide else 0)).print(table)
 
 
 def _fmt_cell(v) -> str:
@@ -71,19 +78,24 @@ def _cmd_formats(args: argparse.Namespace) -> int:
         return 0
     import pandas as pd
 
+    _print_table(pd.DataFrame(_format_rows(all_formats())), "hwsim format catalog", wide="scale")
+    return 0
+
+
+def _format_rows(fmts: Iterable[NumberFormat]) -> list[dict[str, Any]]:
+    """One row of ``hwsim formats`` per format: bits, block, element, scale rule, range."""
     rows = []
-    for fmt in all_formats():
+    for fmt in fmts:
         vals = np.abs(np.asarray(fmt.values(), dtype=np.float64))
         tiny = float(vals[vals > 0].min()) if np.any(vals > 0) else math.nan
         rows.append({"name": fmt.name, "bits/elem": round(fmt.bits_per_element, 4),
                      "block": fmt.block_size if fmt.block_size else ("axis" if fmt.block_size == 0 else "-"),
-                     "element": _element_text(fmt), "scale": _scale_text(fmt), "max": fmt.max,
+                     "element": _element_text(fmt), "scale": _scale_text(fmt.operand), "max": fmt.max,
                      "smallest": tiny, "range (binades)": round(math.log2(fmt.max / tiny), 1)})
-    _print_table(pd.DataFrame(rows), "hwsim format catalog")
-    return 0
+    return rows
 
 
-def _element_text(fmt) -> str:
+def _element_text(fmt: NumberFormat) -> str:
     from hwsim.numerics.format import Format
 
     if isinstance(fmt, Format):
@@ -92,46 +104,55 @@ def _element_text(fmt) -> str:
     return str(describe()) if callable(describe) else type(fmt).__name__
 
 
-def _scale_text(fmt) -> str:
-    from hwsim.numerics.format import Format
-    from hwsim.study.tour import _scale_name
-
-    if isinstance(fmt, Format):
-        return _scale_name(fmt)
-    rule = getattr(fmt, "scale_rule", None)
-    per = {None: "tensor", 0: "channel"}.get(fmt.block_size, f"group {fmt.block_size}")
-    center = " (3-sigma base)" if getattr(fmt, "center", None) == "3sigma" else ""
-    return f"{rule}{center} per {per}" if isinstance(rule, str) else "-"
+def _per(scale: ScaleSpec) -> str:
+    """Where one scale applies: ``block 32``, ``group 128``, ``channel``, ``tensor``."""
+    return f"{scale.granularity} {scale.group_size}" if scale.group_size else scale.granularity
 
 
-def _show_core(fmt, args: argparse.Namespace) -> None:
-    from hwsim.study.tour import _scale_name
+def _scale_code(scale: ScaleSpec) -> str:
+    """The stored scale code: ``E8M0``, ``E4M3``, ``E8M23`` (fp32), ``INT8``."""
+    return f"E{scale.exp_bits}M{scale.man_bits}" if scale.exp_bits else f"INT{scale.bits}"
 
+
+def _scale_text(operand: OperandSpec) -> str:
+    """Every scale of ``operand`` (innermost first): its rule and where it applies; ``-`` for none."""
+    return "; ".join(f"{s.rule} per {_per(s)}" for s in operand.scales) or "-"
+
+
+def _print_scales(operand: OperandSpec) -> None:
+    """The ``scale:`` lines of ``hwsim formats show``: one per scale, innermost first."""
+    if not operand.scales:
+        print("  scale: none")
+    for s in operand.scales:
+        print(f"  scale per {_per(s)} along the encode axis ({s.bits}-bit {_scale_code(s)}): {s.rule}")
+
+
+def _show_core(fmt: Format, args: argparse.Namespace) -> None:
     print(f"{fmt.name}: {fmt.element.describe()}, {fmt.bits_per_element:g} bits/element")
     print(f"  reference: {fmt.reference}")
     if fmt.description:
         print(f"  {fmt.description}")
+    _print_scales(fmt.operand)
     if fmt.scale_rule is not None or fmt.tensor_scale:
-        blk = fmt.block_size if fmt.block_size else "whole axis"
-        print(f"  scale: {_scale_name(fmt)}, block {blk} along the encode axis")
         if fmt.scale_rule is not None and fmt.scale_rule.value == "pow2":
             print(f"    X = 2^(floor(log2 amax) - {fmt.emax}) stored as E8M0 (bias 127, 0xFF = NaN); "
                   "elements = round(x / X), saturating (OCP MX v1.0 §6.3)")
         else:
             print(f"    s = RNE(amax / {fmt.max:g}) in the scale format; elements = round(x / s), saturating")
-    print(f"  rounding: {fmt.rounding.value}, saturate: {fmt.saturate}")
+    print(f"  rounding: {fmt.operand.rounding}, saturate: {fmt.saturate}")
     vals = fmt.values()
     print(f"  {len(vals)} distinct finite element values (max {fmt.max:g}, smallest subnormal "
           f"{fmt.smallest_subnormal:g}):")
     _print_values(vals, args)
 
 
-def _show_family(fmt, args: argparse.Namespace) -> None:
+def _show_family(fmt: NumberFormat, args: argparse.Namespace) -> None:
     print(f"{fmt.name}: {_element_text(fmt)}, {fmt.bits_per_element:g} bits/element")
     print(f"  reference: {fmt.reference}")
     if fmt.description:
         print(f"  {fmt.description}")
-    print(f"  scale: {_scale_text(fmt)} along the encode axis")
+    _print_scales(fmt.operand)
+    print(f"  rounding: {fmt.operand.rounding}")
     for cb in getattr(fmt, "types", ()):
         print(f"  type {cb.name} ({cb.bits}-bit, ties {cb.ties}): code -> value")
         print("    " + "  ".join(f"{c:0{cb.bits}b}:{'-' if math.isnan(v) else f'{v:g}'}"

@@ -131,3 +131,39 @@ def test_quantize_codes_keep_what_decode_needs(tmp_path) -> None:
         fmt = hwsim.format(name)
         enc = Encoded(codes=z["codes"], scales=z["scales"] if "scales" in z.files else None, axis=1, meta=meta)
         assert np.array_equal(fmt.decode(enc), fmt.quantize(x)), name
+
+
+def test_formats_table_scale_column_is_the_typed_scale_rule() -> None:
+    """Every family's scale column is read from its typed ``operand`` description: formats built in
+    code (an E5M3 block scale, a codebook with an absmean group scale, an asymmetric integer)
+    show their own rules, not a dash."""
+    from hwsim.cli import _format_rows
+    from hwsim.numerics.codebook import Codebook, CodebookFormat
+
+    table3 = (0.0, 1.0, 2.0, 3.0, float("nan"), -1.0, -2.0, -3.0)
+    coded = CodebookFormat(name="cb3_absmean_g64", types=(Codebook(name="sym3", bits=3, table=table3),),
+                           group_size=64, scale_rule="absmean")
+    fmts = [hwsim.format("mxfp4_ue5m3"), coded, hwsim.format("int4_asym_g128"), hwsim.format("olive4")]
+    for fmt, row in zip(fmts, _format_rows(fmts), strict=True):
+        assert fmt.operand.scales, fmt.name
+        for scale in fmt.operand.scales:
+            assert scale.rule in row["scale"], (fmt.name, row["scale"])
+    rows = _format_rows(fmts)
+    assert "E5M3" in rows[0]["scale"] and rows[0]["scale"].endswith("per block 32")
+    assert "mean|x|" in rows[1]["scale"] and rows[1]["scale"].endswith("per group 64")
+    assert _format_rows([hwsim.format("fp16")])[0]["scale"] == "-"
+
+
+def test_formats_table_prints_a_user_format_scale_rule(tmp_path, monkeypatch, capsys) -> None:
+    """A codebook format added through HWSIM_FORMATS_PATH shows its scale rule in `hwsim formats`
+    (printed as text: brackets in a rule are not rich markup)."""
+    (tmp_path / "mine.toml").write_text(
+        '[codebooks.sym3]\nbits = 3\ntable = [0, 1, 2, 3, "nan", -1, -2, -3]\nreference = "test"\n\n'
+        '[cb3_absmean]\nkind = "codebook"\ntypes = ["sym3"]\nscale_per = "tensor"\nscale_rule = "absmean"\n'
+        'reference = "test"\n')
+    monkeypatch.setenv("HWSIM_FORMATS_PATH", str(tmp_path))
+    assert main(["formats"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "cb3_absmean" in line)
+    assert "mean|x|" in row
+    assert "[lo, hi, n]" in " ".join(out.split())  # llmfp4's rule, as written

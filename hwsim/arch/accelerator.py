@@ -29,11 +29,19 @@ import numpy as np
 import pandas as pd
 
 from hwsim.arch._util import out
-from hwsim.arch.energy import (EnergyTable, MacCostSource, OperandBits, mac_cost, operand_bits,
-                               sram_area_um2, sram_pj_per_bit)
+from hwsim.arch.energy import (
+    EnergyTable,
+    MacCostSource,
+    OperandBits,
+    mac_cost,
+    operand_bits,
+    sram_area_um2,
+    sram_pj_per_bit,
+)
 from hwsim.arch.memory import dram_traffic, memory_bound_cycles
 from hwsim.arch.units import BitSerialUnit, Unit
-from hwsim.arch.workload import Layer, Workload, workload as _workload
+from hwsim.arch.workload import Layer, Workload
+from hwsim.arch.workload import workload as _workload
 
 __all__ = ["MemorySpec", "Accelerator", "GemmCost"]
 

@@ -64,9 +64,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from hwsim.errors import FormatError
+from hwsim.numerics.protocol import NumberFormat, OperandSpec
 
 __all__ = [
-    "OperandBits", "operand_bits", "EnergyTable", "MacCost", "MacCostSource", "mac_cost",
+    "OperandBits", "OperandLike", "operand_bits", "EnergyTable", "MacCost", "MacCostSource", "mac_cost",
     "mac_cost_from_gates", "sram_pj_per_bit", "sram_area_um2", "DEFAULT_TABLE",
 ]
 
@@ -83,7 +84,7 @@ class OperandBits:
     block_size: int | None = None  #: elements sharing one scale (None/0: no block scale)
     #: the format object it was read from (None for inline tables): bit-serial units with
     #: ``w_cycles_per_weight = "terms"`` decompose its codes (hwsim.numerics.bitserial)
-    source: Any = field(default=None, compare=False)
+    source: NumberFormat | None = field(default=None, compare=False)
 
     @property
     def significand_bits(self) -> int:
@@ -91,15 +92,22 @@ class OperandBits:
         return self.man_bits + 1
 
 
-def operand_bits(fmt: Any) -> OperandBits:
-    """:class:`OperandBits` of a Format-like object or an inline table.
+#: what :func:`operand_bits` takes: a number format (its typed :attr:`~NumberFormat.operand`), an
+#: :class:`~hwsim.numerics.protocol.OperandSpec` of an operand no format object describes (a
+#: GEMM-level scheme such as LLM.int8), :class:`OperandBits` as they are, or an inline table
+OperandLike = NumberFormat | OperandSpec | OperandBits | Mapping[str, Any]
 
-    Accepted: anything with ``element_bits``, ``bits_per_element``, ``is_float_element``,
-    ``exp_bits``, ``man_bits`` (and optional ``block_size``), e.g. ``hwsim.format("mxfp4")``;
-    or a mapping ``{"kind": "int", "bits": 32}`` / ``{"kind": "float", "exp_bits": 8,
-    "man_bits": 23}`` (used for accumulators wider than the format catalog's integers). Format
-    *names* are resolved where they enter (``hwsim.format``, the accelerator catalog, the CLI),
-    never here.
+
+def operand_bits(fmt: OperandLike) -> OperandBits:
+    """:class:`OperandBits` of a number format, an operand description or an inline table.
+
+    Accepted: any format family (``hwsim.format("mxfp4")``), read through its typed
+    :attr:`~hwsim.numerics.protocol.NumberFormat.operand` (element width and kind, storage per
+    element, and the block size of its innermost block/group scale); an
+    :class:`~hwsim.numerics.protocol.OperandSpec`; an :class:`OperandBits`; or a mapping
+    ``{"kind": "int", "bits": 32}`` / ``{"kind": "float", "exp_bits": 8, "man_bits": 23}`` (used
+    for accumulators wider than the format catalog's integers). Format *names* are resolved where
+    they enter (``hwsim.format``, the accelerator catalog, the CLI), never here.
 
     Raises:
         FormatError: the object has none of these shapes (a name included), or a mapping is
@@ -111,28 +119,43 @@ def operand_bits(fmt: Any) -> OperandBits:
         raise FormatError(f"operand format {fmt!r} is a name: the cost model takes format objects "
                           f"(resolve it first, e.g. hwsim.format({fmt!r}))")
     if isinstance(fmt, Mapping):
-        kind = fmt.get("kind")
-        try:
-            if kind == "int":
-                bits = int(fmt["bits"])
-                return OperandBits(is_float=False, exp_bits=0, man_bits=bits - 1,
-                                   element_bits=bits, bits_per_element=float(bits))
-            if kind == "float":
-                e, m = int(fmt["exp_bits"]), int(fmt["man_bits"])
-                return OperandBits(is_float=True, exp_bits=e, man_bits=m, element_bits=1 + e + m,
-                                   bits_per_element=float(1 + e + m))
-        except KeyError as exc:
-            raise FormatError(f"operand format {dict(fmt)!r} lacks {exc.args[0]!r}") from None
-        raise FormatError(f"operand format {dict(fmt)!r}: kind must be 'int' or 'float'")
+        return _table_bits(fmt)
+    if isinstance(fmt, OperandSpec):
+        return _spec_bits(fmt, None)
     try:
-        block = getattr(fmt, "block_size", None)
-        return OperandBits(is_float=bool(fmt.is_float_element), exp_bits=int(fmt.exp_bits),
-                           man_bits=int(fmt.man_bits), element_bits=int(fmt.element_bits),
-                           bits_per_element=float(fmt.bits_per_element),
-                           block_size=int(block) if block else None, source=fmt)
-    except AttributeError as exc:
-        raise FormatError(f"not a number format (need element_bits, bits_per_element, "
-                          f"is_float_element, exp_bits, man_bits): {fmt!r}: {exc}") from None
+        spec = fmt.operand
+    except AttributeError:
+        spec = None
+    if not isinstance(spec, OperandSpec):
+        raise FormatError(f"not a number format (no typed `operand` description, "
+                          f"hwsim.numerics.protocol.OperandSpec): {fmt!r}")
+    return _spec_bits(spec, fmt)
+
+
+def _spec_bits(spec: OperandSpec, source: NumberFormat | None) -> OperandBits:
+    """The bit widths of ``spec``; the block size is the group size of its innermost block or
+    group scale (channel and tensor scales are applied outside the dot product)."""
+    block = next((s.group_size for s in spec.scales if s.granularity in ("block", "group")), None)
+    return OperandBits(is_float=spec.is_float, exp_bits=spec.exp_bits, man_bits=spec.man_bits,
+                       element_bits=spec.element_bits, bits_per_element=float(spec.bits_per_element),
+                       block_size=block or None, source=source)
+
+
+def _table_bits(table: Mapping[str, Any]) -> OperandBits:
+    """An inline ``{"kind": "int", "bits": B}`` / ``{"kind": "float", "exp_bits": E, "man_bits": M}``."""
+    kind = table.get("kind")
+    try:
+        if kind == "int":
+            bits = int(table["bits"])
+            return OperandBits(is_float=False, exp_bits=0, man_bits=bits - 1,
+                               element_bits=bits, bits_per_element=float(bits))
+        if kind == "float":
+            e, m = int(table["exp_bits"]), int(table["man_bits"])
+            return OperandBits(is_float=True, exp_bits=e, man_bits=m, element_bits=1 + e + m,
+                               bits_per_element=float(1 + e + m))
+    except KeyError as exc:
+        raise FormatError(f"operand format {dict(table)!r} lacks {exc.args[0]!r}") from None
+    raise FormatError(f"operand format {dict(table)!r}: kind must be 'int' or 'float'")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,7 +33,7 @@ import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -71,26 +71,26 @@ _IDENTITY = {None, "fp32", "none"}
 SCHEMES: dict[str, Callable[[], GemmStrategy]] = {"llm_int8": LlmInt8Gemm}
 
 
-def resolve_format(spec: str | Format | None) -> Format | None:
+def resolve_format(spec: str | NumberFormat | None) -> NumberFormat | None:
     """A catalog name, a :class:`Format` or ``None``/``"fp32"`` (no quantization -> ``None``).
 
     Raises:
         FormatError: unknown name (the message lists the known formats).
         HwsimError: a GEMM-level scheme (``"llm_int8"``) where a format is needed.
     """
-    if isinstance(spec, Format) or isinstance(spec, NumberFormat):  # any format family
-        return None if spec.name == "fp32" else spec
     if spec is None or (isinstance(spec, str) and spec.lower() in _IDENTITY):
         return None
-    if not isinstance(spec, str):
-        raise FormatError(f"format must be a catalog name, a hwsim Format or None, got {spec!r}")
-    if spec in SCHEMES:
-        raise HwsimError(f"{spec!r} is a GEMM-level scheme for a Linear layer, not a format; give it as "
-                         f"weights (it quantizes that layer's activations itself)")
-    return get_format(spec)
+    if isinstance(spec, str):
+        if spec in SCHEMES:
+            raise HwsimError(f"{spec!r} is a GEMM-level scheme for a Linear layer, not a format; give it as "
+                             f"weights (it quantizes that layer's activations itself)")
+        return get_format(spec)
+    if isinstance(spec, Format) or isinstance(spec, NumberFormat):  # any format family
+        return None if spec.name == "fp32" else spec
+    raise FormatError(f"format must be a catalog name, a hwsim Format or None, got {spec!r}")
 
 
-def _resolve_weights(spec: Any) -> tuple[Format | None, GemmStrategy | None]:
+def _resolve_weights(spec: Any) -> tuple[NumberFormat | None, GemmStrategy | None]:
     """Weights: a format (as :func:`resolve_format`), a GEMM-level scheme's name or the scheme."""
     if isinstance(spec, str) and spec in SCHEMES:
         return None, SCHEMES[spec]()
@@ -99,7 +99,7 @@ def _resolve_weights(spec: Any) -> tuple[Format | None, GemmStrategy | None]:
     return resolve_format(spec), None
 
 
-def _name(fmt: Format | None) -> str:
+def _name(fmt: NumberFormat | None) -> str:
     return "fp32" if fmt is None else fmt.name
 
 
@@ -107,10 +107,10 @@ def _name(fmt: Format | None) -> str:
 class LayerFormats:
     """Formats one layer runs with (``None`` = fp32, not quantized)."""
 
-    weights: Format | None
-    activations: Format | None
-    kv_cache: Format | None  #: K in attention (and V unless ``v_cache`` differs)
-    v_cache: Format | None
+    weights: NumberFormat | None
+    activations: NumberFormat | None
+    kv_cache: NumberFormat | None  #: K in attention (and V unless ``v_cache`` differs)
+    v_cache: NumberFormat | None
     #: a GEMM-level scheme that runs this layer's Linear GEMM instead of quantizing W and x
     scheme: GemmStrategy | None = None
 
@@ -147,6 +147,8 @@ class SimConfig:
 class _SimLayer(nn.Module):
     """Common part: name, formats, the quantized weight and the owning :class:`Simulation`."""
 
+    _sim: Simulation  # declared, so nn.Module.__getattr__ (Tensor | Module) does not type it
+
     def __init__(self, name: str, formats: LayerFormats, sim: Simulation):
         super().__init__()
         self.layer_name = name
@@ -170,11 +172,13 @@ class SimLinear(_SimLayer):
         with torch.no_grad():
             for key, t in gemm.prepare(linear.weight.detach()).items():
                 self.register_buffer(key, t, persistent=False)
-        self.bias = linear.bias
+        self.bias: torch.Tensor | None = linear.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sim = self._sim
-        y, gemms = self.gemm.forward(x, self._buffers, self.bias, sim)
+        # every buffer is a prepared tensor (register_buffer types them Tensor | None)
+        buffers = cast("dict[str, torch.Tensor]", self._buffers)
+        y, gemms = self.gemm.forward(x, buffers, self.bias, sim)
         for suffix, m, k, n, a, w in gemms:
             sim._record(self.layer_name + suffix, "linear", m, k, n, a, w, 1)
         return y
@@ -192,11 +196,15 @@ class SimConv2d(_SimLayer):
         super().__init__(name, formats, sim)
         self.out_channels = conv.out_channels
         self.kernel_size, self.stride = conv.kernel_size, conv.stride
-        self.padding, self.dilation = conv.padding, conv.dilation
+        if isinstance(conv.padding, str):  # Simulation._build leaves these unsimulated
+            raise HwsimError(f"{name}: Conv2d padding={conv.padding!r} is not simulated (give it as numbers)")
+        self.padding: tuple[int, ...] = conv.padding
+        self.dilation = conv.dilation
+        self.weight: torch.Tensor  # the quantized [C_out, K] weight, a buffer
         w2 = conv.weight.detach().reshape(conv.out_channels, -1)
         with torch.no_grad():
             self.register_buffer("weight", _quantize(formats.weights, w2, -1), persistent=False)
-        self.bias = conv.bias
+        self.bias: torch.Tensor | None = conv.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sim = self._sim
@@ -318,7 +326,8 @@ class Simulation:
         self._ksort: dict[str, Any] = {}
         if config.ksort:
             ksort = config.ksort
-            self._ksort = ksort_permutations(model, **({"layout": ksort} if isinstance(ksort, str) else {}))
+            self._ksort = (ksort_permutations(model, layout=ksort) if isinstance(ksort, str)
+                           else ksort_permutations(model))
             if not self._ksort:
                 raise HwsimError("ksort=True: the model has no attention module K-sort knows "
                                  "(HF Llama-family q_proj/k_proj or BERT query/key)")
@@ -462,7 +471,7 @@ class Simulation:
         key = (name, kind, int(m), int(k), int(n), a, w)
         self.gemms[key] = self.gemms.get(key, 0) + int(count)
 
-    def quantize_activation(self, x: torch.Tensor, fmt: Format | None, axis: int) -> torch.Tensor:
+    def quantize_activation(self, x: torch.Tensor, fmt: NumberFormat | None, axis: int) -> torch.Tensor:
         """``fmt.quantize(x)`` along ``axis``; q/k/v (and gate/up) projections reading the same
         tensor reuse one result."""
         if fmt is None:
@@ -595,13 +604,13 @@ class _Inside:
         self.sim._depth -= 1
 
 
-def simulate(model: nn.Module, weights: str | Format | None = "mxfp4",
-             activations: str | Format | None = "mxfp8_e4m3", accelerator: Any = "mx-systolic-32", *,
-             kv_cache: str | Format | None = "activations", accumulate: str | Format | None = None,
+def simulate(model: nn.Module, weights: str | NumberFormat | None = "mxfp4",
+             activations: str | NumberFormat | None = "mxfp8_e4m3", accelerator: Any = "mx-systolic-32", *,
+             kv_cache: str | NumberFormat | None = "activations", accumulate: str | NumberFormat | None = None,
              acc_block: int = 32, skip: Iterable[str] = (),
              overrides: Mapping[str, Mapping[str, Any] | None] | None = None,
              attention: bool = True, ksort: bool | str = False,
-             v_cache: str | Format | None = "kv_cache") -> Simulation:
+             v_cache: str | NumberFormat | None = "kv_cache") -> Simulation:
     """Put ``model`` on the simulated datapath of ``accelerator`` (see the module docstring).
 
     The keywords become one :class:`SimConfig` (``Simulation(model, config)`` takes it directly).

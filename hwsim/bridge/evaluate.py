@@ -126,7 +126,8 @@ def plot_compare(table, path: str | Path, *, metric_name: str, title: str = "",
     ax = fig.subplots()
     ax.scatter(table["energy_uj"], table[metric_name], color="C0", zorder=3)
     for _, row in table.iterrows():
-        label = row["weights"] if row["weights"] == row["activations"] else f"W {row['weights']} / A {row['activations']}"
+        same = row["weights"] == row["activations"]
+        label = row["weights"] if same else f"W {row['weights']} / A {row['activations']}"
         ax.annotate(label, (row["energy_uj"], row[metric_name]), textcoords="offset points", xytext=(4, 4),
                     fontsize=8)
     ax.axhline(float(table["baseline"].iloc[0]), color="gray", ls="--", lw=1, label="fp32 baseline")

@@ -37,9 +37,11 @@ class GemmContext(Protocol):
 
     def inside(self) -> AbstractContextManager[Any]:
         """Torch calls made inside bypass the simulation's GEMM interception."""
+        ...
 
     def quantize_activation(self, x: torch.Tensor, fmt: Any, axis: int) -> torch.Tensor:
         """``fmt.quantize(x)`` along ``axis``, reusing the last result for the same tensor."""
+        ...
 
 
 @runtime_checkable
@@ -52,10 +54,12 @@ class GemmStrategy(Protocol):
 
     def prepare(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
         """Buffers the layer keeps, computed once from the ``[N, K]`` weight."""
+        ...
 
     def forward(self, x: torch.Tensor, buffers: Mapping[str, torch.Tensor], bias: torch.Tensor | None,
                 ctx: GemmContext) -> tuple[torch.Tensor, list[Gemm]]:
         """``y = x @ W^T + bias`` for ``x [..., K]`` and the GEMMs that ran."""
+        ...
 
 
 def quantize(fmt: Any, x: torch.Tensor, axis: int) -> torch.Tensor:

@@ -29,22 +29,26 @@ GEMM records: the int8 part is an ``(M, K, N)`` int8 x int8 GEMM and the outlier
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Literal, overload
 
 import torch
 
-from hwsim.arch.energy import OperandBits
 from hwsim.bridge.gemm import Gemm, GemmContext
 from hwsim.bridge.records import Operand, catalog_operand
 from hwsim.errors import FormatError
 from hwsim.numerics.llm_int8 import LLM_INT8_DEQUANT, LLM_INT8_RECIP
+from hwsim.numerics.protocol import OperandSpec, fp32_scale
 
 __all__ = ["quantize_weight", "vectorwise_quant", "llm_int8_linear", "LlmInt8Gemm", "INT8_OPERAND"]
 
-#: the int8 GEMM's operands as the cost model sees them: 8-bit integer codes, no shared block scale
-#: (the per-row / per-column absmax scales are applied after the GEMM, LLM.int8() §3.2)
-INT8_OPERAND = Operand("llm_int8", OperandBits(is_float=False, exp_bits=0, man_bits=7, element_bits=8,
-                                               bits_per_element=8.0))
+#: the int8 GEMM's operands as the cost model sees them: 8-bit integer codes (round half to even,
+#: ``torch.round``), no shared block scale: the per-row (activation) / per-output-channel (weight)
+#: absmax scales are fp32 and applied after the int32 GEMM (LLM.int8() arXiv 2208.07339 §3.2-3.3)
+INT8_OPERAND = Operand("llm_int8", OperandSpec(
+    element_bits=8, bits_per_element=8.0, is_float=False, exp_bits=0, man_bits=7,
+    scales=(fp32_scale(0, "fp32 absmax / 127 per row of the activation and per output channel of "
+                          "the weight, applied to the int32 result (LLM.int8() arXiv 2208.07339 §3.2)"),),
+    rounding="even"))
 
 _DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
@@ -83,9 +87,17 @@ def quantize_weight(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return cb, scb
 
 
+@overload
 def llm_int8_linear(x: torch.Tensor, w_codes: torch.Tensor, w_scale: torch.Tensor, bias: torch.Tensor | None = None,
                     threshold: float = 6.0, dtype: str = "float16",
-                    return_info: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, Any]]:
+                    return_info: Literal[False] = False) -> torch.Tensor: ...
+@overload
+def llm_int8_linear(x: torch.Tensor, w_codes: torch.Tensor, w_scale: torch.Tensor, bias: torch.Tensor | None = None,
+                    threshold: float = 6.0, dtype: str = "float16", *,
+                    return_info: Literal[True]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
+def llm_int8_linear(x: torch.Tensor, w_codes: torch.Tensor, w_scale: torch.Tensor, bias: torch.Tensor | None = None,
+                    threshold: float = 6.0, dtype: str = "float16",
+                    return_info: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``y = x @ W^T + bias`` as ``Linear8bitLt`` computes it, from ``quantize_weight(W)``.
 
     ``x [..., K]`` (any float dtype, any device); ``dtype``: the layer's activation dtype in

@@ -3,15 +3,15 @@
 :mod:`hwsim.bridge.datapath` writes these and :mod:`hwsim.bridge.report` reads them; neither
 imports the other's internals, and nothing here needs torch. A record keeps the *objects* its
 operands were quantized with (a :class:`~hwsim.numerics.format.Format`, any format family, or the
-:class:`~hwsim.arch.energy.OperandBits` of a GEMM-level scheme such as LLM.int8), so the cost model
+:class:`~hwsim.numerics.protocol.OperandSpec` of a GEMM-level scheme such as LLM.int8), so the cost model
 (:mod:`hwsim.arch`) prices exactly what ran, without looking a name up again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from hwsim.arch.energy import OperandLike
 from hwsim.catalog import get_format
 
 __all__ = ["Operand", "fp32_operand", "catalog_operand", "GemmRecord", "Unsupported", "RunSummary"]
@@ -21,12 +21,13 @@ __all__ = ["Operand", "fp32_operand", "catalog_operand", "GemmRecord", "Unsuppor
 class Operand:
     """One GEMM operand: the name shown in tables and the object the cost model reads.
 
-    ``format`` is anything :func:`hwsim.arch.energy.operand_bits` takes (a format object or an
-    ``OperandBits``). Compared by identity: the datapath makes one per format it runs with.
+    ``format`` is anything :func:`hwsim.arch.energy.operand_bits` takes (a format object, or the
+    ``OperandSpec`` of a GEMM-level scheme). Compared by identity: the datapath makes one per
+    format it runs with.
     """
 
     name: str
-    format: Any
+    format: OperandLike
 
 
 _CATALOG_OPERANDS: dict[tuple[str, int], Operand] = {}

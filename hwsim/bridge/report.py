@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -97,12 +97,16 @@ class Report:
     array_area_um2: float | None = None
 
     # ---- totals ---------------------------------------------------------------------------
+    def _column(self, name: str) -> pd.Series:
+        """One column of :attr:`layers` (a str key selects a Series)."""
+        return cast(pd.Series, self.layers[name])
+
     def _sum(self, col: str) -> float:
-        return float(self.layers[f"total_{col}"].sum()) if len(self.layers) else 0.0
+        return float(self._column(f"total_{col}").sum()) if len(self.layers) else 0.0
 
     @property
     def cycles(self) -> int:
-        return int(self.layers["total_cycles"].sum()) if len(self.layers) else 0
+        return int(self._column("total_cycles").sum()) if len(self.layers) else 0
 
     @property
     def latency_s(self) -> float:
@@ -122,13 +126,13 @@ class Report:
 
     @property
     def macs(self) -> int:
-        return int(self.layers["total_macs"].sum()) if len(self.layers) else 0
+        return int(self._column("total_macs").sum()) if len(self.layers) else 0
 
     @property
     def area_um2(self) -> float:
         if self.array_area_um2 is not None:
             return self.array_area_um2
-        return float(self.layers["area_um2"].max()) if len(self.layers) else 0.0
+        return float(self._column("area_um2").max()) if len(self.layers) else 0.0
 
     @property
     def utilization(self) -> float:

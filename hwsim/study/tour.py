@@ -90,25 +90,25 @@ def plot_tour(table: pd.DataFrame, path: Path, title: str = "") -> Path:
     from matplotlib.figure import Figure
 
     qcol = next(c for c in table.columns if c.startswith("qsnr_db"))
-    t = table[np.isfinite(table[qcol])]
+    t = table.loc[np.isfinite(table[qcol].to_numpy(np.float64))]
     fig = Figure(figsize=(8, 5.5))
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     families = {"mx": "tab:blue", "nvfp4": "tab:green", "msfp": "tab:purple", "int": "tab:orange"}
-    for _, row in t.iterrows():
-        color = next((c for p, c in families.items() if row["format"].startswith(p)), "tab:gray")
-        ax.scatter(row["bits_per_element"], row[qcol], color=color, s=30)
-        ax.annotate(row["format"], (row["bits_per_element"], row[qcol]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")
+    for name, bits, q in zip(t["format"], t["bits_per_element"], t[qcol], strict=True):
+        color = next((c for p, c in families.items() if str(name).startswith(p)), "tab:gray")
+        ax.scatter(bits, q, color=color, s=30)
+        ax.annotate(str(name), (bits, q), fontsize=7, xytext=(3, 3), textcoords="offset points")
     # Pareto front: best QSNR at each storage cost
-    pts = t.sort_values(["bits_per_element", qcol], ascending=[True, False])
-    front, best = [], -math.inf
-    for _, row in pts.iterrows():
-        if row[qcol] > best:
-            front.append((row["bits_per_element"], row[qcol]))
-            best = row[qcol]
+    pts = t.sort_values(by=["bits_per_element", qcol], ascending=[True, False])
+    front: list[tuple[float, float]] = []
+    best = -math.inf
+    for bits, q in zip(pts["bits_per_element"], pts[qcol], strict=True):
+        if q > best:
+            front.append((bits, q))
+            best = q
     if front:
-        ax.plot(*zip(*front), color="black", lw=0.8, ls="--", label="Pareto front")
+        ax.plot(*zip(*front, strict=True), color="black", lw=0.8, ls="--", label="Pareto front")
         ax.legend(loc="lower right")
     ax.set_xlabel("bits per element (block scales amortized)")
     ax.set_ylabel(f"QSNR (dB), {qcol.removeprefix('qsnr_db_')} data")

@@ -61,8 +61,8 @@ def _bitmod_types() -> list:
 def test_bitmod_term_counts_from_paper() -> None:
     """BitMoD HPCA'25 §IV-B (bit-serial PE; §III-C per-group cost): INT8 = 4 Booth terms, INT6 = 3,
     every FP4/FP3 type (special values included) = 2 terms."""
-    from hwsim.catalog import build_format
     from hwsim.arch.bitserial import weight_cycles
+    from hwsim.catalog import build_format
 
     assert weight_cycles(hwsim.format("int8")) == 4
     assert weight_cycles(build_format("int", bits=6)) == 3
@@ -88,8 +88,8 @@ def test_bitmod_group_cycles_and_throughput() -> None:
 
 def test_gemm_cycles_follow_term_counts() -> None:
     """Whole GEMMs: INT8 / INT6 = 4/3 (1.33x) and INT8 / FP4-type = 2x, on the same array."""
-    from hwsim.catalog import build_format
     from hwsim.arch.bitserial import weight_cycles
+    from hwsim.catalog import build_format
 
     args = (32, 32, "ws", 512, 4096, 4096)
     c8 = bitserial_gemm(*args, 8, 2, cycles_per_weight=weight_cycles(hwsim.format("int8"))).cycles

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 import hwsim
 import hwsim.arch as arch
-from hwsim.arch.energy import (MacCost, mac_cost, mac_cost_from_gates, operand_bits,
-                               sram_area_um2, sram_pj_per_bit)
+from hwsim.arch.energy import MacCost, mac_cost, mac_cost_from_gates, operand_bits, sram_area_um2, sram_pj_per_bit
 
 INT32 = {"kind": "int", "bits": 32}
 

@@ -22,8 +22,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 
 import hwsim  # noqa: E402
-from hwsim.bridge.ksort import (KSort, channel_permutation, ksort_, ksort_permutations,  # noqa: E402
-                                permute_qk)
+from hwsim.bridge.ksort import KSort, channel_permutation, ksort_, ksort_permutations, permute_qk  # noqa: E402
 from hwsim.errors import HwsimError  # noqa: E402
 
 HIDDEN, HEADS, KV_HEADS, LAYERS = 64, 4, 2, 2
@@ -143,7 +142,7 @@ def test_bert_fold_keeps_scores_and_outputs() -> None:
         torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
         d = HIDDEN // HEADS
         x = torch.randn(2, 12, HIDDEN)
-        for layer, new in zip(model.encoder.layer, sorted_model.encoder.layer):
+        for layer, new in zip(model.encoder.layer, sorted_model.encoder.layer, strict=True):
             a, b = layer.attention.self, new.attention.self
 
             def scores(att):
@@ -276,7 +275,7 @@ def test_llama_logits_unchanged() -> None:
     sorted_model = copy.deepcopy(model)
     result = ksort_(sorted_model)
     assert result and not any(ks.folded for ks in result.values())
-    for (_, p), (_, p2) in zip(model.named_parameters(), sorted_model.named_parameters()):
+    for (_, p), (_, p2) in zip(model.named_parameters(), sorted_model.named_parameters(), strict=True):
         assert torch.equal(p, p2)  # RoPE attention: no weight changed
     ids = torch.randint(0, 97, (2, 16))
     with torch.no_grad():

@@ -25,9 +25,9 @@ def data():
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    d = load_digits()
-    x = (d.data / 16.0).astype(np.float32)
-    xtr, xte, ytr, yte = train_test_split(x, d.target, test_size=540, random_state=0, stratify=d.target)
+    pixels, target = load_digits(return_X_y=True)
+    x = (pixels / 16.0).astype(np.float32)
+    xtr, xte, ytr, yte = train_test_split(x, target, test_size=540, random_state=0, stratify=target)
     return (torch.from_numpy(xtr), torch.from_numpy(ytr).long(), torch.from_numpy(xte),
             torch.from_numpy(yte).long())
 

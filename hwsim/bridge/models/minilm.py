@@ -120,9 +120,9 @@ def evaluate(model: Any, *, size: str = "ci", progress=None, reference=None) -> 
     def word_rho(pairs):
         a = e_words[[index[p[0]] for p in pairs]]
         b = e_words[[index[p[1]] for p in pairs]]
-        return float(spearmanr((a * b).sum(-1).numpy(), [p[2] for p in pairs]).statistic)
+        return float(spearmanr((a * b).sum(-1).numpy(), [p[2] for p in pairs]).statistic)  # pyright: ignore[reportAttributeAccessIssue]  (scipy's result types lack .statistic)
 
-    metrics = {"lee_pearson": float(pearsonr(sims, dd["human"][iu]).statistic),
+    metrics = {"lee_pearson": float(pearsonr(sims, dd["human"][iu]).statistic),  # pyright: ignore[reportAttributeAccessIssue]  (scipy's result types lack .statistic)
                "simlex_spearman": word_rho(simlex), "ws353_spearman": word_rho(ws)}
     if reference is not None:
         ref_docs, ref_words = reference
@@ -130,7 +130,7 @@ def evaluate(model: Any, *, size: str = "ci", progress=None, reference=None) -> 
         metrics["cosine_to_fp32"] = float(cos.mean())
         metrics["cosine_to_fp32_min"] = float(cos.min())
         ref_sims = (ref_docs @ ref_docs.T).numpy()[iu]
-        metrics["pairwise_rank_to_fp32"] = float(spearmanr(sims, ref_sims).statistic)
+        metrics["pairwise_rank_to_fp32"] = float(spearmanr(sims, ref_sims).statistic)  # pyright: ignore[reportAttributeAccessIssue]  (scipy's result types lack .statistic)
     else:
         metrics.update(cosine_to_fp32=1.0, cosine_to_fp32_min=1.0, pairwise_rank_to_fp32=1.0)
     return EvalResult(metrics["cosine_to_fp32"], metrics, (e_docs, e_words))

@@ -87,7 +87,7 @@ def load():
         save_file(state, tmp, metadata={"format": "pt"})
         model.config.save_pretrained(d)
         tmp.replace(weights)  # atomic: concurrent test workers never read a partial file
-    model = model.to(torch.float32).eval()
+    model = model.to(torch.float32).eval()  # pyright: ignore[reportArgumentType]  (transformers types Module.to's self)
     _MODEL["model"] = model
     return model
 
@@ -146,7 +146,8 @@ def evaluate(model: Any, *, size: str = "ci", progress=None, reference=None) -> 
     ppl = math.exp(nll / count)
     metrics = {"perplexity": ppl, "tokens": float(count)}
     if reference is not None:
-        metrics["top1_agreement"] = float(torch.cat([(p == r).float() for p, r in zip(preds, reference)]).mean())
+        agree = [(p == r).float() for p, r in zip(preds, reference, strict=True)]  # same chunks as the fp32 run
+        metrics["top1_agreement"] = float(torch.cat(agree).mean())
     return EvalResult(ppl, metrics, preds)
 
 
