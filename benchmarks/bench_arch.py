@@ -29,8 +29,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def time_hwsim_one(r: int, c: int, df: str, m: int, k: int, n: int) -> tuple[flo
     return float(np.median(times)), res
 
 
-def live_scalesim(py: str, jobs: list[tuple]) -> dict[tuple, dict]:
+def live_scalesim(py: str, jobs: Sequence[Sequence[Any]]) -> dict[tuple, dict]:
     """One SCALE-Sim 3.0.0 run per job inside ``py``; rows keyed like the fixture."""
     proc = subprocess.run([py, "-c", _DRIVER, str(GENERATOR_DIR), json.dumps(jobs)],
                           capture_output=True, text=True, timeout=1800)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -44,8 +46,8 @@ def _time(fn, repeat: int, device: str) -> float:
     return best
 
 
-def _smollm2(device: str):
-    model = smollm2.load().to(device)
+def _smollm2(device: str) -> tuple[Any, Callable[[Any], Callable[[], None]], dict[str, Any]]:
+    model = smollm2.load().to(device)  # pyright: ignore[reportArgumentType]  (transformers types Module.to's self)
     chunks = [c.to(device) for c in smollm2.chunks("ci")]
 
     def make(m):
@@ -57,7 +59,7 @@ def _smollm2(device: str):
     return model, make, {"skip": ["lm_head"]}
 
 
-def _minilm(device: str):
+def _minilm(device: str) -> tuple[Any, Callable[[Any], Callable[[], None]], dict[str, Any]]:
     model = minilm.load().to(device)
     tok = minilm.load_tokenizer()
     docs = minilm.data()["docs"]
@@ -74,7 +76,7 @@ def _minilm(device: str):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

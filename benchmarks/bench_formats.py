@@ -37,9 +37,9 @@ def torchao_fns(x_np: np.ndarray):
     import torch
 
     warnings.filterwarnings("ignore")
-    from torchao.prototype.mx_formats.constants import DTYPE_FP6_E2M3
-    from torchao.prototype.mx_formats.mx_tensor import to_dtype, to_mx
-    from torchao.prototype.mx_formats.nvfp4_tensor import NVFP4Tensor
+    from torchao.prototype.mx_formats.constants import DTYPE_FP6_E2M3  # pyright: ignore[reportMissingImports]  (optional reference tool, not in the venv)
+    from torchao.prototype.mx_formats.mx_tensor import to_dtype, to_mx  # pyright: ignore[reportMissingImports]  (optional reference tool, not in the venv)
+    from torchao.prototype.mx_formats.nvfp4_tensor import NVFP4Tensor  # pyright: ignore[reportMissingImports]  (optional reference tool, not in the venv)
 
     x = torch.from_numpy(x_np)
     elem = {"mxfp4": torch.float4_e2m1fn_x2, "mxfp6_e2m3": DTYPE_FP6_E2M3,
@@ -62,8 +62,8 @@ def microxcaling_fns(x_np: np.ndarray):
         return {}
     sys.path.insert(0, path)
     import torch
-    from mx.mx_ops import quantize_mx_op
-    from mx.specs import MxSpecs
+    from mx.mx_ops import quantize_mx_op  # pyright: ignore[reportMissingImports]  (optional reference tool, not in the venv)
+    from mx.specs import MxSpecs  # pyright: ignore[reportMissingImports]  (optional reference tool, not in the venv)
 
     x = torch.from_numpy(x_np)
     elem = {"mxfp4": "fp4_e2m1", "mxfp6_e2m3": "fp6_e2m3", "mxfp8_e4m3": "fp8_e4m3"}
@@ -79,7 +79,7 @@ def microxcaling_fns(x_np: np.ndarray):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--csv")

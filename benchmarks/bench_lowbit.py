@@ -51,6 +51,8 @@ def timed(fn):
 
 def _load_module(path: Path, name: str):
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -89,7 +91,9 @@ def _quant_cuda_cpu():
             out[i:i + (1 << 20)] = g[idx]
         return out, out
 
-    return types.SimpleNamespace(quant=quant)
+    mod = types.ModuleType("quant_cuda")
+    mod.__dict__["quant"] = quant
+    return mod
 
 
 def olive_official(w: np.ndarray) -> list[tuple[str, str, float, float]]:
@@ -117,7 +121,7 @@ def olive_official(w: np.ndarray) -> list[tuple[str, str, float, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--rows", type=int, default=4096)
     p.add_argument("--cols", type=int, default=4096)
     p.add_argument("--formats", default=",".join(FORMATS))

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 import hwsim
+from hwsim.catalog import all_formats
 from hwsim.errors import FormatError
 from hwsim.numerics import RoundMode
+from hwsim.numerics.format import FloatElement, Format, IntElement
 
 ISSUE_NAMES = ["fp4_e2m1", "fp6_e2m3", "fp6_e3m2", "fp8_e4m3", "fp8_e5m2", "fp16", "bf16", "int4",
                "int8", "mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3", "mxfp8_e5m2", "mxint8",
@@ -25,7 +27,7 @@ def test_formats_has_the_issue_names() -> None:
 def test_names_unique() -> None:
     names = hwsim.formats()
     assert len(names) == len(set(names))
-    assert [f.name for f in hwsim.catalog.all_formats()] == names
+    assert [f.name for f in all_formats()] == names
 
 
 def test_every_entry_has_a_reference(fmt) -> None:
@@ -52,9 +54,12 @@ def test_unknown_name_lists_known_and_closest() -> None:
 
 def test_overrides() -> None:
     f = hwsim.format("mxfp4", rounding="stochastic", seed=0)
+    assert isinstance(f, Format)
     assert f.rounding is RoundMode.STOCHASTIC and f.seed == 0 and f.name == "mxfp4"
-    assert hwsim.format("mxfp4").rounding is RoundMode.EVEN  # the catalog entry is unchanged
-    assert hwsim.format("nvfp4", tensor_scale=True).tensor_scale
+    plain, nv = hwsim.format("mxfp4"), hwsim.format("nvfp4", tensor_scale=True)
+    assert isinstance(plain, Format) and isinstance(nv, Format)
+    assert plain.rounding is RoundMode.EVEN  # the catalog entry is unchanged
+    assert nv.tensor_scale
     with pytest.raises(FormatError, match="foo"):
         hwsim.format("mxfp4", foo=1)
     with pytest.raises(FormatError, match="nearest") as info:
@@ -66,12 +71,15 @@ def test_overrides() -> None:
 
 def test_build_in_code() -> None:
     f = hwsim.format("fp", exp_bits=3, man_bits=4)
+    assert isinstance(f, Format) and isinstance(f.element, FloatElement)
     assert (f.element.exp_bits, f.element.man_bits, f.element.bias) == (3, 4, 3)
     assert f.max == 15.5  # IEEE-style E3M4: 2^(6-3) (1 + 15/16)
-    x = np.float32([1.03, 100.0, -0.3])
-    np.testing.assert_array_equal(f.quantize(x), np.float32([1.0, 15.5, -0.296875]))  # 0.3 * 64 = 19.2 -> 19/64
+    x = np.array([1.03, 100.0, -0.3], dtype=np.float32)
+    # 0.3 * 64 = 19.2 -> 19/64
+    np.testing.assert_array_equal(f.quantize(x), np.array([1.0, 15.5, -0.296875], dtype=np.float32))
     i = hwsim.format("int", bits=6)
-    assert i.element.qmax == 31 and i.quantize(np.float32([40.0]))[0] == 31
+    assert isinstance(i, Format) and isinstance(i.element, IntElement)
+    assert i.element.qmax == 31 and i.quantize(np.array([40.0], dtype=np.float32))[0] == 31
     b = hwsim.format("block", element="fp4_e2m1", block_size=8, scale_rule="pow2")
     assert b.bits_per_element == 5.0
     with pytest.raises(FormatError, match="man_bits"):

@@ -133,7 +133,7 @@ def _read_report(path: Path) -> dict[str, str]:
 
 
 def run_scalesim(r: int, c: int, df: str, m: int, k: int, n: int, conv: bool = False) -> dict:
-    from scalesim.scale_sim import scalesim  # imported here: only the venv has it
+    from scalesim.scale_sim import scalesim  # pyright: ignore[reportMissingImports]  (only the tool's venv has it)
 
     tmp = Path(tempfile.mkdtemp(prefix="scalesim_ref_"))
     try:
@@ -185,7 +185,7 @@ def check(row: dict) -> list[str]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--dry-run", action="store_true", help="list the GEMMs and their cycle counts only")
     ap.add_argument("--check-conv", action="store_true",
@@ -214,7 +214,8 @@ def main() -> int:
     if args.check_conv:
         for j in [(8, 8, "ws", 100, 37, 77), (16, 32, "os", 7, 300, 129), (32, 16, "is", 100, 37, 77)]:
             a, b = run_scalesim(*j), run_scalesim(*j, conv=True)
-            a.pop("scalesim_seconds"), b.pop("scalesim_seconds")
+            a.pop("scalesim_seconds")
+            b.pop("scalesim_seconds")
             print("GEMM-mode == 1x1-conv-mode for", j, ":", a == b)
             failures += a != b
 

@@ -50,8 +50,16 @@ WORKLOAD = f"""- id: 0
 LAYER_TO_MEM_OPERAND = {"I": "I1", "W": "I2", "O": "O"}  # memory_operand_links of tpu_like.yaml
 
 
+def _instance_name(level: str) -> str:
+    """The ``instance=NAME`` of one memory level's description."""
+    found = re.search(r"instance=([^,]+)", level)
+    if found is None:
+        raise ValueError(f"no instance= in the memory level {level!r}")
+    return found.group(1)
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--accelerator", default="tpu_like", help="name of a yaml in zigzag/inputs/hardware")
     ap.add_argument("--opt", default="energy", choices=["energy", "latency", "EDP"])
@@ -59,10 +67,12 @@ def main() -> int:
     args = ap.parse_args()
 
     import yaml  # ZigZag depends on PyYAML
-    import zigzag
-    from zigzag.api import get_hardware_performance_zigzag
+    import zigzag  # pyright: ignore[reportMissingImports]  (optional reference tool)
+    from zigzag.api import get_hardware_performance_zigzag  # pyright: ignore[reportMissingImports]
 
     logging.disable(logging.WARNING)
+    if zigzag.__file__ is None:
+        raise SystemExit("zigzag is installed as a namespace package; its inputs/ folder cannot be found")
     inputs = Path(zigzag.__file__).parent / "inputs"
     hw_file = inputs / "hardware" / f"{args.accelerator}.yaml"
     map_file = inputs / "mapping" / f"{args.accelerator}.yaml"
@@ -91,7 +101,7 @@ def main() -> int:
 
     outp, acc_in = res["outputs"], res["inputs"]["accelerator"]
     # per memory instance: sum the per-operand, per-level energies onto the instance names
-    hier = {op: [re.search(r"instance=([^,]+)", s).group(1) for s in levels]
+    hier = {op: [_instance_name(s) for s in levels]
             for op, levels in acc_in["mem_hierarchy_dict"].items()}
     per_instance: dict[str, float] = {}
     per_operand: dict[str, dict[str, float]] = {}

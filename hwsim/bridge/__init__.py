@@ -12,15 +12,23 @@ edges); the submodules that need torch import it themselves. The torch codec of 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers (no import at run time)
+    from hwsim.bridge import models
+    from hwsim.bridge.datapath import SimConfig, Simulation, simulate
+    from hwsim.bridge.evaluate import compare, plot_compare, run
+    from hwsim.bridge.report import Report
+
 # the simulated datapath (issue #6); torch is imported on first use of any of these names
 _LAZY = {"simulate": "hwsim.bridge.datapath", "Simulation": "hwsim.bridge.datapath",
          "SimConfig": "hwsim.bridge.datapath",
          "Report": "hwsim.bridge.report", "run": "hwsim.bridge.evaluate", "compare": "hwsim.bridge.evaluate",
          "plot_compare": "hwsim.bridge.evaluate", "models": "hwsim.bridge.models"}
-__all__ = list(_LAZY)
+__all__ = ["simulate", "Simulation", "SimConfig", "Report", "run", "compare", "plot_compare", "models"]
 
 
-def __getattr__(name: str):  # PEP 562: torch is imported on first use of a lazy name
+def __getattr__(name: str) -> Any:  # PEP 562: torch is imported on first use of a lazy name
     if name in _LAZY:
         import importlib
 

@@ -33,7 +33,7 @@ import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn as nn
@@ -58,6 +58,9 @@ from hwsim.catalog import get_format
 from hwsim.errors import FormatError, HwsimError
 from hwsim.numerics.format import Format
 from hwsim.numerics.protocol import NumberFormat
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["simulate", "SimConfig", "Simulation", "LayerFormats", "SimLinear", "SimConv2d", "resolve_format",
            "Unsupported"]
@@ -568,7 +571,7 @@ class Simulation:
         return [GemmRecord(layer, kind, m, k, n, a, w, count)
                 for (layer, kind, m, k, n, a, w), count in self.gemms.items()]
 
-    def records(self):
+    def records(self) -> pd.DataFrame:
         """Every distinct executed GEMM: DataFrame ``layer, kind, m, k, n, a_format, w_format, count``."""
         return record_table(self.gemm_records())
 

@@ -10,6 +10,7 @@ import hwsim
 import hwsim.arch as arch
 from hwsim.arch.bitserial import bitserial_gemm, weight_passes
 from hwsim.arch.systolic import systolic_gemm
+from hwsim.arch.units import BitSerialUnit
 
 
 @pytest.mark.parametrize("bits,per_cycle,passes", [(8, 2, 4), (6, 2, 3), (4, 2, 2), (3, 2, 2),
@@ -51,9 +52,9 @@ def _bitmod_types() -> list:
 
     fp4 = [0, 0.5, 1, 1.5, 2, 3, 4, 6]
     fp3 = [0, 1, 2, 4]
-    types = [Codebook(name=f"fp4_sv{sv}", bits=4, table=fp4 + [sv] + [-v for v in fp4[1:]])
+    types = [Codebook(name=f"fp4_sv{sv}", bits=4, table=tuple(fp4 + [sv] + [-v for v in fp4[1:]]))
              for sv in (5, -5, 8, -8)]
-    types += [Codebook(name=f"fp3_sv{sv}", bits=3, table=fp3 + [sv] + [-v for v in fp3[1:]])
+    types += [Codebook(name=f"fp3_sv{sv}", bits=3, table=tuple(fp3 + [sv] + [-v for v in fp3[1:]]))
               for sv in (3, -3, 6, -6)]
     return types
 
@@ -114,6 +115,7 @@ def test_unit_override_with_codebook_weights() -> None:
     int8 = base.gemm(*shape, w_format=hwsim.format("int8"))
     fp4 = terms.gemm(*shape, w_format=bitmod4)
     assert int8.compute_cycles == 2 * fp4.compute_cycles
+    assert isinstance(base.unit, BitSerialUnit)
     assert base.unit.w_cycles_per_weight is None  # the default stays the bit-width model
 
 

@@ -11,6 +11,7 @@ import pytest
 
 import hwsim.arch as arch
 from hwsim.arch.config import COUNT_FIELDS, UNIT_SUFFIXES, accelerator_dirs, schema_fields
+from hwsim.arch.units import SystolicUnit
 from hwsim.errors import CatalogError
 
 BAD = Path(__file__).parent / "data" / "bad"
@@ -54,7 +55,8 @@ def test_each_bad_file_alone_fails(tmp_path: Path) -> None:
 
 
 def test_duplicate_name(tmp_path: Path) -> None:
-    src = Path(arch.accelerator("tpu-v1-like").path)
+    src = arch.accelerator("tpu-v1-like").path
+    assert src is not None
     shutil.copy(src, tmp_path / "copy.toml")
     with pytest.raises(CatalogError, match="copy.toml:name: 'tpu-v1-like' already defined"):
         arch.load_accelerators(path=tmp_path)
@@ -69,6 +71,7 @@ def test_catalog_contents() -> None:
         assert acc.reference.strip()
         assert all(text.strip() for _, text in acc.sources)
     tpu = arch.accelerator("tpu-v1-like")
+    assert isinstance(tpu.unit, SystolicUnit)
     assert (tpu.unit.rows, tpu.unit.cols, tpu.unit.dataflow) == (256, 256, arch.Dataflow.WS)
 
 
@@ -88,6 +91,7 @@ def test_unknown_accelerator_names_closest() -> None:
 
 def test_overrides_scalar_and_array() -> None:
     acc = arch.accelerator("mx-systolic-32", rows=64, ifmap_sram_kib=512, fp16_mult_pj=2.0)
+    assert isinstance(acc.unit, SystolicUnit)
     assert acc.unit.rows == 64 and acc.memory.ifmap_sram_kib == 512
     assert acc.energy.fp16_mult_pj == 2.0
     sweep = arch.accelerator("mx-systolic-32", rows=np.array([8, 16, 32]), cols=np.array([8, 16, 32]))
@@ -103,7 +107,9 @@ def test_overrides_scalar_and_array() -> None:
 
 
 def test_user_directory_via_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = Path(arch.accelerator("mx-systolic-32").path).read_text()
+    src = arch.accelerator("mx-systolic-32").path
+    assert src is not None
+    text = src.read_text()
     (tmp_path / "mine.toml").write_text(text.replace('name = "mx-systolic-32"', 'name = "my-array"'))
     monkeypatch.setenv("HWSIM_ACCELERATORS_PATH", str(tmp_path))
     assert tmp_path in accelerator_dirs()

@@ -33,9 +33,7 @@ def test_reproduces_horowitz(a, w, acc, pj: float, um2: float) -> None:
 
 def test_depends_on_bits_not_names(fake) -> None:
     for name, double in fake.items():
-        renamed = type(double)("zz-" + name, double.bits_per_element, double.element_bits,
-                               double.block_size, double.is_float_element, double.exp_bits,
-                               double.man_bits)
+        renamed = type(double)("zz-" + name, double.operand)
         assert mac_cost(renamed, renamed, _fmt("fp32")) == mac_cost(double, double, _fmt("fp32"))
         # the real catalog format and the double agree
         assert mac_cost(hwsim.format(name), double, _fmt("fp32")) == mac_cost(double, double, _fmt("fp32"))
@@ -82,11 +80,11 @@ def test_synthesized_costs_take_precedence() -> None:
 
 def test_operand_bits_errors() -> None:
     with pytest.raises(ValueError, match="not a number format"):
-        operand_bits(3.5)
+        operand_bits(3.5)  # pyright: ignore[reportArgumentType]  (deliberately not an operand)
     with pytest.raises(ValueError, match="lacks 'bits'"):
         operand_bits({"kind": "int"})
     with pytest.raises(ValueError, match="is a name"):  # names are resolved at the boundary
-        operand_bits("int8")
+        operand_bits("int8")  # pyright: ignore[reportArgumentType]  (deliberately a name)
     with pytest.raises(ValueError, match="unknown format"):
         arch.accelerator("tpu-v1-like", w_format="no-such-format")
 

@@ -12,7 +12,7 @@ def test_gemm_table_one_row() -> None:
     for col in ("cycles", "compute_cycles", "stall_cycles", "utilization", "energy_pj", "area_um2",
                 "energy_mac_pj", "energy_dram_pj", "a_format", "w_format"):
         assert col in df.columns
-    assert df["a_format"][0] == "int8"
+    assert df.at[0, "a_format"] == "int8"
     assert df["cycles"][0] == arch.accelerator("tpu-v1-like").gemm(128, 768, 3072).cycles
 
 

@@ -145,4 +145,4 @@ def test_bad_array_and_dataflow() -> None:
     with pytest.raises(ValueError, match=r"unknown dataflow 'rs'.*Known dataflows: is, os, ws"):
         SystolicArray(rows=8, cols=8, dataflow="rs")
     with pytest.raises(ValueError, match="unknown dataflow"):
-        systolic_gemm(8, 8, 3, 1, 1, 1)
+        systolic_gemm(8, 8, 3, 1, 1, 1)  # pyright: ignore[reportArgumentType]  (deliberately not a dataflow)

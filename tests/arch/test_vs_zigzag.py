@@ -67,6 +67,7 @@ def cost() -> arch.GemmCost:
 def test_layer_and_configuration_mirror_zigzag() -> None:
     acc = arch.accelerator("zigzag-tpu-like")
     assert REF["tool_version"] == "3.9.1" and REF["macs"] == M * K * N
+    assert isinstance(acc.unit, arch.SystolicUnit)
     assert [acc.unit.rows, acc.unit.cols] == REF["accelerator"]["array"]
     assert acc.unit.dataflow is arch.Dataflow.WS
     assert acc.e_mac_pj == REF["accelerator"]["mac_energy_pj"]

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:  # `torch` below is importorskip's module object, not usable in annotations
+    from torch import Tensor
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -83,7 +87,7 @@ def test_bfp12_hand_values() -> None:
 # ---------------------------------------------------------------------------------------------
 # the permutation
 # ---------------------------------------------------------------------------------------------
-def _planted_wk(d: int = 32, kv: int = 2, din: int = 16) -> torch.Tensor:
+def _planted_wk(d: int = 32, kv: int = 2, din: int = 16) -> Tensor:
     torch.manual_seed(1)
     w = torch.randn(kv * d, din)
     w[[3, d + 20]] *= 10  # one outlier row per head
@@ -172,8 +176,7 @@ def _rotated_qk(attn, rotary, x):
     return q, k, cos, sin, apply_rotary_pos_emb(q, k, cos, sin)
 
 
-def _hardware_fold(x_pre: torch.Tensor, perm: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                   layout: str) -> torch.Tensor:
+def _hardware_fold(x_pre: Tensor, perm: Tensor, cos: Tensor, sin: Tensor, layout: str) -> Tensor:
     """What a K-sorted accelerator computes: rows of W permuted (x_pre[..., p] per head) and the RoPE
     unit rotating each stored pair at its own original frequency (table permuted with the rows).
     Pair (i, i + d/2) rotates as y_i = x_i cos - x_(i+d/2) sin, y_(i+d/2) = x_(i+d/2) cos + x_i sin."""
@@ -318,7 +321,7 @@ def _planted_k():
     return w, k
 
 
-def _k_error(k: torch.Tensor, fmt: str) -> float:
+def _k_error(k: Tensor, fmt: str) -> float:
     return float(((hwsim.format(fmt).quantize(k, axis=-1) - k) ** 2).sum())
 
 

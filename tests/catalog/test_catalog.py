@@ -13,6 +13,7 @@ import pytest
 import hwsim
 import hwsim.catalog
 from hwsim.errors import CatalogError
+from hwsim.numerics.format import FloatElement, Format
 
 DATA = Path(__file__).parent / "data"
 
@@ -106,10 +107,12 @@ def test_user_folder_extends_catalog(user_folder: Path) -> None:
     names = hwsim.formats()
     assert "fp8_e3m4_user" in names and "mxfp4_b16_user" in names and "mxfp4" in names
     f = hwsim.format("fp8_e3m4_user")
+    assert isinstance(f, Format) and isinstance(f.element, FloatElement)
     assert f.element.bias == 3 and f.max == 15.5
     g = hwsim.format("mxfp4_b16_user")
     assert g.bits_per_element == 4.5
-    np.testing.assert_array_equal(g.quantize(np.float32([7.0, 1.0])), np.float32([6.0, 1.0]))
+    x = np.array([7.0, 1.0], dtype=np.float32)
+    np.testing.assert_array_equal(g.quantize(x), np.array([6.0, 1.0], dtype=np.float32))
 
 
 def test_user_folder_errors_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
