@@ -202,6 +202,21 @@ def run_pytest(tree: Path, cache: Path, tests: list[str], timeout: float, worker
     return res.returncode, res.stdout + res.stderr, time.monotonic() - t0
 
 
+def baseline_runs(mutants: list[Mutant]) -> list[list[str]]:
+    """pytest argument lists that together run every mutant's selection once, unmutated: the
+    plain path selections merged into one run, each selection with options (``-k EXPR``, ``-m
+    EXPR``) run as it is (its paths alone would select more, or its option value read as a path)."""
+    plain: set[str] = set()
+    optioned: list[list[str]] = []
+    for m in mutants:
+        if any(t.startswith("-") for t in m.tests):
+            if m.tests not in optioned:
+                optioned.append(list(m.tests))
+        else:
+            plain.update(m.tests)
+    return ([sorted(plain)] if plain else []) + optioned
+
+
 def diff(m: Mutant) -> str:
     text = (ROOT / m.file).read_text()
     new = text.replace(m.old, m.new, 1)
@@ -258,12 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     try:
         copy_tree(files, tree)
-        sel = sorted({t for m in runnable for t in m.tests if not t.startswith("-")})
-        print(f"baseline: {len(sel)} test selections on the unmutated copy ...", flush=True)
-        rc, out, dt = run_pytest(tree, base_cache, sel, args.timeout * 2, args.workers)
-        if rc != 0:
-            print(f"baseline failing (rc={rc}, {dt:.0f} s): the selected tests fail without any mutant\n{_tail(out, 30)}")
-            return 2
+        runs = baseline_runs(runnable)
+        print(f"baseline: {len(runs)} pytest run(s) over the mutants' selections on the unmutated copy ...",
+              flush=True)
+        dt = 0.0
+        for sel in runs:
+            rc, out, t = run_pytest(tree, base_cache, sel, args.timeout * 2, args.workers)
+            dt += t
+            if rc != 0:
+                print(f"baseline failing (rc={rc}, {t:.0f} s): the selected tests fail without any mutant"
+                      f"\n      tests: {' '.join(sel)}\n{_tail(out, 30)}")
+                return 2
         print(f"baseline passes ({dt:.0f} s)\n", flush=True)
         times: dict[str, float] = {}
         for i, m in enumerate(runnable, 1):
