@@ -15,7 +15,7 @@ unmutated copy ("baseline"); a failing baseline stops the run.
 
 Numba caches compiled kernels on disk keyed by the source file and validates an entry only by
 *that* file's timestamp, while a jitted callee from another module is compiled into its caller: a
-mutant of ``rounding.round_shift`` would leave the cached ``block._encode_kernel`` stale. So every
+mutant of ``rounding.round_shift`` would leave the cached ``codec._encode_kernel`` stale. So every
 mutant gets its own ``NUMBA_CACHE_DIR``: a copy of the unmutated baseline's cache with the kernels
 of the mutated file and of every numba module importing it (transitively) purged, so they
 recompile; ``--purge-all`` starts mutants of numba modules from an empty cache instead. The
