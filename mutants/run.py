@@ -224,6 +224,13 @@ def diff(m: Mutant) -> str:
                                         f"a/{m.file}", f"b/{m.file}", n=1))
 
 
+def _stopped_on_failure(out: str) -> bool:
+    """pytest-xdist with ``-x`` exits 2 (interrupted) on the first failure, not 1: a summary that
+    counts failed tests is a kill all the same (a collection error reports no ``N failed``)."""
+    tail = out.strip().splitlines()[-3:]
+    return any(re.search(r"\b\d+ failed\b", ln) for ln in tail)
+
+
 def _tail(out: str, n: int = 6) -> str:
     lines = [ln for ln in out.strip().splitlines() if ln.strip()]
     return "\n".join("      " + ln for ln in lines[-n:])
@@ -304,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             if rc == -1:
                 status = "killed"
                 note = f"(timeout after {dt:.0f} s)"
-            elif rc == 1:
+            elif rc == 1 or rc == 2 and _stopped_on_failure(out):
                 status = "killed"
                 note = ""
             elif rc == 0:
@@ -315,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 note = f"(pytest exit {rc})"
             results[m.id] = status
             print(f"[{i}/{len(runnable)}] {status.upper():8s} {m.id} ({dt:.0f} s) {note}", flush=True)
-            if status == "killed" and rc == 1:
+            if status == "killed" and rc != -1:
                 fails = [ln for ln in out.splitlines() if ln.startswith(("FAILED", "ERROR", "E "))]
                 for ln in fails[:2] + [ln for ln in fails if ln.startswith(("FAILED", "ERROR"))][:1]:
                     print("      " + ln[:240])
