@@ -15,7 +15,7 @@ unmutated copy ("baseline"); a failing baseline stops the run.
 
 Numba caches compiled kernels on disk keyed by the source file and validates an entry only by
 *that* file's timestamp, while a jitted callee from another module is compiled into its caller: a
-mutant of ``rounding.round_shift`` would leave the cached ``block._encode_kernel`` stale. So every
+mutant of ``rounding.round_shift`` would leave the cached ``codec._encode_kernel`` stale. So every
 mutant gets its own ``NUMBA_CACHE_DIR``: a copy of the unmutated baseline's cache with the kernels
 of the mutated file and of every numba module importing it (transitively) purged, so they
 recompile; ``--purge-all`` starts mutants of numba modules from an empty cache instead. The
@@ -202,11 +202,33 @@ def run_pytest(tree: Path, cache: Path, tests: list[str], timeout: float, worker
     return res.returncode, res.stdout + res.stderr, time.monotonic() - t0
 
 
+def baseline_runs(mutants: list[Mutant]) -> list[list[str]]:
+    """pytest argument lists that together run every mutant's selection once, unmutated: the
+    plain path selections merged into one run, each selection with options (``-k EXPR``, ``-m
+    EXPR``) run as it is (its paths alone would select more, or its option value read as a path)."""
+    plain: set[str] = set()
+    optioned: list[list[str]] = []
+    for m in mutants:
+        if any(t.startswith("-") for t in m.tests):
+            if m.tests not in optioned:
+                optioned.append(list(m.tests))
+        else:
+            plain.update(m.tests)
+    return ([sorted(plain)] if plain else []) + optioned
+
+
 def diff(m: Mutant) -> str:
     text = (ROOT / m.file).read_text()
     new = text.replace(m.old, m.new, 1)
     return "".join(difflib.unified_diff(text.splitlines(True), new.splitlines(True),
                                         f"a/{m.file}", f"b/{m.file}", n=1))
+
+
+def _stopped_on_failure(out: str) -> bool:
+    """pytest-xdist with ``-x`` exits 2 (interrupted) on the first failure, not 1: a summary that
+    counts failed tests is a kill all the same (a collection error reports no ``N failed``)."""
+    tail = out.strip().splitlines()[-3:]
+    return any(re.search(r"\b\d+ failed\b", ln) for ln in tail)
 
 
 def _tail(out: str, n: int = 6) -> str:
@@ -258,12 +280,17 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     try:
         copy_tree(files, tree)
-        sel = sorted({t for m in runnable for t in m.tests if not t.startswith("-")})
-        print(f"baseline: {len(sel)} test selections on the unmutated copy ...", flush=True)
-        rc, out, dt = run_pytest(tree, base_cache, sel, args.timeout * 2, args.workers)
-        if rc != 0:
-            print(f"baseline failing (rc={rc}, {dt:.0f} s): the selected tests fail without any mutant\n{_tail(out, 30)}")
-            return 2
+        runs = baseline_runs(runnable)
+        print(f"baseline: {len(runs)} pytest run(s) over the mutants' selections on the unmutated copy ...",
+              flush=True)
+        dt = 0.0
+        for sel in runs:
+            rc, out, t = run_pytest(tree, base_cache, sel, args.timeout * 2, args.workers)
+            dt += t
+            if rc != 0:
+                print(f"baseline failing (rc={rc}, {t:.0f} s): the selected tests fail without any mutant"
+                      f"\n      tests: {' '.join(sel)}\n{_tail(out, 30)}")
+                return 2
         print(f"baseline passes ({dt:.0f} s)\n", flush=True)
         times: dict[str, float] = {}
         for i, m in enumerate(runnable, 1):
@@ -284,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             if rc == -1:
                 status = "killed"
                 note = f"(timeout after {dt:.0f} s)"
-            elif rc == 1:
+            elif rc == 1 or rc == 2 and _stopped_on_failure(out):
                 status = "killed"
                 note = ""
             elif rc == 0:
@@ -295,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 note = f"(pytest exit {rc})"
             results[m.id] = status
             print(f"[{i}/{len(runnable)}] {status.upper():8s} {m.id} ({dt:.0f} s) {note}", flush=True)
-            if status == "killed" and rc == 1:
+            if status == "killed" and rc != -1:
                 fails = [ln for ln in out.splitlines() if ln.startswith(("FAILED", "ERROR", "E "))]
                 for ln in fails[:2] + [ln for ln in fails if ln.startswith(("FAILED", "ERROR"))][:1]:
                     print("      " + ln[:240])

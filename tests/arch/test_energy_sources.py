@@ -104,8 +104,8 @@ def test_mac_model_reproduces_the_reference_points(a, w, acc, mult, add) -> None
 @pytest.mark.parametrize("name,tech", [("tpu-v1-like", "ddr3"), ("mx-systolic-32", "hbm2")])
 def test_accelerator_dram_energy_uses_the_cited_per_bit_figure(name: str, tech: str) -> None:
     acc = hwsim.accelerator(name)
-    cost = acc.gemm(256, 512, 384, "int8_g32" if tech == "ddr3" else "mxfp8_e4m3",
-                    "int8_g32" if tech == "ddr3" else "mxfp4")
+    a, w = ("int8_g32", "int8_g32") if tech == "ddr3" else ("mxfp8_e4m3", "mxfp4")
+    cost = acc.gemm(256, 512, 384, hwsim.format(a), hwsim.format(w))  # the cost model takes objects
     per_bit = 20.3 if tech == "ddr3" else OCONNOR_HBM2_PJ_PER_BIT
     moved = float(cost.dram_read_bytes) + float(cost.dram_write_bytes)
     assert moved > 0
