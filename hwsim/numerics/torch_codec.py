@@ -68,7 +68,7 @@ from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.plan import CodecFormat
 from hwsim.numerics.types import E8M0_BIAS, E8M0_NAN, RoundMode, ScaleRule, Specials
 
-__all__ = ["encode", "decode", "quantize", "host_kernels", "use_torch_kernels", "torch_kernels", "host_array",
+__all__ = ["encode", "decode", "quantize", "hash32", "host_kernels", "use_torch_kernels", "torch_kernels", "host_array",
            "host_tensor", "host_encoded", "numpy_encoded"]
 
 _F32_SIG = 23  # stored mantissa bits of the float32 input
@@ -138,8 +138,10 @@ def _mulmod32_(h: torch.Tensor, c: int) -> torch.Tensor:
     return h.add_(lo.mul_(c)).bitwise_and_(0xFFFFFFFF)
 
 
-def _hash32(index: torch.Tensor, seed: int) -> torch.Tensor:
-    """lowbias32 of (index, seed) exactly as docs/numerics.md (uint32 emulated in int64)."""
+def hash32(index: torch.Tensor, seed: int) -> torch.Tensor:
+    """The stochastic-rounding bits of the elements at flat ``index`` (int64 tensor): lowbias32 of
+    (index, seed) exactly as docs/numerics.md and :func:`hwsim.numerics.rounding.hash32` (uint32
+    arithmetic emulated in int64, on the tensor's device)."""
     base = ((seed & 0xFFFFFFFF) * 0x85EBCA77 + 0x165667B1) & 0xFFFFFFFF
     h = _mulmod32_(index & 0xFFFFFFFF, 0x9E3779B1).add_(base).bitwise_and_(0xFFFFFFFF)
     h.bitwise_xor_(h >> 16)
@@ -453,7 +455,7 @@ def _run(fmt: CodecFormat, x: Any, axis: int):
     r = None
     if mode is RoundMode.STOCHASTIC:
         idx = torch.arange(x32.numel(), dtype=torch.int64, device=dev)
-        r = _hash32(_to4(lay, idx), fmt.seed)
+        r = hash32(_to4(lay, idx), fmt.seed)
     X, ee = _split(a4)
     saturate = fmt.saturate or fmt.is_scaled
     code = _encode_element(el, sign, a4, X.long(), ee.long(), div, mode, r, saturate,
@@ -700,7 +702,7 @@ def _quantize_f32(fmt: CodecFormat, x4: torch.Tensor, lay: plan.Layout) -> torch
     v.div_(Q)
     if mode is RoundMode.STOCHASTIC:
         idx = torch.arange(lay.outer * lay.L * lay.inner, dtype=torch.int64, device=v.device)
-        _stochastic_inplace(v, _hash32(_to4(lay, idx), fmt.seed))
+        _stochastic_inplace(v, hash32(_to4(lay, idx), fmt.seed))
     else:
         _round_inplace(v, mode)
     v.mul_(Q)

@@ -234,7 +234,7 @@ def test_hash32_matches_numba():
     """The torch hash kernel and the numba one give the same bits (index reduced mod 2**32)."""
     idx = torch.tensor([0, 1, 2, 12345, 2 ** 32 - 1, 2 ** 32 + 7, 2 ** 40 + 3], dtype=torch.int64)
     for seed in (0, 1, 0xDEADBEEF):
-        got = tn._hash32(idx, seed).tolist()
+        got = tn.hash32(idx, seed).tolist()
         assert got == [hash32(int(i), seed) for i in idx]
 
 
