@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.errors import CatalogError, FormatError, unknown_name
-from hwsim.numerics.format import Element, FloatElement, Format, IntElement
+from hwsim.numerics.elements import Element, FloatElement, IntElement
+from hwsim.numerics.format import Format
 from hwsim.numerics.protocol import KindSpec, NumberFormat
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials
 from hwsim.schema import Field, Schema

@@ -10,7 +10,8 @@ import hwsim
 from hwsim.catalog import all_formats
 from hwsim.errors import FormatError
 from hwsim.numerics import RoundMode
-from hwsim.numerics.format import FloatElement, Format, IntElement
+from hwsim.numerics.elements import FloatElement, IntElement
+from hwsim.numerics.format import Format
 
 ISSUE_NAMES = ["fp4_e2m1", "fp6_e2m3", "fp6_e3m2", "fp8_e4m3", "fp8_e5m2", "fp16", "bf16", "int4",
                "int8", "mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3", "mxfp8_e5m2", "mxint8",

@@ -6,8 +6,9 @@ families live one per module (``codebook``, ``mixture``, ``asym_int``, ``olive``
 ``llm_int8`` and bit-serial term decomposition in ``bitserial``.
 """
 
+from hwsim.numerics.elements import Element, FloatElement, IntElement
 from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.format import Element, FloatElement, Format, IntElement
+from hwsim.numerics.format import Format
 from hwsim.numerics.protocol import NumberFormat, OperandSpec, ScaleSpec
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials
 

@@ -19,16 +19,12 @@ import numpy as np
 
 from hwsim.errors import FormatError
 from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.plan import check_axis, from_rows, is_torch, to_rows
 from hwsim.numerics.protocol import replace_fields
 
-__all__ = ["FamilyFormat", "Slices", "is_torch", "to_host", "to_numpy_f32", "to_numpy_codes", "back_like",
-           "check_axis", "check_calibration_shape", "to_slices", "from_slices", "rows_to_groups",
+__all__ = ["FamilyFormat", "Slices", "to_host", "to_numpy_f32", "to_numpy_codes", "back_like",
+           "check_calibration_shape", "to_slices", "from_slices", "rows_to_groups",
            "groups_to_rows", "slice_base", "SCALE_PER", "group_size_from", "catalog_common"]
-
-
-def is_torch(x: Any) -> bool:
-    """A torch tensor (checked by module name: torch is never imported for a numpy input)."""
-    return type(x).__module__.startswith("torch")
 
 
 def to_host(x: Any) -> np.ndarray:
@@ -41,7 +37,7 @@ def to_numpy_f32(name: str, x: Any) -> np.ndarray:
     if is_torch(x):
         if not x.is_floating_point():
             raise FormatError(f"format {name!r}: input dtype {x.dtype} is not a float type")
-        return x.detach().cpu().float().numpy()
+        return to_host(x.float())
     a = np.asarray(x)
     if a.dtype.kind != "f":
         raise FormatError(f"format {name!r}: input dtype {a.dtype} is not a float type "
@@ -67,7 +63,7 @@ def check_calibration_shape(name: str, group_size: int | None, shape: tuple[int,
     if group_size is None:
         return
     if group_size == 0:
-        ok = len(cal_shape) == len(shape) and all(a == b for i, (a, b) in enumerate(zip(shape, cal_shape))
+        ok = len(cal_shape) == len(shape) and all(a == b for i, (a, b) in enumerate(zip(shape, cal_shape, strict=False))
                                                   if i != axis)
         want = "the same size in every dimension but the encode axis"
     else:
@@ -76,14 +72,6 @@ def check_calibration_shape(name: str, group_size: int | None, shape: tuple[int,
     if not ok:
         raise FormatError(f"format {name!r}: calibration shape {tuple(cal_shape)} does not match the input "
                           f"{tuple(shape)}: it needs {want}; per-tensor formats accept any shape")
-
-
-def check_axis(name: str, axis: Any, ndim: int) -> int:
-    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
-        raise FormatError(f"format {name!r}: axis must be an int, got {type(axis).__name__}")
-    if not -max(ndim, 1) <= axis < max(ndim, 1):
-        raise FormatError(f"format {name!r}: axis {axis} out of range for a {ndim}-d input")
-    return int(axis) % max(ndim, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +91,11 @@ def to_slices(x: np.ndarray, axis: int, group_size: int | None) -> Slices:
     shape = x.shape
     if x.ndim == 0:
         x = x.reshape(1)
-    moved = np.moveaxis(x, axis, -1)
-    L = moved.shape[-1]
-    lead = moved.shape[:-1]
+    rows = to_rows(x, axis % x.ndim)
+    L = rows.shape[1]
     if group_size is None:
-        xs = np.ascontiguousarray(moved.reshape(1, -1))
+        xs = rows.reshape(1, -1)
         return Slices(xs, np.array([xs.shape[1]], dtype=np.int64), shape, axis, ())
-    rows = moved.reshape(int(np.prod(lead, dtype=np.int64)), L)
     if group_size == 0 or group_size >= L:
         n_groups, B = 1, max(L, 1)
     else:
@@ -132,13 +118,12 @@ def from_slices(sl: Slices, rows: np.ndarray) -> np.ndarray:
     if int(np.prod(sl.shape, dtype=np.int64)) == 0:
         return np.zeros(sl.shape, rows.dtype)
     shape = sl.shape if sl.shape else (1,)
-    moved_shape = list(np.moveaxis(np.empty(shape, dtype=np.int8), sl.axis, -1).shape)
-    L = moved_shape[-1]
+    L = shape[sl.axis]
     if not sl.groups_shape:  # one row: the axis-moved tensor flattened
-        flat = rows.reshape(-1)[: int(np.prod(shape))]
+        flat = rows.reshape(-1)[: int(np.prod(shape))].reshape(-1, L)
     else:
-        flat = rows.reshape(int(np.prod(moved_shape[:-1], dtype=np.int64)), -1)[:, :L]
-    return np.moveaxis(flat.reshape(moved_shape), -1, sl.axis).reshape(sl.shape)
+        flat = rows.reshape(int(np.prod(shape, dtype=np.int64)) // L, -1)[:, :L]
+    return from_rows(flat, shape, sl.axis % len(shape)).reshape(sl.shape)
 
 
 def rows_to_groups(sl: Slices, rows: np.ndarray) -> np.ndarray:

@@ -22,6 +22,12 @@ Specs cited:
 Values are represented as ``Fraction`` (finite, and +0) or Python ``float`` for the values a
 Fraction cannot hold: ``-0.0``, ``±inf`` and ``nan``.
 
+Its array layout is its own on purpose (:func:`_blocks` lists the index tuples of each block,
+:func:`_axis` normalizes the axis, :func:`_as_f32` converts the input): it shares nothing with
+the row layout of :mod:`hwsim.numerics.plan` that the kernels use, so a layout bug there (a wrong
+move of the axis, a short last block, a 0-d input) shows up as a mismatch instead of being
+repeated here.
+
 Use on small arrays only (a few thousand elements per second).
 """
 
@@ -30,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -356,7 +362,7 @@ def to_float32(v: Value) -> np.float32:
     if Fraction(f) == v and abs(f) <= _F32_MAX and float(np.float32(f)) == f:
         return np.float32(f)
     code = encode_element(FP32, v, RoundMode.EVEN, saturate=False)
-    return np.array(code, dtype=np.uint32).view(np.float32)[()]
+    return cast(np.float32, np.array(code, dtype=np.uint32).view(np.float32)[()])
 
 
 def value_of(v: np.floating | float) -> Fraction:
@@ -496,6 +502,7 @@ def ref_encode(fmt: Any, x: Any, axis: int = -1) -> tuple[np.ndarray, np.ndarray
 
     # AMAX rule and/or tensor scale
     S = traits(fmt.scale_element)
+    assert isinstance(S, FloatTraits)  # scale elements are minifloats (OCP MX §5.4, NVFP4 E4M3)
     elem_max = max_finite(el)
     S_max = max_finite(S)
     fp32_scales = S.bits == 32
@@ -512,7 +519,8 @@ def ref_encode(fmt: Any, x: Any, axis: int = -1) -> tuple[np.ndarray, np.ndarray
                 if ts == 0:  # "a ts that rounds to 0 becomes 2^-149 (the smallest fp32)"
                     ts = np.float32(2.0**-149)
     if fmt.block_size is None:  # per-tensor only: s = 1
-        if ts is not None and not np.isfinite(ts):
+        assert ts is not None  # no block scale and no scale rule: a tensor scale alone
+        if not np.isfinite(ts):
             return codes, None, ts
         T = value_of(ts)
         for i in np.ndindex(*x.shape):

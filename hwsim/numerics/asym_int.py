@@ -15,8 +15,18 @@ import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics._family import (SCALE_PER, FamilyFormat, back_like, from_slices, group_size_from, groups_to_rows,
-                                    rows_to_groups, to_host, to_numpy_codes, to_slices)
+from hwsim.numerics._family import (
+    SCALE_PER,
+    FamilyFormat,
+    back_like,
+    from_slices,
+    group_size_from,
+    groups_to_rows,
+    rows_to_groups,
+    to_host,
+    to_numpy_codes,
+    to_slices,
+)
 from hwsim.numerics.codebook import SCALE_FLOAT_FIELDS
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.protocol import GroupedIntCodes, KindSpec, OperandSpec, ScaleSpec, fp32_scale

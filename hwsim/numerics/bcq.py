@@ -14,8 +14,18 @@ import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics._family import (FamilyFormat, back_like, catalog_common, from_slices, group_size_from,
-                                    groups_to_rows, rows_to_groups, to_host, to_numpy_codes, to_slices)
+from hwsim.numerics._family import (
+    FamilyFormat,
+    back_like,
+    catalog_common,
+    from_slices,
+    group_size_from,
+    groups_to_rows,
+    rows_to_groups,
+    to_host,
+    to_numpy_codes,
+    to_slices,
+)
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.protocol import GroupedIntCodes, KindSpec, OperandSpec, ScaleSpec
 

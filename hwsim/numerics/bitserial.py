@@ -48,7 +48,8 @@ import numpy as np
 from hwsim.errors import FormatError
 from hwsim.numerics._family import to_host
 from hwsim.numerics.codebook import Codebook, CodebookFormat
-from hwsim.numerics.format import FloatElement, Format, IntElement
+from hwsim.numerics.elements import FloatElement, IntElement
+from hwsim.numerics.format import Format
 
 __all__ = ["Terms", "METHODS", "decompose", "reconstruct", "terms_of_values", "term_counts", "max_terms",
            "mean_terms", "booth_digits"]

@@ -43,16 +43,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError, unknown_name
-from hwsim.numerics._family import (SCALE_PER, FamilyFormat, Slices, back_like, check_calibration_shape, from_slices,
-                                    group_size_from, groups_to_rows, rows_to_groups, slice_base, to_host,
-                                    to_numpy_codes, to_slices)
+from hwsim.numerics._family import (
+    SCALE_PER,
+    FamilyFormat,
+    Slices,
+    back_like,
+    check_calibration_shape,
+    from_slices,
+    group_size_from,
+    groups_to_rows,
+    rows_to_groups,
+    slice_base,
+    to_host,
+    to_numpy_codes,
+    to_slices,
+)
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.protocol import GroupedIntCodes, KindSpec, OperandSpec, ScaleSpec, fp32_scale
 from hwsim.numerics.types import RoundMode
@@ -142,7 +154,7 @@ class Grid:
     lut: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-@lru_cache(maxsize=None)
+@cache
 def grid_of(cb: Codebook) -> Grid:
     entries: dict[float, int] = {}
     for code, v in enumerate(cb.table):

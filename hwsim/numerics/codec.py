@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -25,9 +25,11 @@ import numpy as np
 from hwsim.errors import FormatError
 from hwsim.numerics import plan
 from hwsim.numerics._bitcast import float32_as_int32, float64_as_int64, int32_as_float32, int64_as_float64
+from hwsim.numerics.elements import FloatElement
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.integer import encode_int
 from hwsim.numerics.minifloat import encode_float, float_significand, inf_code, nan_code
+from hwsim.numerics.plan import CodecFormat
 from hwsim.numerics.rounding import bitlen, hash32, odd_significand
 from hwsim.numerics.types import (
     E8M0_BIAS,
@@ -44,9 +46,6 @@ from hwsim.numerics.types import (
     SPECIALS_FNUZ,
     SPECIALS_IEEE,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from hwsim.numerics.format import FloatElement, Format
 
 __all__ = ["encode", "decode", "quantize", "encode_array", "decode_array", "quantize_array"]
 
@@ -122,8 +121,8 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
     """
     m = 0
     sub = 0
-    for l in range(start, stop):
-        v = row[l] & 0x7FFFFFFF
+    for j in range(start, stop):
+        v = row[j] & 0x7FFFFFFF
         m = v if v > m else m
         sub |= int(v < _F32_MIN_NORMAL_BITS) & int(v != 0)
     plain = sub == 0 and m < _F32_INF_BITS
@@ -272,13 +271,13 @@ def _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, pow2, is_int, out_va
     a gather.
     """
     sval32 = np.float32(sval)
-    for l in range(seg.shape[0]):
-        c, sig, pexp, sign = _fast_code(np.int64(seg[l]), ep, S, lS, es, mode, inv_S, pow2, is_int)
+    for j in range(seg.shape[0]):
+        c, sig, pexp, sign = _fast_code(np.int64(seg[j]), ep, S, lS, es, mode, inv_S, pow2, is_int)
         if out_values:
             v = np.float32(sig) * int32_as_float32(np.int32((pexp + 127) << 23)) * sval32
-            out[l] = int32_as_float32(np.int32(float32_as_int32(v) | (sign << 31)))
+            out[j] = int32_as_float32(np.int32(float32_as_int32(v) | (sign << 31)))
         else:
-            out[l] = c
+            out[j] = c
 
 
 @nb.njit(cache=True, inline="always")
@@ -313,8 +312,8 @@ def _small_block(xf, out, cuts, ups, mags, sval, code_bits, fnuz, out_values):
     v6 = np.float32(mags[6]) * s32
     v7 = np.float32(mags[7]) * s32
     zero = np.float32(0.0)
-    for l in range(xf.shape[0]):
-        xv = xf[l]
+    for j in range(xf.shape[0]):
+        xv = xf[j]
         a = abs(xv)
         if out_values:
             v = v1 if a > t0 else zero
@@ -324,7 +323,7 @@ def _small_block(xf, out, cuts, ups, mags, sval, code_bits, fnuz, out_values):
             v = v5 if a > t4 else v
             v = v6 if a > t5 else v
             v = v7 if a > t6 else v
-            out[l] = np.copysign(v, xv)
+            out[j] = np.copysign(v, xv)
         else:
             k = 1 if a > t0 else 0
             k = 2 if a > t1 else k
@@ -335,7 +334,7 @@ def _small_block(xf, out, cuts, ups, mags, sval, code_bits, fnuz, out_values):
             k = 7 if a > t6 else k
             sign = 1 if np.signbit(xv) else 0
             sign &= 1 - (fnuz & (1 if k == 0 else 0))
-            out[l] = (sign << (code_bits - 1)) | k
+            out[j] = (sign << (code_bits - 1)) | k
 
 
 @nb.njit(cache=True, inline="always")
@@ -360,7 +359,7 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     """Encode rows of ``xb`` (float32 bits, rows x L) block by block into ``codes`` (encode) or
     ``values`` (quantize); the other is None, and numba compiles each use without the other's code.
 
-    Row r, column l is element ((r // inner) * L + l) * inner + r % inner of the caller's array
+    Row r, column i is element ((r // inner) * L + i) * inner + r % inner of the caller's array
     (its C-order index feeds the stochastic-rounding hash).
     """
     rows, L = xb.shape
@@ -405,9 +404,9 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 elif fast_ok and plain and arith_ok and sval_ok:
                     _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, inv_S, True)
                 else:
-                    for l in range(n):
-                        r32 = hash32(base + l * inner, seed) if mode == MODE_STOCHASTIC else 0
-                        vseg[l] = table[_encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32,
+                    for i in range(n):
+                        r32 = hash32(base + i * inner, seed) if mode == MODE_STOCHASTIC else 0
+                        vseg[i] = table[_encode_one(np.int64(seg[i]), ep, S, lS, es, mode, r32,
                                                     saturate)] * sval
             if codes is not None:
                 cseg = codes[r, start:stop]
@@ -418,23 +417,23 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 elif fast_ok and plain:
                     _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, inv_S, False)
                 else:
-                    for l in range(n):
-                        r32 = hash32(base + l * inner, seed) if mode == MODE_STOCHASTIC else 0
-                        cseg[l] = _encode_one(np.int64(seg[l]), ep, S, lS, es, mode, r32, saturate)
+                    for i in range(n):
+                        r32 = hash32(base + i * inner, seed) if mode == MODE_STOCHASTIC else 0
+                        cseg[i] = _encode_one(np.int64(seg[i]), ep, S, lS, es, mode, r32, saturate)
 
 
 @nb.njit(cache=True, parallel=True)
 def _decode_kernel(codes, svals, values, table, B):
     rows, L = codes.shape
     for r in nb.prange(rows):
-        for l in range(L):
-            values[r, l] = table[codes[r, l]] * svals[r, l // B]
+        for j in range(L):
+            values[r, j] = table[codes[r, j]] * svals[r, j // B]
 
 
 # ----------------------------------------------------------------------------------------------
 # driver (numpy arrays; the plan is shared with the torch codec: hwsim.numerics.plan)
 # ----------------------------------------------------------------------------------------------
-def _as_float32(fmt: Format, x: Any) -> np.ndarray:
+def _as_float32(fmt: CodecFormat, x: Any) -> np.ndarray:
     arr = np.asarray(x)
     dt = arr.dtype
     if dt == np.float32:
@@ -444,23 +443,6 @@ def _as_float32(fmt: Format, x: Any) -> np.ndarray:
     raise plan.dtype_error(fmt, dt)
 
 
-def _rows(a: np.ndarray, lay: plan.Layout) -> np.ndarray:
-    """(rows x L) C-contiguous array with the layout's axis last."""
-    ax = lay.ax
-    moved = a if ax == a.ndim - 1 else np.moveaxis(a, ax, -1)
-    # explicit row count: reshape(-1, 0) is ambiguous for empty axes
-    return np.ascontiguousarray(moved).reshape(lay.rows, a.shape[ax])
-
-
-def _unrows(flat: np.ndarray, lay: plan.Layout) -> np.ndarray:
-    """Inverse of :func:`_rows` for an output of the same row layout (any trailing length)."""
-    shape, ax = lay.shape, lay.ax
-    out = flat.reshape(shape[:ax] + shape[ax + 1:] + (flat.shape[-1],))
-    if ax == len(shape) - 1:
-        return out
-    return np.ascontiguousarray(np.moveaxis(out, -1, ax))
-
-
 @nb.njit(cache=True, inline="always")
 def _round_to_f32(X: int, lX: int, ex: int, S: int, es: int) -> int:
     """fp32 bits of RNE(X * 2**ex / (S * 2**es)) (the per-tensor scale)."""
@@ -468,7 +450,7 @@ def _round_to_f32(X: int, lX: int, ex: int, S: int, es: int) -> int:
                         MODE_EVEN, 0, True)
 
 
-def _tensor_scale(fmt: Format, x32: np.ndarray) -> tuple[float, int, int, bool]:
+def _tensor_scale(fmt: CodecFormat, x32: np.ndarray) -> tuple[float, int, int, bool]:
     """Per-tensor fp32 scale ts = fp32(amax / (scale_max * elem_max)) -> (ts, St, et, is_nan)."""
     amax = float(np.max(np.abs(x32))) if x32.size else 0.0
     if math.isnan(amax) or math.isinf(amax):
@@ -483,7 +465,7 @@ def _tensor_scale(fmt: Format, x32: np.ndarray) -> tuple[float, int, int, bool]:
     return ts, St, et, False
 
 
-def _scale_dtype(fmt: Format) -> np.dtype:
+def _scale_dtype(fmt: CodecFormat) -> np.dtype:
     """dtype the kernel writes block scales in (fp32 scale elements as their uint32 bits)."""
     storage = plan.scale_storage(fmt)
     if storage == plan.SCALE_WIDE:
@@ -491,21 +473,21 @@ def _scale_dtype(fmt: Format) -> np.dtype:
     return np.dtype(np.uint8 if storage is None else plan.code_bits_dtype(fmt.scale_bits))
 
 
-def _prepare(fmt: Format, x: Any, axis: int) -> tuple[np.ndarray, plan.Layout, bool]:
+def _prepare(fmt: CodecFormat, x: Any, axis: int) -> tuple[np.ndarray, plan.Layout, bool]:
     """float32 input (a 0-d input as one element), its layout and whether it was 0-d."""
     x32 = _as_float32(fmt, x)
     scalar = x32.ndim == 0
     if scalar:
         x32 = x32.reshape(1)
-    ax = plan.check_axis(fmt, axis, x32.ndim)
+    ax = plan.check_axis(fmt.name, axis, x32.ndim)
     if plan.needs_nan_check(fmt) and x32.size:
         plan.check_no_nan(fmt, bool(np.isnan(x32).any()))
     return x32, plan.layout(fmt, x32.shape, ax), scalar
 
 
-def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
+def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: bool):
     x32, lay, scalar = _prepare(fmt, x, axis)
-    xr = _rows(x32, lay)
+    xr = plan.to_rows(x32, lay.ax)
     L, inner, B, nblk = lay.L, lay.inner, lay.B, lay.nblk
     el = fmt.element
     ep = tuple(el.params())
@@ -515,7 +497,8 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
     if fmt.tensor_scale:
         ts_val, St, et, t_nan = _tensor_scale(fmt, x32)
     # the scale element's parameters (AMAX only; any same-typed tuple otherwise, unread)
-    sp = tuple(fmt.scale_element.params()) if rule == RULE_AMAX else ep
+    se = fmt.scale_element
+    sp = tuple(se.params()) if rule == RULE_AMAX and se is not None else ep
     Sd, ed = 1, 0
     if rule == RULE_AMAX:
         Sm, em = plan.element_divisor(fmt)
@@ -526,7 +509,7 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
         # the kernel parallelizes over rows: cut few long rows into one row per block (a free
         # view; flat element indices, hence stochastic rounding, are unchanged with L_row = B)
         xr, L_row, split = xr.reshape(rows_in * nblk, B), B, True
-    codes = np.empty(xr.shape, dtype=fmt.code_dtype) if want_codes else None
+    codes = np.empty(xr.shape, dtype=plan.code_bits_dtype(fmt.element.bits)) if want_codes else None
     values = np.empty(xr.shape, dtype=np.float32) if want_values else None
     # written by the kernel in their final width (one byte per block for E8M0 / E4M3 codes)
     scales = np.empty((xr.shape[0], 1 if split else nblk), dtype=_scale_dtype(fmt))
@@ -544,22 +527,26 @@ def _run(fmt: Format, x: Any, axis: int, want_codes: bool, want_values: bool):
             nb.set_num_threads(threads)
 
     def back(a: np.ndarray) -> np.ndarray:
-        out = _unrows(a.reshape(rows_in, -1) if split else a, lay)
+        out = plan.from_rows(a.reshape(rows_in, -1) if split else a, lay.shape, lay.ax)
         return out.reshape(()) if scalar else out
 
-    codes_out = back(codes) if want_codes else None
-    values_out = back(values) if want_values else None
+    codes_out = back(codes) if codes is not None else None
+    values_out = back(values) if values is not None else None
     scales_out = back(_scales_out(scales)) if rule != RULE_NONE and want_codes else None
     ts_out = np.float32(ts_val) if fmt.tensor_scale else None
     return codes_out, scales_out, ts_out, values_out, lay.ax
 
 
-_NO_TABLES = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+#: the six per-scale-code tables of :func:`_scale_tables` (divisor S, its exponent, bit length of S,
+#: 1/S, scale value, value exact in float32)
+_ScaleTables = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+_NO_TABLES: _ScaleTables = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
               np.zeros(0), np.zeros(0, np.bool_))
 
 
 @lru_cache(maxsize=64)
-def _scale_tables(sel: FloatElement | None, St: int, et: int) -> tuple[np.ndarray, ...]:
+def _scale_tables(sel: FloatElement | None, St: int, et: int) -> _ScaleTables:
     """Per scale code of a narrow (<= 16-bit) scale element: the divisor S * 2**es of its elements
     (block scale times tensor scale, odd S), bit length of S, 1/S, the scale value, and whether
     that value is exact in float32. Replaces per-block decoding (NVFP4 blocks hold only 16 elements)."""
@@ -622,20 +609,22 @@ def _scales_out(scales: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # numpy entry points
 # ----------------------------------------------------------------------------------------------
-def encode_array(fmt: Format, x: Any, axis: int = -1) -> Encoded:
+def encode_array(fmt: CodecFormat, x: Any, axis: int = -1) -> Encoded:
     """:func:`encode` of a numpy array (or array-like) with the numba kernels."""
     codes, scales, ts, _, ax = _run(fmt, x, axis, True, False)
     return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=ax, format=fmt.name)
 
 
-def quantize_array(fmt: Format, x: Any, axis: int = -1) -> np.ndarray:
+def quantize_array(fmt: CodecFormat, x: Any, axis: int = -1) -> np.ndarray:
     """:func:`quantize` of a numpy array (or array-like) with the numba kernels."""
     if fmt.element.bits > 16:  # fp32 elements: no decode table (2**32 codes); decode by bit view
         return decode_array(fmt, encode_array(fmt, x, axis))
-    return _run(fmt, x, axis, False, True)[3]
+    values = _run(fmt, x, axis, False, True)[3]
+    assert values is not None
+    return values
 
 
-def _scale_values(fmt: Format, scales: Any, tensor_scale: Any) -> np.ndarray:
+def _scale_values(fmt: CodecFormat, scales: Any, tensor_scale: Any) -> np.ndarray:
     """float64 value of each block scale (times the tensor scale), NaN for NaN scales."""
     s = np.asarray(scales)
     storage = plan.scale_storage(fmt)
@@ -645,13 +634,14 @@ def _scale_values(fmt: Format, scales: Any, tensor_scale: Any) -> np.ndarray:
     elif storage == plan.SCALE_WIDE:
         out = s.astype(np.float64)
     else:
+        assert fmt.scale_element is not None  # SCALE_TABLE: an AMAX rule's narrow scale element
         out = fmt.scale_element.table()[s.astype(np.int64)]
     if tensor_scale is not None:
         out = out * float(tensor_scale)
     return out
 
 
-def decode_array(fmt: Format, enc: Encoded) -> np.ndarray:
+def decode_array(fmt: CodecFormat, enc: Encoded) -> np.ndarray:
     """:func:`decode` of an :class:`Encoded` holding numpy arrays with the numba kernel."""
     codes = np.asarray(enc.codes)
     el = fmt.element
@@ -672,35 +662,31 @@ def decode_array(fmt: Format, enc: Encoded) -> np.ndarray:
         codes = codes.reshape(1)
         if scales is not None and np.ndim(scales) == 0:
             scales = np.reshape(scales, (1,))
-    lay = plan.layout(fmt, codes.shape, plan.check_axis(fmt, enc.axis, codes.ndim))
-    cr = _rows(codes, lay)
+    lay = plan.layout(fmt, codes.shape, plan.check_axis(fmt.name, enc.axis, codes.ndim))
+    cr = plan.to_rows(codes, lay.ax)
     if fmt.scale_rule is None:  # tensor scale only
         svals = np.full((cr.shape[0], 1), float(enc.tensor_scale))
     else:
         plan.check_scales_shape(fmt, lay, None if scales is None else tuple(np.shape(scales)))
-        svals = _rows(_scale_values(fmt, scales, enc.tensor_scale), lay)
+        svals = plan.to_rows(_scale_values(fmt, scales, enc.tensor_scale), lay.ax)
     values = np.empty(cr.shape, dtype=np.float32)
     if cr.size:
         _decode_kernel(cr, svals, values, table, lay.B)
-    out = _unrows(values, lay)
+    out = plan.from_rows(values, lay.shape, lay.ax)
     return out.reshape(()) if scalar else out
 
 
 # ----------------------------------------------------------------------------------------------
 # public entry points: the backend is chosen once, here, from the input's type
 # ----------------------------------------------------------------------------------------------
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
-def encode(fmt: Format, x: Any, axis: int = -1) -> Encoded:
+def encode(fmt: CodecFormat, x: Any, axis: int = -1) -> Encoded:
     """Encode ``x`` into the real bit patterns of ``fmt`` (see docs/numerics.md).
 
     numpy / array-like in: numba kernels, numpy out. A torch tensor: tensors out, on its device,
     from the kernels :func:`hwsim.numerics.torch_codec.host_kernels` picks (numba for CPU tensors
     unless forced to torch; torch kernels on every other device).
     """
-    if _is_torch(x):
+    if plan.is_torch(x):
         from hwsim.numerics import torch_codec as tc
 
         if tc.host_kernels(x):
@@ -709,9 +695,9 @@ def encode(fmt: Format, x: Any, axis: int = -1) -> Encoded:
     return encode_array(fmt, x, axis)
 
 
-def quantize(fmt: Format, x: Any, axis: int = -1) -> Any:
+def quantize(fmt: CodecFormat, x: Any, axis: int = -1) -> Any:
     """``decode(encode(x))`` fused into one pass: float32 of x's shape (backend as :func:`encode`)."""
-    if _is_torch(x):
+    if plan.is_torch(x):
         from hwsim.numerics import torch_codec as tc
 
         if tc.host_kernels(x):
@@ -720,10 +706,10 @@ def quantize(fmt: Format, x: Any, axis: int = -1) -> Any:
     return quantize_array(fmt, x, axis)
 
 
-def decode(fmt: Format, enc: Encoded) -> Any:
+def decode(fmt: CodecFormat, enc: Encoded) -> Any:
     """Values of the codes (times their scales), rounded once to float32 (backend from the codes,
     as :func:`encode` from its input)."""
-    if _is_torch(enc.codes):
+    if plan.is_torch(enc.codes):
         from hwsim.numerics import torch_codec as tc
 
         if tc.host_kernels(enc.codes) and (enc.scales is None or tc.host_kernels(enc.scales)):

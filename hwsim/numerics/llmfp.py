@@ -16,8 +16,19 @@ import numpy as np
 
 from hwsim.errors import FormatError
 from hwsim.numerics._bitcast import float32_as_int32, int32_as_float32
-from hwsim.numerics._family import (FamilyFormat, Slices, back_like, catalog_common, check_calibration_shape,
-                                    from_slices, groups_to_rows, rows_to_groups, to_host, to_numpy_codes, to_slices)
+from hwsim.numerics._family import (
+    FamilyFormat,
+    Slices,
+    back_like,
+    catalog_common,
+    check_calibration_shape,
+    from_slices,
+    groups_to_rows,
+    rows_to_groups,
+    to_host,
+    to_numpy_codes,
+    to_slices,
+)
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.protocol import KindSpec, OperandSpec, fp32_scale
 from hwsim.numerics.types import RoundMode

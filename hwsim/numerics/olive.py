@@ -67,15 +67,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numba as nb
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics._family import (FamilyFormat, Slices, back_like, check_calibration_shape, from_slices,
-                                    group_size_from, slice_base, to_host, to_numpy_codes, to_slices)
+from hwsim.numerics._family import (
+    FamilyFormat,
+    Slices,
+    back_like,
+    check_calibration_shape,
+    from_slices,
+    group_size_from,
+    slice_base,
+    to_host,
+    to_numpy_codes,
+    to_slices,
+)
 from hwsim.numerics.codebook import Codebook, _nearest, grid_of
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.protocol import GroupedIntCodes, KindSpec, OperandSpec, fp32_scale
@@ -95,7 +105,7 @@ _FLINT3 = (0.0, 1.0, 2.0, 3.0, 16.0, 8.0, 4.0, 6.0)
 # ------------------------------------------------------------------------------------------------
 # grids
 # ------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def normal_codebook(kind: str, bits: int) -> Codebook:
     """The normal values of an OliVe pair, in type units, the identifier code NaN.
 
@@ -127,7 +137,7 @@ def adaptive_bias(normal_max: float, man_bits: int) -> int:
     return b
 
 
-@lru_cache(maxsize=None)
+@cache
 def abfloat_codebook(bits: int, exp_bits: int, bias: int) -> Codebook:
     """abfloat: ``sign | e (exp_bits) | m (bits-1-exp_bits)`` -> ``+-(2^mb + m) * 2^(e + bias)``;
     ``e = m = 0`` (codes ``0...0`` and ``10...0``) is never an outlier, so NaN."""
@@ -157,7 +167,7 @@ class PairGrid:
     buckets: tuple[float, float, np.ndarray]  #: table of :func:`_nearest_b` (lo, 1/width, counts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def pair_grid(normal: Codebook, outlier: Codebook) -> PairGrid:
     gn, go = grid_of(normal), grid_of(outlier)
     if go.values[go.values > 0].min() <= gn.values.max() or go.values[go.values < 0].max() >= gn.values.min():
@@ -424,7 +434,7 @@ class OliveFormat(FamilyFormat, GroupedIntCodes):
 
     @property
     def grids(self) -> tuple[PairGrid, ...]:
-        return tuple(pair_grid(a, b) for a, b in zip(self.normal_types, self.outlier_types))
+        return tuple(pair_grid(a, b) for a, b in zip(self.normal_types, self.outlier_types, strict=False))
 
     @property
     def identifier(self) -> int:
@@ -466,7 +476,7 @@ class OliveFormat(FamilyFormat, GroupedIntCodes):
         return np.unique(np.concatenate([g.values for g in self.grids]))
 
     def describe(self) -> str:
-        return " | ".join(f"{a.name}+{b.name}" for a, b in zip(self.normal_types, self.outlier_types))
+        return " | ".join(f"{a.name}+{b.name}" for a, b in zip(self.normal_types, self.outlier_types, strict=False))
 
     # --- codec --------------------------------------------------------------------------------
     def _kernel_args(self) -> tuple[np.ndarray, ...]:

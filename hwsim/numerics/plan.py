@@ -5,25 +5,30 @@ The numba codec (:mod:`hwsim.numerics.codec`) and the torch codec
 input, the encode axis, the block layout ``(outer, L, inner)`` with ``nblk`` blocks of ``B``
 elements along the axis, the divisors in the odd-significand form ``S * 2**e`` that the exact
 kernels divide by, how block scales are stored and decoded, and the shape checks of decode.
-Everything here is plain Python on shapes and :class:`~hwsim.numerics.format.Format` fields: no
-numpy kernels, no torch. Rules: docs/numerics.md; OCP MX v1.0 §6.3 (pow2 scale), NVFP4
-(arXiv 2509.25149 App. B: amax / (scale_max * elem_max) fp32 tensor scale).
+Everything here is plain Python on shapes and the fields of a :class:`CodecFormat` (the part of a
+:class:`~hwsim.numerics.format.Format` the codecs read): no numpy kernels, no torch. The host-side
+helpers every numpy path shares live here too: :func:`is_torch`, :func:`check_axis` and the
+row layout :func:`to_rows` / :func:`from_rows` (the axis moved last, one row per axis slice),
+used by the numba codec and by the format families (:mod:`hwsim.numerics._family`).
+Rules: docs/numerics.md; OCP MX v1.0 §6.3 (pow2 scale), NVFP4 (arXiv 2509.25149 App. B:
+amax / (scale_max * elem_max) fp32 tensor scale).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
 
 from hwsim.errors import FormatError
+from hwsim.numerics.elements import Element, FloatElement
 from hwsim.numerics.rounding import odd_significand
-from hwsim.numerics.types import RULE_CODE, ScaleRule
+from hwsim.numerics.types import RULE_CODE, RoundMode, ScaleRule
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hwsim.numerics.format import Format
-
-__all__ = ["Layout", "layout", "check_axis", "check_no_nan", "dtype_error", "check_code_range",
+__all__ = ["CodecFormat", "Layout", "layout", "check_axis", "is_torch", "to_rows", "from_rows", "check_no_nan",
+           "dtype_error", "check_code_range",
            "check_scales_shape", "needs_nan_check", "tensor_divisor", "element_divisor",
            "scale_storage", "code_bits_dtype", "rule_code", "SCALE_POW2", "SCALE_WIDE", "SCALE_TABLE"]
 
@@ -31,6 +36,35 @@ __all__ = ["Layout", "layout", "check_axis", "check_no_nan", "dtype_error", "che
 #: values (scale elements wider than 16 bits, e.g. fp32), codes of a narrow scale element
 #: (value table lookup, e.g. E4M3 / UE5M3)
 SCALE_POW2, SCALE_WIDE, SCALE_TABLE = "pow2", "wide", "table"
+
+
+class CodecFormat(Protocol):
+    """What the codecs (:mod:`~hwsim.numerics.codec`, :mod:`~hwsim.numerics.torch_codec`) and this
+    plan read of a format: exactly these fields of :class:`~hwsim.numerics.format.Format`, so
+    that the codecs do not depend on the class that calls them."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def element(self) -> Element: ...
+    @property
+    def block_size(self) -> int | None: ...
+    @property
+    def scale_rule(self) -> ScaleRule | None: ...
+    @property
+    def scale_element(self) -> FloatElement | None: ...
+    @property
+    def tensor_scale(self) -> bool: ...
+    @property
+    def rounding(self) -> RoundMode: ...
+    @property
+    def saturate(self) -> bool: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def is_scaled(self) -> bool: ...
+    @property
+    def scale_bits(self) -> int: ...
 
 
 class Layout(NamedTuple):
@@ -57,12 +91,12 @@ class Layout(NamedTuple):
         return tuple(shape)
 
 
-def rule_code(fmt: Format) -> int:
+def rule_code(fmt: CodecFormat) -> int:
     """Kernel code of the format's scale rule (``RULE_NONE`` for plain and tensor-only scales)."""
     return RULE_CODE[fmt.scale_rule]
 
 
-def layout(fmt: Format, shape: tuple[int, ...], ax: int) -> Layout:
+def layout(fmt: CodecFormat, shape: tuple[int, ...], ax: int) -> Layout:
     """Block layout of an input of ``shape`` encoded along (normalized) axis ``ax``.
 
     ``block_size=0`` and formats without block scales use one block per axis slice (``B = L``);
@@ -77,41 +111,66 @@ def layout(fmt: Format, shape: tuple[int, ...], ax: int) -> Layout:
     return Layout(tuple(shape), ax, outer, L, inner, B, -(-L // B))
 
 
-def check_axis(fmt: Format, axis: object, ndim: int) -> int:
-    """The encode axis normalized to ``0..ndim-1``; a clear error for a non-int or out of range."""
+def check_axis(name: str, axis: object, ndim: int) -> int:
+    """The encode axis normalized to ``0..ndim-1`` (a 0-d input counts as 1-d); a clear error
+    naming format ``name`` for a non-int axis or one out of range."""
     if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):  # numpy ints are Integral
-        raise FormatError(f"format {fmt.name!r}: axis must be an int, got {type(axis).__name__}")
+        raise FormatError(f"format {name!r}: axis must be an int, got {type(axis).__name__}")
     axis = int(axis)
-    if not -ndim <= axis < ndim:
-        raise FormatError(f"format {fmt.name!r}: axis {axis} out of range for a {ndim}-d input "
-                          f"(valid: {-ndim}..{ndim - 1})")
-    return axis % ndim
+    n = max(ndim, 1)
+    if not -n <= axis < n:
+        raise FormatError(f"format {name!r}: axis {axis} out of range for a {ndim}-d input "
+                          f"(valid: {-n}..{n - 1})")
+    return axis % n
 
 
-def dtype_error(fmt: Format, dtype: object) -> FormatError:
+def is_torch(x: Any) -> bool:
+    """A torch tensor (checked by module name: torch is never imported for a numpy input)."""
+    return type(x).__module__.startswith("torch")
+
+
+def to_rows(a: np.ndarray, ax: int) -> np.ndarray:
+    """``a`` (at least 1-d) as a C-contiguous ``(rows, L)`` array: axis ``ax`` moved last, one
+    row per axis slice in C order of the other axes."""
+    moved = a if ax == a.ndim - 1 else np.moveaxis(a, ax, -1)
+    # explicit row count: reshape(-1, 0) is ambiguous for empty axes
+    rows = math.prod(a.shape[:ax]) * math.prod(a.shape[ax + 1:])
+    return np.ascontiguousarray(moved).reshape(rows, a.shape[ax])
+
+
+def from_rows(flat: np.ndarray, shape: tuple[int, ...], ax: int) -> np.ndarray:
+    """Inverse of :func:`to_rows` for an output of the same rows (any row length): the row axis
+    moved back to ``ax`` of ``shape``, C-contiguous."""
+    out = flat.reshape(shape[:ax] + shape[ax + 1:] + (flat.shape[-1],))
+    if ax == len(shape) - 1:
+        return out
+    return np.ascontiguousarray(np.moveaxis(out, -1, ax))
+
+
+def dtype_error(fmt: CodecFormat, dtype: object) -> FormatError:
     """The error for an input that is not a floating-point array."""
     return FormatError(f"format {fmt.name!r}: input dtype {dtype} is not a float type "
                        f"(expected float16/bfloat16/float32/float64)")
 
 
-def needs_nan_check(fmt: Format) -> bool:
+def needs_nan_check(fmt: CodecFormat) -> bool:
     """Plain casts to an element without a NaN code reject NaN inputs (scaled blocks turn NaN)."""
     return not fmt.is_scaled and not fmt.element.has_nan
 
 
-def check_no_nan(fmt: Format, has_nan: bool) -> None:
+def check_no_nan(fmt: CodecFormat, has_nan: bool) -> None:
     if has_nan:
         raise FormatError(f"format {fmt.name!r} has no NaN encoding ({fmt.element.describe()}); "
                           f"the input holds NaN")
 
 
-def check_code_range(fmt: Format, top: int) -> None:
+def check_code_range(fmt: CodecFormat, top: int) -> None:
     """``top``, the largest code handed to decode, fits in the element's width."""
     if top >= 1 << fmt.element.bits:
         raise FormatError(f"format {fmt.name!r}: code {top} does not fit in {fmt.element.bits} bits")
 
 
-def check_scales_shape(fmt: Format, lay: Layout, scales_shape: tuple[int, ...] | None) -> None:
+def check_scales_shape(fmt: CodecFormat, lay: Layout, scales_shape: tuple[int, ...] | None) -> None:
     """Decode's check that an Encoded carries one scale per block of its codes."""
     if scales_shape is None:
         raise FormatError(f"format {fmt.name!r}: Encoded has no scales")
@@ -122,19 +181,23 @@ def check_scales_shape(fmt: Format, lay: Layout, scales_shape: tuple[int, ...] |
                           f"expected {want})")
 
 
-def tensor_divisor(fmt: Format) -> tuple[int, int]:
+def tensor_divisor(fmt: CodecFormat) -> tuple[int, int]:
     """(S odd, e) of the divisor of the per-tensor scale ``ts = fp32(amax / divisor)``:
     ``scale_max * elem_max`` with block scales, ``elem_max`` for a tensor scale alone."""
-    divisor = fmt.element.max * (fmt.scale_element.max if fmt.block_size is not None else 1.0)
+    scale_max = 1.0
+    if fmt.block_size is not None:
+        assert fmt.scale_element is not None  # a tensor scale over block scales: the AMAX rule
+        scale_max = fmt.scale_element.max
+    divisor = fmt.element.max * scale_max
     return odd_significand(divisor)
 
 
-def element_divisor(fmt: Format) -> tuple[int, int]:
+def element_divisor(fmt: CodecFormat) -> tuple[int, int]:
     """(S odd, e) of the element's largest value, the divisor of the amax scale rule."""
     return odd_significand(fmt.element.max)
 
 
-def scale_storage(fmt: Format) -> str | None:
+def scale_storage(fmt: CodecFormat) -> str | None:
     """How the format's block scales are stored: ``SCALE_*`` (None without block scales)."""
     if fmt.scale_rule is ScaleRule.POW2:
         return SCALE_POW2

@@ -15,8 +15,8 @@ with ``generator = "flint"`` and ``params = {...}`` calls it to get the code -> 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 

@@ -127,7 +127,7 @@ class TernaryFormat(FamilyFormat):
     def __post_init__(self) -> None:
         tab = tuple(self.codebook.table)
         if len(tab) != 4 or any(not (math.isnan(a) and math.isnan(b)) and a != b
-                                for a, b in zip(tab, TERNARY_TABLE)):
+                                for a, b in zip(tab, TERNARY_TABLE, strict=False)):
             raise FormatError(f"format {self.name!r}: codebook {self.codebook.name!r} must map codes "
                               f"0, 1, 2, 3 to 0, +1, never, -1 (got {list(tab)})")
         if self.packing not in PACKINGS:

@@ -18,8 +18,9 @@ Which kernels run, decided once per call by :func:`host_kernels`, the same for `
 :func:`hwsim.numerics.codec.encode` and its siblings (``Format.encode`` etc.).
 
 The torch kernels implement docs/numerics.md with vectorized torch integer arithmetic on the
-float32 bit patterns, so they are bit-identical to the numba kernels on CPU and CUDA alike. It never leaves the device (no ``.cpu()`` / ``.numpy()``) and never loops in Python
-over elements or blocks. The algorithm, for every format (STYLE P3: driven by element traits only):
+float32 bit patterns, so they are bit-identical to the numba kernels on CPU and CUDA alike. It
+never leaves the device (no ``.cpu()`` / ``.numpy()``) and never loops in Python over elements or
+blocks. The algorithm, for every format (STYLE P3: driven by element traits only):
 
 1. Split each float32 into its sign, a 24-bit significand ``X`` (subnormals normalized) and the
    exponent ``ee = floor(log2 |x|)``, so ``|x| = X * 2**(ee - 23)``.
@@ -54,7 +55,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -62,30 +63,19 @@ import torch.nn.functional as F
 
 from hwsim.errors import FormatError
 from hwsim.numerics import plan
+from hwsim.numerics.elements import FloatElement, IntElement
 from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.plan import CodecFormat
 from hwsim.numerics.types import E8M0_BIAS, E8M0_NAN, RoundMode, ScaleRule, Specials
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hwsim.numerics.format import FloatElement, Format, IntElement
-
-__all__ = ["encode", "decode", "quantize", "host_kernels", "use_torch_kernels", "torch_kernels", "host_array",
+__all__ = ["encode", "decode", "quantize", "hash32", "host_kernels", "use_torch_kernels", "torch_kernels", "host_array",
            "host_tensor", "host_encoded", "numpy_encoded"]
 
 _F32_SIG = 23  # stored mantissa bits of the float32 input
 
 
-class _Binary32(NamedTuple):
-    """The traits of IEEE 754-2019 §3.6 binary32 (FloatElement E8M23, bias 127) that the
-    tensor-scale rounding reads."""
-
-    man_bits: int = 23
-    emin: int = -126
-    bias: int = 127
-    max_exp_field: int = 254
-    max_man_top: int = 0x7FFFFF
-
-
-_FP32 = _Binary32()
+#: IEEE 754-2019 §3.6 binary32, the element the fp32 tensor scale is rounded to
+_FP32 = FloatElement(exp_bits=8, man_bits=23, bias=127)
 _F32_QNAN = 0x7FC00000
 _NONFINITE = 0x7F800000
 
@@ -148,8 +138,10 @@ def _mulmod32_(h: torch.Tensor, c: int) -> torch.Tensor:
     return h.add_(lo.mul_(c)).bitwise_and_(0xFFFFFFFF)
 
 
-def _hash32(index: torch.Tensor, seed: int) -> torch.Tensor:
-    """lowbias32 of (index, seed) exactly as docs/numerics.md (uint32 emulated in int64)."""
+def hash32(index: torch.Tensor, seed: int) -> torch.Tensor:
+    """The stochastic-rounding bits of the elements at flat ``index`` (int64 tensor): lowbias32 of
+    (index, seed) exactly as docs/numerics.md and :func:`hwsim.numerics.rounding.hash32` (uint32
+    arithmetic emulated in int64, on the tensor's device)."""
     base = ((seed & 0xFFFFFFFF) * 0x85EBCA77 + 0x165667B1) & 0xFFFFFFFF
     h = _mulmod32_(index & 0xFFFFFFFF, 0x9E3779B1).add_(base).bitwise_and_(0xFFFFFFFF)
     h.bitwise_xor_(h >> 16)
@@ -182,6 +174,7 @@ def _round(X: torch.Tensor, sh: torch.Tensor, div: _Div, mode: RoundMode,
         if mode is RoundMode.ZERO:
             return q
         if mode is RoundMode.STOCHASTIC:
+            assert r is not None  # the stochastic bits of every element
             f32 = (B << (32 - d).clamp(min=0)) >> (d - 32).clamp(min=0)
             return q + (r < f32).long()
         twice = B << 1
@@ -195,6 +188,7 @@ def _round(X: torch.Tensor, sh: torch.Tensor, div: _Div, mode: RoundMode,
         return q
     ra = N - q * S
     if mode is RoundMode.STOCHASTIC:
+        assert r is not None
         Bs = (B << (32 - d).clamp(min=0)) >> (d - 32).clamp(min=0)  # floor(B 2**(32-d)) < 2**32
         if div.lS_bound <= 30:
             f32 = torch.div((ra << 32) + Bs, S, rounding_mode="floor")
@@ -222,6 +216,7 @@ def _floor_log2_quotient(ee: torch.Tensor, X: torch.Tensor, div: _Div) -> torch.
     """floor(log2(X 2**(ee-23) / (S 2**es))) exactly."""
     if div.S is None:
         return ee - div.es
+    assert div.Sk is not None  # set with S
     lt = ((X << div.kx) < div.Sk).long()
     return ee - div.es - (div.lS - 1) - lt
 
@@ -306,7 +301,7 @@ def _encode_element(el, sign, a, X, ee, div, mode, r, saturate, specials_possibl
     return _encode_float(el, sign, a, X, ee, div, mode, r, saturate, specials_possible)
 
 
-def _check_lS(fmt: Format, el, lS_bound: int) -> None:
+def _check_lS(fmt: CodecFormat, el, lS_bound: int) -> None:
     if el.man_bits + lS_bound > 61 or lS_bound > 60:
         raise FormatError(
             f"format {fmt.name!r}: scale significand of up to {lS_bound} bits with a "
@@ -335,7 +330,7 @@ def _make_div(S: torch.Tensor, es: torch.Tensor, lS_bound: int) -> _Div:
     return _Div(S, lS, es, S << (K - lS), K - 24, lS_bound)
 
 
-def _tensor_scale(fmt: Format, a: torch.Tensor):
+def _tensor_scale(fmt: CodecFormat, a: torch.Tensor):
     """NVIDIA per-tensor scale ts = fp32_RNE(amax / (S.max * elem_max)) -> (ts, St, et, nan)."""
     dev = a.device
     amax = a.amax() if a.numel() else torch.zeros((), dtype=torch.int32, device=dev)
@@ -354,7 +349,7 @@ def _tensor_scale(fmt: Format, a: torch.Tensor):
     return ts, St, et, nan
 
 
-def _block_scales(fmt: Format, amax: torch.Tensor, St, et, t_nan):
+def _block_scales(fmt: CodecFormat, amax: torch.Tensor, St, et, t_nan):
     """Per-block scale codes and divisors from the blocks' amax bits (int32, (outer, nblk, 1, inner)).
 
     Returns (scale codes int64, _Div, nan_block bool tensor).
@@ -369,6 +364,7 @@ def _block_scales(fmt: Format, amax: torch.Tensor, St, et, t_nan):
         return byte, _Div(None, 1, se.clamp(max=127), None, 0, 1), nanb
     # AMAX: s = RNE_S(amax / (elem_max * ts)), clamped to [smallest positive, S.max]
     sel = fmt.scale_element
+    assert sel is not None  # the AMAX rule has a scale element
     Sm, em = plan.element_divisor(fmt)
     dev = amax.device
     ts_bits = 24 if fmt.tensor_scale else 0
@@ -415,7 +411,7 @@ def _from4(lay: plan.Layout, t4: torch.Tensor) -> torch.Tensor:
 _FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
 
-def _prepare(fmt: Format, x: Any, axis: int) -> tuple[torch.Tensor, plan.Layout, bool]:
+def _prepare(fmt: CodecFormat, x: Any, axis: int) -> tuple[torch.Tensor, plan.Layout, bool]:
     if not isinstance(x, torch.Tensor):
         raise FormatError(f"format {fmt.name!r}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in _FLOAT_DTYPES:
@@ -424,14 +420,14 @@ def _prepare(fmt: Format, x: Any, axis: int) -> tuple[torch.Tensor, plan.Layout,
     scalar = x32.dim() == 0
     if scalar:
         x32 = x32.reshape(1)
-    ax = plan.check_axis(fmt, axis, x32.dim())
+    ax = plan.check_axis(fmt.name, axis, x32.dim())
     x32 = x32.contiguous()
     if plan.needs_nan_check(fmt) and x32.numel():
         plan.check_no_nan(fmt, bool(torch.isnan(x32).any()))
     return x32, plan.layout(fmt, tuple(x32.shape), ax), scalar
 
 
-def _run(fmt: Format, x: Any, axis: int):
+def _run(fmt: CodecFormat, x: Any, axis: int):
     """Encode to int64 codes in the (outer, nblk, B, inner) layout plus scale data."""
     x32, lay, scalar = _prepare(fmt, x, axis)
     el = fmt.element
@@ -450,6 +446,7 @@ def _run(fmt: Format, x: Any, axis: int):
         if fmt.scale_rule is ScaleRule.AMAX:
             _check_lS(fmt, el, div.lS_bound)
     elif fmt.tensor_scale:  # per-tensor only: divisor ts
+        assert St is not None and et is not None
         div = _make_div(St, et, 24)
         _check_lS(fmt, el, 24)
         nanb = t_nan
@@ -458,7 +455,7 @@ def _run(fmt: Format, x: Any, axis: int):
     r = None
     if mode is RoundMode.STOCHASTIC:
         idx = torch.arange(x32.numel(), dtype=torch.int64, device=dev)
-        r = _hash32(_to4(lay, idx), fmt.seed)
+        r = hash32(_to4(lay, idx), fmt.seed)
     X, ee = _split(a4)
     saturate = fmt.saturate or fmt.is_scaled
     code = _encode_element(el, sign, a4, X.long(), ee.long(), div, mode, r, saturate,
@@ -472,14 +469,14 @@ def _code_dtype(bits: int) -> torch.dtype:
     return getattr(torch, plan.code_bits_dtype(bits))
 
 
-def _scales_out(fmt: Format, scodes: torch.Tensor) -> torch.Tensor:
+def _scales_out(fmt: CodecFormat, scodes: torch.Tensor) -> torch.Tensor:
     sel = fmt.scale_element
-    if fmt.scale_rule is ScaleRule.AMAX and sel.bits > 16:
+    if fmt.scale_rule is ScaleRule.AMAX and sel is not None and sel.bits > 16:
         return _as_f32(sel, scodes) if _f32_layout(sel) else _wide_values(sel, scodes).to(torch.float32)
     return scodes.to(_code_dtype(fmt.scale_bits))
 
 
-def _encode(fmt: Format, x: Any, axis: int) -> Encoded:
+def _encode(fmt: CodecFormat, x: Any, axis: int) -> Encoded:
     """Real bit patterns of ``fmt`` for a torch tensor (docs/numerics.md), on ``x.device``."""
     code, scodes, ts, lay, scalar, _ = _run(fmt, x, axis)
     codes = _from4(lay, code).to(_code_dtype(fmt.element.bits))
@@ -550,7 +547,7 @@ def _element_values(el, code: torch.Tensor) -> torch.Tensor:
     return _wide_values(el, code)
 
 
-def _scale_values(fmt: Format, scodes: torch.Tensor, ts) -> torch.Tensor:
+def _scale_values(fmt: CodecFormat, scodes: torch.Tensor, ts) -> torch.Tensor:
     """float64 value of each block scale times the tensor scale (NaN for NaN scales)."""
     if fmt.scale_rule is ScaleRule.POW2:
         s = scodes.long()
@@ -565,9 +562,9 @@ def _scale_values(fmt: Format, scodes: torch.Tensor, ts) -> torch.Tensor:
     return out
 
 
-def _values(fmt: Format, code4: torch.Tensor, scale4: torch.Tensor | None) -> torch.Tensor:
+def _values(fmt: CodecFormat, code4: torch.Tensor, scale4: torch.Tensor | None) -> torch.Tensor:
     el = fmt.element
-    if scale4 is None and el.bits > 16 and _f32_layout(el):
+    if scale4 is None and isinstance(el, FloatElement) and el.bits > 16 and _f32_layout(el):
         return _as_f32(el, code4)
     v = _element_values(el, code4)
     if scale4 is not None:
@@ -575,7 +572,7 @@ def _values(fmt: Format, code4: torch.Tensor, scale4: torch.Tensor | None) -> to
     return v.to(torch.float32)
 
 
-def _decode(fmt: Format, enc: Encoded) -> torch.Tensor:
+def _decode(fmt: CodecFormat, enc: Encoded) -> torch.Tensor:
     """float32 values of an :class:`Encoded` holding torch tensors, on the codes' device."""
     codes = enc.codes
     if not isinstance(codes, torch.Tensor):
@@ -590,7 +587,7 @@ def _decode(fmt: Format, enc: Encoded) -> torch.Tensor:
         return _element_values(el, codes).to(torch.float32)
     scalar = codes.dim() == 0
     c = codes.reshape(1) if scalar else codes
-    lay = plan.layout(fmt, tuple(c.shape), plan.check_axis(fmt, enc.axis, c.dim()))
+    lay = plan.layout(fmt, tuple(c.shape), plan.check_axis(fmt.name, enc.axis, c.dim()))
     ts = enc.tensor_scale
     if fmt.scale_rule is None:  # tensor scale only
         if ts is None:
@@ -601,6 +598,7 @@ def _decode(fmt: Format, enc: Encoded) -> torch.Tensor:
         if sc is not None and scalar:
             sc = sc.reshape(1)
         plan.check_scales_shape(fmt, lay, None if sc is None else tuple(sc.shape))
+        assert sc is not None  # checked just above
         s4 = _scale_values(fmt, sc, ts).reshape(lay.outer, lay.nblk, 1, lay.inner)
     out = _from4(lay, _values(fmt, _to4(lay, c), s4))
     return out.reshape(()) if scalar else out
@@ -654,7 +652,7 @@ def _finish(v: torch.Tensor, x4: torch.Tensor, el) -> None:
         v.add_(0.0)  # -0 + 0 = +0: no negative zero code
 
 
-def _quantize_f32(fmt: Format, x4: torch.Tensor, lay: plan.Layout) -> torch.Tensor:
+def _quantize_f32(fmt: CodecFormat, x4: torch.Tensor, lay: plan.Layout) -> torch.Tensor:
     """Plain saturating casts and pow2 (E8M0 / shared exponent) scales: divisor 2**se.
 
     float32 is exact here: |x| / Q for a power-of-two quantum Q (>= 2**-149) is exact whenever the
@@ -669,17 +667,18 @@ def _quantize_f32(fmt: Format, x4: torch.Tensor, lay: plan.Layout) -> torch.Tens
         amax = v.amax(dim=2, keepdim=True).view(torch.int32) & 0x7FFFFFFF  # NaN sign may be set
         _, div, nanb = _block_scales(fmt, amax, None, None, None)
         se = div.es
+        assert isinstance(se, torch.Tensor)  # one exponent per block
         maybe_nan = True
         nan_f = torch.where(nanb, math.nan, 0.0).to(torch.float32)
         vmax = (_pow2_f32(se) * el.max).add_(nan_f)  # max * 2**se (exact); NaN for NaN blocks
-        if not el.is_float:
+        if isinstance(el, IntElement):
             qmin = _pow2_f32(se - el.frac_bits)
         else:
             qmin = _pow2_f32((se + (el.emin - M)).clamp(min=-149))
             need_sub = bool((se + el.emin < -127).any())  # a subnormal x may have a finer quantum
         torch.minimum(v, vmax, out=v)  # saturate (elements never exceed max); NaN blocks -> NaN
     else:
-        if not el.is_float:
+        if isinstance(el, IntElement):
             qmin = 2.0 ** -el.frac_bits
         else:
             qmin = 2.0 ** max(el.emin - M, -149)
@@ -703,7 +702,7 @@ def _quantize_f32(fmt: Format, x4: torch.Tensor, lay: plan.Layout) -> torch.Tens
     v.div_(Q)
     if mode is RoundMode.STOCHASTIC:
         idx = torch.arange(lay.outer * lay.L * lay.inner, dtype=torch.int64, device=v.device)
-        _stochastic_inplace(v, _hash32(_to4(lay, idx), fmt.seed))
+        _stochastic_inplace(v, hash32(_to4(lay, idx), fmt.seed))
     else:
         _round_inplace(v, mode)
     v.mul_(Q)
@@ -737,7 +736,7 @@ def _f64_ok(div_bits: int, el) -> bool:
     return div_bits + el.man_bits + 3 <= 50
 
 
-def _quantize_f64(fmt: Format, x4: torch.Tensor, lay: plan.Layout, x32: torch.Tensor) -> torch.Tensor:
+def _quantize_f64(fmt: CodecFormat, x4: torch.Tensor, lay: plan.Layout, x32: torch.Tensor) -> torch.Tensor:
     """Amax-scaled formats (NVFP4, absmax ints), modes even/away/zero: divisor s * ts in float64."""
     el, sel = fmt.element, fmt.scale_element
     v = x4.abs()
@@ -746,6 +745,7 @@ def _quantize_f64(fmt: Format, x4: torch.Tensor, lay: plan.Layout, x32: torch.Te
         ts, _, _, _ = _tensor_scale(fmt, x32.view(torch.int32) & 0x7FFFFFFF)
         ts64 = ts.to(torch.float64)  # NaN when the tensor holds NaN/Inf
     if fmt.scale_rule is ScaleRule.AMAX:
+        assert sel is not None
         amax = v.amax(dim=2, keepdim=True).to(torch.float64)
         amax = torch.where(torch.isinf(amax), math.nan, amax)
         dd = el.max if ts64 is None else ts64 * el.max  # exact (<= 27 significant bits)
@@ -753,6 +753,7 @@ def _quantize_f64(fmt: Format, x4: torch.Tensor, lay: plan.Layout, x32: torch.Te
         D = s if ts64 is None else s * ts64
     else:
         D = ts64
+    assert D is not None  # a block scale, a tensor scale or both
     z = v.to(torch.float64).div_(D)
     _round_mag64(z, el, fmt.rounding).mul_(D)
     out = z.to(torch.float32)
@@ -760,7 +761,7 @@ def _quantize_f64(fmt: Format, x4: torch.Tensor, lay: plan.Layout, x32: torch.Te
     return _canonical_nan(out, True)
 
 
-def _fast_path(fmt: Format) -> str | None:
+def _fast_path(fmt: CodecFormat) -> str | None:
     el = fmt.element
     if el.bits > 16:
         return None
@@ -773,6 +774,7 @@ def _fast_path(fmt: Format) -> str | None:
     ts_bits = 24 if fmt.tensor_scale else 0
     if fmt.scale_rule is ScaleRule.AMAX:
         sel = fmt.scale_element
+        assert sel is not None
         if not (_f64_ok(plan.element_divisor(fmt)[0].bit_length() + ts_bits, sel)
                 and _f64_ok(sel.man_bits + 1 + ts_bits, el)):
             return None
@@ -781,7 +783,7 @@ def _fast_path(fmt: Format) -> str | None:
     return "f64"
 
 
-def _quantize(fmt: Format, x: Any, axis: int) -> torch.Tensor:
+def _quantize(fmt: CodecFormat, x: Any, axis: int) -> torch.Tensor:
     """``decode(encode(x))`` fused with the torch kernels: float32 of x's shape on x's device."""
     fast = _fast_path(fmt)
     if fast is not None:
@@ -865,19 +867,19 @@ def numpy_encoded(enc: Encoded) -> Encoded:
                    format=enc.format, meta=enc.meta)
 
 
-def encode(fmt: Format, x: Any, axis: int = -1) -> Encoded:
+def encode(fmt: CodecFormat, x: Any, axis: int = -1) -> Encoded:
     """Real bit patterns of ``fmt`` for a torch tensor (docs/numerics.md) with the torch kernels,
     as tensors on its device: codes uint8/uint16/uint32, scales uint8/uint16 codes or float32
     values, a 0-d float32 tensor scale."""
     return _encode(fmt, x, axis)
 
 
-def decode(fmt: Format, enc: Encoded) -> torch.Tensor:
+def decode(fmt: CodecFormat, enc: Encoded) -> torch.Tensor:
     """float32 values of an :class:`Encoded` holding torch tensors, with the torch kernels, on the
     codes' device."""
     return _decode(fmt, enc)
 
 
-def quantize(fmt: Format, x: Any, axis: int = -1) -> torch.Tensor:
+def quantize(fmt: CodecFormat, x: Any, axis: int = -1) -> torch.Tensor:
     """``decode(encode(x))`` fused with the torch kernels: float32 of x's shape on x's device."""
     return _quantize(fmt, x, axis)

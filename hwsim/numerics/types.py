@@ -12,7 +12,7 @@ __all__ = ["RoundMode", "Specials", "ScaleRule", "MODE_CODE", "MODE_EVEN", "MODE
            "SPECIALS_FINITE", "RULE_CODE", "RULE_NONE", "RULE_POW2", "RULE_AMAX", "E8M0_BIAS", "E8M0_NAN"]
 
 
-class RoundMode(str, Enum):
+class RoundMode(str, Enum):  # noqa: UP042 - StrEnum would change str(member), which messages print
     """How a value between two representable neighbours is resolved (IEEE 754-2019 §4.3)."""
 
     #: round to nearest, ties to the neighbour with an even significand (roundTiesToEven).
@@ -27,7 +27,7 @@ class RoundMode(str, Enum):
     STOCHASTIC = "stochastic"
 
 
-class Specials(str, Enum):
+class Specials(str, Enum):  # noqa: UP042 - StrEnum would change str(member), which messages print
     """Which codes of a minifloat are Inf / NaN (naming follows ml_dtypes' suffixes)."""
 
     #: IEEE 754: all-ones exponent is Inf (mantissa 0) or NaN (mantissa != 0). E5M2, FP16, BF16.
@@ -45,7 +45,7 @@ class Specials(str, Enum):
     FNU = "fnu"
 
 
-class ScaleRule(str, Enum):
+class ScaleRule(str, Enum):  # noqa: UP042 - StrEnum would change str(member), which messages print
     """How a block (or tensor) scale is derived from the block's absolute maximum."""
 
     #: OCP MX v1.0 §6.3: X = 2**(floor(log2(amax)) - emax_elem), stored as an E8M0 byte

@@ -1,7 +1,7 @@
 """Verilog parameters of the ``rtl/`` blocks, derived from hwsim's element types.
 
 The RTL reads the same definition as the emulator: a block's parameters come from the
-:class:`~hwsim.numerics.format.FloatElement` of a format, never from a second table.
+:class:`~hwsim.numerics.elements.FloatElement` of a format, never from a second table.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """LLM.int8() on torch (hwsim/bridge/llm_int8.py) against the numpy emulation, bit for bit.
 
 The numpy side is checked by hand and against an independent vector-wise int8 computation in
-tests/numerics/test_outlier.py; here the torch version must reproduce it exactly (every step is
+tests/numerics/test_llm_int8.py; here the torch version must reproduce it exactly (every step is
 an IEEE-rounded elementwise op or an exact float64 integer GEMM), on CPU and, where present, CUDA.
 """
 

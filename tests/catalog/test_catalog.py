@@ -13,7 +13,8 @@ import pytest
 import hwsim
 import hwsim.catalog
 from hwsim.errors import CatalogError
-from hwsim.numerics.format import FloatElement, Format
+from hwsim.numerics.elements import FloatElement
+from hwsim.numerics.format import Format
 
 DATA = Path(__file__).parent / "data"
 

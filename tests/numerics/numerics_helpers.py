@@ -5,6 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def normal(shape, seed: int = 0, scale: float = 1.0) -> np.ndarray:
+    """float32 samples of N(0, scale**2) from a seeded generator."""
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+def weights(shape=(6, 300), seed: int = 0, heavy: bool = False) -> np.ndarray:
+    """float32 weight-like samples: 0.02 x N(0, 1), or 0.02 x Student-t(3) (``heavy`` tails)."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_t(3, size=shape) if heavy else rng.standard_normal(shape)
+    return (w * 0.02).astype(np.float32)
+
+
 def all_codes(bits: int) -> np.ndarray:
     """Every code of a <= 16-bit element, in the dtype encode writes."""
     return np.arange(1 << bits, dtype=np.uint8 if bits <= 8 else np.uint16)

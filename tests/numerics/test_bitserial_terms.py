@@ -8,7 +8,7 @@ the minimal signed-digit weight from a recursion, and the hand examples are work
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -19,7 +19,7 @@ import hwsim
 from hwsim.errors import FormatError
 from hwsim.numerics import bitserial as bs
 from hwsim.numerics.codebook import Codebook, CodebookFormat
-from hwsim.numerics.format import FloatElement, IntElement
+from hwsim.numerics.elements import FloatElement, IntElement
 
 # ---------------------------------------------------------------------------------------------
 # independent references
@@ -47,7 +47,7 @@ def booth_ref(k: int, n: int) -> list[int]:
     return digits
 
 
-@lru_cache(maxsize=None)
+@cache
 def min_signed_weight(m: int) -> int:
     """Fewest non-zero digits of any {-1, 0, 1} radix-2 representation of m >= 0."""
     if m <= 1:
@@ -61,8 +61,8 @@ def value_of(terms: bs.Terms) -> list[Fraction]:
     """Exact sum of terms with Fractions, element by element (flattened)."""
     sign = terms.sign.reshape(-1, terms.slots)
     shift = terms.shift.reshape(-1, terms.slots)
-    return [sum((Fraction(int(s)) * Fraction(2) ** int(e) for s, e in zip(srow, erow)), Fraction(0))
-            for srow, erow in zip(sign, shift)]
+    return [sum((Fraction(int(s)) * Fraction(2) ** int(e) for s, e in zip(srow, erow, strict=False)), Fraction(0))
+            for srow, erow in zip(sign, shift, strict=False)]
 
 
 # BitMoD datatypes, HPCA'25 §III-A Table IV: FP4 E2M1 / FP3 value tables with the -0 code (1000 / 100)
@@ -156,10 +156,10 @@ def test_csd_every_integer(n: int) -> None:
     ks = np.arange(-(1 << (n - 1)), 1 << (n - 1))
     t = bs.terms_of_values(ks, "csd")
     assert value_of(t) == [Fraction(int(k)) for k in ks]
-    for row_sign, row_shift, cnt, k in zip(t.sign, t.shift, t.count, ks):
-        used = sorted(int(e) for s, e in zip(row_sign, row_shift) if s)
+    for row_sign, row_shift, cnt, k in zip(t.sign, t.shift, t.count, ks, strict=False):
+        used = sorted(int(e) for s, e in zip(row_sign, row_shift, strict=False) if s)
         assert len(used) == cnt
-        assert all(b - a >= 2 for a, b in zip(used, used[1:]))  # no two adjacent non-zero digits
+        assert all(b - a >= 2 for a, b in zip(used, used[1:], strict=False))  # no two adjacent non-zero digits
         assert cnt == min_signed_weight(abs(int(k)))  # NAF has the minimal weight
     # hand example: 7 = 8 - 1 (2 terms), 119 = 128 - 8 - 1 (3 terms: 0111_0111 -> 1000_-100_-1)
     t = bs.terms_of_values([7, 119], "csd")
@@ -173,7 +173,7 @@ def test_onebits_and_csd_any_dyadic(m: int, e: int) -> None:
     for method in ("onebits", "csd"):
         t = bs.terms_of_values([float(v)], method)
         assert value_of(t) == [v]
-        shifts = [int(s) for s, g in zip(t.shift[0], t.sign[0]) if g]
+        shifts = [int(s) for s, g in zip(t.shift[0], t.sign[0], strict=False) if g]
         assert shifts == sorted(shifts, reverse=True)  # MSB first
     assert bs.terms_of_values([float(v)], "onebits").count[0] == bin(abs(m)).count("1")
     assert bs.terms_of_values([float(v)], "csd").count[0] == min_signed_weight(abs(m))

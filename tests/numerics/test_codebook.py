@@ -65,7 +65,7 @@ def ref_tie_up(lo: float, hi: float, ties: str, mags: list[float]) -> bool:
 def ref_nearest(y: np.ndarray, table, ties: str) -> np.ndarray:
     """Index into ref_grid(table) values of the nearest value to each float64 y (brute force)."""
     values, _ = ref_grid(table)
-    mids_q = [(Fraction(a) + Fraction(b)) / 2 for a, b in zip(values, values[1:])]
+    mids_q = [(Fraction(a) + Fraction(b)) / 2 for a, b in zip(values, values[1:], strict=False)]
     mids = np.array([float(m) for m in mids_q])
     assert all(Fraction(float(m)) == m for m in mids_q), "midpoints must be exact in float64"
     y = np.asarray(y, np.float64).reshape(-1)
@@ -124,9 +124,10 @@ def ref_encode(fmt_kw: dict, x: np.ndarray, axis: int = -1):
                 code = min(max(round(Fraction(bases[i]) / Fraction(stp)), 0), 127) if stp > 0 else 0
                 bases[i] = float(np.float32(code * stp))
     finite = [[v for v in cb.table if not math.isnan(v)] for cb in types]
-    gmax = [max(abs(v) for v in f) if cb.denominator == "absmax" else max(f) for f, cb in zip(finite, types)]
+    gmax = [max(abs(v) for v in f) if cb.denominator == "absmax" else max(f)
+            for f, cb in zip(finite, types, strict=False)]
     best = []  # best[g][t] = (err, scale, factor)
-    for d, base in zip(data, bases):
+    for d, base in zip(data, bases, strict=False):
         xd = d.astype(np.float64)
         per_type = []
         for t, cb in enumerate(types):
@@ -157,7 +158,7 @@ def ref_encode(fmt_kw: dict, x: np.ndarray, axis: int = -1):
     flat_codes = np.zeros(moved.size, np.uint8)
     flat_vals = np.zeros(moved.size, np.float32)
     scales, alphas = [], []
-    for (r, a, b), d, base, bt, t in zip(groups, data, bases, best, sel):
+    for (r, a, b), d, base, bt, t in zip(groups, data, bases, best, sel, strict=False):
         cb = types[t]
         values, codes = ref_grid(cb.table)
         s = bt[t][1]

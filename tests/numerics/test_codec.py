@@ -5,9 +5,14 @@ distributions and on the edge cases of docs/numerics.md "Scaled formats": all-ze
 NaN/Inf in a block, amax just below / exactly at a power of two, the E8M0 clamp at 2^-127,
 lengths not divisible by the block size, every axis of a 3-D array. Codes, scales and the tensor
 scale must equal the oracle's bit for bit, and quantize == decode(encode) bit for bit (incl. -0).
+The UE5M3-scaled FP4 blocks (formats/fp4_scaled.toml: an unsigned E5M3 block-scale element) are
+checked on every scale byte, by hand and against the Fraction oracle.
 """
 
 from __future__ import annotations
+
+import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,10 +20,10 @@ import pytest
 import hwsim
 from hwsim.catalog import core_formats
 from hwsim.errors import FormatError
-from hwsim.numerics import Encoded
+from hwsim.numerics import Encoded, Specials
 from hwsim.numerics import _reference as R
 from tests.numerics.impls import IMPLS, decode, encode, quantize
-from tests.numerics.numerics_helpers import assert_same_f32, bits_of
+from tests.numerics.numerics_helpers import assert_same_f32, bits_of, normal
 
 SCALED = [f for f in core_formats() if f.is_scaled]
 SCALED += [hwsim.format("nvfp4", tensor_scale=True).replace(name="nvfp4_ts")]
@@ -284,3 +289,81 @@ def test_amax_scale_rounding_at_every_decision_point(name, ts):
     enc = encode("numpy", fmt, x, -1)
     assert np.array_equal(enc.scales, want_scales)
     assert np.array_equal(enc.codes, want_codes)
+
+
+# ----------------------------------------------------------------------------------------------
+# UE5M3-scaled FP4 blocks
+# ----------------------------------------------------------------------------------------------
+def ue5m3_by_hand(code: int) -> float:
+    """Unsigned E5M3, bias 15: e = code >> 3, m = code & 7; e = 0: m 2^-17; else (8 + m) 2^(e - 18);
+    0xFF NaN."""
+    e, m = code >> 3, code & 7
+    if code == 0xFF:
+        return math.nan
+    return m * 2.0**-17 if e == 0 else (8 + m) * 2.0 ** (e - 18)
+
+
+def test_ue5m3_scale_bytes():
+    """Every scale byte, decoded through a block of E2M1 ones: min subnormal 2^-17 (0x01), min normal
+    2^-14 (0x08), 1.0 (0x78), max 1.75 2^16 = 114688 (0xFE), NaN (0xFF)."""
+    for name in ("mxfp4_ue5m3", "fp4_ue5m3_b16"):
+        f = hwsim.format(name)
+        se = f.scale_element
+        assert se.bits == 8 and se.specials is Specials.FNU and se.bias == 15
+        assert (se.max, se.smallest_subnormal, se.smallest_normal) == (114688.0, 2.0**-17, 2.0**-14)
+        B = f.block_size
+        scales = np.arange(256, dtype=np.uint8)
+        codes = np.full(256 * B, 2, np.uint8)  # E2M1 code 2 = 1.0
+        got = f.decode(Encoded(codes, scales, None, 0, name)).reshape(256, B)
+        want = np.array([ue5m3_by_hand(c) for c in range(256)], np.float32)
+        for j in (0, B - 1):
+            assert_same_f32(got[:, j], want, f"{name} scale bytes")
+        assert want[1] == 2.0**-17 and want[8] == 2.0**-14 and want[0x78] == 1.0 and want[0xFE] == 114688.0
+
+
+def test_ue5m3_block_by_hand():
+    """amax 6 -> s = 1 (0x78), elements as is. amax 7 -> 7/6 = 1.1667 -> UE5M3 1.125 (0x79: 1.1667
+    is 0.0417 from 1.125, 0.0833 from 1.25); 7 / 1.125 = 6.22 saturates to 6 -> 6.75; 1 / 1.125 =
+    0.889 -> 1 -> 1.125. amax 1e6 -> 1e6/6 > 114688: s saturates to 0xFE, elements clamp to 6.
+    amax 1e-7 -> 1.7e-8 rounds below half of 2^-17: s = 2^-17 (code 1, never zero)."""
+    f = hwsim.format("mxfp4_ue5m3")
+    for x, s_code, q in (([6.0, -3.0, 0.5], 0x78, [6.0, -3.0, 0.5]),
+                         ([7.0, 1.0, -0.0], 0x79, [6.75, 1.125, -0.0]),
+                         ([1e6, 1.0], 0xFE, [688128.0, 0.0]),
+                         ([1e-7, 0.0], 0x01, [0.0, 0.0])):
+        x = np.float32(x)
+        enc = f.encode(x)
+        assert enc.scales.tolist() == [s_code] and enc.scales.dtype == np.uint8
+        assert_same_f32(f.quantize(x), np.float32(q), f"{x}")
+
+
+UE_FORMATS = ["mxfp4_ue5m3", "fp4_ue5m3_b16"]
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch"])
+@pytest.mark.parametrize("tensor_scale", [False, True])
+@pytest.mark.parametrize("name", UE_FORMATS)
+def test_ue5m3_blocks_vs_fraction_oracle(name, tensor_scale, impl):
+    """Codes, scale bytes, tensor scale and values equal the Fraction oracle (which reads the
+    unsigned scale as 'fnu'), and, independently of that, equal the oracle run with the scale as
+    a signed 9-bit E5M3 FN element: its positive codes are the unsigned bytes."""
+    f = hwsim.format(name, tensor_scale=tensor_scale)
+    signed = SimpleNamespace(element=f.element, block_size=f.block_size, scale_rule=f.scale_rule,
+                             scale_element=R.FloatTraits(5, 3, 15, Specials.FN),
+                             tensor_scale=f.tensor_scale, rounding=f.rounding, saturate=f.saturate,
+                             seed=f.seed)
+    rng = np.random.default_rng(11)
+    for x in (normal((3, 70), seed=12), rng.integers(-64, 65, (2, 64)).astype(np.float32) / 8,
+              normal((2, 64), seed=13) * np.float32(2.0**-20), normal((2, 64), seed=14) * np.float32(1e6),
+              (normal((2, 96), seed=15) * 2.0 ** rng.integers(-30, 30, (2, 96))).astype(np.float32)):
+        want_c, want_s, want_ts = R.ref_encode(f, x)
+        enc = encode(impl, f, x)
+        np.testing.assert_array_equal(enc.codes, want_c)
+        assert enc.scales.dtype == want_s.dtype == np.uint8
+        np.testing.assert_array_equal(enc.scales, want_s)
+        if tensor_scale:
+            assert_same_f32(np.float32(enc.tensor_scale), want_ts, "tensor scale")
+        assert_same_f32(decode(impl, f, enc), R.ref_decode(f, want_c, want_s, want_ts), f"{name} decode")
+        sc, ss, _ = R.ref_encode(signed, x)
+        np.testing.assert_array_equal(sc, want_c)
+        np.testing.assert_array_equal(ss.astype(np.int64), want_s.astype(np.int64))

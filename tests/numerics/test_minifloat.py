@@ -90,7 +90,7 @@ def probe_values(fmt) -> np.ndarray:
     mx = R.max_finite(el)
     top = mx - max(x for x in fin if x < mx)
     fin = [x for x in fin] + [mx + top]
-    mids = [(a + b) / 2 for a, b in zip(fin[:-1], fin[1:])]
+    mids = [(a + b) / 2 for a, b in zip(fin[:-1], fin[1:], strict=False)]
     mids32 = np.array([float(m) for m in mids], dtype=np.float64).astype(np.float32)
     inf = np.float32(np.inf)
     out = np.concatenate([np.array([float(x) for x in fin[:-1]], np.float32), mids32,
@@ -118,7 +118,7 @@ def test_probes_vs_oracle(fmt, mode: str, saturate: bool, impl: str) -> None:
         xs, g, w = x[bad][:6], enc.codes[bad][:6], want_codes[bad][:6]
         raise AssertionError(f"{f.name} {mode} sat={saturate}: {int(bad.sum())} codes differ; "
                              + ", ".join(f"x={a!r} ({np.float32(a).view(np.uint32):#010x}): got "
-                                         f"{int(b):#x} want {int(c):#x}" for a, b, c in zip(xs, g, w)))
+                                         f"{int(b):#x} want {int(c):#x}" for a, b, c in zip(xs, g, w, strict=False)))
     assert_same_f32(quantize(impl, f, x), wv, f"{f.name} quantize")
 
 

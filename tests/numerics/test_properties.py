@@ -132,11 +132,17 @@ def test_monotone(fmt, mode: str, x: np.ndarray) -> None:
     assert (np.diff(q.astype(np.float64)) >= 0).all(), (xs, q)
 
 
+def floor_log2(a: Fraction) -> int:
+    """Exact floor(log2 a) of a positive rational."""
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    return e if Fraction(2) ** e <= a else e - 1
+
+
 def element_quantum(el, a: Fraction) -> Fraction:
     """Spacing of the element grid at magnitude a (docs/numerics.md step 2)."""
     if not el.is_float:
         return Fraction(1, 1 << el.frac_bits)
-    t = max(R._floor_log2(a), 1 - el.bias) if a else 1 - el.bias
+    t = max(floor_log2(a), 1 - el.bias) if a else 1 - el.bias
     return Fraction(2) ** (t - el.man_bits)
 
 

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 import hwsim
-from hwsim.catalog import all_formats
-from hwsim.errors import FormatError
+from hwsim.catalog import all_formats, load_formats
+from hwsim.errors import CatalogError, FormatError
 from hwsim.numerics.protocol import NumberFormat, OperandSpec, ScaleSpec
 from hwsim.numerics.types import RoundMode
+from tests.numerics.numerics_helpers import assert_same_f32, normal
 
 ALL = all_formats()
 X = np.random.default_rng(11).standard_normal((3, 40)).astype(np.float32) * 2
@@ -156,3 +157,76 @@ def test_scale_spec_checks_its_granularity():
         ScaleSpec("block", None, 8, True, 8, 0, "x")
     with pytest.raises(ValueError, match="group_size"):
         ScaleSpec("tensor", 16, 32, False, 8, 23, "x")
+
+
+# ----------------------------------------------------------------------------------------------
+# the low-bit families (ternary, shift, bcq, llmfp) and the UE5M3-scaled FP4 blocks
+# ----------------------------------------------------------------------------------------------
+LOWBIT = ["ternary", "ternary_tq2", "bitnet_a8", "denseshift3", "denseshift4", "shiftadd2", "shiftadd3",
+          "shiftadd4", "llmfp4_e2m1", "llmfp4_e3m0", "mxfp4_ue5m3", "fp4_ue5m3_b16"]
+
+
+@pytest.mark.parametrize("name", LOWBIT)
+def test_lowbit_entries_follow_the_protocol(name):
+    f = hwsim.format(name)
+    assert isinstance(f, NumberFormat) and f.reference.strip()
+    assert f == hwsim.format(name) and hash(f) == hash(hwsim.format(name))
+    x = normal((3, 40), seed=1)
+    q = f.quantize(x)
+    assert q.dtype == np.float32 and q.shape == x.shape
+    assert_same_f32(np.asarray(f.decode(f.encode(x))), q, f"{name} decode(encode) == quantize")
+    assert f.max > 0 and np.asarray(f.values()).size >= 2
+    if not isinstance(f, hwsim.Format):  # core formats encode NaN blocks (test_codec.py)
+        with pytest.raises(FormatError, match="Inf/NaN"):
+            f.quantize(np.float32([1.0, np.nan, 2.0]))
+
+
+@pytest.mark.parametrize("name", LOWBIT)
+def test_lowbit_torch_in_torch_out(name):
+    torch = pytest.importorskip("torch")
+    f = hwsim.format(name)
+    x = normal((4, 48), seed=2)
+    qt = f.quantize(torch.from_numpy(x))
+    assert isinstance(qt, torch.Tensor) and qt.dtype == torch.float32
+    assert_same_f32(qt.numpy(), np.asarray(f.quantize(x)), f"{name} torch == numpy")
+    enc = f.encode(torch.from_numpy(x))
+    assert isinstance(enc.codes, torch.Tensor)
+    assert_same_f32(f.decode(enc).numpy(), qt.numpy(), f"{name} torch decode(encode)")
+
+
+@pytest.mark.parametrize("name,bits", [("ternary", 1.6), ("ternary_tq2", 2.0), ("denseshift3", 3.0),
+                                       ("denseshift4", 4.0), ("shiftadd2", 2 + 2 * 8 / 128),
+                                       ("shiftadd3", 3 + 3 * 8 / 128), ("shiftadd4", 4.25),
+                                       ("llmfp4_e2m1", 5.0), ("mxfp4_ue5m3", 4.25), ("fp4_ue5m3_b16", 4.5)])
+def test_bits_per_element(name, bits):
+    """Ternary: 8/5 (TQ1_0 bytes) or 2; BCQ q + 8q/g; LLM-FP 1 + E + M + 1 extension bit;
+    UE5M3 blocks 4 + 8/32 and 4 + 8/16."""
+    assert hwsim.format(name).bits_per_element == pytest.approx(bits, abs=0, rel=0)
+
+
+def test_catalog_kind_errors(tmp_path):
+    (tmp_path / "bad.toml").write_text(
+        '[codebooks.t3]\nbits = 2\ntable = [0, 1, "nan", -1]\nreference = "x"\n'
+        '[bad_pack]\nkind = "ternary"\ncodebook = "t3"\npacking = "trit6"\nreference = "x"\n'
+        '[bad_bits]\nkind = "bcq"\nbits = 9\nscale_per = "group"\ngroup_size = 8\nreference = "x"\n'
+        '[bad_fp]\nkind = "llmfp"\nexp_bits = 0\nman_bits = 1\nreference = "x"\n'
+        '[bad_se]\nkind = "scaled"\nelement = "fp4_e2m1"\nblock_size = 4\nscale_rule = "amax"\n'
+        'scale_element = { kind = "int", bits = 8 }\nreference = "x"\n')
+    with pytest.raises(CatalogError) as info:
+        load_formats([hwsim.catalog.format_dirs()[0], tmp_path])
+    text = str(info.value)
+    assert "bad_pack.packing: 'trit6' not one of" in text
+    assert "bad_bits" in text and "bits=9" in text
+    assert "bad_fp" in text and "exp_bits=0" in text
+    assert "bad_se.scale_element.kind: 'int' not one of ['float']" in text
+
+
+
+
+@pytest.mark.parametrize("name", [n for n in LOWBIT if n not in ("bitnet_a8", "mxfp4_ue5m3", "fp4_ue5m3_b16")])
+def test_scalar_and_empty_inputs(name):
+    f = hwsim.format(name)
+    for x in (np.float32(0.7), np.zeros((3, 0), np.float32), np.zeros((0, 5), np.float32)):
+        q = f.quantize(x)
+        assert q.shape == np.shape(x)
+        assert_same_f32(np.asarray(f.decode(f.encode(x)), np.float32).reshape(q.shape), q, name)

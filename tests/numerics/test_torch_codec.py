@@ -24,7 +24,7 @@ import hwsim  # noqa: E402
 from hwsim.catalog import core_formats  # noqa: E402
 from hwsim.errors import FormatError  # noqa: E402
 from hwsim.numerics import torch_codec as tn  # noqa: E402
-from hwsim.numerics.format import FloatElement, IntElement  # noqa: E402
+from hwsim.numerics.elements import IntElement  # noqa: E402
 from hwsim.numerics.rounding import hash32 as hash32_kernel  # noqa: E402
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials  # noqa: E402
 
@@ -234,15 +234,20 @@ def test_hash32_matches_numba():
     """The torch hash kernel and the numba one give the same bits (index reduced mod 2**32)."""
     idx = torch.tensor([0, 1, 2, 12345, 2 ** 32 - 1, 2 ** 32 + 7, 2 ** 40 + 3], dtype=torch.int64)
     for seed in (0, 1, 0xDEADBEEF):
-        got = tn._hash32(idx, seed).tolist()
+        got = tn.hash32(idx, seed).tolist()
         assert got == [hash32(int(i), seed) for i in idx]
 
 
-def test_binary32_traits_match_float_element():
-    """The torch codec's binary32 traits (it does not import format.py) are FloatElement E8M23's."""
-    fp32 = FloatElement(exp_bits=8, man_bits=23, bias=127)
-    for name in tn._Binary32._fields:
-        assert getattr(tn._FP32, name) == getattr(fp32, name), name
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f.tensor_scale], ids=lambda f: f.name)
+def test_binary32_tensor_scale_matches_numba(fmt):
+    """The torch kernels round the fp32 tensor scale to binary32 (IEEE 754-2019 §3.6) as the
+    numba kernels do, at the edges of binary32: subnormal, smallest normal, largest finite amax."""
+    for amax in (1e-45, 1e-40, 2.0 ** -126, 2.0 ** -127 * 3, 1.0, 1 / 3, 2688.0, 1e38, 3.4028235e38):
+        x = (np.float32(amax) * np.array([1.0, -0.5, 0.25, 0.1] * 8, np.float32)).reshape(2, 16)
+        want = fmt.encode(x)
+        got = tn.encode(fmt, torch.from_numpy(x))
+        assert bits(np.float32(want.tensor_scale)) == bits(got.tensor_scale.reshape(1)), amax
+        assert (np.asarray(want.codes) == got.codes.numpy()).all(), amax
 
 
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f.element.bits <= 8 and not f.is_scaled],
