@@ -54,7 +54,7 @@ demo: warm
 # The PyPI pyright wheel bundles the type checker and runs it with the machine's `node` (no download
 # when node is on PATH; without node it would fetch Node.js at run time, which fails offline).
 lint: $(STAMP)
-	$(BIN)/ruff check hwsim tests benchmarks
+	$(BIN)/ruff check hwsim tests benchmarks mutants rtl
 	$(BIN)/pyright --pythonpath $(BIN)/python
 
 test: lint warm rtl-tools
