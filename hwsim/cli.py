@@ -127,12 +127,17 @@ def _print_scales(operand: OperandSpec) -> None:
         print(f"  scale per {_per(s)} along the encode axis ({s.bits}-bit {_scale_code(s)}): {s.rule}")
 
 
-def _show_core(fmt: Format, args: argparse.Namespace) -> None:
-    print(f"{fmt.name}: {fmt.element.describe()}, {fmt.bits_per_element:g} bits/element")
+def _print_header(fmt: NumberFormat, element: str) -> None:
+    """Name, element, storage bits, source and scales: the first lines of every `formats show`."""
+    print(f"{fmt.name}: {element}, {fmt.bits_per_element:g} bits/element")
     print(f"  reference: {fmt.reference}")
     if fmt.description:
         print(f"  {fmt.description}")
     _print_scales(fmt.operand)
+
+
+def _show_core(fmt: Format, args: argparse.Namespace) -> None:
+    _print_header(fmt, fmt.element.describe())
     if fmt.scale_rule is not None or fmt.tensor_scale:
         if fmt.scale_rule is not None and fmt.scale_rule.value == "pow2":
             print(f"    X = 2^(floor(log2 amax) - {fmt.emax}) stored as E8M0 (bias 127, 0xFF = NaN); "
@@ -147,11 +152,7 @@ def _show_core(fmt: Format, args: argparse.Namespace) -> None:
 
 
 def _show_family(fmt: NumberFormat, args: argparse.Namespace) -> None:
-    print(f"{fmt.name}: {_element_text(fmt)}, {fmt.bits_per_element:g} bits/element")
-    print(f"  reference: {fmt.reference}")
-    if fmt.description:
-        print(f"  {fmt.description}")
-    _print_scales(fmt.operand)
+    _print_header(fmt, _element_text(fmt))
     print(f"  rounding: {fmt.operand.rounding}")
     for cb in getattr(fmt, "types", ()):
         print(f"  type {cb.name} ({cb.bits}-bit, ties {cb.ties}): code -> value")
