@@ -65,7 +65,7 @@ import torch.nn as nn
 
 from hwsim.errors import HwsimError
 
-__all__ = ["KSort", "channel_permutation", "ksort_permutations", "ksort_", "permute_qk", "LAYOUTS"]
+__all__ = ["KSort", "channel_permutation", "ksort_permutations", "ksort_", "fold_rows", "permute_qk", "LAYOUTS"]
 
 LAYOUTS = ("interleaved", "halves")
 
@@ -170,8 +170,9 @@ def ksort_permutations(model: nn.Module, *, rope: bool | None = None,
     return found
 
 
-def _fold_rows(lin: nn.Linear, perm: torch.Tensor, heads: int) -> None:
-    """Rows of ``lin`` (``heads`` heads of ``perm.shape[1]`` rows) permuted in place per head."""
+def fold_rows(lin: nn.Linear, perm: torch.Tensor, heads: int) -> None:
+    """Rows of ``lin`` (``heads`` heads of ``perm.shape[1]`` rows) permuted in place per head: the
+    weight fold :func:`ksort_` applies to W_q and W_k of attention without RoPE."""
     n_kv, d = perm.shape
     idx = perm.to(lin.weight.device).repeat_interleave(heads // n_kv, dim=0)  # (heads, d)
     idx = (idx + torch.arange(heads, device=idx.device)[:, None] * d).reshape(-1)
@@ -195,8 +196,8 @@ def ksort_(model: nn.Module, *, layout: str = "interleaved") -> dict[str, KSort]
             continue
         att = _attention(modules[name])
         assert att is not None
-        _fold_rows(att.q, ks.perm, ks.n_heads)
-        _fold_rows(att.k, ks.perm, ks.n_kv_heads)
+        fold_rows(att.q, ks.perm, ks.n_heads)
+        fold_rows(att.k, ks.perm, ks.n_kv_heads)
         out[name] = KSort(name, ks.perm, ks.n_heads, ks.n_kv_heads, ks.rope, ks.layout, folded=True)
     return out
 

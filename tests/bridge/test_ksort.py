@@ -223,12 +223,12 @@ def test_weights_only_fold_breaks_rope() -> None:
     """Why RoPE attention is not folded into W_q/W_k: a moved pair rotates at the wrong frequency."""
     model = tiny_llama()
     folded = copy.deepcopy(model)
-    from hwsim.bridge.ksort import _fold_rows
+    from hwsim.bridge.ksort import fold_rows
 
     for name, ks in ksort_permutations(folded, layout="halves").items():
         attn = folded.get_submodule(name)
-        _fold_rows(attn.q_proj, ks.perm, ks.n_heads)
-        _fold_rows(attn.k_proj, ks.perm, ks.n_kv_heads)
+        fold_rows(attn.q_proj, ks.perm, ks.n_heads)
+        fold_rows(attn.k_proj, ks.perm, ks.n_kv_heads)
     ids = torch.randint(0, 97, (1, 16))
     with torch.no_grad():
         diff = (folded(ids).logits - model(ids).logits).abs().max().item()

@@ -209,17 +209,21 @@ def test_narrow_accumulator_changes_results_a_little(x):
     assert torch.allclose(ref, bf, rtol=0.05, atol=0.05)
 
 
-def test_weights_are_quantized_once(x, monkeypatch):
+def test_weights_are_quantized_once(x):
+    """The stored weight is Q_w(W), made at simulate() time; a forward reads it as stored (a
+    weight re-quantized per call would undo the planted non-grid values below)."""
     model = nn.Linear(40, 24)
     sim = simulate(model, "mxfp4", None)
-    calls = []
-    fmt_cls = type(hwsim.format("mxfp4"))
-    orig = fmt_cls.quantize
-    monkeypatch.setattr(fmt_cls, "quantize", lambda self, t, axis=-1: calls.append(self.name) or orig(self, t, axis))
+    layer = sim.model  # a bare Linear becomes one simulated layer
+    stored = dict(layer.named_buffers())
+    assert len(stored) == 1
+    (key, w_q), = stored.items()
+    expected = hwsim.format("mxfp4").quantize(model.weight.detach(), axis=-1)
+    assert torch.equal(w_q, expected)
     with torch.no_grad():
-        sim(x)
-        sim(x)
-    assert calls == []  # activations fp32, weights quantized at simulate() time
+        getattr(layer, key).fill_(0.3)  # not an mxfp4 grid value under any scale of this weight
+        y = sim(x)
+    torch.testing.assert_close(y, x @ torch.full((40, 24), 0.3) + model.bias.detach(), rtol=0, atol=1e-5)
 
 
 def test_user_model_with_evaluation_function():
