@@ -49,11 +49,11 @@ demo: warm
 	# 4-bit weights only (BitMoD / OliVe / ANT vs INT4 / MX / NVFP4), fp32 activations, on the bit-serial array
 	$(BIN)/hwsim run --model smollm2 --threads 1 --activations fp32 --accelerator bitmod-like --compare int4_g128,int4_asym_g128,mxfp4,nvfp4,olive4,ant4,bitmod4,bitmod3 --plot studies/bridge/smollm2_weights4.png
 
-# ruff (lint + import order: hwsim, tests, benchmarks) and pyright (basic mode, hwsim/); configured in
+# ruff (lint + import order: hwsim, tests, benchmarks, mutants, rtl) and pyright (basic mode, hwsim/); configured in
 # pyproject.toml.
 # The PyPI pyright wheel bundles the type checker and runs it with the machine's `node` (no download
 # when node is on PATH; without node it would fetch Node.js at run time, which fails offline).
-lint: $(STAMP)
+lint: install  # pyright resolves the [rtl] imports (cocotb) too
 	$(BIN)/ruff check hwsim tests benchmarks mutants rtl
 	$(BIN)/pyright --pythonpath $(BIN)/python
 
