@@ -112,3 +112,13 @@ def test_os_drain_writes_cost_no_energy() -> None:
     e_bit = float(sram_pj_per_bit(2048, acc.energy))
     real = (c.sram_reads_ifmap * 8 + c.sram_reads_filter * 8 + 64 * 64 * 16) * e_bit
     assert c.energy_sram_pj == pytest.approx(real, rel=1e-12)
+
+
+def test_block_scale_add_is_paid_per_pair_of_the_smaller_block() -> None:
+    """Operands with blocks of 32 and 16: a new pair of shared scales starts every 16 products,
+    so the 8-bit scale add (0.03 pJ, Horowitz) is shared by 16 MACs, in either operand order."""
+    fp4, fp32 = _fmt("fp4_e2m1"), _fmt("fp32")
+    b32, b16 = _fmt("mxfp4"), hwsim.format("mxfp4", block_size=16)
+    plain = mac_cost(fp4, fp4, fp32).energy_pj
+    assert mac_cost(b32, b16, fp32).energy_pj - plain == pytest.approx(0.03 / 16)
+    assert mac_cost(b16, b32, fp32).energy_pj - plain == pytest.approx(0.03 / 16)
