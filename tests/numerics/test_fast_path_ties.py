@@ -123,18 +123,6 @@ def _block_len(fmt) -> int:
     return 64 if not b else b
 
 
-def _torch_codec():
-    """The torch codec module (hwsim.numerics.torch_codec after the layering refactor)."""
-    import importlib
-
-    for name in ("hwsim.numerics.torch_codec", "hwsim.bridge.torch_numerics"):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    pytest.skip("no torch codec module")
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_ties_under_odd_scales_round_half_even(name: str) -> None:
     make, grid, elem_max = CASES[name]
@@ -172,7 +160,7 @@ def test_ties_torch_codec(name: str) -> None:
     """The torch codec (run directly: CPU tensors otherwise take the numba kernel) rounds the
     same ties the same way."""
     torch = pytest.importorskip("torch")
-    tc = _torch_codec()
+    from hwsim.numerics import torch_codec as tc
     make, grid, elem_max = CASES[name]
     fmt = make()
     x, want = _rows(grid, elem_max, _block_len(fmt))

@@ -12,8 +12,6 @@ The hash is re-implemented here from the spec text, independently of hwsim.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
@@ -62,15 +60,6 @@ def test_inversion() -> None:
             assert hash32(index, seed_for(index, r)) == r
 
 
-def _torch_codec():
-    for name in ("hwsim.numerics.torch_codec", "hwsim.bridge.torch_numerics"):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    pytest.skip("no torch codec module")
-
-
 def _paths():
     """(label, quantize(fmt, x) -> numpy, encode-then-decode(fmt, x) -> numpy) per implementation;
     the torch codec is called directly because CPU tensors otherwise take the numba kernel."""
@@ -79,12 +68,13 @@ def _paths():
         import torch
     except ImportError:  # pragma: no cover
         return out
+    from hwsim.numerics import torch_codec
 
     def tq(f, x):
-        return _torch_codec().quantize(f, torch.from_numpy(x)).numpy()
+        return torch_codec.quantize(f, torch.from_numpy(x)).numpy()
 
     def te(f, x):
-        d = f.decode(_torch_codec().encode(f, torch.from_numpy(x)))
+        d = f.decode(torch_codec.encode(f, torch.from_numpy(x)))
         return d.numpy() if hasattr(d, "numpy") else np.asarray(d)
 
     out.append(("torch", tq, te))
