@@ -76,7 +76,8 @@ def test_catalog_rejects_rtl_entry_without_a_block(tmp_path: Path) -> None:
 
 
 def test_catalog_rejects_unknown_mac_cost_mode(tmp_path: Path) -> None:
-    text = ENTRY.read_text().replace('"mx-systolic-32-rtl"', '"x-rtl"').replace('mac_cost = "rtl"', 'mac_cost = "gates"')
+    text = ENTRY.read_text().replace('"mx-systolic-32-rtl"', '"x-rtl"')
+    text = text.replace('mac_cost = "rtl"', 'mac_cost = "gates"')
     (tmp_path / "x.toml").write_text(text)
     with pytest.raises(CatalogError, match="mac_cost"):
         accelerator("x-rtl", path=tmp_path)
