@@ -44,5 +44,6 @@ def markdown_table(df: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |",
              "|" + "|".join("---:" if k else "---" for k in num) + "|"]
     for _, row in df.iterrows():
-        lines.append("| " + " | ".join(f"{row[c]:g}" if k else str(row[c]) for c, k in zip(cols, num, strict=True)) + " |")
+        cells = (f"{row[c]:g}" if k else str(row[c]) for c, k in zip(cols, num, strict=True))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
