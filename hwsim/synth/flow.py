@@ -94,7 +94,8 @@ def run_flow(blocks: Sequence[str] | None = None, *, csv_path: str | Path | None
     """Synthesize the instances of ``blocks`` (default: every registered block), merge them into the
     CSV (default :data:`~hwsim.synth.costs.COSTS_CSV`) and write it.
 
-    Rows whose cache key is unchanged are reused unless ``force``; rows of other blocks are kept.
+    Rows whose cache key is unchanged are reused unless ``force``; rows of other blocks are kept
+    (unless the file has an older column layout, which is replaced).
     Returns (every row written, the rows synthesized in this call).
     """
     registered = load_blocks(registry)
@@ -103,7 +104,10 @@ def run_flow(blocks: Sequence[str] | None = None, *, csv_path: str | Path | None
         if n not in registered:
             raise HwsimError(f"unknown RTL block {n!r}; registered: {sorted(registered)}")
     path = Path(csv_path) if csv_path is not None else COSTS_CSV
-    old = read_costs(path) if path.exists() else []
+    try:
+        old = read_costs(path) if path.exists() else []
+    except HwsimError:  # a CSV of an older column layout: nothing in it can be reused
+        old = []
     cached = {r.key: r for r in old}
     fresh: list[RtlCost] = []
     new_rows: dict[tuple[str, str], RtlCost] = {}

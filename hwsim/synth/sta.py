@@ -7,7 +7,11 @@ What that OpenSTA offers (checked): ``read_liberty``, ``read_verilog``, ``link_d
 and ``report_power``. It has no ``read_vcd`` and no ``read_saif``, so simulated switching cannot
 be read from a waveform: the input ports' toggle rates are measured from the operand stream
 (:mod:`hwsim.synth.activity`) and set with ``set_power_activity``; OpenSTA propagates them through
-the netlist probabilistically (its activity propagation, not a gate-level simulation).
+the netlist probabilistically (its activity propagation, not a gate-level simulation). Per-pin
+activity cannot be fed in either (checked): in this snapshot ``set_power_activity -pins`` fails
+(its Tcl calls an undefined ``get_pins_error``), and ``sta::set_power_pin_activity`` called
+directly on cell input or output pins leaves ``report_power`` unchanged. So a gate-level simulation
+of internal nets (tried: Icarus with the liberty's Verilog cell models) would have nowhere to go.
 ``-activity`` counts transitions per clock period (checked: doubling it, or halving the period,
 doubles the dynamic power).
 
