@@ -15,6 +15,7 @@ File layout (see docs/cost-models.md for every field)::
     name = "tpu-v1-like"
     reference = "Jouppi et al., ISCA 2017"
     mac_cost = "table" | "rtl"   (optional; "rtl": MAC costs from synthesized RTL, hwsim.arch.rtl_cost)
+    mac_cost_fallback = "none" | "table"   (optional, with "rtl": cost of pairs without a block)
     [compute]   kind = "systolic" | "bitserial" | "tensorcore", clock_mhz, node_nm, formats, ...
     [memory]    ifmap_sram_kib, filter_sram_kib, ofmap_sram_kib, dram_gb_per_s, dram, ...
     [energy]    any EnergyTable field, e_mac_pj, mac_area_um2 (all optional)
@@ -35,7 +36,7 @@ import numpy as np
 from hwsim.arch.accelerator import Accelerator, MemorySpec
 from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, operand_bits
-from hwsim.arch.rtl_cost import MAC_COST_MODES, RtlMacCosts, check_rtl_formats
+from hwsim.arch.rtl_cost import MAC_COST_FALLBACKS, MAC_COST_MODES, RtlMacCosts, check_rtl_formats
 from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
 from hwsim.catalog import get_format
 from hwsim.errors import CatalogError, HwsimError, unknown_name
@@ -48,7 +49,7 @@ _ROOT = Path(__file__).resolve().parent.parent.parent
 
 _NUM = (int, float)
 _FMT = (str, dict)
-_TOP = {"name": str, "reference": str, "description": str, "mac_cost": str}
+_TOP = {"name": str, "reference": str, "description": str, "mac_cost": str, "mac_cost_fallback": str}
 _COMPUTE_COMMON = {"kind": str, "clock_mhz": _NUM, "node_nm": _NUM, "a_format": _FMT,
                    "w_format": _FMT, "acc_format": _FMT}
 _COMPUTE = {
@@ -63,7 +64,8 @@ _MEMORY = {"ifmap_sram_kib": _NUM, "filter_sram_kib": _NUM, "ofmap_sram_kib": _N
            "dram_gb_per_s": _NUM, "dram": str, "dram_pj_per_bit": _NUM, "double_buffered": bool}
 _ENERGY = {**{f.name: _NUM for f in fields(EnergyTable)}, "e_mac_pj": _NUM, "mac_area_um2": _NUM}
 _REQUIRED_MEMORY = ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib", "dram_gb_per_s")
-_ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow), "mac_cost": MAC_COST_MODES}
+_ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow), "mac_cost": MAC_COST_MODES,
+            "mac_cost_fallback": MAC_COST_FALLBACKS}
 _ZERO_OK = {"pipeline_latency_cycles"}
 _OPTIONAL_COMPUTE = {"w_cycles_per_weight"}
 
@@ -248,7 +250,8 @@ def _build(file: Path, t: dict[str, Any]) -> Accelerator:
                         double_buffered=mem.get("double_buffered", True))
     e_mac, mac_area = en.pop("e_mac_pj", None), en.pop("mac_area_um2", None)
     table = EnergyTable(**{k: float(v) for k, v in en.items()})
-    source = RtlMacCosts.load(table) if t["top"].get("mac_cost") == "rtl" else None
+    source = (RtlMacCosts.load(table, fallback=t["top"].get("mac_cost_fallback") == "table")
+              if t["top"].get("mac_cost") == "rtl" else None)
     return Accelerator(name=t["top"]["name"], reference=t["top"]["reference"],
                        description=t["top"].get("description", ""), clock_mhz=c["clock_mhz"],
                        node_nm=c["node_nm"], a_format=operand_format(c["a_format"]),

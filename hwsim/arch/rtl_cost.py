@@ -15,7 +15,10 @@ pair, picks the synthesized block whose element matches both operands:
 * what the block does not cover comes from the table model: a ``mul`` block gets the accumulator
   add and the amortized block-scale add, a ``mac`` block the block-scale add.
 
-No matching row is an error naming the operand formats and listing the rows the CSV has.
+No matching row is an error naming the operand formats and listing the rows the CSV has, unless
+the entry also says ``mac_cost_fallback = "table"``: then such pairs (e.g. the fp32 GEMMs of layers
+a model run keeps unquantized) take the table model's cost. The entry's own default formats must
+have a block either way (checked when the catalog loads).
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from hwsim.arch.energy import EnergyTable, MacCost, OperandBits, _accumulate, _b
 from hwsim.errors import FormatError
 from hwsim.synth.costs import COSTS_CSV, RtlCost, element_key, read_costs, scale_from_180nm
 
-__all__ = ["RtlMacCosts", "MAC_COST_MODES"]
+__all__ = ["RtlMacCosts", "MAC_COST_MODES", "MAC_COST_FALLBACKS"]
 
 #: values of an accelerator entry's ``mac_cost`` key
 MAC_COST_MODES = ("table", "rtl")
+#: values of ``mac_cost_fallback``: what an operand pair without a synthesized block gets
+MAC_COST_FALLBACKS = ("none", "table")
 _RANK = {"dot": 0, "mac": 1, "mul": 2}
 
 
@@ -52,15 +57,16 @@ class RtlMacCosts:
     table: EnergyTable
     rows: tuple[RtlCost, ...]
     path: Path = COSTS_CSV
+    fallback: bool = False  #: pairs without a block fall back to the table model (``__call__`` -> None)
 
     @classmethod
-    def load(cls, table: EnergyTable, path: str | Path | None = None) -> RtlMacCosts:
+    def load(cls, table: EnergyTable, path: str | Path | None = None, *, fallback: bool = False) -> RtlMacCosts:
         """From the CSV (default the committed one); HwsimError when it cannot be read."""
         file = Path(path) if path is not None else COSTS_CSV
-        return cls(table, tuple(read_costs(file)), file)
+        return cls(table, tuple(read_costs(file)), file, fallback)
 
     def with_table(self, table: EnergyTable) -> RtlMacCosts:
-        return RtlMacCosts(table, self.rows, self.path)
+        return RtlMacCosts(table, self.rows, self.path, self.fallback)
 
     def row(self, a: OperandBits, w: OperandBits) -> RtlCost:
         """The synthesized block costing ``a x w``; FormatError naming both formats when none does."""
@@ -73,12 +79,19 @@ class RtlMacCosts:
                              for r in self.rows) or "no rows"
             raise FormatError(f"mac_cost = 'rtl': no synthesized block for a={_name(a)} x w={_name(w)} in "
                               f"{self.path}; it has: {have}. Register a block for this element in "
-                              f"rtl/blocks.toml and run `hwsim rtl synth`, or use mac_cost = 'table'")
+                              f"rtl/blocks.toml and run `hwsim rtl synth`, or use mac_cost = 'table' "
+                              f"(or mac_cost_fallback = 'table' for the pairs without a block)")
         return min(matches, key=lambda r: _RANK[r.covers])
 
-    def __call__(self, a: OperandBits, w: OperandBits, acc: OperandBits) -> MacCost:
-        """MAC energy (pJ) and MAC-unit area (um^2) at the table's node."""
-        r = self.row(a, w)
+    def __call__(self, a: OperandBits, w: OperandBits, acc: OperandBits) -> MacCost | None:
+        """MAC energy (pJ) and MAC-unit area (um^2) at the table's node (None: use the table, when
+        ``fallback`` and no block serves the pair)."""
+        try:
+            r = self.row(a, w)
+        except FormatError:
+            if self.fallback:
+                return None
+            raise
         area, energy = scale_from_180nm(r.area_um2 / max(1.0, r.macs_per_cycle), r.energy_pj_per_mac,
                                         self.table.node_nm)
         t = self.table

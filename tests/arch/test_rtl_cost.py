@@ -60,12 +60,24 @@ def test_table_entry_differs_and_overrides_follow() -> None:
     assert delta == pytest.approx(32 * 64 * 32 * 0.9 * 28 / 45, rel=1e-9)
 
 
-def test_missing_format_is_named_with_what_the_csv_has() -> None:
-    acc = hwsim.accelerator("mx-systolic-32-rtl")
+def test_missing_format_is_named_with_what_the_csv_has(tmp_path: Path) -> None:
+    strict = ENTRY.read_text().replace('"mx-systolic-32-rtl"', '"strict-rtl"')
+    strict = strict.replace('mac_cost_fallback = "table"', "")
+    (tmp_path / "strict.toml").write_text(strict)
+    acc = accelerator("strict-rtl", path=tmp_path)
     with pytest.raises(FormatError) as info:
         acc.gemm(16, 32, 16, hwsim.format("mxfp8_e4m3"), hwsim.format("mxint8"))
     msg = str(info.value)
     assert "mxint8 (int8)" in msg and "fp_mul/E4M3 (fp8_e4m3: e4m3" in msg and "hwsim rtl synth" in msg
+
+
+def test_fallback_gives_pairs_without_a_block_the_table_cost() -> None:
+    """mx-systolic-32-rtl says mac_cost_fallback = "table": fp32 GEMMs (layers a run keeps) cost as
+    on the table entry with the same array."""
+    fp32 = hwsim.format("fp32")
+    rtl = hwsim.accelerator("mx-systolic-32-rtl").gemm(16, 32, 16, fp32, fp32)
+    table = hwsim.accelerator("mx-systolic-32").gemm(16, 32, 16, fp32, fp32)
+    assert rtl.energy_mac_pj == table.energy_mac_pj and rtl.area_um2 == table.area_um2
 
 
 def test_catalog_rejects_rtl_entry_without_a_block(tmp_path: Path) -> None:
