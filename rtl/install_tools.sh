@@ -15,7 +15,6 @@ CONSTRAINTS=${2:-constraints.txt}
 BIN=$(cd "$BIN" && pwd)
 PY="$BIN/python"
 
-missing=""
 packages=""
 for pair in iverilog:iverilog yosys:yosys sta:opensta; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || packages="$packages ${pair#*:}"
@@ -38,8 +37,10 @@ if [ ! -s "$LIB" ]; then
     fetch="cd \$(mktemp -d) && apt-get download qflow-tech-osu018 && dpkg-deb -x qflow-tech-osu018_*.deb x && mkdir -p $LIB_DIR && cp x/usr/share/qflow/tech/osu018/osu018_stdcells.lib $LIB"
     if command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then
         tmp=$(mktemp -d)
-        if (cd "$tmp" && apt-get download -qq qflow-tech-osu018 >/dev/null 2>&1 \
-                && dpkg-deb -x qflow-tech-osu018_*.deb x); then
+        download() { (cd "$tmp" && apt-get download -qq qflow-tech-osu018 >/dev/null 2>&1 \
+                          && dpkg-deb -x qflow-tech-osu018_*.deb x); }
+        # a fresh image may have no package lists yet: update them once (as root) and retry
+        if download || { $as_root && apt-get update -qq && download; }; then
             mkdir -p "$LIB_DIR"
             cp "$tmp/x/usr/share/qflow/tech/osu018/osu018_stdcells.lib" "$LIB"
         else
