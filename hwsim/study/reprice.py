@@ -145,23 +145,25 @@ def plot_compare(table: pd.DataFrame, path: str | Path, *, metric_name: str, tit
     fig = Figure(figsize=(11, 4.6))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2, sharey=True)
-    labels = list(dict.fromkeys(_label(r) for _, r in table.iterrows()))
+    rows: list[dict[str, Any]] = table.to_dict(orient="records")  # pyright: ignore[reportAssignmentType]
+    labels = list(dict.fromkeys(_label(r) for r in rows))
     accs = list(dict.fromkeys(table["accelerator"]))
     colour = {lab: f"C{i % 10}" for i, lab in enumerate(labels)}
     marker = {acc: _MARKERS[i % len(_MARKERS)] for i, acc in enumerate(accs)}
     for ax, col, xlabel in ((axes[0], "energy_uj_total", "energy of the evaluation [µJ]"),
                             (axes[1], "energy_quantized_uj_total", "energy of the quantized GEMMs [µJ]")):
-        for _, row in table.iterrows():
+        for row in rows:
             ax.scatter(row[col], row[metric_name], color=colour[_label(row)], marker=marker[row["accelerator"]],
                        s=42, zorder=3)
-        ax.axhline(float(table["baseline"].iloc[0]), color="gray", ls="--", lw=1)
+        ax.axhline(float(rows[0]["baseline"]), color="gray", ls="--", lw=1)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
         if col == "energy_quantized_uj_total":
-            fp32 = float(table["energy_fp32_uj_total"].max())
+            fp32 = max(float(r["energy_fp32_uj_total"]) for r in rows)
             ax.set_title(f"kept fp32: up to {fp32:.3g} µJ, excluded" if fp32 else "no GEMM kept fp32", fontsize=9)
     axes[0].set_ylabel(metric_name + (" (higher is better)" if higher_is_better else " (lower is better)"))
-    if not higher_is_better and float(table[metric_name].max()) > 4 * float(table[metric_name].min()):
+    metric = [float(r[metric_name]) for r in rows]
+    if not higher_is_better and max(metric) > 4 * min(metric):
         axes[0].set_yscale("log")
     handles = [Line2D([], [], color=colour[lab], marker="o", ls="", label=lab) for lab in labels]
     handles += [Line2D([], [], color="k", marker=marker[a], ls="", label=a) for a in accs]
