@@ -377,7 +377,7 @@ def build_format(kind: str, /, **params: Any) -> Format:
             element = _catalog_element(el) if isinstance(el, str) else el.element
             se = params.pop("scale_element", None)
             extra = {"block_size": params.pop("block_size"), "scale_rule": params.pop("scale_rule", "pow2"),
-                     "scale_element": _catalog_element(se) if isinstance(se, str) else se,
+                     "scale_element": scale_element(se),
                      "tensor_scale": params.pop("tensor_scale", False)}
             default_name = f"block_{el if isinstance(el, str) else el.name}_{extra['block_size']}"
     except KeyError as exc:
@@ -398,6 +398,41 @@ def _catalog_element(name: str) -> Element:
     return fmt.element
 
 
+def scale_element(se: Any) -> FloatElement | None:
+    """A block-scale element given in code: a :class:`~hwsim.numerics.elements.FloatElement`, an
+    inline table ``{"kind": "float", "exp_bits": 5, "man_bits": 3, "bias": 15, "specials": "fnu"}``
+    (as in the catalog TOML), or the name of an unscaled float catalog format (``"fp8_e4m3"``).
+
+    Raises:
+        FormatError: a scaled format (its element would silently become the scale), an integer
+            element, an incomplete table, or another type.
+    """
+    if se is None or isinstance(se, FloatElement):
+        return se
+    if isinstance(se, Mapping):
+        if se.get("kind") != "float":
+            raise FormatError(f"scale_element {dict(se)!r}: an inline scale element needs kind = 'float'")
+        try:
+            el = _element_from(se)
+        except KeyError as exc:
+            raise FormatError(f"scale_element {dict(se)!r} lacks {exc.args[0]!r}") from None
+        except ValueError as exc:
+            raise FormatError(f"scale_element {dict(se)!r}: {exc}") from None
+        assert isinstance(el, FloatElement)
+        return el
+    if isinstance(se, str):
+        fmt = get_format(se)
+        if not isinstance(fmt, Format) or fmt.is_scaled or not isinstance(fmt.element, FloatElement):
+            raise FormatError(
+                f"scale_element {se!r} is {'a scaled format' if fmt.is_scaled else 'not a float element'}: "
+                f"a scale element is a float element type (a plain float catalog format such as "
+                f"'fp8_e4m3', an inline table {{kind = 'float', exp_bits, man_bits[, bias, specials]}}, "
+                f"or a FloatElement)")
+        return fmt.element
+    raise FormatError(f"scale_element must be a FloatElement, an inline table or a float format name, "
+                      f"got {type(se).__name__}")
+
+
 def get_format(name: str, /, **overrides: Any) -> NumberFormat:
     """Catalog lookup (``hwsim.format``); ``fp``/``int``/``block`` build a format in code."""
     if not isinstance(name, str):
@@ -408,4 +443,6 @@ def get_format(name: str, /, **overrides: Any) -> NumberFormat:
     fmt = catalog.get(name)
     if fmt is None:
         raise FormatError(unknown_name("format", name, list(catalog) + list(_BUILDERS)))
+    if "scale_element" in overrides:
+        overrides["scale_element"] = scale_element(overrides["scale_element"])
     return fmt.replace(**overrides) if overrides else fmt

@@ -1,4 +1,4 @@
-"""The ``hwsim`` command line. The only module that prints or exits (STYLE P10).
+"""hwsim: number formats and accelerators as data; quantize, cost, and run real models.
 
     hwsim formats                         table of the catalog
     hwsim formats show mxfp4              every element value and the scale rule
@@ -7,12 +7,15 @@
     hwsim tour [--distribution gaussian] [--out studies/format-tour]
     hwsim accelerators                    accelerator catalog
     hwsim gemm --accelerator tpu-v1-like -m 128 -k 768 -n 3072 [--csv out.csv]
-    hwsim workload bert-base --accelerator mx-systolic-32 [--csv out.csv]
-    hwsim run --model smollm2 --weights mxfp4 --activations mxfp8_e4m3 --accelerator mx-systolic-32
-    hwsim run --model minilm --compare fp16,mxfp8_e4m3,mxfp4 [--plot out.png]
+    hwsim workload bert-base|smollm2|minilm --accelerator mx-systolic-32 [--seq 128] [--batch 1] [--csv out.csv]
+    hwsim run --model smollm2 --weights mxfp4 --activations mxfp8_e4m3 --accelerator mx-systolic-32 [--json run.json]
+    hwsim run --model minilm --compare fp16,mxfp8_e4m3,mxfp4 [--accelerator a,b] [--plot out.png]
+    hwsim cost run.json --accelerator tpu-v1-like,bitmod-like   re-price a saved run, no model run
     hwsim rtl synth [--block fp_mul] [--out costs.csv] [--force]   area/timing/energy of rtl/blocks.toml
     hwsim rtl test [--block fp_mul] [--sim icarus|verilator] [--all]  the cocotb benches (pytest)
 """
+
+# This module is the only one that prints or exits; the library raises HwsimError subclasses.
 
 from __future__ import annotations
 
@@ -35,18 +38,27 @@ __all__ = ["main"]
 
 
 def _print_table(df, title: str = "", wide: str | None = None) -> None:
-    """``df`` as a rich table (cells are plain text, never rich markup: ``[lo, hi]`` stays); a
-    ``wide`` column (long text) gets 40 more characters of console width to wrap in."""
+    """``df`` as a rich table (cells are plain text, never rich markup: ``[lo, hi]`` stays). The
+    console is as wide as the columns need, so no name or header is cut (``mxfp4_ue…``); only the
+    ``wide`` column (long text) wraps, within 40 characters."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title or None, show_lines=False)
+    need = 0
     for col in df.columns:
-        table.add_column(str(col), justify="right" if df[col].dtype.kind in "iuf" else "left")
+        width = max([len(str(col)), *(len(_fmt_cell(v)) for v in df[col])])
+        if col == wide:
+            width = min(width, 40)
+            table.add_column(str(col), justify="left", min_width=width)
+        else:
+            table.add_column(str(col), justify="right" if df[col].dtype.kind in "iuf" else "left",
+                             no_wrap=True, min_width=width)
+        need += width + 3
     for _, row in df.iterrows():
         table.add_row(*[Text(_fmt_cell(v)) for v in row])
-    Console(width=max(120, 14 * len(df.columns)) + (40 if wide else 0)).print(table)
+    Console(width=max(120, need + 1)).print(table)
 
 
 def _fmt_cell(v) -> str:
@@ -69,6 +81,7 @@ def _cmd_formats(args: argparse.Namespace) -> int:
 
     if args.action == "compare":
         return _cmd_formats_compare(args)
+    # args.action is None or "list": the catalog table
     if args.action == "show":
         if not args.name:
             raise HwsimError("hwsim formats show needs a format name, e.g. `hwsim formats show mxfp4`")
@@ -277,19 +290,77 @@ def _cmd_gemm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_workload(args: argparse.Namespace) -> int:
-    from hwsim.arch.report import workload_table
+#: workload-table columns renamed so the unit is in the name (per call vs x count)
+_PER_CALL = ("cycles", "compute_cycles", "stall_cycles", "time_us", "macs", "sram_reads_ifmap",
+             "sram_reads_filter", "sram_writes_ofmap", "dram_read_bytes", "dram_write_bytes", "energy_mac_pj",
+             "energy_rf_pj", "energy_sram_pj", "energy_dram_pj", "energy_pj")
 
-    df = workload_table(args.name, args.accelerator, args.a_format, args.w_format)
+
+def _unit_names(df: Any) -> Any:
+    """``cycles`` -> ``cycles_per_call``, ``total_cycles`` -> ``cycles_total`` (and energy)."""
+    ren = {c: f"{c}_per_call" for c in _PER_CALL if c in df}
+    ren.update({"total_cycles": "cycles_total", "total_energy_pj": "energy_pj_total"})
+    return df.rename(columns=ren)
+
+
+def _cmd_workload(args: argparse.Namespace) -> int:
+    from hwsim.arch.config import accelerator, operand_format
+    from hwsim.arch.workload import workloads
+
+    params = {k: v for k, v in (("seq", args.seq), ("batch", args.batch)) if v is not None}
+    if args.name in workloads():
+        wl: Any = args.name
+    else:
+        from hwsim.study.model_workload import model_workload
+
+        wl = model_workload(args.name, **params)
+        params = {}
+    acc = accelerator(args.accelerator)
+    df = acc.run(wl, operand_format(args.a_format), operand_format(args.w_format), **params)
+    df.insert(0, "accelerator", acc.name)
+    df = _unit_names(df)
     if args.csv:
         df.to_csv(args.csv, index=False)
         print(f"wrote {len(df)} row(s), every cost field, to {args.csv}")
-    compact = [c for c in ("layer", "kind", "m", "k", "n", "count", "cycles", "stall_cycles",
-                           "utilization", "energy_pj", "total_cycles", "total_energy_pj") if c in df]
-    _print_table(df[compact], f"{args.name} on {args.accelerator} (per instance; total_* = x count)")
-    total_cycles = _column_total(df, "total_cycles")
-    total_energy = _column_total(df, "total_energy_pj")
-    print(f"total: {total_cycles:.4g} cycles, {total_energy / 1e6:.4g} uJ")
+    total_cycles = _column_total(df, "cycles_total")
+    total_energy = _column_total(df, "energy_pj_total")
+    print(f"{args.name} on {acc.name}: {len(df)} GEMM row(s), total {total_cycles:.4g} cycles, "
+          f"{total_energy / 1e6:.4g} uJ")
+    compact = [c for c in ("layer", "kind", "m", "k", "n", "count", "cycles_per_call", "stall_cycles_per_call",
+                           "utilization", "energy_pj_per_call", "cycles_total", "energy_pj_total") if c in df]
+    _print_table(df[compact], f"{args.name} on {args.accelerator} (*_per_call: one GEMM; *_total: x count)")
+    return 0
+
+
+def _cmd_cost(args: argparse.Namespace) -> int:
+    import json as _json
+    import time
+
+    from hwsim.arch.config import accelerator
+    from hwsim.study.reprice import compare_table, load_runs, plot_compare, reprice_all
+
+    names = [a.strip() for a in args.accelerator.split(",") if a.strip()]
+    if not names:
+        raise HwsimError("hwsim cost needs --accelerator NAME[,NAME...]")
+    accs = [accelerator(n) for n in names]
+    runs = load_runs(args.run_json)
+    t0 = time.perf_counter()
+    reports = reprice_all(runs, accs)
+    seconds = time.perf_counter() - t0
+    table = compare_table(reports)
+    metric = reports[0].metric_name or "metric"
+    print(f"re-priced {len(runs)} run(s) of {reports[0].model} on {len(accs)} accelerator(s) in {seconds:.3g} s "
+          f"(no model run)")
+    _print_table(table, f"{reports[0].model}: {metric} vs cost, re-priced from {args.run_json}")
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+        print(f"wrote {len(table)} row(s) to {args.csv}")
+    if args.json:
+        Path(args.json).write_text(_json.dumps([r.as_dict() for r in reports], indent=2))
+        print(f"wrote {len(reports)} report(s) to {args.json}")
+    if args.plot:
+        plot_compare(table, args.plot, metric_name=metric, title=f"{reports[0].model}: {metric} vs energy")
+        print(f"plot: {args.plot}")
     return 0
 
 
@@ -321,7 +392,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import torch
 
     from hwsim.bridge import models
-    from hwsim.bridge.evaluate import compare, plot_compare, run
+    from hwsim.bridge.evaluate import compare, run
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -329,19 +400,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     kw = dict(size=args.size, skip=args.skip, default_skip=not args.no_default_skip,
               kv_cache=args.kv_cache or "activations", accumulate=args.accumulate,
               attention=not args.no_attention, v_cache=args.v_cache or "kv_cache", ksort=args.ksort)
+    accs = [a.strip() for a in args.accelerator.split(",") if a.strip()]
     if args.compare:
+        from hwsim.arch.config import accelerator
+        from hwsim.study.reprice import compare_table, plot_compare, reprice_all
+
+        others = [accelerator(a) for a in accs[1:]]  # unknown names fail before the model runs
         formats = [f.strip() for f in args.compare.split(",") if f.strip()]
         bar, cb = _progress(args.model)
         with bar:
-            table, reports = compare(args.model, formats, activations=args.activations or "same",
-                                     accelerator=args.accelerator, progress=cb, **kw)
-        _print_table(table, f"{args.model} on {args.accelerator}: {spec.metric_name} vs cost "
-                            f"({spec.sizes.get(args.size, args.size)})")
+            _, reports = compare(args.model, formats, activations=args.activations or "same",
+                                 accelerator=accs[0], progress=cb, **kw)
+        if others:
+            reports = reports + reprice_all([r.as_dict() for r in reports], others)
+        table = compare_table(reports)
+        where = ", ".join(accs)
+        _print_table(table, f"{args.model} on {where}: {spec.metric_name} vs cost "
+                            f"({spec.sizes.get(args.size, args.size)}; *_total: the whole evaluation)")
         for note in reports[0].notes:
             print(f"note: {note}")
         plot = Path(args.plot or f"studies/bridge/{args.model}_compare.png")
         plot_compare(table, plot, metric_name=spec.metric_name, higher_is_better=spec.higher_is_better,
-                     title=f"{args.model} on {args.accelerator}: {spec.metric_name} vs energy")
+                     title=f"{args.model} on {where}: {spec.metric_name} vs energy")
         print(f"plot: {plot}")
         if args.csv:
             table.to_csv(args.csv, index=False)
@@ -350,30 +430,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
             Path(args.json).write_text(_json.dumps([r.as_dict() for r in reports], indent=2))
             print(f"wrote {len(reports)} report(s) to {args.json}")
         return 0
+    if len(accs) != 1:
+        raise HwsimError("a single run takes one --accelerator; re-price it on others with `hwsim cost` "
+                         "or compare with --compare")
     bar, cb = _progress(args.model)
     with bar:
-        rep = run(args.model, args.weights, args.activations or "mxfp8_e4m3", args.accelerator,
+        rep = run(args.model, args.weights, args.activations or "mxfp8_e4m3", accs[0],
                   progress=lambda d, t: cb("simulated", d, t),
                   baseline_progress=lambda d, t: cb("fp32 baseline", d, t), **kw)
-    layers = rep.by_layer()
-    _print_table(layers, f"{args.model}: per-layer cost on {rep.accelerator} (whole evaluation)")
-    delta = rep.metric_delta
-    print(f"{rep.model}: weights {rep.weights}, activations {rep.activations}, kv {rep.kv_cache}, "
-          f"accumulate {rep.accumulate}, on {rep.accelerator}")
-    print(f"  {rep.metric_name}: {rep.metric:.4f}  (fp32 baseline {rep.baseline_metric:.4f}"
-          + (f", {100 * delta:+.1f} %)" if delta is not None else ")"))
-    others = {k: v for k, v in rep.metrics.items() if k != rep.metric_name}
-    if others:
-        print("  " + ", ".join(f"{k} {v:.4g}" for k, v in others.items()))
-    e = rep.energy_breakdown_pj
-    print(f"  latency {rep.latency_s * 1e3:.4g} ms ({rep.cycles} cycles at {rep.clock_mhz:g} MHz), "
-          f"energy {rep.energy_pj / 1e6:.4g} uJ (mac {e['mac'] / 1e6:.3g}, rf {e['rf'] / 1e6:.3g}, "
-          f"sram {e['sram'] / 1e6:.3g}, dram {e['dram'] / 1e6:.3g}), area {rep.area_um2 / 1e6:.4g} mm2, "
-          f"utilization {rep.utilization:.3f}, DRAM {rep.bytes_moved / 1e6:.4g} MB")
-    for u in rep.unsupported:
-        print(f"  unsupported, ran in fp32: {u['name']} ({u['op']}): {u['reason']}")
-    for note in rep.notes:
-        print(f"  note: {note}")
+    _print_run_summary(rep)
+    if not args.quiet:
+        _print_table(rep.by_layer(), f"{args.model}: per-layer cost on {rep.accelerator} "
+                                     f"(*_total: the whole evaluation)")
     if args.json:
         rep.to_json(args.json)
         print(f"wrote {args.json}")
@@ -426,24 +494,65 @@ def _add_rtl_parser(sub: Any) -> None:
     r.set_defaults(func=_cmd_rtl)
 
 
+def _print_run_summary(rep: Any) -> None:
+    """The headline of a run: settings, metric vs baseline, latency, energy (split into quantized
+    GEMMs and GEMMs kept fp32, per token where the model counts tokens), area."""
+    delta = rep.metric_delta
+    print(f"{rep.model}: weights {rep.weights}, activations {rep.activations}, kv {rep.kv_cache}, "
+          f"accumulate {rep.accumulate}, on {rep.accelerator}")
+    print(f"  {rep.metric_name}: {rep.metric:.4f}  (fp32 baseline {rep.baseline_metric:.4f}"
+          + (f", {100 * delta:+.1f} %)" if delta is not None else ")"))
+    others = {k: v for k, v in rep.metrics.items() if k != rep.metric_name}
+    if others:
+        print("  " + ", ".join(f"{k} {v:.4g}" for k, v in others.items()))
+    e = rep.energy_breakdown_pj
+    split = rep.energy_split_pj
+    print(f"  latency {rep.latency_s * 1e3:.4g} ms ({rep.cycles} cycles at {rep.clock_mhz:g} MHz), "
+          f"energy {rep.energy_pj / 1e6:.4g} uJ total (mac {e['mac'] / 1e6:.3g}, rf {e['rf'] / 1e6:.3g}, "
+          f"sram {e['sram'] / 1e6:.3g}, dram {e['dram'] / 1e6:.3g}), area {rep.area_um2 / 1e6:.4g} mm2, "
+          f"utilization {rep.utilization:.3f}, DRAM {rep.bytes_moved / 1e6:.4g} MB")
+    line = (f"  energy of quantized GEMMs {split['quantized'] / 1e6:.4g} uJ, of GEMMs kept fp32 "
+            f"{split['fp32'] / 1e6:.4g} uJ")
+    if rep.tokens:
+        line += (f"; per token {rep.per_token(rep.energy_pj) / 1e6:.4g} uJ "
+                 f"(quantized {rep.per_token(split['quantized']) / 1e6:.4g}, fp32 "
+                 f"{rep.per_token(split['fp32']) / 1e6:.4g}) over {rep.tokens:g} tokens")
+    print(line)
+    for u in rep.unsupported:
+        print(f"  unsupported, ran in fp32: {u['name']} ({u['op']}): {u['reason']}")
+    for note in rep.notes:
+        print(f"  note: {note}")
+
+
 # --- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwsim", description=__doc__.split("\n\n")[0] if __doc__ else None,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
-    f = sub.add_parser("formats", help="list the format catalog, `show NAME`, or `compare`")
-    f.add_argument("action", nargs="?", choices=["list", "show", "compare"], default="list")
-    f.add_argument("name", nargs="?")
-    f.add_argument("--all", action="store_true", help="show: print every value, however many")
-    f.add_argument("--data", default="gaussian",
-                   help="compare: gaussian | laplace | student-t | minilm (its Linear weights) | file.npy")
-    f.add_argument("--formats", help="compare: comma-separated format names")
-    f.add_argument("--rows", type=int, default=256, help="compare: synthetic data rows")
-    f.add_argument("--cols", type=int, default=4096, help="compare: synthetic data columns (the reduction axis)")
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--csv", help="compare: also write the table as CSV")
-    f.set_defaults(func=_cmd_formats)
+    f = sub.add_parser("formats", help="list the format catalog, `show NAME`, or `compare`",
+                       description="The format catalog: `hwsim formats` lists it; `hwsim formats show NAME` "
+                                   "prints one format; `hwsim formats compare --formats a,b,...` compares "
+                                   "formats on data (`hwsim formats compare --help`).")
+    f.set_defaults(func=_cmd_formats, action="list")
+    fsub = f.add_subparsers(dest="action", metavar="{list,show,compare}")
+    fsub.add_parser("list", help="the catalog table (the default)",
+                    description="Every catalog format: bits, block, element, scale rule, range.")
+    fs = fsub.add_parser("show", help="every element value and the scale rule of one format",
+                         description="Every element value and the scale rule of one format.")
+    fs.add_argument("name", nargs="?", help="a catalog format name, e.g. mxfp4")
+    fs.add_argument("--all", action="store_true", help="print every value, however many")
+    fc = fsub.add_parser("compare", help="QSNR, NMSE, clamped/flushed fractions of formats on the same data",
+                         description="Quantize the same data with each format (along the last axis, the "
+                                     "reduction axis) and print QSNR, NMSE, the fractions of elements clamped "
+                                     "at +-max and flushed to zero, outliers and encode time.")
+    fc.add_argument("--data", default="gaussian",
+                    help="gaussian | laplace | student-t | minilm (its Linear weights) | file.npy")
+    fc.add_argument("--formats", help="comma-separated format names")
+    fc.add_argument("--rows", type=int, default=256, help="synthetic data rows")
+    fc.add_argument("--cols", type=int, default=4096, help="synthetic data columns (the reduction axis)")
+    fc.add_argument("--seed", type=int, default=0)
+    fc.add_argument("--csv", help="also write the table as CSV")
 
     q = sub.add_parser("quantize", help="fake-quantize (or --codes: encode) a .npy array")
     q.add_argument("--format", required=True)
@@ -477,19 +586,38 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--csv")
     g.set_defaults(func=_cmd_gemm)
 
-    w = sub.add_parser("workload", help="per-layer cost of a built-in workload")
+    w = sub.add_parser("workload", help="per-layer cost of a built-in workload or of a model's GEMMs",
+                       description="Per-layer cost of a built-in workload (bert-base, llama-block, resnet18, "
+                                   "resnet50) or of one forward pass of a bridge model (smollm2, minilm) or a "
+                                   "Hugging Face config.json (llama/bert), built from the model's config "
+                                   "without running it: the GEMM list `hwsim run` records.")
     w.add_argument("name")
     w.add_argument("--accelerator", required=True)
     w.add_argument("--a-format")
     w.add_argument("--w-format")
+    w.add_argument("--seq", type=int, help="tokens per sequence (transformers; model default 128)")
+    w.add_argument("--batch", type=int, help="sequences / images per forward (default 1)")
     w.add_argument("--csv")
     w.set_defaults(func=_cmd_workload)
+
+    c = sub.add_parser("cost", help="re-price a saved run (`run --json`) on other accelerators",
+                       description="Re-price the GEMMs a saved run recorded (`hwsim run --json`, one run or "
+                                   "the list `--compare` writes) on other accelerators, without re-running "
+                                   "the model: accuracy does not depend on the array.")
+    c.add_argument("run_json", help="a JSON file written by `hwsim run --json`")
+    c.add_argument("--accelerator", required=True, help="comma-separated accelerator names")
+    c.add_argument("--json", help="write the re-priced reports (a list) as JSON")
+    c.add_argument("--csv", help="write the comparison table as CSV")
+    c.add_argument("--plot", help="metric vs energy plot (colour = format, marker = accelerator)")
+    c.set_defaults(func=_cmd_cost)
 
     r = sub.add_parser("run", help="run a real model with its GEMMs on the simulated datapath")
     r.add_argument("--model", required=True, help="smollm2 | minilm | digits-mlp | digits-cnn")
     r.add_argument("--weights", default="mxfp4")
     r.add_argument("--activations", help="default mxfp8_e4m3; with --compare: the compared format")
-    r.add_argument("--accelerator", default="mx-systolic-32")
+    r.add_argument("--accelerator", default="mx-systolic-32",
+                   help="accelerator; with --compare a comma-separated list (the model runs once per "
+                        "format, on the first; the others re-price its GEMMs)")
     r.add_argument("--kv-cache", help="format of K and V in attention (default: the activation format)")
     r.add_argument("--v-cache", help="format of V when it differs from K's (default: --kv-cache)")
     r.add_argument("--ksort", nargs="?", const=True, default=False, choices=[True, "interleaved", "halves"],
@@ -503,8 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--compare", help="comma-separated formats: one run each (weights = activations)")
     r.add_argument("--plot", help="--compare: accuracy-vs-energy plot path")
     r.add_argument("--threads", type=int, help="torch threads")
-    r.add_argument("--json")
-    r.add_argument("--csv")
+    r.add_argument("--json", help="the report as JSON (re-price it later with `hwsim cost`)")
+    r.add_argument("--csv", help="one row per GEMM (single run) or per format x accelerator (--compare)")
+    r.add_argument("--quiet", action="store_true", help="print the summary only, not the per-layer table")
     r.set_defaults(func=_cmd_run)
     _add_rtl_parser(sub)
     return p

@@ -9,6 +9,8 @@ All of it is vectorized: GEMM dimensions and any numeric field (``rows``, ``ifma
 Energy of one GEMM (pJ)::
 
     mac  = MACs x e_mac(a_format, w_format, acc_format)          (x weight passes if bit-serial)
+           + m x n x e_out(a_format, w_format)   (channel/tensor scales, once per output element;
+                                                  energy.output_scale_cost, table model only)
     rf   = MACs x (a_bits + w_bits + acc_bits) x rf_pj_per_bit   (operand + psum register traffic)
     sram = ifmap reads x a_bits x e_sram(ifmap_sram_kib) + filter reads x w_bits x e_sram(...)
            + (ofmap writes - drain writes) x acc_bits x e_sram(ofmap_sram_kib)
@@ -35,6 +37,7 @@ from hwsim.arch.energy import (
     OperandBits,
     mac_cost,
     operand_bits,
+    output_scale_cost,
     sram_area_um2,
     sram_pj_per_bit,
 )
@@ -162,6 +165,9 @@ class Accelerator:
         macs = res.macs
         t = self.energy
         e_mac_total = macs * e_mac * res.weight_passes
+        if self.e_mac_pj is None:  # a fixed MAC energy stands for the whole datapath
+            e_out = output_scale_cost(a, w, t, node_nm=self.node_nm).energy_pj
+            e_mac_total = e_mac_total + np.asarray(m) * np.asarray(n) * e_out
         rf_bits = a.element_bits + w.element_bits + acc.element_bits
         e_rf = macs * rf_bits * t.rf_pj_per_bit * (float(self.node_nm) / t.node_nm)
         e_sram = (res.sram_reads_ifmap_words * a.bits_per_element

@@ -33,8 +33,21 @@ reference points above, so it reproduces them exactly and stays positive for nar
   bits) + normalize/round logic, the latter a power law in ``p_a + p_w`` fitted so that fp16
   and fp32 mults come out at Horowitz's 1.1 / 3.7 pJ (1640 / 7700 um^2);
 * floating-point adder (accumulator) of significand ``p``: through fp16 (p=11) and fp32 (p=24);
-* block-scaled formats (MX, NVFP4, BFP) add one 8-bit exponent add per block per output,
-  amortized over the block (OCP MX v1.0 §6: the dot product of two blocks adds the two scales);
+* block scales, priced from the scale element's bits (never the format name), once per block
+  pair per output and amortized over the smaller block B (a new pair of scales starts every B
+  products; OCP MX v1.0 §6: the dot product of two blocks is scaled by the product of their
+  scales), see :func:`block_scale_cost`:
+
+  - power-of-two scales (E8M0, BFP/MSFP shared exponents): one integer adder of the scale's
+    exponent width adds the two exponents (8 bits for E8M0), whatever the other scale is;
+  - every scale with mantissa bits (E4M3, UE5M3, fp32, an integer step) needs a multiplier of its
+    own width per block dot product: one multiplier ``S x S`` of the scale element (a float
+    multiplier of the model above, or an integer multiplier for integer scales). Two such scales
+    (NVFP4 x NVFP4) cost two multipliers: one forms ``s_a * s_w``, one applies it to the block's
+    partial sum;
+* channel and tensor scales (NVFP4's fp32 tensor scale, per-channel steps) are applied once per
+  *output*, outside the dot product, by the same rule (:func:`output_scale_cost`; the accelerator
+  charges it per output element, ``m x n``, in the MAC energy term);
 * SRAM per-bit access energy ~ size**beta through the 8 KB and 1 MB points (CACTI-like
   sqrt-ish growth from wire length);
 * register traffic per MAC (``a_bits + w_bits + acc_bits``: two operands in, one partial sum
@@ -52,6 +65,13 @@ reference points above, so it reproduces them exactly and stays positive for nar
 
 Any field of :class:`EnergyTable` can be overridden by a catalog entry (``[energy]`` table);
 ``mac_cost`` can instead come from synthesized RTL via :func:`mac_cost_from_gates`.
+
+Calibration hook (block scales): the scale rule above is a table model. A
+:data:`MacCostSource` receives :class:`OperandBits` with their :attr:`~OperandBits.block_scale`,
+so costs synthesized from the RTL block dot units (NVFP4 dot-16 with E4M3 scales vs MXFP4 dot-32
+with E8M0 scales) can replace the whole per-MAC cost of a block-scaled pair, scale hardware
+included; until they land, the table rule is the fallback. The per-output scale term
+(:func:`output_scale_cost`) is charged outside the MAC and stays table-modelled.
 """
 
 from __future__ import annotations
@@ -64,11 +84,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics.protocol import NumberFormat, OperandSpec
+from hwsim.numerics.protocol import NumberFormat, OperandSpec, ScaleSpec
 
 __all__ = [
     "OperandBits", "OperandLike", "operand_bits", "EnergyTable", "MacCost", "MacCostSource", "mac_cost",
-    "mac_cost_from_gates", "sram_pj_per_bit", "sram_area_um2", "DEFAULT_TABLE",
+    "mac_cost_from_gates", "sram_pj_per_bit", "sram_area_um2", "DEFAULT_TABLE", "block_scale_cost",
+    "output_scale_cost",
 ]
 
 
@@ -82,6 +103,10 @@ class OperandBits:
     element_bits: int  #: bits of one element code
     bits_per_element: float  #: storage bits per element, shared scales amortized
     block_size: int | None = None  #: elements sharing one scale (None/0: no block scale)
+    #: the innermost block/group scale (None: none, or an inline table, priced as E8M0)
+    block_scale: ScaleSpec | None = None
+    #: channel and tensor scales, applied once per output outside the dot product
+    output_scales: tuple[ScaleSpec, ...] = ()
     #: the format object it was read from (None for inline tables): bit-serial units with
     #: ``w_cycles_per_weight = "terms"`` decompose its codes (hwsim.numerics.bitserial)
     source: NumberFormat | None = field(default=None, compare=False)
@@ -135,10 +160,13 @@ def operand_bits(fmt: OperandLike) -> OperandBits:
 def _spec_bits(spec: OperandSpec, source: NumberFormat | None) -> OperandBits:
     """The bit widths of ``spec``; the block size is the group size of its innermost block or
     group scale (channel and tensor scales are applied outside the dot product)."""
-    block = next((s.group_size for s in spec.scales if s.granularity in ("block", "group")), None)
+    inner = next((s for s in spec.scales if s.granularity in ("block", "group")), None)
+    block = inner.group_size if inner is not None else None
     return OperandBits(is_float=spec.is_float, exp_bits=spec.exp_bits, man_bits=spec.man_bits,
                        element_bits=spec.element_bits, bits_per_element=float(spec.bits_per_element),
-                       block_size=block or None, source=source)
+                       block_size=block or None, block_scale=inner if block else None,
+                       output_scales=tuple(s for s in spec.scales if s.granularity in ("channel", "tensor")),
+                       source=source)
 
 
 def _table_bits(table: Mapping[str, Any]) -> OperandBits:
@@ -270,10 +298,61 @@ def _accumulate(acc: OperandBits, t: EnergyTable, unit: str) -> float:
     return _int_add(acc.element_bits, t, unit)
 
 
+#: exponent width of a block scale that no ScaleSpec describes (inline tables): E8M0
+_E8M0_EXP_BITS = 8
+
+
+def _scale_bits(scale: ScaleSpec) -> OperandBits:
+    """A scale element as a multiplier operand: a float ``E<e>M<m>`` or an integer of ``bits``."""
+    if scale.exp_bits:
+        return OperandBits(is_float=True, exp_bits=scale.exp_bits, man_bits=scale.man_bits,
+                           element_bits=scale.bits, bits_per_element=float(scale.bits))
+    return OperandBits(is_float=False, exp_bits=0, man_bits=scale.bits - 1, element_bits=scale.bits,
+                       bits_per_element=float(scale.bits))
+
+
+def _combine_scales(scales: list[ScaleSpec], t: EnergyTable, unit: str) -> float:
+    """Hardware applying ``scales`` once: one exponent adder (widest power-of-two scale) if any
+    scale is a power of two, plus one ``S x S`` multiplier per scale with mantissa bits."""
+    pow2 = [s.exp_bits for s in scales if s.is_pow2]
+    cost = _int_add(max(pow2), t, unit) if pow2 else 0.0
+    for s in scales:
+        if not s.is_pow2:
+            sb = _scale_bits(s)
+            cost += _mult(sb, sb, t, unit)
+    return cost
+
+
 def _block_scale(a: OperandBits, w: OperandBits, t: EnergyTable, unit: str) -> float:
-    """Per-MAC share of adding the two shared 8-bit scale exponents once per block pair."""
+    """Per-MAC share of the block-scale hardware, paid once per block pair (the smaller block)."""
     blocks = [b for b in (a.block_size, w.block_size) if b]
-    return _int_add(8, t, unit) / min(blocks) if blocks else 0.0
+    if not blocks:
+        return 0.0
+    scales = [x.block_scale for x in (a, w) if x.block_size and x.block_scale is not None]
+    if len(scales) < sum(1 for x in (a, w) if x.block_size):  # an inline table: an E8M0 exponent add
+        scales.append(ScaleSpec("block", min(blocks), 8, True, _E8M0_EXP_BITS, 0, "E8M0 (assumed)"))
+    return _combine_scales(scales, t, unit) / min(blocks)
+
+
+def block_scale_cost(a_format: Any, w_format: Any, table: EnergyTable = DEFAULT_TABLE, *,
+                     node_nm: float | None = None) -> MacCost:
+    """The per-MAC share of the block-scale hardware of ``a_format x w_format`` (included in
+    :func:`mac_cost`; zero when neither operand has a block/group scale). Rule in the module
+    docstring: E8M0 -> exponent add; a scale with mantissa bits -> a multiplier of its width."""
+    a, w = operand_bits(a_format), operand_bits(w_format)
+    e_scale, a_scale = _node_scale(table, node_nm)
+    return MacCost(_block_scale(a, w, table, "pj") * e_scale, _block_scale(a, w, table, "um2") * a_scale)
+
+
+def output_scale_cost(a_format: Any, w_format: Any, table: EnergyTable = DEFAULT_TABLE, *,
+                      node_nm: float | None = None) -> MacCost:
+    """Energy per *output element* (and area of one unit) of applying the channel and tensor
+    scales of both operands outside the dot product, by the rule of the block scales (an exponent
+    add for power-of-two scales, an ``S x S`` multiplier per scale with mantissa bits)."""
+    a, w = operand_bits(a_format), operand_bits(w_format)
+    scales = [*a.output_scales, *w.output_scales]
+    e_scale, a_scale = _node_scale(table, node_nm)
+    return MacCost(_combine_scales(scales, table, "pj") * e_scale, _combine_scales(scales, table, "um2") * a_scale)
 
 
 def mac_cost(a_format: Any, w_format: Any, acc_format: Any, table: EnergyTable = DEFAULT_TABLE,

@@ -15,11 +15,18 @@ Built-in layer tables (shapes only, so the CLI and studies need no torch):
 
 Each :class:`Layer` has a ``count`` (how many identical layers it stands for, e.g. 12 BERT
 layers or 12 attention heads); totals multiply by it.
+
+From a model's configuration (:func:`from_hf_config`, no model run, no torch): the GEMMs one
+forward pass of a Hugging Face ``llama`` (SmolLM2) or ``bert`` (MiniLM) model executes on
+``batch`` sequences of ``seq`` tokens, named and shaped as ``hwsim.bridge`` records them (one row
+per module, ``M = batch x seq`` for every Linear; attention ``Q K^T`` and ``P V`` per head,
+``count = batch x query heads``, ``K``/``V`` shared across a grouped-query head group as in
+transformers' ``repeat_kv``; BERT's pooler on the ``batch`` first tokens).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +35,7 @@ import numpy as np
 from hwsim.arch._util import ShapeError
 from hwsim.errors import HwsimError, unknown_name
 
-__all__ = ["Layer", "Workload", "gemm", "conv2d", "attention", "workload", "workloads"]
+__all__ = ["Layer", "Workload", "gemm", "conv2d", "attention", "workload", "workloads", "from_hf_config"]
 
 
 def _check_pos(where: str, **dims: Any) -> None:
@@ -199,3 +206,75 @@ def workload(name: str | Workload | Iterable[Layer], **params: int) -> Workload:
         return Workload(name, tuple(_BUILTIN[name](**params)))
     except TypeError:
         raise WorkloadError(f"workload {name!r}: unknown parameter in {sorted(params)}") from None
+
+
+def _cfg_int(config: Mapping[str, Any], *keys: str) -> int:
+    for key in keys:
+        value = config.get(key)
+        if value is not None:
+            return int(value)
+    raise WorkloadError(f"model config lacks {keys[0]!r}")
+
+
+def _attn_pair(prefix: str, *, seq: int, head_dim: int, heads: int, batch: int) -> list[Layer]:
+    return [Layer(f"{prefix}.qk", seq, head_dim, seq, batch * heads, "attention"),
+            Layer(f"{prefix}.pv", seq, seq, head_dim, batch * heads, "attention")]
+
+
+def _llama_layers(c: Mapping[str, Any], seq: int, batch: int) -> list[Layer]:
+    t, h = seq * batch, _cfg_int(c, "hidden_size")
+    heads = _cfg_int(c, "num_attention_heads")
+    kv_heads = _cfg_int(c, "num_key_value_heads", "num_attention_heads")
+    d = _cfg_int(c, "head_dim") if c.get("head_dim") else h // heads
+    ffn, vocab = _cfg_int(c, "intermediate_size"), _cfg_int(c, "vocab_size")
+    layers = []
+    for i in range(_cfg_int(c, "num_hidden_layers")):
+        p = f"model.layers.{i}"
+        layers += [Layer(f"{p}.self_attn.q_proj", t, h, heads * d, 1, "linear"),
+                   Layer(f"{p}.self_attn.k_proj", t, h, kv_heads * d, 1, "linear"),
+                   Layer(f"{p}.self_attn.v_proj", t, h, kv_heads * d, 1, "linear"),
+                   *_attn_pair(f"{p}.self_attn", seq=seq, head_dim=d, heads=heads, batch=batch),
+                   Layer(f"{p}.self_attn.o_proj", t, heads * d, h, 1, "linear"),
+                   Layer(f"{p}.mlp.gate_proj", t, h, ffn, 1, "linear"),
+                   Layer(f"{p}.mlp.up_proj", t, h, ffn, 1, "linear"),
+                   Layer(f"{p}.mlp.down_proj", t, ffn, h, 1, "linear")]
+    return [*layers, Layer("lm_head", t, h, vocab, 1, "linear")]
+
+
+def _bert_layers(c: Mapping[str, Any], seq: int, batch: int, pooler: bool) -> list[Layer]:
+    t, h = seq * batch, _cfg_int(c, "hidden_size")
+    heads, ffn = _cfg_int(c, "num_attention_heads"), _cfg_int(c, "intermediate_size")
+    layers = []
+    for i in range(_cfg_int(c, "num_hidden_layers")):
+        p = f"encoder.layer.{i}"
+        layers += [Layer(f"{p}.attention.self.query", t, h, h, 1, "linear"),
+                   Layer(f"{p}.attention.self.key", t, h, h, 1, "linear"),
+                   Layer(f"{p}.attention.self.value", t, h, h, 1, "linear"),
+                   *_attn_pair(f"{p}.attention.self", seq=seq, head_dim=h // heads, heads=heads, batch=batch),
+                   Layer(f"{p}.attention.output.dense", t, h, h, 1, "linear"),
+                   Layer(f"{p}.intermediate.dense", t, h, ffn, 1, "linear"),
+                   Layer(f"{p}.output.dense", t, ffn, h, 1, "linear")]
+    return layers + ([Layer("pooler.dense", batch, h, h, 1, "linear")] if pooler else [])
+
+
+def from_hf_config(config: Mapping[str, Any], *, seq: int = 128, batch: int = 1, name: str | None = None,
+                   pooler: bool = True) -> Workload:
+    """The GEMMs of one forward pass of a Hugging Face model, from its ``config.json`` as a dict
+    (``model_type`` ``llama`` or ``bert``; ``pooler``: BERT's pooler layer, present in
+    ``BertModel`` by default). Matches the list ``hwsim.bridge`` records for a forward of a
+    ``[batch, seq]`` input (names, kinds, shapes, counts).
+
+    Raises:
+        WorkloadError: another model type, or a config without a needed field.
+        ShapeError: non-positive ``seq``/``batch``.
+    """
+    _check_pos("model workload", seq=seq, batch=batch)
+    kind = config.get("model_type")
+    if kind == "llama":
+        layers = _llama_layers(config, seq, batch)
+    elif kind == "bert":
+        layers = _bert_layers(config, seq, batch, pooler)
+    else:
+        raise WorkloadError(f"model_type {kind!r}: workloads from a config know 'llama' (SmolLM2) and 'bert' "
+                            f"(MiniLM)")
+    return Workload(name or str(config.get("_name_or_path") or kind), tuple(layers))

@@ -72,6 +72,10 @@ class Format:
                 f"(got block_size={self.block_size}, scale_rule={self.scale_rule})")
         if self.block_size is not None and self.block_size < 0:
             raise FormatError(f"format {self.name!r}: block_size={self.block_size} must be >= 0")
+        if self.scale_element is not None and not isinstance(self.scale_element, FloatElement):
+            raise FormatError(f"format {self.name!r}: scale_element must be a FloatElement, got "
+                              f"{type(self.scale_element).__name__} (hwsim.format accepts inline tables "
+                              f"and float format names)")
         needs_scale_el = self.scale_rule is ScaleRule.AMAX or (self.tensor_scale and self.block_size is None)
         if needs_scale_el and self.scale_element is None:
             raise FormatError(f"format {self.name!r}: scale_rule 'amax' needs a scale_element")

@@ -24,7 +24,7 @@ def test_run_digits_writes_json_and_csv(tmp_path, capsys):
     assert [layer["name"] for layer in data["layers"]] == ["0", "2", "4"]
     assert [(layer["m"], layer["k"], layer["n"]) for layer in data["layers"]] == [(180, 64, 256), (180, 256, 256),
                                                                                    (180, 256, 10)]
-    assert sum(layer["energy_pj"] for layer in data["layers"]) == pytest.approx(data["energy_pj"])
+    assert sum(layer["energy_pj_total"] for layer in data["layers"]) == pytest.approx(data["energy_pj_total"])
     assert csv.read_text().count("\n") == 4
 
 

@@ -134,22 +134,23 @@ def test_report_totals_are_sums_of_rows(x, tmp_path):
         sim(x)
         sim(x)
     rep = sim.report(metric_name="loss", metric=1.0, baseline_metric=0.9)
-    assert rep.energy_pj == pytest.approx(rep.layers["total_energy_pj"].sum(), rel=1e-12)
+    assert rep.energy_pj == pytest.approx(rep.layers["energy_pj_total"].sum(), rel=1e-12)
     assert rep.energy_pj == pytest.approx(sum(rep.energy_breakdown_pj.values()), rel=1e-9)
-    assert rep.cycles == rep.layers["total_cycles"].sum()
+    assert rep.cycles == rep.layers["cycles_total"].sum()
     assert rep.latency_s == pytest.approx(rep.cycles / 1e9)  # mx-systolic-32 runs at 1000 MHz
     assert bool((rep.layers["count"] % 2 == 0).all())  # two forwards
     # each row's cost is the accelerator's cost of that GEMM
     acc = hwsim.accelerator("mx-systolic-32")
     row = rep.layers.set_index("layer").loc["fc1"]
     fc1 = acc.gemm(48, 40, 64, hwsim.format("mxfp8_e4m3"), hwsim.format("mxfp4"))
-    assert row["energy_pj"] == pytest.approx(fc1.energy_pj)
+    assert row["energy_pj_per_call"] == pytest.approx(fc1.energy_pj)
     data = json.loads(rep.to_json(tmp_path / "r.json").read_text())
     for key in ("model", "weights", "activations", "accelerator", "metric_name", "metric", "baseline_metric",
-                "cycles", "latency_s", "energy_pj", "area_um2", "layers"):
+                "cycles_total", "latency_s", "energy_pj_total", "area_um2", "layers"):
         assert key in data
-    assert sum(layer["energy_pj"] for layer in data["layers"]) == pytest.approx(data["energy_pj"], rel=1e-12)
-    assert {"name", "m", "k", "n", "cycles", "energy_pj"} <= set(data["layers"][0])
+    assert sum(layer["energy_pj_total"] for layer in data["layers"]) == pytest.approx(data["energy_pj_total"],
+                                                                                   rel=1e-12)
+    assert {"name", "m", "k", "n", "cycles_total", "energy_pj_total"} <= set(data["layers"][0])
     rep.to_csv(tmp_path / "l.csv")
     assert (tmp_path / "l.csv").read_text().startswith("layer,kind,m,k,n")
 
@@ -293,7 +294,7 @@ def test_codebook_format_built_in_code_runs_and_is_costed(x):
     # the records carry the object itself (no catalog entry has this name), and it is what is costed
     assert all(r.w.format is fmt for r in records if r.kind == "linear")
     costs = cost_gemms(records, sim.accelerator)
-    assert bool((costs["energy_pj"] > 0).all())
+    assert bool((costs["energy_pj_per_call"] > 0).all())
 
 
 def test_llm_int8_scheme_matches_the_emulation_and_records_the_outlier_gemm():
@@ -321,7 +322,7 @@ def test_llm_int8_scheme_matches_the_emulation_and_records_the_outlier_gemm():
     assert ("0", 5, 64, 32, "llm_int8", "llm_int8") in got
     assert ("0.outliers", 5, 1, 32, "fp16", "fp16") in got  # column 3 only
     rep = sim.report()
-    assert rep.weights == "llm_int8" and bool((rep.layers["energy_pj"] > 0).all())
+    assert rep.weights == "llm_int8" and bool((rep.layers["energy_pj_per_call"] > 0).all())
     conv_sim = simulate(Tiny(), weights="llm_int8", activations=None)
     assert [u.name for u in conv_sim.unsupported] == ["conv"]
 
