@@ -1,0 +1,99 @@
+"""rtl/olive_lane.v (+ rtl/olive_decoder.v) against hwsim's OliVe codec, on Icarus and Verilator.
+
+One simulation per (format, simulator) runs rtl/tb/olive_lane/bench_olive_lane.py: every pair word x
+every normal type (256 words for olive4, 65,536 for olive8), and random N(0,1) tensors with injected
+outliers end to end (hwsim encode -> packed bytes -> RTL dot product -> hwsim decode . activations).
+Illegal parameters stop elaboration in all three tools.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import hwsim
+from hwsim.errors import FormatError, HwsimError
+from hwsim.synth.params import olive_flint_input, olive_lane_params
+from hwsim.synth.sim import SimulationError, run_bench
+from hwsim.synth.tools import bench_dir, missing_tool, rtl_source
+
+pytestmark = pytest.mark.rtl
+
+LANES = 32
+
+
+def _sources() -> list[Path]:
+    return [rtl_source("olive_decoder"), rtl_source("olive_lane"), bench_dir("olive_lane") / "olive_lanes.v"]
+
+
+def _run(fmt: str, sim: str, params: dict[str, int] | None = None, dots: int = 256) -> dict[str, object]:
+    missing = missing_tool(sim)
+    if missing:
+        pytest.skip(missing)
+    params = {**(params or olive_lane_params(hwsim.format(fmt))), "LANES": LANES}
+    result = run_bench("olive_lane", params, sim, toplevel="olive_lanes", sources=_sources(),
+                       bench_module="bench_olive_lane",
+                       extra_env={"HWSIM_FORMAT": fmt, "HWSIM_LANES": str(LANES), "HWSIM_DOTS": str(dots),
+                                  "NUMBA_NUM_THREADS": "1"})
+    assert result.tests == 2 and result.failed == 0
+    return result.bench
+
+
+def _case(fmt: str, sim: str) -> object:
+    # olive8 on Verilator: 65,536 words through a fresh C++ build; Icarus runs it in `make test`
+    slow = sim == "verilator" and fmt == "olive8"
+    return pytest.param(fmt, sim, id=f"{fmt}-{sim}", marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize(("fmt", "sim"), [_case(f, s) for s in ("icarus", "verilator") for f in ("olive4", "olive8")])
+def test_every_pair_word_and_random_dots(fmt: str, sim: str) -> None:
+    bench = _run(fmt, sim)
+    sweep, dots = bench["every_pair_word"], bench["random_tensors_end_to_end"]
+    assert isinstance(sweep, dict) and isinstance(dots, dict)
+    bits = hwsim.format(fmt).bits
+    assert sweep["words"] == 1 << (2 * bits) and sweep["mismatches"] == 0
+    assert sweep["illegal_words"] > 0  # the bad-pair flag was exercised
+    assert dots["dots"] >= 256 and dots["outliers"] > 0 and dots["mismatches"] == dots["scaled_mismatches"] == 0
+    if fmt == "olive4":
+        assert sweep["types"] == ["int", "flint"] and set(dots["types"]) == {"int", "flint"}
+
+
+def test_params_come_from_the_format() -> None:
+    p4 = olive_lane_params(hwsim.format("olive4"))
+    assert p4 == {"BITS": 4, "OUT_EXP_BITS": 2, "NORMALS": 3, "BIAS_INT": 2, "BIAS_FLINT": 3, "ACT_BITS": 8,
+                  "ACC_BITS": 32}
+    assert olive_lane_params(hwsim.format("olive8"))["BIAS_INT"] == 2
+    assert olive_lane_params(hwsim.format("olive4_flint"))["NORMALS"] == 2
+    assert olive_lane_params(hwsim.format("olive8", outlier_exp_bits=4))["ACC_BITS"] == 36  # E4M3: shift 19
+    assert [olive_flint_input(hwsim.format("olive4"), s) for s in (0, 1)] == [0, 1]
+    assert olive_flint_input(hwsim.format("olive4_flint"), 0) == 1
+    with pytest.raises(FormatError, match="OliVe"):
+        olive_lane_params(hwsim.format("int8_channel"))
+
+
+ILLEGAL = [
+    ({"BITS": 8, "NORMALS": 3}, "ILLEGAL_flint_normals_need_BITS_4"),
+    ({"BIAS_INT": 1}, "ILLEGAL_BIAS_INT_outliers_overlap"),
+    ({"BIAS_FLINT": 2}, "ILLEGAL_BIAS_FLINT_outliers_overlap"),
+    ({"OUT_EXP_BITS": 4}, "ILLEGAL_OUT_EXP_BITS"),
+    ({"ACC_BITS": 20}, "ILLEGAL_ACC_BITS"),
+]
+
+
+@pytest.mark.parametrize(("change", "rule"), ILLEGAL, ids=[r for _, r in ILLEGAL])
+def test_illegal_parameters_fail_synthesis(change: dict[str, int], rule: str) -> None:
+    if missing_tool("yosys"):
+        pytest.skip(missing_tool("yosys"))
+    from hwsim.synth.yosys import synth_generic
+
+    params = {**olive_lane_params(hwsim.format("olive4")), **change}
+    with pytest.raises(HwsimError, match=rule):
+        synth_generic("olive_lane", params)
+
+
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+def test_illegal_parameters_fail_elaboration(sim: str) -> None:
+    params = {**olive_lane_params(hwsim.format("olive4")), "BIAS_INT": 1}
+    with pytest.raises(SimulationError, match="build failed"):
+        _run("olive4", sim, params)
