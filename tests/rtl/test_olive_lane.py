@@ -20,7 +20,7 @@ from hwsim.synth.tools import bench_dir, missing_tool, rtl_source
 
 pytestmark = pytest.mark.rtl
 
-LANES = 32
+LANES = 128
 
 
 @pytest.fixture(autouse=True)
@@ -107,3 +107,34 @@ def test_illegal_parameters_fail_elaboration(sim: str) -> None:
     params = {**olive_lane_params(hwsim.format("olive4")), "BIAS_INT": 1}
     with pytest.raises(SimulationError, match="build failed"):
         _run("olive4", sim, params)
+
+
+def _gates(block: str, params: dict[str, int]) -> float:
+    if missing_tool("yosys"):
+        pytest.skip(missing_tool("yosys"))
+    from hwsim.synth.yosys import synth_generic
+
+    return synth_generic(block, params).nand2_eq
+
+
+def _decoder_params(fmt: str) -> dict[str, int]:
+    return {k: v for k, v in olive_lane_params(hwsim.format(fmt)).items() if k not in ("ACT_BITS", "ACC_BITS")}
+
+
+def test_decoder_gate_counts() -> None:
+    """The OVP decoder is small: a few tens of NAND2-eq with int4 normals (OliVe ISCA'23 reports
+    ~13.5 um^2 in 22 nm, i.e. some tens of NAND2), more with the flint LUT and the type mux.
+    Ranges, not golden numbers (they move with yosys/abc versions)."""
+    int4 = _gates("olive_decoder", _decoder_params("olive4_int"))
+    both = _gates("olive_decoder", _decoder_params("olive4"))
+    assert 20 <= int4 < both <= 300, (int4, both)
+
+
+@pytest.mark.slow
+def test_lane_gate_counts_against_the_int8_lane() -> None:
+    """An olive4 lane (2 weights x 2 INT8 activations per cycle, one shifter, one accumulator)
+    costs more than one INT8 MAC lane but less than two; the olive8 lane more than the olive4 one."""
+    int8 = _gates("int8_mac", {"A_BITS": 8, "B_BITS": 8, "ACC_BITS": 32})
+    o4 = _gates("olive_lane", olive_lane_params(hwsim.format("olive4")))
+    o8 = _gates("olive_lane", olive_lane_params(hwsim.format("olive8")))
+    assert int8 < o4 < 2 * int8 and o4 < o8, (int8, o4, o8)
