@@ -40,10 +40,12 @@ def test_fp16_products_and_fp32_accumulation(sim: str) -> None:
         pytest.skip(missing)
     result = run_bench("fp16_mac", {"LANES": LANES}, sim, toplevel="fp16_mac_lanes",
                        sources=[rtl_source("fp16_mac"), bench_dir("fp16_mac") / "fp16_mac_lanes.v"],
-                       bench_module="bench_fp16_mac", extra_env={"HWSIM_LANES": str(LANES), "HWSIM_PAIRS": str(SIZES[sim][0]),
+                       bench_module="bench_fp16_mac",
+                       extra_env={"HWSIM_LANES": str(LANES), "HWSIM_PAIRS": str(SIZES[sim][0]),
                                   "HWSIM_DOTS": str(SIZES[sim][1]), "HWSIM_MIXED": str(SIZES[sim][2])})
     assert result.tests == 2 and result.failed == 0
     classes, rand = result.bench["operand_classes"], result.bench["random_pairs_and_dots"]
     assert isinstance(classes, dict) and isinstance(rand, dict)
     assert classes["mismatches"] == 0 and classes["checked"] >= 22 * 22
-    assert rand["pairs"]["rows"] == SIZES[sim][0] and all(v["mismatches"] == 0 for k, v in rand.items() if k != "drive_s")
+    assert rand["pairs"]["rows"] == SIZES[sim][0]
+    assert all(v["mismatches"] == 0 for k, v in rand.items() if k != "drive_s")

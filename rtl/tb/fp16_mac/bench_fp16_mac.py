@@ -8,7 +8,8 @@ float64 (exact: 22 significand bits) and exactly representable in float32. Resul
 for bit (signs of zero included); a NaN result must be NaN (the RTL writes the canonical 0x7FC00000).
 
 Environment: HWSIM_LANES (LANES of fp16_mac_lanes), HWSIM_PAIRS (random single products),
-HWSIM_DOTS (random dot products per kind), HWSIM_MIXED (class-mixing dot products), HWSIM_SEED. Writes bench.json in the run folder.
+HWSIM_DOTS (random dot products per kind), HWSIM_MIXED (class-mixing dot products), HWSIM_SEED.
+Writes bench.json in the run folder.
 """
 
 from __future__ import annotations
