@@ -140,8 +140,9 @@ async def operand_classes(dut) -> None:  # noqa: ANN001 (cocotb's handle type)
 @cocotb.test()
 async def random_pairs_and_dots(dut) -> None:  # noqa: ANN001
     """Random finite binary16 codes as single products (every exponent pair reachable), random-code
-    dot products (wide exponent spread: alignment, sticky, rounding) and hwsim-encoded N(0,1) dot
-    products (close exponents: cancellation, normalization)."""
+    dot products (wide exponent spread: alignment, sticky, rounding), near-tie dot products (each
+    product a few to 28 binades below the first) and hwsim-encoded N(0,1) dot products (close
+    exponents: cancellation, normalization)."""
     values = _values()
     lanes = Lanes(dut, int(os.environ.get("HWSIM_LANES", "32")))
     rng = np.random.default_rng(int(os.environ.get("HWSIM_SEED", "16")) + 1)
@@ -151,7 +152,16 @@ async def random_pairs_and_dots(dut) -> None:  # noqa: ANN001
     fp16 = hwsim.format("fp16")
     norm_a = np.asarray(fp16.encode(rng.standard_normal((n_dots, 64)).astype(np.float32)).codes).astype(np.int64)
     norm_b = np.asarray(fp16.encode(rng.standard_normal((n_dots, 64)).astype(np.float32)).codes).astype(np.int64)
+    # near-tie dots: each next product 6..28 binades below the first, random signs, so its low bits
+    # land on the guard / round / sticky positions of the binary32 sum
+    e0 = rng.integers(12, 28, (n_dots, 1))
+    drop_a = np.concatenate([np.zeros((n_dots, 1), np.int64), rng.integers(0, 12, (n_dots, 2))], axis=1)
+    drop_b = np.concatenate([np.zeros((n_dots, 1), np.int64), rng.integers(6, 15, (n_dots, 2))], axis=1)
+    sign = rng.integers(0, 2, (2, n_dots, 3)) << 15
+    tie_a = sign[0] | (np.maximum(e0 - drop_a, 1) << 10) | rng.integers(0, 1024, (n_dots, 3))
+    tie_b = sign[1] | ((15 - drop_b) << 10) | rng.integers(0, 1024, (n_dots, 3))
     cases = [("pairs", rng.choice(finite, (n_pairs, 1)), rng.choice(finite, (n_pairs, 1))),
+             ("near-tie dots", tie_a, tie_b),
              ("random-code dots", rng.choice(finite, (n_dots, 32)), rng.choice(finite, (n_dots, 32))),
              ("N(0,1) dots", norm_a, norm_b)]
     t0 = time.perf_counter()
