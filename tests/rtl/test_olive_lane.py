@@ -82,24 +82,29 @@ def test_params_come_from_the_format() -> None:
         olive_lane_params(hwsim.format("int8_channel"))
 
 
-ILLEGAL = [
-    ({"BITS": 8, "NORMALS": 3}, "ILLEGAL_flint_normals_need_BITS_4"),
-    ({"BIAS_INT": 1}, "ILLEGAL_BIAS_INT_outliers_overlap"),
-    ({"BIAS_FLINT": 2}, "ILLEGAL_BIAS_FLINT_outliers_overlap"),
-    ({"OUT_EXP_BITS": 4}, "ILLEGAL_OUT_EXP_BITS"),
-    ({"ACC_BITS": 20}, "ILLEGAL_ACC_BITS"),
+ILLEGAL = [  # (block, parameter change from olive4, the rule the elaboration error names)
+    ("olive_lane", {"BITS": 8, "NORMALS": 3}, "ILLEGAL_flint_normals_need_BITS_4"),
+    ("olive_lane", {"BIAS_INT": 1}, "ILLEGAL_BIAS_INT_outliers_overlap"),
+    ("olive_lane", {"BIAS_FLINT": 2}, "ILLEGAL_BIAS_FLINT_outliers_overlap"),
+    ("olive_lane", {"ACC_BITS": 20}, "ILLEGAL_ACC_BITS"),
+    ("olive_lane", {"ACT_BITS": 17}, "ILLEGAL_ACT_BITS"),
+    ("olive_decoder", {"OUT_EXP_BITS": 4}, "ILLEGAL_OUT_EXP_BITS"),
+    ("olive_decoder", {"BITS": 9, "NORMALS": 1}, "ILLEGAL_BITS"),
+    ("olive_decoder", {"NORMALS": 0}, "ILLEGAL_NORMALS"),
 ]
 
 
-@pytest.mark.parametrize(("change", "rule"), ILLEGAL, ids=[r for _, r in ILLEGAL])
-def test_illegal_parameters_fail_synthesis(change: dict[str, int], rule: str) -> None:
+@pytest.mark.parametrize(("block", "change", "rule"), ILLEGAL, ids=[r for _, _, r in ILLEGAL])
+def test_illegal_parameters_fail_synthesis(block: str, change: dict[str, int], rule: str) -> None:
     if missing_tool("yosys"):
         pytest.skip(missing_tool("yosys"))
     from hwsim.synth.yosys import synth_generic
 
     params = {**olive_lane_params(hwsim.format("olive4")), **change}
+    if block == "olive_decoder":
+        params = {k: v for k, v in params.items() if k not in ("ACT_BITS", "ACC_BITS")}
     with pytest.raises(HwsimError, match=rule):
-        synth_generic("olive_lane", params)
+        synth_generic(block, params)
 
 
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
