@@ -42,10 +42,12 @@ def _run(fmt: str, sim: str, params: dict[str, int] | None = None, dots: int = 2
     if missing:
         pytest.skip(missing)
     params = {**(params or olive_lane_params(hwsim.format(fmt))), "LANES": LANES}
+    # numba inside the simulator: the first OliVe encode took 25-35 s with the default threading
+    # layer and ~10 s with one workqueue thread (the kernels come from numba's cache either way)
     result = run_bench("olive_lane", params, sim, toplevel="olive_lanes", sources=_sources(),
                        bench_module="bench_olive_lane",
                        extra_env={"HWSIM_FORMAT": fmt, "HWSIM_LANES": str(LANES), "HWSIM_DOTS": str(dots),
-                                  "NUMBA_NUM_THREADS": "1"})
+                                  "NUMBA_NUM_THREADS": "1", "NUMBA_THREADING_LAYER": "workqueue"})
     assert result.tests == 2 and result.failed == 0
     return result.bench
 
