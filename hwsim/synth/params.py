@@ -6,12 +6,13 @@ The RTL reads the same definition as the emulator: a block's parameters come fro
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hwsim.errors import FormatError
 from hwsim.numerics.types import SPECIALS_CODE, Specials
 
-__all__ = ["fp_mul_params", "RTL_SPECIALS"]
+__all__ = ["fp_mul_params", "RTL_SPECIALS", "olive_lane_params", "olive_flint_input"]
 
 #: specials policies ``rtl/fp_mul.v`` implements (its SPECIALS parameter takes the
 #: ``hwsim.numerics.types.SPECIALS_*`` code of the policy)
@@ -34,3 +35,49 @@ def fp_mul_params(element: Any) -> dict[str, int]:
     if not (1 <= el.exp_bits <= 8 and 1 <= el.man_bits <= 10):
         raise FormatError(f"fp_mul: {el.describe()} outside EXP_BITS 1..8, MAN_BITS 1..10")
     return {"EXP_BITS": el.exp_bits, "MAN_BITS": el.man_bits, "SPECIALS": SPECIALS_CODE[el.specials]}
+
+
+#: NORMALS parameter of ``rtl/olive_decoder.v`` by the set of normal types a format offers
+_OLIVE_NORMALS = {("int",): 1, ("flint",): 2, ("flint", "int"): 3}
+
+
+def olive_lane_params(fmt: Any, act_bits: int = 8, acc_bits: int | None = None) -> dict[str, int]:
+    """Parameters of ``rtl/olive_lane.v`` (and, without ACT_BITS/ACC_BITS, ``rtl/olive_decoder.v``)
+    for an OliVe format (``hwsim.format("olive4")``, ``"olive8"``, ...): ``BITS``,
+    ``OUT_EXP_BITS``, ``NORMALS`` (1 int, 2 flint, 3 both: chosen per tensor by the ``flint``
+    input), ``BIAS_INT`` / ``BIAS_FLINT`` (the abfloat bias hwsim uses with each normal type, OliVe
+    ISCA'23 §III-C; 0 for a type the format lacks), ``ACT_BITS``, ``ACC_BITS`` (default 32, or the
+    width of one shifted term when that is wider, e.g. olive8 with E4M3 outliers: 36).
+
+    Raises FormatError for a format that is not an OliVe format.
+    """
+    from hwsim.numerics.olive import OliveFormat  # numerics is below synth
+
+    if not isinstance(fmt, OliveFormat):
+        raise FormatError(f"olive_lane takes an OliVe format, not {getattr(fmt, 'name', fmt)!r}")
+    key = tuple(sorted(fmt.normals))
+    if key not in _OLIVE_NORMALS:
+        raise FormatError(f"olive_lane: normals {list(fmt.normals)} not int and/or flint")
+    mb = fmt.bits - 1 - fmt.outlier_exp_bits
+    bias = {"int": 0, "flint": 0}
+    for kind, outlier in zip(fmt.normals, fmt.outlier_types, strict=True):
+        # read the bias off hwsim's abfloat codebook: code 1 is the smallest positive outlier,
+        # (2^mb + 1) 2^bias (e = 0, m = 1), or 2^(1 + bias) without mantissa bits (e = 1)
+        smallest = outlier.table[1] / ((1 << mb) + 1 if mb else 2)
+        bias[kind] = int(math.log2(smallest))
+        if 2.0 ** bias[kind] != smallest:
+            raise FormatError(f"olive_lane: {outlier.name}: smallest outlier {outlier.table[1]} is not "
+                              f"(2^{mb} + 1) 2^bias")
+    if acc_bits is None:  # rtl/olive_lane.v: ACC_BITS >= ACT_BITS + SIG_W + 1 + max shift
+        sig_w = fmt.bits + 2 if "flint" in fmt.normals else fmt.bits
+        shift = (1 << fmt.outlier_exp_bits) - 1 + max(bias[k] for k in fmt.normals)
+        acc_bits = max(32, act_bits + sig_w + 1 + shift)
+    return {"BITS": fmt.bits, "OUT_EXP_BITS": fmt.outlier_exp_bits, "NORMALS": _OLIVE_NORMALS[key],
+            "BIAS_INT": bias["int"], "BIAS_FLINT": bias["flint"], "ACT_BITS": int(act_bits),
+            "ACC_BITS": int(acc_bits)}
+
+
+def olive_flint_input(fmt: Any, selector: int) -> int:
+    """The ``flint`` input of ``rtl/olive_lane.v`` for an encoded tensor: 1 when the normal type
+    hwsim chose (``Encoded.meta["selector"]``, an index into ``fmt.normals``) is flint."""
+    return int(fmt.normals[int(selector)] == "flint")
