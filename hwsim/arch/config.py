@@ -23,7 +23,6 @@ File layout (see docs/cost-models.md for every field)::
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
@@ -35,7 +34,7 @@ from hwsim.arch.accelerator import Accelerator, MemorySpec
 from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, operand_bits
 from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
-from hwsim.catalog import get_format
+from hwsim.catalog import catalog_folders, get_format, read_toml
 from hwsim.errors import CatalogError, HwsimError, unknown_name
 from hwsim.schema import Field, Schema
 
@@ -179,6 +178,8 @@ def _check_compute_rules(file: str, compute: dict[str, Any], errors: list[str]) 
         if key in compute:
             try:
                 operand_bits(operand_format(compute[key]))
+            except CatalogError:  # the format catalog itself is broken: report that once, not per file
+                raise
             except (HwsimError, ValueError, TypeError) as exc:
                 errors.append(f"{file}:compute.{key}: {exc}")
     if isinstance(compute.get("w_cycles_per_weight"), str) and compute["w_cycles_per_weight"] != "terms":
@@ -243,14 +244,9 @@ def _build(file: Path, t: dict[str, Any]) -> Accelerator:
 
 def load_file(file: Path, errors: list[str]) -> Accelerator | None:
     """Load one catalog file, appending problems to ``errors``."""
-    try:
-        with open(file, "rb") as fh:
-            doc = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        errors.append(f"{file}: not valid TOML: {exc}")
-        return None
-    except OSError as exc:
-        errors.append(f"{file}: cannot read: {exc}")
+    doc, problem = read_toml(file)
+    if doc is None:
+        errors.append(problem or f"{file}: cannot read")
         return None
     checked = _validate(str(file), doc, errors)
     return None if checked is None else _build(file, checked)
@@ -264,8 +260,8 @@ def load_accelerators(path: str | Path | list[str | Path] | None = None) -> dict
     """
     errors: list[str] = []
     found: dict[str, Accelerator] = {}
-    for folder in accelerator_dirs(path):
-        for file in sorted(Path(folder).glob("*.toml")):
+    for folder in catalog_folders(accelerator_dirs(path), "HWSIM_ACCELERATORS_PATH or path=", errors):
+        for file in sorted(folder.glob("*.toml")):
             acc = load_file(file, errors)
             if acc is None:
                 continue
