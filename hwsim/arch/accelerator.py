@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hwsim.arch._util import out
+from hwsim.arch._util import ShapeError, counts, floats, out
 from hwsim.arch.energy import (
     EnergyTable,
     MacCostSource,
@@ -157,18 +157,21 @@ class Accelerator:
             self.clock_mhz, dtype=np.float64)
         timing = memory_bound_cycles(res.compute_cycles, res.folds, reads + writes, bytes_per_cycle,
                                      mem.double_buffered)
-        cycles = timing.cycles
+        # counts are exact integers (int64, or Python ints past int64); the roofline total is a
+        # float64 ceiling, never below the exact compute cycles (docs/cost-models.md, "Exact counts")
+        compute_cycles = counts(res.compute_cycles)
+        cycles = np.maximum(counts(timing.cycles), compute_cycles)
         e_mac, area_mac = self._mac(a, w, acc)
         macs = res.macs
         t = self.energy
-        e_mac_total = macs * e_mac * res.weight_passes
+        e_mac_total = floats(macs * e_mac * res.weight_passes)
         rf_bits = a.element_bits + w.element_bits + acc.element_bits
-        e_rf = macs * rf_bits * t.rf_pj_per_bit * (float(self.node_nm) / t.node_nm)
-        e_sram = (res.sram_reads_ifmap_words * a.bits_per_element
+        e_rf = floats(macs * rf_bits * t.rf_pj_per_bit * (float(self.node_nm) / t.node_nm))
+        e_sram = (floats(res.sram_reads_ifmap_words * a.bits_per_element)
                   * sram_pj_per_bit(mem.ifmap_sram_kib, t, self.node_nm)
-                  + res.sram_reads_filter_words * w.bits_per_element
+                  + floats(res.sram_reads_filter_words * w.bits_per_element)
                   * sram_pj_per_bit(mem.filter_sram_kib, t, self.node_nm)
-                  + (res.sram_writes_ofmap_words - res.ofmap_drain_writes_words) * acc.element_bits
+                  + floats((res.sram_writes_ofmap_words - res.ofmap_drain_writes_words) * acc.element_bits)
                   * sram_pj_per_bit(mem.ofmap_sram_kib, t, self.node_nm))
         dram_pj_bit = (t.dram_pj_per_bit(mem.dram) if mem.dram_pj_per_bit is None
                        else np.asarray(mem.dram_pj_per_bit, dtype=np.float64))
@@ -176,12 +179,13 @@ class Accelerator:
         total_e = e_mac_total + e_rf + e_sram + e_dram
         sram_area = sram_area_um2(np.asarray(mem.ifmap_sram_kib) + np.asarray(mem.filter_sram_kib)
                                   + np.asarray(mem.ofmap_sram_kib), t, self.node_nm)
-        util = res.utilization * np.maximum(res.compute_cycles, 1) / np.maximum(cycles, 1)  # stalls dilute it
-        return GemmCost(
-            cycles=out(cycles.astype(np.int64)),
-            compute_cycles=out(np.asarray(res.compute_cycles).astype(np.int64)),
-            stall_cycles=out(timing.stall_cycles.astype(np.int64)),
-            time_us=out(cycles / np.asarray(self.clock_mhz, dtype=np.float64)),
+        util = (floats(res.utilization) * np.maximum(np.asarray(res.compute_cycles, dtype=np.float64), 1)
+                / np.maximum(timing.cycles, 1))
+        return GemmCost(  # (stalls dilute the utilization)
+            cycles=out(cycles),
+            compute_cycles=out(compute_cycles),
+            stall_cycles=out(cycles - compute_cycles),
+            time_us=out(np.asarray(cycles, dtype=np.float64) / np.asarray(self.clock_mhz, dtype=np.float64)),
             macs=out(macs),
             utilization=out(util),
             sram_reads_ifmap=out(res.sram_reads_ifmap_words),
