@@ -42,6 +42,7 @@ from hwsim.arch.memory import dram_traffic, memory_bound_cycles
 from hwsim.arch.units import BitSerialUnit, Unit
 from hwsim.arch.workload import Layer, Workload
 from hwsim.arch.workload import workload as _workload
+from hwsim.schema import Field
 
 __all__ = ["MemorySpec", "Accelerator", "GemmCost"]
 
@@ -57,6 +58,21 @@ class MemorySpec:
     dram: str  #: DRAM technology, a key of EnergyTable ``dram_<tech>_pj_per_bit``
     dram_pj_per_bit: Any = None  #: overrides the technology's access energy when set
     double_buffered: bool = True
+
+
+#: the design-point numbers that may be 0 (every other one must be > 0)
+_ZERO_OK = frozenset({"pipeline_latency_cycles"})
+_POSITIVE = Field((int, float), minimum=0)
+_NONNEGATIVE = Field((int, float), minimum=0, inclusive=True)
+
+
+def _is_number(value: Any) -> bool:
+    """A number or numeric array of a design point (bools, names, formats and tables are not)."""
+    if isinstance(value, bool | np.bool_):
+        return True  # checked, and refused, as a number
+    if isinstance(value, int | float | np.generic):
+        return True
+    return isinstance(value, np.ndarray | list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +126,23 @@ class Accelerator:
     mac_cost_source: MacCostSource | None = None  #: synthesized-RTL MAC costs (tried first)
     sources: tuple[tuple[str, str], ...] = ()  #: ("section.key", citation) for every number
     path: Path | None = None  #: catalog file it came from
+
+    def __post_init__(self) -> None:
+        """Every number of the design point (top level, unit, memory, energy table; scalars or
+        arrays) is finite and > 0 (``pipeline_latency_cycles`` >= 0), however it was built: from
+        the catalog, with overrides, in code, or with :func:`dataclasses.replace`.
+
+        Raises:
+            ShapeError: naming the accelerator, the field and the first bad value.
+        """
+        for part in (self, self.unit, self.memory, self.energy):
+            for f in fields(part):
+                value = getattr(part, f.name)
+                if f.name == "double_buffered" or not _is_number(value):  # the one boolean field
+                    continue
+                problem = (_NONNEGATIVE if f.name in _ZERO_OK else _POSITIVE).problem(value, arrays=True)
+                if problem is not None:
+                    raise ShapeError(f"accelerator {self.name!r}: {f.name}: {problem}")
 
     # ---- costs ---------------------------------------------------------------------------
     def _bits(self, a_format: Any, w_format: Any) -> tuple[OperandBits, OperandBits, OperandBits]:
