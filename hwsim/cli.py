@@ -514,7 +514,7 @@ def _check_run_args(args: argparse.Namespace, spec: Any) -> list[str]:
     for flag, attr, also in _RUN_FORMAT_OPTIONS:
         value = getattr(args, attr)
         if value is not None and not (compared and attr == "weights"):  # --compare replaces --weights
-            check_format(flag, value, also, attr == "weights")
+            check_format(flag, value, also if compared else tuple(a for a in also if a != "same"), attr == "weights")
     try:
         hwsim.accelerator(args.accelerator)
     except HwsimError as exc:

@@ -90,7 +90,7 @@ def test_item05_counts_are_exact_past_int64(acc) -> None:
     assert math.isfinite(c.energy_pj) and c.energy_pj > 0 and 0 < c.utilization <= 1
 
 
-def test_item05_big_and_small_paths_agree_where_both_are_exact(acc) -> None:
+def test_exact_path_agrees_with_the_int64_path(acc) -> None:
     """The same GEMM through int64 (a small shape) and through Python ints (forced by a second,
     huge shape in the same call) gives identical counts."""
     small = acc.gemm(512, 768, 3072)
