@@ -515,10 +515,11 @@ def _check_run_args(args: argparse.Namespace, spec: Any) -> list[str]:
         value = getattr(args, attr)
         if value is not None and not (compared and attr == "weights"):  # --compare replaces --weights
             check_format(flag, value, also if compared else tuple(a for a in also if a != "same"), attr == "weights")
-    try:
-        hwsim.accelerator(args.accelerator)
-    except HwsimError as exc:
-        problems.append(f"--accelerator {args.accelerator}: {exc}")
+    for name in [a.strip() for a in args.accelerator.split(",") if a.strip()] or [args.accelerator]:
+        try:  # (a comma-separated list where `run` re-prices on several accelerators)
+            hwsim.accelerator(name)
+        except HwsimError as exc:
+            problems.append(f"--accelerator {name}: {exc}")
     if spec.sizes and args.size not in spec.sizes:
         problems.append(f"--size {args.size}: not an evaluation size of {spec.name}; "
                         f"known: {', '.join(spec.sizes)}")
