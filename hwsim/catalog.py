@@ -29,7 +29,7 @@ from hwsim.numerics.types import RoundMode, ScaleRule, Specials
 from hwsim.schema import Field, Schema
 
 __all__ = ["format_dirs", "load_formats", "all_formats", "core_formats", "get_format", "format_names",
-           "build_format", "load_codebooks"]
+           "build_format", "load_codebooks", "read_toml", "catalog_folders"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,19 +167,47 @@ class _Entries:
     invalid: set[str] = field(default_factory=set)
 
 
-def _read_docs(dirs: list[Path], errors: list[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every ``*.toml`` of each folder, parsed (a missing folder or bad TOML is an error)."""
+def read_toml(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """One catalog file parsed: ``(doc, None)``, or ``(None, problem)`` where the problem names the
+    file: a folder or a dangling link named ``*.toml``, unreadable, not UTF-8 (TOML v1.0.0 §
+    "Spec": a TOML file must be valid UTF-8) or not valid TOML. Shared by the format and the
+    accelerator catalogs."""
+    if not path.is_file():
+        what = "a dangling link" if path.is_symlink() else "a folder" if path.is_dir() else "not a regular file"
+        return None, f"{path}: cannot read: {what}, not a TOML file"
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh), None
+    except tomllib.TOMLDecodeError as exc:
+        return None, f"{path.name}: not valid TOML: {exc}"
+    except UnicodeDecodeError as exc:
+        return None, f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); TOML files are UTF-8"
+    except OSError as exc:
+        return None, f"{path}: cannot read: {exc.strerror or exc}"
+
+
+def catalog_folders(dirs: list[Path], variable: str, errors: list[str]) -> list[Path]:
+    """The folders of ``dirs`` that exist; each missing one is an error naming the environment
+    variable (or argument) that asked for it (both catalogs treat a missing folder the same way)."""
+    found = []
     for d in dirs:
-        if not d.is_dir():
-            errors.append(f"{d}: catalog folder does not exist")
-            continue
+        if d.is_dir():
+            found.append(d)
+        else:
+            errors.append(f"{d}: catalog folder does not exist (named in {variable})" if not d.exists()
+                          else f"{d}: not a folder (named in {variable})")
+    return found
+
+
+def _read_docs(dirs: list[Path], errors: list[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every ``*.toml`` of each folder, parsed (a missing folder or an unreadable file is an error)."""
+    for d in catalog_folders(dirs, "HWSIM_FORMATS_PATH", errors):
         for path in sorted(d.glob("*.toml")):
-            try:
-                doc = tomllib.loads(path.read_text())
-            except tomllib.TOMLDecodeError as exc:
-                errors.append(f"{path.name}: not valid TOML: {exc}")
-                continue
-            yield path, doc
+            doc, problem = read_toml(path)
+            if problem is not None:
+                errors.append(problem)
+            elif doc is not None:
+                yield path, doc
 
 
 def _collect(file: str, doc: dict[str, Any], entries: _Entries, family_kinds: Mapping[str, KindSpec],
@@ -334,10 +362,9 @@ def load_codebooks(dirs: list[Path] | None = None) -> dict[str, Any]:
     """Every ``[codebooks.NAME]`` entry of the catalog files, by name (raises CatalogError)."""
     errors: list[str] = []
     out: dict[str, Any] = {}
-    for d in dirs if dirs is not None else format_dirs():
-        for path in sorted(d.glob("*.toml")) if d.is_dir() else ():
-            doc = tomllib.loads(path.read_text())
-            for cb_name, cb_table in doc.get("codebooks", {}).items():
+    for path, doc in _read_docs(dirs if dirs is not None else format_dirs(), errors):
+        codebooks = doc.get("codebooks", {})
+        for cb_name, cb_table in codebooks.items() if isinstance(codebooks, dict) else ():
                 cb = _codebook_from(f"{path.name}:codebooks.{cb_name}", cb_name, cb_table, errors)
                 if cb is not None:
                     out[cb_name] = cb

@@ -22,13 +22,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hwsim.errors import HwsimError
+from hwsim.files import atomic_path, atomic_write, check_writable, write_text
 
 if TYPE_CHECKING:  # the CLI imports the library lazily, per command
     from hwsim.numerics.format import Format
@@ -102,7 +103,7 @@ def _format_rows(fmts: Iterable[NumberFormat]) -> list[dict[str, Any]]:
     rows = []
     for fmt in fmts:
         vals = np.abs(np.asarray(fmt.values(), dtype=np.float64))
-        tiny = float(vals[vals > 0].min()) if np.any(vals > 0) else math.nan
+        tiny = float(vals[vals > 0].min()) if np.any(vals > 0) else getattr(fmt, "smallest_subnormal", math.nan)
         rows.append({"name": fmt.name, "bits/elem": round(fmt.bits_per_element, 4),
                      "block": fmt.block_size if fmt.block_size else ("axis" if fmt.block_size == 0 else "-"),
                      "element": _element_text(fmt), "scale": _scale_text(fmt.operand), "max": fmt.max,
@@ -161,6 +162,11 @@ def _show_core(fmt: Format, args: argparse.Namespace) -> None:
             print(f"    s = RNE(amax / {fmt.max:g}) in the scale format; elements = round(x / s), saturating")
     print(f"  rounding: {fmt.operand.rounding}, saturate: {fmt.saturate}")
     vals = fmt.values()
+    if not len(vals):  # fp32: 2**32 codes, too many to enumerate (values() lists none)
+        print(f"  2^{fmt.element.bits} codes: too many element values to list; finite values span "
+              f"[-{fmt.max:g}, {fmt.max:g}], smallest normal {fmt.smallest_normal:g}, "
+              f"smallest subnormal {fmt.smallest_subnormal:g}")
+        return
     print(f"  {len(vals)} distinct finite element values (max {fmt.max:g}, smallest subnormal "
           f"{fmt.smallest_subnormal:g}):")
     _print_values(vals, args)
@@ -194,16 +200,53 @@ def _cmd_formats_compare(args: argparse.Namespace) -> int:
     if not names:
         raise HwsimError("hwsim formats compare needs --formats, e.g. --formats int4_g128,mxfp4,nvfp4,bitmod4")
     fmts = [hwsim.format(n) for n in names]
-    tensors = load_data(args.data, shape=(args.rows, args.cols), seed=args.seed)
+    _check_outputs([("--csv", args.csv)])
+    if Path(args.data).suffix in (".npy", ".npz"):
+        x = _load_array(args.data)
+        if x.dtype.kind != "f":
+            raise HwsimError(f"--data {args.data}: dtype {x.dtype} is not a float type")
+        tensors = [(Path(args.data).name, x.astype(np.float32))]
+    else:
+        tensors = load_data(args.data, shape=(args.rows, args.cols), seed=args.seed)
+    _warm_up(fmts, tensors)
     table = compare_formats(fmts, tensors)
     n_el = sum(t.size for _, t in tensors)
     what = (f"{len(tensors)} tensors, {n_el:,} values" if len(tensors) > 1 else f"{tensors[0][1].shape}")
     _print_table(table, f"formats on {args.data} data ({what}); quantized along the last axis")
     if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
-        print(f"wrote {args.csv}")
+        _write_all([lambda: _write_csv(table, args.csv, f"wrote {args.csv}")])
     return 0
+
+
+def _warm_up(fmts: Sequence[Any], tensors: Sequence[tuple[str, np.ndarray]]) -> None:
+    """Encode one row of each kind of tensor (dtype, rank) with every format before the timed
+    runs, so ``encode_s`` measures encoding, not the one-off numba compilation of a kernel."""
+    kinds: dict[tuple[str, int], np.ndarray] = {}
+    for _, t in tensors:
+        kinds.setdefault((t.dtype.str, t.ndim), t)
+    for fmt in fmts:
+        for t in kinds.values():
+            if t.size:
+                fmt.encode(t[(slice(0, 1),) * (t.ndim - 1)] if t.ndim > 1 else t, axis=-1)
+
+
+def _load_array(path: str) -> np.ndarray:
+    """The one array of a ``.npy`` file, or a one-line error naming the file and what is wrong
+    (missing, empty, not a .npy file, an .npz archive, pickled objects)."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except EOFError:
+        raise HwsimError(f"cannot read {path}: the file is empty (expected a .npy array)") from None
+    except (OSError, ValueError) as exc:
+        raise HwsimError(f"cannot read {path}: {exc}") from None
+    if not isinstance(x, np.ndarray):  # an NpzFile: np.load opens archives by content, not by name
+        names = list(getattr(x, "files", []))
+        close = getattr(x, "close", None)
+        if callable(close):
+            close()
+        raise HwsimError(f"cannot read {path}: it is an .npz archive (arrays {', '.join(names) or 'none'}), "
+                         f"not a .npy array; save one array with np.save")
+    return x
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
@@ -215,10 +258,8 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides["seed"] = args.seed
     fmt = hwsim.format(args.format, **overrides)
-    try:
-        x = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise HwsimError(f"cannot read {args.input}: {exc}") from None
+    x = _load_array(args.input)
+    _check_outputs([("output", args.output)])
     if args.codes:
         enc = fmt.encode(x, axis=args.axis)
         arrays = {"codes": enc.codes}
@@ -229,12 +270,14 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         for key, value in (enc.meta or {}).items():  # what decode needs besides codes and scales
             if isinstance(value, np.ndarray | np.generic):  # (selectors, zero points, biases, pairs)
                 arrays[f"meta_{key}"] = np.asarray(value)
-        np.savez(args.output, **arrays)
+        with atomic_write(args.output) as fh:  # a file object: numpy adds no .npz to the name
+            np.savez(fh, **arrays)
         print(f"wrote codes{' and scales' if enc.scales is not None else ''} of {x.shape} "
               f"({fmt.name}) to {args.output}")
         return 0
     y = fmt.quantize(x, axis=args.axis)
-    np.save(args.output, y)
+    with atomic_write(args.output) as fh:  # a file object: numpy adds no .npy to the name
+        np.save(fh, y)
     from hwsim.study.tour import qsnr_db
 
     print(f"{fmt.name}: quantized {x.shape} along axis {args.axis}; QSNR {qsnr_db(x, y):.2f} dB; "
@@ -246,17 +289,17 @@ def _cmd_tour(args: argparse.Namespace) -> int:
     from hwsim.study.tour import format_tour, plot_tour
 
     out = Path(args.out)
+    csv = out / f"qsnr_{args.distribution}.csv"
+    png = out / f"qsnr_vs_bits_{args.distribution}.png"
+    _check_outputs([("--out", csv), ("--out", png)])
     table = format_tour(distribution=args.distribution, shape=(args.rows, args.cols), seed=args.seed)
     qcol = table.columns[-1]
     table = table.sort_values(["bits_per_element", qcol], ascending=[True, False])
     _print_table(table.drop(columns=["element"]),
                  f"QSNR of every core-family format on {args.distribution} data ({args.rows}x{args.cols})")
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / f"qsnr_{args.distribution}.csv"
-    table.to_csv(csv, index=False)
-    png = plot_tour(table, out / f"qsnr_vs_bits_{args.distribution}.png",
-                    f"hwsim formats on {args.distribution} data: QSNR vs storage")
-    print(f"table: {csv}\nplot:  {png}")
+    _write_all([lambda: _write_csv(table, csv, f"table: {csv}"),
+                lambda: _write_plot(lambda p: plot_tour(table, p, f"hwsim formats on {args.distribution} data: "
+                                                                   "QSNR vs storage"), png, f"plot:  {png}")])
     return 0
 
 
@@ -274,16 +317,58 @@ def _cmd_accelerators(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- output files: checked before any work, written atomically, every failure reported ---------
+def _check_outputs(outputs: Sequence[tuple[str, str | Path | None]]) -> None:
+    """Refuse, before computing anything, output paths that cannot become files (a folder,
+    ``/proc/...``, a read-only place) and two outputs on one path; ``(flag, path)`` pairs, None
+    for an output not asked for."""
+    seen: dict[Path, str] = {}
+    for flag, path in outputs:
+        if path is None or path == "":
+            continue
+        where = Path(path).absolute()
+        if where in seen and seen[where] != flag:
+            raise HwsimError(f"{flag} {path}: the same file as {seen[where]}; give each output its own path")
+        seen[where] = flag
+        check_writable(path, what=f"{flag}" if flag.startswith("-") else flag)
+
+
+def _write_all(jobs: Sequence[Callable[[], str]]) -> None:
+    """Run every write job (each returns the line to print) even when an earlier one failed, so a
+    bad ``--json`` never silently skips ``--csv``; then raise one error naming every failure."""
+    failed = []
+    for job in jobs:
+        try:
+            print(job())
+        except OSError as exc:  # OutputError (hwsim.files) and anything else the OS refused
+            failed.append(str(exc))
+    if failed:
+        raise HwsimError("; ".join(failed) + " (the other outputs were written)" * (len(failed) < len(jobs)))
+
+
+def _write_csv(df: Any, path: str | Path, message: str) -> str:
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        df.to_csv(fh, index=False)
+    return message
+
+
+def _write_plot(plot: Callable[[Path], Any], path: str | Path, message: str) -> str:
+    """``plot(tmp_path)`` draws to a temporary file that becomes ``path`` once complete."""
+    with atomic_path(path) as tmp:
+        plot(tmp)
+    return message
+
+
 def _write_or_print(df, csv: str | None, title: str) -> None:
     if csv:
-        df.to_csv(csv, index=False)
-        print(f"wrote {len(df)} row(s) to {csv}")
+        _write_all([lambda: _write_csv(df, csv, f"wrote {len(df)} row(s) to {csv}")])
     _print_table(df, title)
 
 
 def _cmd_gemm(args: argparse.Namespace) -> int:
     from hwsim.arch.report import gemm_table
 
+    _check_outputs([("--csv", args.csv)])
     df = gemm_table(args.accelerator, args.m, args.k, args.n, args.a_format, args.w_format)
     _write_or_print(df.T.reset_index().rename(columns={"index": "field", 0: "value"}) if not args.csv else df,
                     args.csv, f"GEMM {args.m}x{args.k}x{args.n} on {args.accelerator}")
@@ -307,6 +392,7 @@ def _cmd_workload(args: argparse.Namespace) -> int:
     from hwsim.arch.config import accelerator, operand_format
     from hwsim.arch.workload import workloads
 
+    _check_outputs([("--csv", args.csv)])
     params = {k: v for k, v in (("seq", args.seq), ("batch", args.batch)) if v is not None}
     if args.name in workloads():
         wl: Any = args.name
@@ -320,8 +406,7 @@ def _cmd_workload(args: argparse.Namespace) -> int:
     df.insert(0, "accelerator", acc.name)
     df = _unit_names(df)
     if args.csv:
-        df.to_csv(args.csv, index=False)
-        print(f"wrote {len(df)} row(s), every cost field, to {args.csv}")
+        _write_all([lambda: _write_csv(df, args.csv, f"wrote {len(df)} row(s), every cost field, to {args.csv}")])
     total_cycles = _column_total(df, "cycles_total")
     total_energy = _column_total(df, "energy_pj_total")
     print(f"{args.name} on {acc.name}: {len(df)} GEMM row(s), total {total_cycles:.4g} cycles, "
@@ -333,12 +418,12 @@ def _cmd_workload(args: argparse.Namespace) -> int:
 
 
 def _cmd_cost(args: argparse.Namespace) -> int:
-    import json as _json
     import time
 
     from hwsim.arch.config import accelerator
     from hwsim.study.reprice import compare_table, load_runs, plot_compare, reprice_all
 
+    _check_outputs([("--csv", args.csv), ("--json", args.json), ("--plot", args.plot)])
     names = [a.strip() for a in args.accelerator.split(",") if a.strip()]
     if not names:
         raise HwsimError("hwsim cost needs --accelerator NAME[,NAME...]")
@@ -352,15 +437,17 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     print(f"re-priced {len(runs)} run(s) of {reports[0].model} on {len(accs)} accelerator(s) in {seconds:.3g} s "
           f"(no model run)")
     _print_table(table, f"{reports[0].model}: {metric} vs cost, re-priced from {args.run_json}")
+    jobs: list[Callable[[], str]] = []
     if args.csv:
-        table.to_csv(args.csv, index=False)
-        print(f"wrote {len(table)} row(s) to {args.csv}")
+        jobs.append(lambda: _write_csv(table, args.csv, f"wrote {len(table)} row(s) to {args.csv}"))
     if args.json:
-        Path(args.json).write_text(_json.dumps([r.as_dict() for r in reports], indent=2))
-        print(f"wrote {len(reports)} report(s) to {args.json}")
+        jobs.append(lambda: f"wrote {len(reports)} report(s) to "
+                            f"{write_text(args.json, _json([r.as_dict() for r in reports]))}")
     if args.plot:
-        plot_compare(table, args.plot, metric_name=metric, title=f"{reports[0].model}: {metric} vs energy")
-        print(f"plot: {args.plot}")
+        jobs.append(lambda: _write_plot(lambda p: plot_compare(
+            table, p, metric_name=metric, title=f"{reports[0].model}: {metric} vs energy"), args.plot,
+            f"plot: {args.plot}"))
+    _write_all(jobs)
     return 0
 
 
@@ -387,26 +474,24 @@ def _progress(label: str):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import json as _json
-
     import torch
 
     from hwsim.bridge import models
     from hwsim.bridge.evaluate import compare, run
 
+    spec = models.get(args.model)
+    formats = _check_run_args(args, spec)  # every name and path, before the first evaluation
     if args.threads:
         torch.set_num_threads(args.threads)
-    spec = models.get(args.model)
     kw = dict(size=args.size, skip=args.skip, default_skip=not args.no_default_skip,
               kv_cache=args.kv_cache or "activations", accumulate=args.accumulate,
               attention=not args.no_attention, v_cache=args.v_cache or "kv_cache", ksort=args.ksort)
     accs = [a.strip() for a in args.accelerator.split(",") if a.strip()]
-    if args.compare:
+    if formats:
         from hwsim.arch.config import accelerator
         from hwsim.study.reprice import compare_table, plot_compare, reprice_all
 
-        others = [accelerator(a) for a in accs[1:]]  # unknown names fail before the model runs
-        formats = [f.strip() for f in args.compare.split(",") if f.strip()]
+        others = [accelerator(a) for a in accs[1:]]  # names were checked by _check_run_args
         bar, cb = _progress(args.model)
         with bar:
             _, reports = compare(args.model, formats, activations=args.activations or "same",
@@ -419,16 +504,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
                             f"({spec.sizes.get(args.size, args.size)}; *_total: the whole evaluation)")
         for note in reports[0].notes:
             print(f"note: {note}")
-        plot = Path(args.plot or f"studies/bridge/{args.model}_compare.png")
-        plot_compare(table, plot, metric_name=spec.metric_name, higher_is_better=spec.higher_is_better,
-                     title=f"{args.model} on {where}: {spec.metric_name} vs energy")
-        print(f"plot: {plot}")
+        plot = _compare_plot_path(args)
+        jobs = [lambda: _write_plot(lambda p: plot_compare(
+            table, p, metric_name=spec.metric_name, higher_is_better=spec.higher_is_better,
+            title=f"{args.model} on {where}: {spec.metric_name} vs energy"), plot, f"plot: {plot}")]
         if args.csv:
-            table.to_csv(args.csv, index=False)
-            print(f"wrote {len(table)} row(s) to {args.csv}")
+            jobs.append(lambda: _write_csv(table, args.csv, f"wrote {len(table)} row(s) to {args.csv}"))
         if args.json:
-            Path(args.json).write_text(_json.dumps([r.as_dict() for r in reports], indent=2))
-            print(f"wrote {len(reports)} report(s) to {args.json}")
+            jobs.append(lambda: f"wrote {len(reports)} report(s) to "
+                                f"{write_text(args.json, _json([r.as_dict() for r in reports]))}")
+        _write_all(jobs)
         return 0
     if len(accs) != 1:
         raise HwsimError("a single run takes one --accelerator; re-price it on others with `hwsim cost` "
@@ -442,12 +527,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_table(rep.by_layer(), f"{args.model}: per-layer cost on {rep.accelerator} "
                                      f"(*_total: the whole evaluation)")
+    jobs = []
     if args.json:
-        rep.to_json(args.json)
-        print(f"wrote {args.json}")
+        jobs.append(lambda: f"wrote {write_text(args.json, _json(rep.as_dict()))}")
     if args.csv:
-        rep.to_csv(args.csv)
-        print(f"wrote {len(rep.layers)} GEMM row(s) to {args.csv}")
+        jobs.append(lambda: _write_csv(rep.layers, args.csv, f"wrote {len(rep.layers)} GEMM row(s) to {args.csv}"))
+    _write_all(jobs)
     return 0
 
 
@@ -524,9 +609,98 @@ def _print_run_summary(rep: Any) -> None:
         print(f"  note: {note}")
 
 
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2)
+
+
+def _compare_plot_path(args: argparse.Namespace) -> Path:
+    return Path(args.plot or f"studies/bridge/{args.model}_compare.png")
+
+
+#: what `run` accepts besides catalog format names, per option (hwsim.bridge.datapath's rules)
+_RUN_FORMAT_OPTIONS = (("--weights", "weights", ("fp32", "none")),
+                       ("--activations", "activations", ("fp32", "none", "same")),
+                       ("--kv-cache", "kv_cache", ("fp32", "none", "activations")),
+                       ("--v-cache", "v_cache", ("fp32", "none", "kv_cache")),
+                       ("--accumulate", "accumulate", ("fp32", "none")))
+
+
+def _check_run_args(args: argparse.Namespace, spec: Any) -> list[str]:
+    """Every name `hwsim run` was given (formats, GEMM schemes, accelerator, evaluation size) and
+    every output path, checked before the first (minutes-long) evaluation; all problems reported
+    in one error. Returns the ``--compare`` format list (empty without --compare).
+
+    Raises:
+        HwsimError: naming each bad option, its value and what is allowed.
+    """
+    import hwsim
+    from hwsim.bridge.datapath import SCHEMES
+
+    problems: list[str] = []
+
+    def check_format(flag: str, name: str, also: Sequence[str], schemes: bool) -> None:
+        if name.lower() in also or (schemes and name in SCHEMES):
+            return
+        try:
+            hwsim.format(name)
+        except HwsimError as exc:
+            problems.append(f"{flag} {name}: {exc}")
+
+    compared: list[str] = []
+    if args.compare is not None:
+        compared = [f.strip() for f in args.compare.split(",") if f.strip()]
+        if not compared:
+            problems.append(f"--compare {args.compare!r}: no format name in it; give a comma-separated list, "
+                            f"e.g. --compare fp16,mxfp8_e4m3,mxfp4")
+        for name in compared:
+            check_format("--compare", name, ("fp32", "none"), True)
+    for flag, attr, also in _RUN_FORMAT_OPTIONS:
+        value = getattr(args, attr)
+        if value is not None and not (compared and attr == "weights"):  # --compare replaces --weights
+            check_format(flag, value, also if compared else tuple(a for a in also if a != "same"), attr == "weights")
+    for name in [a.strip() for a in args.accelerator.split(",") if a.strip()] or [args.accelerator]:
+        try:  # (a comma-separated list where `run` re-prices on several accelerators)
+            hwsim.accelerator(name)
+        except HwsimError as exc:
+            problems.append(f"--accelerator {name}: {exc}")
+    if spec.sizes and args.size not in spec.sizes:
+        problems.append(f"--size {args.size}: not an evaluation size of {spec.name}; "
+                        f"known: {', '.join(spec.sizes)}")
+    if problems:
+        raise HwsimError("\n  ".join(problems) if len(problems) == 1 else
+                         f"{len(problems)} problems:\n  " + "\n  ".join(problems))
+    _check_outputs([("--json", args.json), ("--csv", args.csv),
+                    ("--plot", _compare_plot_path(args) if compared else None)])
+    return compared
+
+
 # --- parser -------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``hwsim run: error: argument --threads: ...`` and exit 2
+    (subcommand parsers inherit the class)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """argparse ``type=`` for an integer option ``>= minimum`` (the message names the rule)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hwsim", description=__doc__.split("\n\n")[0] if __doc__ else None,
+    p = _Parser(prog="hwsim", description=__doc__.split("\n\n")[0] if __doc__ else None,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -549,8 +723,8 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--data", default="gaussian",
                     help="gaussian | laplace | student-t | minilm (its Linear weights) | file.npy")
     fc.add_argument("--formats", help="comma-separated format names")
-    fc.add_argument("--rows", type=int, default=256, help="synthetic data rows")
-    fc.add_argument("--cols", type=int, default=4096, help="synthetic data columns (the reduction axis)")
+    fc.add_argument("--rows", type=_at_least(1), default=256, help="synthetic data rows")
+    fc.add_argument("--cols", type=_at_least(1), default=4096, help="synthetic data columns (the reduction axis)")
     fc.add_argument("--seed", type=int, default=0)
     fc.add_argument("--csv", help="also write the table as CSV")
 
@@ -567,8 +741,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tour", help="QSNR of every core-family format (element + scaling) on synthetic data "
                                     "+ plot; `formats compare` for any list")
     t.add_argument("--distribution", default="gaussian", choices=["gaussian", "laplace", "student-t"])
-    t.add_argument("--rows", type=int, default=1024)
-    t.add_argument("--cols", type=int, default=1024)
+    t.add_argument("--rows", type=_at_least(1), default=1024)
+    t.add_argument("--cols", type=_at_least(1), default=1024)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="studies/format-tour")
     t.set_defaults(func=_cmd_tour)
@@ -630,7 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--size", default="ci", help="evaluation size: ci (seconds), short, full")
     r.add_argument("--compare", help="comma-separated formats: one run each (weights = activations)")
     r.add_argument("--plot", help="--compare: accuracy-vs-energy plot path")
-    r.add_argument("--threads", type=int, help="torch threads")
+    r.add_argument("--threads", type=_at_least(1), help="torch threads")
     r.add_argument("--json", help="the report as JSON (re-price it later with `hwsim cost`)")
     r.add_argument("--csv", help="one row per GEMM (single run) or per format x accelerator (--compare)")
     r.add_argument("--quiet", action="store_true", help="print the summary only, not the per-layer table")
@@ -639,18 +813,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: top-level modules of the optional ``bridge`` extra (pyproject.toml), by import name
+_BRIDGE_MODULES = frozenset({"torch", "transformers", "gguf", "accelerate", "safetensors", "scipy", "sklearn",
+                             "gensim"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command. Exit codes: 0 done, 2 bad input (one ``hwsim: error:`` line on stderr,
+    no traceback, no output file written), 0 on a closed pipe."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2, message printed)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
-    except HwsimError as exc:
-        print(f"hwsim: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, KeyError) as exc:  # library ValueErrors carry the field name already
-        print(f"hwsim: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # `hwsim formats show fp16 | head`
         return 0
+    except (HwsimError, ValueError, KeyError, OSError) as exc:  # library errors carry the field name
+        print(f"hwsim: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top not in _BRIDGE_MODULES:
+            raise
+        print(f"hwsim: error: `hwsim {args.command}` needs the optional bridge dependencies (module {top!r} "
+              f"is not installed): pip install 'hwsim[bridge]'", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

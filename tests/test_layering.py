@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: layer of each top-level part of the package, lowest first (ARCHITECTURE.md, "Layer order")
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "schema", "_schema"),
+    ("errors", "schema", "_schema", "files"),
     ("numerics",),
     ("catalog",),
     ("arch", "synth"),

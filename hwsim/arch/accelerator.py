@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hwsim.arch._util import out
+from hwsim.arch._util import ShapeError, counts, floats, out
 from hwsim.arch.energy import (
     EnergyTable,
     MacCostSource,
@@ -45,6 +45,7 @@ from hwsim.arch.memory import dram_traffic, memory_bound_cycles
 from hwsim.arch.units import BitSerialUnit, Unit
 from hwsim.arch.workload import Layer, Workload
 from hwsim.arch.workload import workload as _workload
+from hwsim.schema import Field
 
 __all__ = ["MemorySpec", "Accelerator", "GemmCost"]
 
@@ -60,6 +61,21 @@ class MemorySpec:
     dram: str  #: DRAM technology, a key of EnergyTable ``dram_<tech>_pj_per_bit``
     dram_pj_per_bit: Any = None  #: overrides the technology's access energy when set
     double_buffered: bool = True
+
+
+#: the design-point numbers that may be 0 (every other one must be > 0)
+_ZERO_OK = frozenset({"pipeline_latency_cycles"})
+_POSITIVE = Field((int, float), minimum=0)
+_NONNEGATIVE = Field((int, float), minimum=0, inclusive=True)
+
+
+def _is_number(value: Any) -> bool:
+    """A number or numeric array of a design point (bools, names, formats and tables are not)."""
+    if isinstance(value, bool | np.bool_):
+        return True  # checked, and refused, as a number
+    if isinstance(value, int | float | np.generic):
+        return True
+    return isinstance(value, np.ndarray | list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +130,23 @@ class Accelerator:
     sources: tuple[tuple[str, str], ...] = ()  #: ("section.key", citation) for every number
     path: Path | None = None  #: catalog file it came from
 
+    def __post_init__(self) -> None:
+        """Every number of the design point (top level, unit, memory, energy table; scalars or
+        arrays) is finite and > 0 (``pipeline_latency_cycles`` >= 0), however it was built: from
+        the catalog, with overrides, in code, or with :func:`dataclasses.replace`.
+
+        Raises:
+            ShapeError: naming the accelerator, the field and the first bad value.
+        """
+        for part in (self, self.unit, self.memory, self.energy):
+            for f in fields(part):
+                value = getattr(part, f.name)
+                if f.name == "double_buffered" or not _is_number(value):  # the one boolean field
+                    continue
+                problem = (_NONNEGATIVE if f.name in _ZERO_OK else _POSITIVE).problem(value, arrays=True)
+                if problem is not None:
+                    raise ShapeError(f"accelerator {self.name!r}: {f.name}: {problem}")
+
     # ---- costs ---------------------------------------------------------------------------
     def _bits(self, a_format: Any, w_format: Any) -> tuple[OperandBits, OperandBits, OperandBits]:
         return (operand_bits(self.a_format if a_format is None else a_format),
@@ -160,21 +193,24 @@ class Accelerator:
             self.clock_mhz, dtype=np.float64)
         timing = memory_bound_cycles(res.compute_cycles, res.folds, reads + writes, bytes_per_cycle,
                                      mem.double_buffered)
-        cycles = timing.cycles
+        # counts are exact integers (int64, or Python ints past int64); the roofline total is a
+        # float64 ceiling, never below the exact compute cycles (docs/cost-models.md, "Exact counts")
+        compute_cycles = counts(res.compute_cycles)
+        cycles = np.maximum(counts(timing.cycles), compute_cycles)
         e_mac, area_mac = self._mac(a, w, acc)
         macs = res.macs
         t = self.energy
-        e_mac_total = macs * e_mac * res.weight_passes
+        e_mac_total = floats(macs * e_mac * res.weight_passes)
         if self.e_mac_pj is None:  # a fixed MAC energy stands for the whole datapath
             e_out = output_scale_cost(a, w, t, node_nm=self.node_nm).energy_pj
-            e_mac_total = e_mac_total + np.asarray(m) * np.asarray(n) * e_out
+            e_mac_total = e_mac_total + np.asarray(m, dtype=np.float64) * np.asarray(n, dtype=np.float64) * e_out
         rf_bits = a.element_bits + w.element_bits + acc.element_bits
-        e_rf = macs * rf_bits * t.rf_pj_per_bit * (float(self.node_nm) / t.node_nm)
-        e_sram = (res.sram_reads_ifmap_words * a.bits_per_element
+        e_rf = floats(macs * rf_bits * t.rf_pj_per_bit * (float(self.node_nm) / t.node_nm))
+        e_sram = (floats(res.sram_reads_ifmap_words * a.bits_per_element)
                   * sram_pj_per_bit(mem.ifmap_sram_kib, t, self.node_nm)
-                  + res.sram_reads_filter_words * w.bits_per_element
+                  + floats(res.sram_reads_filter_words * w.bits_per_element)
                   * sram_pj_per_bit(mem.filter_sram_kib, t, self.node_nm)
-                  + (res.sram_writes_ofmap_words - res.ofmap_drain_writes_words) * acc.element_bits
+                  + floats((res.sram_writes_ofmap_words - res.ofmap_drain_writes_words) * acc.element_bits)
                   * sram_pj_per_bit(mem.ofmap_sram_kib, t, self.node_nm))
         dram_pj_bit = (t.dram_pj_per_bit(mem.dram) if mem.dram_pj_per_bit is None
                        else np.asarray(mem.dram_pj_per_bit, dtype=np.float64))
@@ -182,12 +218,13 @@ class Accelerator:
         total_e = e_mac_total + e_rf + e_sram + e_dram
         sram_area = sram_area_um2(np.asarray(mem.ifmap_sram_kib) + np.asarray(mem.filter_sram_kib)
                                   + np.asarray(mem.ofmap_sram_kib), t, self.node_nm)
-        util = res.utilization * np.maximum(res.compute_cycles, 1) / np.maximum(cycles, 1)  # stalls dilute it
-        return GemmCost(
-            cycles=out(cycles.astype(np.int64)),
-            compute_cycles=out(np.asarray(res.compute_cycles).astype(np.int64)),
-            stall_cycles=out(timing.stall_cycles.astype(np.int64)),
-            time_us=out(cycles / np.asarray(self.clock_mhz, dtype=np.float64)),
+        util = (floats(res.utilization) * np.maximum(np.asarray(res.compute_cycles, dtype=np.float64), 1)
+                / np.maximum(timing.cycles, 1))
+        return GemmCost(  # (stalls dilute the utilization)
+            cycles=out(cycles),
+            compute_cycles=out(compute_cycles),
+            stall_cycles=out(cycles - compute_cycles),
+            time_us=out(np.asarray(cycles, dtype=np.float64) / np.asarray(self.clock_mhz, dtype=np.float64)),
             macs=out(macs),
             utilization=out(util),
             sram_reads_ifmap=out(res.sram_reads_ifmap_words),

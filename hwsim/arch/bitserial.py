@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.arch._util import ceil_div, positive_int
+from hwsim.arch._util import ceil_div, exact, floats, largest, positive_int
 from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.systolic import SystolicResult, systolic_gemm
 
@@ -94,6 +94,7 @@ def bitserial_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: An
         passes = weight_passes(w_bits, w_bits_per_cycle)
     else:
         passes = positive_int("cycles_per_weight", cycles_per_weight)
-    stretched = replace(res, cycles=res.cycles * passes, utilization=res.utilization / passes,
-                        compute_utilization=res.compute_utilization / passes)
+    cycles, passes = exact(2 * largest(res.cycles) * largest(passes), res.cycles, passes)  # exact past int64
+    stretched = replace(res, cycles=cycles * passes, utilization=floats(res.utilization / passes),
+                        compute_utilization=floats(res.compute_utilization / passes))
     return BitSerialResult(array=stretched, weight_passes=passes)

@@ -25,7 +25,6 @@ File layout (see docs/cost-models.md for every field)::
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
@@ -38,7 +37,7 @@ from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, operand_bits
 from hwsim.arch.rtl_cost import MAC_COST_FALLBACKS, MAC_COST_MODES, RtlMacCosts, check_rtl_formats
 from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
-from hwsim.catalog import get_format
+from hwsim.catalog import catalog_folders, get_format, read_toml
 from hwsim.errors import CatalogError, HwsimError, unknown_name
 from hwsim.schema import Field, Schema
 
@@ -197,6 +196,8 @@ def _check_compute_rules(file: str, compute: dict[str, Any], errors: list[str]) 
         if key in compute:
             try:
                 operand_bits(operand_format(compute[key]))
+            except CatalogError:  # the format catalog itself is broken: report that once, not per file
+                raise
             except (HwsimError, ValueError, TypeError) as exc:
                 errors.append(f"{file}:compute.{key}: {exc}")
     if isinstance(compute.get("w_cycles_per_weight"), str) and compute["w_cycles_per_weight"] != "terms":
@@ -263,14 +264,9 @@ def _build(file: Path, t: dict[str, Any]) -> Accelerator:
 
 def load_file(file: Path, errors: list[str]) -> Accelerator | None:
     """Load one catalog file, appending problems to ``errors``."""
-    try:
-        with open(file, "rb") as fh:
-            doc = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        errors.append(f"{file}: not valid TOML: {exc}")
-        return None
-    except OSError as exc:
-        errors.append(f"{file}: cannot read: {exc}")
+    doc, problem = read_toml(file)
+    if doc is None:
+        errors.append(problem or f"{file}: cannot read")
         return None
     checked = _validate(str(file), doc, errors)
     return None if checked is None else _build(file, checked)
@@ -284,8 +280,8 @@ def load_accelerators(path: str | Path | list[str | Path] | None = None) -> dict
     """
     errors: list[str] = []
     found: dict[str, Accelerator] = {}
-    for folder in accelerator_dirs(path):
-        for file in sorted(Path(folder).glob("*.toml")):
+    for folder in catalog_folders(accelerator_dirs(path), "HWSIM_ACCELERATORS_PATH or path=", errors):
+        for file in sorted(folder.glob("*.toml")):
             acc = load_file(file, errors)
             if acc is None:
                 continue
@@ -310,27 +306,77 @@ _TOP_FIELDS = {"description", "clock_mhz", "node_nm", "a_format", "w_format", "a
                "e_mac_pj", "mac_area_um2", "mac_cost_source"}
 
 
+#: override keys whose value must be one number (the energy model reads them as Python floats)
+_SCALAR_ONLY = _ENERGY_FIELDS | {"node_nm"}
+
+
+def _override_field(key: str) -> Field | None:
+    """The catalog schema's :class:`~hwsim.schema.Field` of an override key (None: no such field)."""
+    for schema in (_ANY_COMPUTE_SCHEMA, _MEMORY_SCHEMA, _ENERGY_SCHEMA):
+        if key in schema.fields:
+            return schema.fields[key]
+    return None
+
+
 def _check_override(key: str, value: Any) -> Any:
-    """Numbers (or arrays) must be positive; enums are parsed."""
+    """An override checked by the same :class:`~hwsim.schema.Field` rules as the catalog file
+    (every number finite and in range, scalars or arrays); enums and formats are parsed.
+
+    Raises:
+        AcceleratorNotFound: ``override <key>: <problem>``.
+    """
     if key == "dataflow":
         return Dataflow.parse(value)
     if key in ("a_format", "w_format", "acc_format"):
         value = operand_format(value)
         operand_bits(value)
         return value
-    if key in ("dram", "description", "mac_cost_source", "double_buffered"):
+    if key == "dram":
+        if value not in EnergyTable.dram_technologies():
+            raise AcceleratorNotFound(f"override dram: {value!r} not one of {list(EnergyTable.dram_technologies())}")
+        return value
+    if key == "double_buffered" and not isinstance(value, bool | np.bool_):
+        raise AcceleratorNotFound(f"override double_buffered: expected True or False, got {value!r}")
+    if key in ("description", "mac_cost_source", "double_buffered"):
         return value
     if key == "throughput":
-        return tuple(sorted((int(k), float(v)) for k, v in dict(value).items()))
+        return _check_throughput(value)
     if key == "w_cycles_per_weight" and (value is None or value == "terms"):
         return value
-    arr = np.asarray(value)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise AcceleratorNotFound(f"override {key}={value!r}: expected a number or numeric array")
-    lowest_ok = 0 if key in _ZERO_OK else None
-    if np.any(arr < 0) if lowest_ok == 0 else np.any(arr <= 0):
-        raise AcceleratorNotFound(f"override {key}: every value must be > 0, got {value!r}")
+    spec = _override_field(key)
+    if spec is None:  # an unknown key: reported by accelerator() with the allowed names
+        return value
+    if isinstance(value, str):
+        raise AcceleratorNotFound(f"override {key}: expected a number or numeric array, got {value!r}")
+    if key in _SCALAR_ONLY and np.ndim(value) != 0:
+        raise AcceleratorNotFound(f"override {key}: expected one number (sweep it with one accelerator per "
+                                  f"value), got an array of shape {np.shape(value)}")
+    problem = Field(spec.types, minimum=0, inclusive=key in _ZERO_OK).problem(value, arrays=True)
+    if problem is None and isinstance(value, list | tuple):
+        value = np.asarray(value)
+    if problem is not None:
+        raise AcceleratorNotFound(f"override {key}: {problem}")
     return value
+
+
+def _check_throughput(value: Any) -> tuple[tuple[int, float], ...]:
+    """A ``throughput`` override (``{element bits: MAC-rate multiplier}``) as sorted pairs."""
+    if not isinstance(value, Mapping) or not value:
+        raise AcceleratorNotFound(f"override throughput: expected a table {{bits: multiplier}}, got {value!r}")
+    pairs = []
+    for width, factor in dict(value).items():
+        try:
+            bits = int(width)
+        except (TypeError, ValueError):
+            bits = 0
+        if isinstance(width, bool) or bits < 1 or str(bits) != str(width).strip():
+            raise AcceleratorNotFound(f"override throughput: key {width!r} is not an element width in bits "
+                                      f"(a positive integer)")
+        problem = Field((int, float), minimum=0).problem(factor)
+        if problem is not None:
+            raise AcceleratorNotFound(f"override throughput.{width}: multiplier {problem}")
+        pairs.append((bits, float(factor)))
+    return tuple(sorted(pairs))
 
 
 def accelerator(name: str, path: str | Path | list[str | Path] | None = None,

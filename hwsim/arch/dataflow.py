@@ -111,7 +111,7 @@ def operand_passes(df: Dataflow, row_folds: np.ndarray, col_folds: np.ndarray
     written once per row fold as partial sums; os: A per column fold, W per row fold; is: W
     per column fold, O per row fold).
     """
-    one = np.ones_like(row_folds)
+    one = row_folds // row_folds  # ones of the folds' own type: exact Python ints past int64 too
     if df is Dataflow.WS:
         return col_folds, one, row_folds
     if df is Dataflow.IS:

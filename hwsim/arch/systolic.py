@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from hwsim.arch._util import ceil_div, out, positive_int
+from hwsim.arch._util import ceil_div, exact, floats, largest, out, positive_int
 from hwsim.arch.dataflow import Dataflow, mapping, ofmap_drain_writes, operand_passes
 
-__all__ = ["SystolicArray", "SystolicResult", "systolic_gemm"]
+__all__ = ["SystolicArray", "SystolicResult", "systolic_gemm", "count_bound"]
 
 #: SCALE-Sim reports the index of the last cycle in which the ofmap is written
 #: (``double_buffered_scratchpad_mem.py``: ``total_cycles = max(ofmap_serviced_cycles)``, with
@@ -63,6 +63,15 @@ class SystolicResult:
         return self.sram_writes_ofmap
 
 
+def count_bound(rows: Any, cols: Any, m: Any, k: Any, n: Any) -> float:
+    """An upper bound of every count of the schedule below: MACs and SRAM words are at most
+    ``M*K*N``; ``folds * per_fold`` (and the os drain writes) at most ``4 (D + R + C)**2`` more,
+    ``D`` the largest GEMM dimension. Past int64 (:func:`hwsim.arch._util.exact`) the integers
+    become Python ints so every count stays exact (docs/cost-models.md, "Exact counts")."""
+    d = max(largest(m), largest(k), largest(n))
+    return largest(m) * largest(k) * largest(n) + 4 * (d + largest(rows) + largest(cols)) ** 2
+
+
 def systolic_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: Any, n: Any
                   ) -> SystolicResult:
     """Array-valued core of :meth:`SystolicArray.gemm` (fields not converted to Python scalars).
@@ -74,6 +83,7 @@ def systolic_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: Any
     df = Dataflow.parse(dataflow)
     r, c = positive_int("rows", rows), positive_int("cols", cols)
     m, k, n = positive_int("m", m), positive_int("k", k), positive_int("n", n)
+    r, c, m, k, n = exact(count_bound(r, c, m, k, n), r, c, m, k, n)  # exact past int64
     mp = mapping(df, m, k, n)
     row_folds = ceil_div(mp.rows_dim, r)
     col_folds = ceil_div(mp.cols_dim, c)
@@ -94,9 +104,9 @@ def systolic_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: Any
         folds=folds,
         # over the cycles + 1 cycle slots (cycles is the last slot's index): <= 1 always.
         # SCALE-Sim's "Overall Util" divides by the index instead, > 1 for degenerate tiny GEMMs.
-        utilization=macs / ((cycles + _LAST_CYCLE_OFFSET) * pes),
-        mapping_efficiency=used / (folds * pes),
-        compute_utilization=compute_util,
+        utilization=floats(macs / ((cycles + _LAST_CYCLE_OFFSET) * pes)),
+        mapping_efficiency=floats(used / (folds * pes)),
+        compute_utilization=floats(compute_util),
         sram_reads_ifmap=m * k * pa,
         sram_reads_filter=k * n * pw,
         sram_writes_ofmap=m * n * po + drain,

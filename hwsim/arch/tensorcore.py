@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.arch._util import ceil_div, positive_float, positive_int
+from hwsim.arch._util import ceil_div, exact, floats, largest, positive_float, positive_int
 from hwsim.arch.energy import OperandBits
 from hwsim.errors import FormatError
 
@@ -66,25 +66,30 @@ def tensorcore_gemm(m: Any, k: Any, n: Any, *, mma_m: Any, mma_n: Any, mma_k: An
     m, k, n = positive_int("m", m), positive_int("k", k), positive_int("n", n)
     tm, tn, tk = positive_int("mma_m", mma_m), positive_int("mma_n", mma_n), positive_int("mma_k", mma_k)
     units = positive_int("units", units)
+    bm, bn = positive_int("block_m", block_m), positive_int("block_n", block_n)
+    # every count below is <= (M+mma_m)(N+mma_n)(K+mma_k) or units*mma_m*mma_n*mma_k: past int64
+    # the integers become Python ints, so the counts stay exact (docs/cost-models.md)
+    hi = [largest(v) for v in (m, k, n, tm, tn, tk, units, bm, bn)]
+    bound = max((hi[0] + hi[3] + hi[7]) * (hi[2] + hi[4] + hi[8]) * (hi[1] + hi[5]), hi[3] * hi[4] * hi[5] * hi[6])
+    m, k, n, tm, tn, tk, units, bm, bn = exact(bound, m, k, n, tm, tn, tk, units, bm, bn)
     per_mma = positive_float("mma_cycles", mma_cycles) / speedup
     latency = positive_float("pipeline_latency_cycles", pipeline_latency_cycles, allow_zero=True)
     tiles = ceil_div(m, tm) * ceil_div(n, tn)
     k_steps = ceil_div(k, tk)
     waves = ceil_div(tiles, units)
-    compute = np.ceil(waves * k_steps * per_mma + latency)
+    compute = np.ceil(floats(waves * k_steps) * per_mma + latency)
     macs = m * k * n
-    peak = units * tm * tn * tk / per_mma  # MACs per cycle
-    bm, bn = positive_int("block_m", block_m), positive_int("block_n", block_n)
+    peak = floats(units * tm * tn * tk) / per_mma  # MACs per cycle
     return TensorCoreResult(
         cycles=compute,
         macs=macs,
         folds=ceil_div(m, bm) * ceil_div(n, bn),
-        occupancy=tiles / (waves * units),
-        utilization=macs / (compute * peak),
+        occupancy=floats(tiles / (waves * units)),
+        utilization=floats(macs / (compute * peak)),
         sram_reads_ifmap=tiles * k_steps * tm * tk,
         sram_reads_filter=tiles * k_steps * tk * tn,
         sram_writes_ofmap=tiles * tm * tn,
         operand_passes=(ceil_div(n, bn), ceil_div(m, bm), np.ones_like(tiles)),
         psum_live=np.zeros_like(tiles),  # accumulators stay in registers: no spills
-        mac_units=units * tm * tn * tk / positive_float("mma_cycles", mma_cycles),
+        mac_units=floats(units * tm * tn * tk) / positive_float("mma_cycles", mma_cycles),
     )

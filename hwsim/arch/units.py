@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.arch._util import ceil_div
+from hwsim.arch._util import ceil_div, exact
 from hwsim.arch.bitserial import bitserial_gemm, weight_cycles
 from hwsim.arch.dataflow import Dataflow, mapping, operand_passes
 from hwsim.arch.energy import OperandBits
-from hwsim.arch.systolic import SystolicResult, systolic_gemm
+from hwsim.arch.systolic import SystolicResult, count_bound, systolic_gemm
 from hwsim.arch.tensorcore import tensorcore_gemm, throughput_factor
 from hwsim.errors import FormatError
 
@@ -46,14 +46,14 @@ class UnitCost:
 def _array_cost(res: SystolicResult, dataflow: Dataflow, rows: Any, cols: Any, m: Any, k: Any, n: Any,
                 weight_passes: Any = 1) -> UnitCost:
     """A systolic schedule plus its SRAM passes per operand and the live partial-sum count."""
-    mp = mapping(dataflow, np.asarray(m), np.asarray(k), np.asarray(n))
-    passes = operand_passes(dataflow, ceil_div(mp.rows_dim, np.asarray(rows)),
-                            ceil_div(mp.cols_dim, np.asarray(cols)))
+    rows, cols, m, k, n = exact(count_bound(rows, cols, m, k, n), *(np.asarray(v) for v in (rows, cols, m, k, n)))
+    mp = mapping(dataflow, m, k, n)
+    passes = operand_passes(dataflow, ceil_div(mp.rows_dim, rows), ceil_div(mp.cols_dim, cols))
     return UnitCost(compute_cycles=res.cycles, macs=res.macs, folds=res.folds, utilization=res.utilization,
                     sram_reads_ifmap_words=res.sram_reads_ifmap, sram_reads_filter_words=res.sram_reads_filter,
                     sram_writes_ofmap_words=res.sram_writes_ofmap,
                     ofmap_drain_writes_words=res.ofmap_drain_writes, operand_passes=passes,
-                    psum_live_words=mp.time_dim * np.minimum(mp.cols_dim, np.asarray(cols)),
+                    psum_live_words=mp.time_dim * np.minimum(mp.cols_dim, cols),
                     weight_passes=weight_passes)
 
 
@@ -69,7 +69,8 @@ class SystolicUnit:
 
     @property
     def mac_units(self) -> Any:
-        return np.asarray(self.rows) * np.asarray(self.cols)
+        """PEs, as float64 (an area multiplier; no int64 overflow for any array size)."""
+        return np.asarray(self.rows, dtype=np.float64) * np.asarray(self.cols, dtype=np.float64)
 
     def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> UnitCost:
         res = systolic_gemm(self.rows, self.cols, self.dataflow, m, k, n)
@@ -94,7 +95,8 @@ class BitSerialUnit:
 
     @property
     def mac_units(self) -> Any:
-        return np.asarray(self.rows) * np.asarray(self.cols)
+        """PEs, as float64 (an area multiplier; no int64 overflow for any array size)."""
+        return np.asarray(self.rows, dtype=np.float64) * np.asarray(self.cols, dtype=np.float64)
 
     def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> UnitCost:
         cpw = self.w_cycles_per_weight
@@ -136,8 +138,9 @@ class TensorCoreUnit:
     @property
     def mac_units(self) -> Any:
         """Multipliers per unit at 1x throughput: ``m*n*k / mma_cycles`` per tensor core."""
-        return (np.asarray(self.units) * np.asarray(self.mma_m) * np.asarray(self.mma_n)
-                * np.asarray(self.mma_k) / np.asarray(self.mma_cycles, dtype=np.float64))
+        return (np.asarray(self.units, dtype=np.float64) * np.asarray(self.mma_m, dtype=np.float64)
+                * np.asarray(self.mma_n, dtype=np.float64) * np.asarray(self.mma_k, dtype=np.float64)
+                / np.asarray(self.mma_cycles, dtype=np.float64))
 
     def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> UnitCost:
         speed = throughput_factor(dict(self.throughput), a, w)

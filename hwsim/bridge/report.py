@@ -255,15 +255,16 @@ class Report:
                 "operands": self.operands, "layers": layers}
 
     def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=2))
-        return path
+        from hwsim.files import write_text  # atomic: a failed write keeps the old file
+
+        return write_text(path, json.dumps(self.as_dict(), indent=2))
 
     def to_csv(self, path: str | Path) -> Path:
-        path = Path(path)
-        self.layers.to_csv(path, index=False)
-        return path
+        from hwsim.files import atomic_write
+
+        with atomic_write(path, "w", encoding="utf-8") as fh:
+            self.layers.to_csv(fh, index=False)
+        return Path(path)
 
     def by_layer(self) -> pd.DataFrame:
         """Rows summed per layer name (over shapes): the compact table the CLI prints (totals over

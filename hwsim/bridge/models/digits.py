@@ -74,11 +74,10 @@ def _train(kind: str):
                 opt.step()
     finally:
         torch.set_num_threads(threads)
-    import os
+    from hwsim.files import atomic_write
 
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)  # atomic: parallel test workers never read a half-written file
+    with atomic_write(path) as fh:  # parallel test workers never read a half-written file
+        torch.save(model.state_dict(), fh)
     return model.eval()
 
 

@@ -83,10 +83,11 @@ def load():
     else:
         model = AutoModelForCausalLM.from_pretrained(_gguf_dir(), gguf_file=GGUF_FILE, dtype=torch.float32)
         state = {k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
-        tmp = weights.with_suffix(f".{os.getpid()}.tmp")
-        save_file(state, tmp, metadata={"format": "pt"})
+        from hwsim.files import atomic_path
+
         model.config.save_pretrained(d)
-        tmp.replace(weights)  # atomic: concurrent test workers never read a partial file
+        with atomic_path(weights) as tmp:  # concurrent test workers never read a partial file
+            save_file(state, str(tmp), metadata={"format": "pt"})
     model = model.to(torch.float32).eval()  # pyright: ignore[reportArgumentType]  (transformers types Module.to's self)
     _MODEL["model"] = model
     return model
@@ -106,11 +107,10 @@ def token_ids():
     with open(text_path, encoding="latin-1") as f:
         text = "\n\n".join(line.strip() for line in f if line.strip())
     ids = load_tokenizer()(text, return_tensors="pt").input_ids[0].to(torch.int64)
-    import os
+    from hwsim.files import atomic_write
 
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(tmp, ids.numpy())
-    tmp.replace(path)
+    with atomic_write(path) as fh:
+        np.save(fh, ids.numpy())
     return ids
 
 
