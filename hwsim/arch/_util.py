@@ -9,7 +9,7 @@ import numpy as np
 from hwsim.errors import HwsimError
 
 __all__ = ["ShapeError", "positive_int", "positive_float", "out", "ceil_div", "exact", "largest", "floats",
-           "counts", "MAX_COUNT"]
+           "counts", "MAX_COUNT", "exact_maximum", "check_broadcast"]
 
 
 class ShapeError(HwsimError, ValueError):
@@ -144,3 +144,22 @@ def out(x: Any) -> Any:
     if arr.ndim == 0:
         return arr.item()
     return arr
+
+
+def exact_maximum(a: Any, b: Any) -> Any:
+    """Element-wise maximum of two exact counts (:func:`counts`), where one may hold Python ints
+    past int64 and the other int64 (numpy cannot mix them: ``OverflowError``)."""
+    try:
+        return np.maximum(a, b)
+    except OverflowError:
+        return counts(np.maximum(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
+
+
+def check_broadcast(**dims: Any) -> None:
+    """Raise :class:`ShapeError` unless the GEMM dimensions broadcast together (numpy rules),
+    naming each dimension's shape."""
+    try:
+        np.broadcast_shapes(*(np.shape(v) for v in dims.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in dims.items())
+        raise ShapeError(f"GEMM dimensions must broadcast together (numpy rules); got shapes {shapes}") from None

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hwsim.arch._util import ShapeError, counts, floats, out
+from hwsim.arch._util import ShapeError, check_broadcast, counts, exact_maximum, floats, out
 from hwsim.arch.energy import (
     EnergyTable,
     MacCostSource,
@@ -178,8 +178,10 @@ class Accelerator:
         ``a_format``/``w_format`` default to the catalog entry's formats.
 
         Raises:
-            ShapeError: non-positive dimensions. FormatError: unknown or unsupported format.
+            ShapeError: non-positive dimensions, or shapes of m, k, n that do not broadcast.
+            FormatError: unknown or unsupported format.
         """
+        check_broadcast(m=m, k=k, n=n)
         a, w, acc = self._bits(a_format, w_format)
         res = self.unit.compute(m, k, n, a, w)
         mem = self.memory
@@ -196,7 +198,7 @@ class Accelerator:
         # counts are exact integers (int64, or Python ints past int64); the roofline total is a
         # float64 ceiling, never below the exact compute cycles (docs/cost-models.md, "Exact counts")
         compute_cycles = counts(res.compute_cycles)
-        cycles = np.maximum(counts(timing.cycles), compute_cycles)
+        cycles = exact_maximum(counts(timing.cycles), compute_cycles)
         e_mac, area_mac = self._mac(a, w, acc)
         macs = res.macs
         t = self.energy
