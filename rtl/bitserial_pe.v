@@ -30,7 +30,7 @@
 //   LANES   weights (and activations) per cycle, 1..16.
 //   GACC_W  group accumulator width, 46..64: groups of up to 2^(GACC_W - 46) * 2 weights cannot
 //           overflow (|a_int| < 2^40, |term| <= 16).
-//   DOT_W   dot-product accumulator width, GACC_W + 8 .. 128 (wraps modulo 2^DOT_W beyond).
+//   DOT_W   dot-product accumulator width, GACC_W + 9 .. 128 (wraps modulo 2^DOT_W beyond).
 //
 // Ports (rising edge of clk; rst synchronous, clears the counter and accumulators)
 //   in_valid      a chunk of LANES weights/activations is presented (held until consumed).
@@ -73,8 +73,8 @@ module bitserial_pe #(
         if (GACC_W < 46 || GACC_W > 64) begin : g_bad_gacc
             bitserial_pe_ILLEGAL_GACC_W_not_in_46_to_64 illegal_parameters ();
         end
-        if (DOT_W < GACC_W + 8 || DOT_W > 128) begin : g_bad_dot
-            bitserial_pe_ILLEGAL_DOT_W_not_in_GACC_W_plus_8_to_128 illegal_parameters ();
+        if (DOT_W < GACC_W + 9 || DOT_W > 128) begin : g_bad_dot
+            bitserial_pe_ILLEGAL_DOT_W_not_in_GACC_W_plus_9_to_128 illegal_parameters ();
         end
     endgenerate
 
@@ -143,9 +143,9 @@ module bitserial_pe #(
     endgenerate
 
     wire signed [GACC_W-1:0] gacc_next = gacc + lane_pp[LANES];
-    wire signed [DOT_W-1:0]  gacc_ext = {{(DOT_W-GACC_W){gacc_next[GACC_W-1]}}, gacc_next};
-    wire signed [DOT_W-1:0]  scale_ext = {{(DOT_W-8){scale[7]}}, scale};
-    wire signed [DOT_W-1:0]  dot_next = dot + gacc_ext * scale_ext;
+    // group sum x INT8 scale code: a GACC_W x 8 signed product (GACC_W + 8 bits), sign-extended
+    wire signed [GACC_W+7:0] scaled = gacc_next * scale;
+    wire signed [DOT_W-1:0]  dot_next = dot + {{(DOT_W-GACC_W-8){scaled[GACC_W+7]}}, scaled};
     wire                     last_term = in_valid && in_ready;
 
     always @(posedge clk) begin

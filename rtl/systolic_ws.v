@@ -1,4 +1,5 @@
-// systolic_ws: ROWS x COLS weight-stationary systolic array of signed integer PEs (rtl/pe_int8.v):
+// systolic_ws: ROWS x COLS weight-stationary systolic array of signed integer PEs (rtl/pe_int8.v)
+// or MXFP8 PEs (rtl/pe_mxfp8.v, parameter PE = 1):
 // O[M, N] = A[M, K] @ W[K, N] one array tile ("fold") at a time, INT8 x INT8 -> INT32 by default.
 //
 // Dataflow (Jouppi et al., ISCA'17 §2; SCALE-Sim, Samajdar et al., arXiv 1811.02883 §III, ws):
@@ -26,6 +27,10 @@
 //   W_W    weight width (two's complement), 2..16; 8 = INT8.
 //   ACC_W  partial-sum width, two's complement, at most 64 and at least A_W + W_W + clog2(ROWS)
 //          + 1: no column sum of a fold can overflow (INT8, 32 bits: ROWS up to 2^16).
+//          PE = 1: at least 39 + clog2(ROWS) (NaN bit + exact sum, see rtl/pe_mxfp8.v).
+//   PE     which PE: 0 = signed integer (rtl/pe_int8.v), 1 = MXFP8 E4M3 elements
+//          (rtl/pe_mxfp8.v: exact products via rtl/fp_mul.v, fixed-point partial sums with a
+//          NaN bit; A_W = W_W = 8). The schedule and every cycle count are the same.
 //
 // Ports (rising edge of clk; no reset: drive a_valid = 0 for ROWS + COLS cycles to flush the
 // valid bits before the first fold)
@@ -43,7 +48,8 @@ module systolic_ws #(
     parameter integer COLS  = 4,
     parameter integer A_W   = 8,
     parameter integer W_W   = 8,
-    parameter integer ACC_W = 32
+    parameter integer ACC_W = 32,
+    parameter integer PE    = 0
 ) (
     input  wire                  clk,
     input  wire                  w_load,
@@ -60,8 +66,17 @@ module systolic_ws #(
         if (COLS < 1 || COLS > 256) begin : g_bad_cols
             systolic_ws_ILLEGAL_COLS_not_in_1_to_256 illegal_parameters ();
         end
-        if (ACC_W < A_W + W_W + $clog2(ROWS) + 1 || ACC_W > 64) begin : g_bad_acc
+        if (PE == 0 && (ACC_W < A_W + W_W + $clog2(ROWS) + 1 || ACC_W > 64)) begin : g_bad_acc
             systolic_ws_ILLEGAL_ACC_W_below_A_W_plus_W_W_plus_clog2_ROWS_plus_1_or_above_64 illegal_parameters ();
+        end
+        if (PE == 1 && (ACC_W < 39 + $clog2(ROWS) || ACC_W > 64)) begin : g_bad_acc_mx
+            systolic_ws_ILLEGAL_ACC_W_below_39_plus_clog2_ROWS_or_above_64_for_PE_1 illegal_parameters ();
+        end
+        if (PE == 1 && (A_W != 8 || W_W != 8)) begin : g_bad_mx_widths
+            systolic_ws_ILLEGAL_PE_1_needs_A_W_and_W_W_8 illegal_parameters ();
+        end
+        if (PE != 0 && PE != 1) begin : g_bad_pe
+            systolic_ws_ILLEGAL_PE_not_0_int_or_1_mxfp8 illegal_parameters ();
         end
     endgenerate
 
@@ -86,12 +101,21 @@ module systolic_ws #(
         end
         for (i = 0; i < ROWS; i = i + 1) begin : g_r
             for (j = 0; j < COLS; j = j + 1) begin : g_c
-                pe_int8 #(.A_W(A_W), .W_W(W_W), .ACC_W(ACC_W)) u_pe (
-                    .clk(clk), .w_load(w_load),
-                    .w_in(w_v[i][j]), .w_out(w_v[i+1][j]),
-                    .a_in(a_h[i][j]), .av_in(v_h[i][j]),
-                    .a_out(a_h[i][j+1]), .av_out(v_h[i][j+1]),
-                    .psum_in(p_v[i][j]), .psum_out(p_v[i+1][j]));
+                if (PE == 1) begin : g_mx
+                    pe_mxfp8 #(.ACC_W(ACC_W)) u_pe (
+                        .clk(clk), .w_load(w_load),
+                        .w_in(w_v[i][j]), .w_out(w_v[i+1][j]),
+                        .a_in(a_h[i][j]), .av_in(v_h[i][j]),
+                        .a_out(a_h[i][j+1]), .av_out(v_h[i][j+1]),
+                        .psum_in(p_v[i][j]), .psum_out(p_v[i+1][j]));
+                end else begin : g_int
+                    pe_int8 #(.A_W(A_W), .W_W(W_W), .ACC_W(ACC_W)) u_pe (
+                        .clk(clk), .w_load(w_load),
+                        .w_in(w_v[i][j]), .w_out(w_v[i+1][j]),
+                        .a_in(a_h[i][j]), .av_in(v_h[i][j]),
+                        .a_out(a_h[i][j+1]), .av_out(v_h[i][j+1]),
+                        .psum_in(p_v[i][j]), .psum_out(p_v[i+1][j]));
+                end
             end
         end
     endgenerate

@@ -25,22 +25,26 @@ pytestmark = pytest.mark.rtl
 #: (rows, cols, random tiles) per simulator: 10,000 on Verilator (fast), 3,000 more on Icarus
 SIZES = {"icarus": ((4, 4, 2000), (8, 8, 500), (3, 5, 500)),
          "verilator": ((4, 4, 7000), (8, 8, 2000), (3, 5, 1000))}
-SOURCES = ("pe_int8", "systolic_ws")
+#: (rows, cols, random tiles) of the MXFP8 variant (PE = 1; ROWS divides the 32-element MX block)
+MX_SIZES = {"icarus": ((4, 4, 300),), "verilator": ((4, 4, 1000), (8, 8, 300))}
+SOURCES = ("fp_mul", "pe_int8", "pe_mxfp8", "systolic_ws")
 
 
 def _sources() -> list:
     return [rtl_source(s) for s in SOURCES] + [bench_dir("systolic_ws") / "systolic_ws_tb.v"]
 
 
-def _run(sim: str, rows: int, cols: int, tiles: int, seed: int = 1, **knobs: int) -> dict:
+def _run(sim: str, rows: int, cols: int, tiles: int, seed: int = 1, pe: int = 0, **knobs: int) -> dict:
     missing = missing_tool(sim)
     if missing:
         pytest.skip(missing)
-    params = {"ROWS": rows, "COLS": cols, "MAX_T": 32, **knobs}
+    acc_w = 48 if pe else 32
+    params = {"ROWS": rows, "COLS": cols, "MAX_T": 32, **({"PE": 1, "ACC_W": acc_w} if pe else {}), **knobs}
     result = run_bench("systolic_ws", params, sim, toplevel="systolic_ws_tb", sources=_sources(),
                        bench_module="bench_systolic_ws",
                        extra_env={"HWSIM_ROWS": str(rows), "HWSIM_COLS": str(cols), "HWSIM_TILES": str(tiles),
-                                  "HWSIM_SEED": str(seed), "HWSIM_MAX_T": "32"})
+                                  "HWSIM_SEED": str(seed), "HWSIM_MAX_T": "32", "HWSIM_PE": str(pe),
+                                  "HWSIM_ACC_W": str(acc_w)})
     assert result.tests == 1 and result.failed == 0
     return result.bench
 
@@ -59,6 +63,19 @@ def test_outputs_and_cycles_match(sim: str, rows: int, cols: int, tiles: int) ->
     assert any(k % rows and n % cols and m > 1 for m, k, n in shapes)
 
 
+@pytest.mark.parametrize(("sim", "rows", "cols", "tiles"),
+                         [pytest.param(s, r, c, t, id=f"{s}-{r}x{c}-mxfp8")
+                          for s in MX_SIZES for r, c, t in MX_SIZES[s]])
+def test_mxfp8_variant(sim: str, rows: int, cols: int, tiles: int) -> None:
+    """PE = 1: MXFP8 E4M3 operands encoded by hwsim (and random codes / E8M0 scales incl. NaN),
+    every partial sum exact against hwsim's element table and, scaled by the fold's E8M0 scales,
+    equal to the sum of hwsim-decoded products; same cycle counts as the INT8 array."""
+    bench = _run(sim, rows, cols, tiles, seed=2, pe=1)
+    assert bench["mismatches"] == 0 and bench["late_outputs"] == 0 and bench["tiles"] >= tiles
+    model = SystolicArray(rows, cols, "ws")
+    assert all(c == model.gemm(m, k, n).cycles for m, k, n, c in bench["gemms"])
+
+
 def test_suite_runs_ten_thousand_tiles() -> None:
     assert sum(t for _, _, t in SIZES["verilator"]) >= 10_000
     assert all(sum(t for _, _, t in sizes) >= 3_000 for sizes in SIZES.values())
@@ -74,7 +91,9 @@ def test_a_broken_schedule_fails(knob: str) -> None:
 
 # ---- illegal parameters stop elaboration on every tool ---------------------------------------------
 ILLEGAL = [({"ROWS": 4, "COLS": 4, "ACC_W": 18}, "ILLEGAL_ACC_W"),  # 8 + 8 + clog2(4) + 1 = 19 > 18
-           ({"ROWS": 0, "COLS": 4}, "ILLEGAL_ROWS")]
+           ({"ROWS": 0, "COLS": 4}, "ILLEGAL_ROWS"),
+           ({"ROWS": 4, "COLS": 4, "PE": 1, "ACC_W": 32}, "ILLEGAL_ACC_W"),  # MXFP8 needs 39 + 2
+           ({"ROWS": 4, "COLS": 4, "PE": 2}, "ILLEGAL_PE")]
 
 
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])

@@ -15,7 +15,8 @@
 // that arrived off the documented skew, edge start + 2 ROWS - 1 + t + j); done_seq increments.
 // Edges of clk are counted from the first edge after rst falls (index 0).
 //
-// Parameters: ROWS, COLS, ACC_W as in systolic_ws (INT8 operands); MAX_T >= 1 vectors per fold.
+// Parameters: ROWS, COLS, ACC_W, PE as in systolic_ws (8-bit operand codes); MAX_T >= 1 vectors
+// per fold.
 // Test-only knobs to show that the bench catches broken schedules (0 in the real bench):
 //   BREAK_SKEW  1: rows i >= 1 get their activation one cycle late (skew off by one).
 //   BREAK_DRAIN 1: the next fold starts one cycle after the drain completes (drain count + 1).
@@ -24,6 +25,7 @@ module systolic_ws_tb #(
     parameter integer ROWS  = 4,
     parameter integer COLS  = 4,
     parameter integer ACC_W = 32,
+    parameter integer PE = 0,
     parameter integer MAX_T = 32,
     parameter integer BREAK_SKEW = 0,
     parameter integer BREAK_DRAIN = 0
@@ -60,7 +62,7 @@ module systolic_ws_tb #(
     wire [COLS*ACC_W-1:0] out;
     wire [COLS-1:0]       out_valid;
 
-    systolic_ws #(.ROWS(ROWS), .COLS(COLS), .A_W(8), .W_W(8), .ACC_W(ACC_W)) dut (
+    systolic_ws #(.ROWS(ROWS), .COLS(COLS), .A_W(8), .W_W(8), .ACC_W(ACC_W), .PE(PE)) dut (
         .clk(clk), .w_load(w_load), .w_in(w_in), .a_in(a_in), .a_valid(a_valid),
         .out(out), .out_valid(out_valid));
 
