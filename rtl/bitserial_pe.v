@@ -88,10 +88,8 @@ module bitserial_pe #(
     assign in_ready = term;  // term == TERMS - 1
 
     // ---- per lane: decode the weight into its two terms, the activation into a_int -------------
-    wire signed [GACC_W-1:0] lane_pp [0:LANES];
-    wire [LANES:0]           lane_sp;
-    assign lane_pp[0] = {GACC_W{1'b0}};
-    assign lane_sp[0] = 1'b0;
+    wire [LANES*GACC_W-1:0] pp_all;   // lane l's partial product at [l*GACC_W +: GACC_W]
+    wire [LANES-1:0]        sp_all;   // lane l's activation is Inf/NaN
     genvar l;
     generate
         for (l = 0; l < LANES; l = l + 1) begin : g_lane
@@ -137,12 +135,21 @@ module bitserial_pe #(
             wire [2:0]  t_p = wmode ? b_p : (term ? p1 : p0);
             wire [GACC_W-1:0] mag = {{(GACC_W-40){1'b0}}, a_mag} << t_p;
             wire signed [GACC_W-1:0] pp = (t_zero | a_inf_nan) ? {GACC_W{1'b0}} : (t_neg ? -mag : mag);
-            assign lane_pp[l+1] = lane_pp[l] + pp;
-            assign lane_sp[l+1] = lane_sp[l] | a_inf_nan;
+            assign pp_all[l*GACC_W +: GACC_W] = pp;
+            assign sp_all[l] = a_inf_nan;
         end
     endgenerate
 
-    wire signed [GACC_W-1:0] gacc_next = gacc + lane_pp[LANES];
+    // sum of the lanes' partial products (a loop, not a chain of wires: Verilator UNOPTFLAT)
+    reg signed [GACC_W-1:0] lane_sum;
+    integer k;
+    always @(*) begin
+        lane_sum = {GACC_W{1'b0}};
+        for (k = 0; k < LANES; k = k + 1)
+            lane_sum = lane_sum + pp_all[k*GACC_W +: GACC_W];
+    end
+    wire lane_special = |sp_all;
+    wire signed [GACC_W-1:0] gacc_next = gacc + lane_sum;
     // group sum x INT8 scale code: a GACC_W x 8 signed product (GACC_W + 8 bits), sign-extended
     wire signed [GACC_W+7:0] scaled = gacc_next * scale;
     wire signed [DOT_W-1:0]  dot_next = dot + {{(DOT_W-GACC_W-8){scaled[GACC_W+7]}}, scaled};
@@ -160,21 +167,21 @@ module bitserial_pe #(
             term <= ~term;
             if (!last_term) begin
                 gacc <= gacc_next;
-                special <= special | lane_sp[LANES];
+                special <= special | lane_special;
             end else if (!grp_last) begin
                 gacc <= gacc_next;
-                special <= special | lane_sp[LANES];
+                special <= special | lane_special;
             end else begin
                 gacc <= {GACC_W{1'b0}};
                 if (dot_last) begin
                     out <= dot_next;
-                    out_special <= special | lane_sp[LANES];
+                    out_special <= special | lane_special;
                     out_valid <= 1'b1;
                     dot <= {DOT_W{1'b0}};
                     special <= 1'b0;
                 end else begin
                     dot <= dot_next;
-                    special <= special | lane_sp[LANES];
+                    special <= special | lane_special;
                 end
             end
         end
