@@ -30,7 +30,7 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
 
 import hwsim
 from hwsim.arch import SystolicArray
@@ -74,16 +74,21 @@ class _Folds:
         dut.pend_seq.value = self.seq & 0xFFFF
 
     async def taken(self, seq: int) -> None:
-        while self.dut.taken_seq.value.to_unsigned() != seq & 0xFFFF:
+        """Wait until descriptor ``seq`` is taken (at most 100 cycles), then to the falling edge."""
+        for _ in range(100):
+            if self.dut.taken_seq.value.to_unsigned() == seq & 0xFFFF:
+                break
             await RisingEdge(self.dut.clk)
             await ReadOnly()
+        else:
+            raise AssertionError(f"fold descriptor {seq} not taken within 100 cycles")
         await FallingEdge(self.dut.clk)
 
     async def result(self, done: int, t_len: int, signed: bool = True) -> tuple[np.ndarray, int, int, int]:
         """Wait until ``done`` folds have finished; (outputs [T, COLS], start edge, end edge, late)."""
         dut = self.dut
-        while dut.done_seq.value.to_unsigned() != done & 0xFFFF:
-            await dut.done_seq.value_change
+        while dut.done_seq.value.to_unsigned() != done & 0xFFFF:  # a fold never lasts 10 us (5,000 cycles)
+            await with_timeout(dut.done_seq.value_change, 10, "us")
             await ReadOnly()
         outs = _unpack(dut.res_out.value.to_unsigned(), t_len * self.cols, self.acc_w, signed).reshape(t_len, self.cols)
         res = (outs, dut.res_start.value.to_unsigned(), dut.res_end.value.to_unsigned(),
@@ -215,7 +220,8 @@ async def random_gemms(dut) -> None:  # noqa: ANN001 (cocotb's handle type)
     spans = []
     for f, (g, k0, n0, a_f, w_f) in enumerate(folds):
         outs, start, end, lt = await feed.result(f + 1, a_f.shape[0], signed=not mx)
-        if f + 2 < len(folds):  # fold f+1 was taken in the cycle fold f finished: offer f+2
+        if f + 2 < len(folds):  # offer f+2 once f+1 is taken (the cycle fold f finished, if on time)
+            await feed.taken(f + 2)
             feed.offer(folds[f + 2][3], folds[f + 2][4])
         spans.append((start, end))
         checked += a_f.shape[0] * w_f.shape[1]
@@ -251,5 +257,5 @@ async def random_gemms(dut) -> None:  # noqa: ANN001 (cocotb's handle type)
                    "cycles_simulated": spans[-1][1] + 1, "drive_s": round(seconds, 3)}, fh)
     assert not bad, "wrong outputs:\n" + "\n".join(bad)
     assert not late, f"{late} outputs arrived off the documented skew"
-    assert max(gaps, default=1) == 1, f"folds not back to back: gaps {sorted(set(gaps))}"
     assert not wrong_cycles, f"measured cycles differ from hwsim.arch (m, k, n, measured): {wrong_cycles[:10]}"
+    assert max(gaps, default=1) == 1, f"folds not back to back: gaps {sorted(set(gaps))}"
