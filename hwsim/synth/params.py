@@ -9,10 +9,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hwsim.errors import FormatError
+from hwsim.errors import FormatError, HwsimError
 from hwsim.numerics.types import SPECIALS_CODE, Specials
 
-__all__ = ["fp_mul_params", "RTL_SPECIALS", "olive_lane_params", "olive_flint_input"]
+__all__ = ["fp_mul_params", "RTL_SPECIALS", "olive_lane_params", "olive_flint_input", "SYSTOLIC_PES",
+           "systolic_ws_params", "bitserial_pe_params"]
+
+#: PE kinds of ``rtl/systolic_ws.v`` (its PE parameter) and their default partial-sum width
+SYSTOLIC_PES = {"int8": (0, 32), "mxfp8": (1, 48)}
 
 #: specials policies ``rtl/fp_mul.v`` implements (its SPECIALS parameter takes the
 #: ``hwsim.numerics.types.SPECIALS_*`` code of the policy)
@@ -81,3 +85,30 @@ def olive_flint_input(fmt: Any, selector: int) -> int:
     """The ``flint`` input of ``rtl/olive_lane.v`` for an encoded tensor: 1 when the normal type
     hwsim chose (``Encoded.meta["selector"]``, an index into ``fmt.normals``) is flint."""
     return int(fmt.normals[int(selector)] == "flint")
+
+
+def systolic_ws_params(rows: int, cols: int, pe: str = "int8", acc_w: int | None = None) -> dict[str, int]:
+    """``{"ROWS", "COLS", "ACC_W", "PE"}`` of ``rtl/systolic_ws.v`` for an INT8 or MXFP8 (E4M3) array.
+
+    ``acc_w`` defaults to 32 (INT32) for ``int8`` and 48 for ``mxfp8``; the rules the Verilog
+    enforces at elaboration are checked here too: ``ACC_W >= 17 + clog2(rows)`` (INT8) or
+    ``>= 39 + clog2(rows)`` (MXFP8, NaN bit + exact sum), at most 64; rows, cols in 1..256.
+    """
+    if pe not in SYSTOLIC_PES:
+        raise HwsimError(f"systolic_ws: PE {pe!r} not one of {sorted(SYSTOLIC_PES)}")
+    code, default = SYSTOLIC_PES[pe]
+    if not (1 <= rows <= 256 and 1 <= cols <= 256):
+        raise HwsimError(f"systolic_ws: rows={rows}, cols={cols} outside 1..256")
+    width = default if acc_w is None else int(acc_w)
+    need = (17 if code == 0 else 39) + max(rows - 1, 0).bit_length()
+    if not need <= width <= 64:
+        raise HwsimError(f"systolic_ws {pe}: ACC_W={width} outside {need}..64 for {rows} rows")
+    return {"ROWS": rows, "COLS": cols, "ACC_W": width, "PE": code}
+
+
+def bitserial_pe_params(lanes: int, gacc_w: int = 56, dot_w: int = 72) -> dict[str, int]:
+    """``{"LANES", "GACC_W", "DOT_W"}`` of ``rtl/bitserial_pe.v`` (LANES 1..16, GACC_W 46..64,
+    DOT_W GACC_W + 9..128: the rules the Verilog enforces at elaboration)."""
+    if not (1 <= lanes <= 16 and 46 <= gacc_w <= 64 and gacc_w + 9 <= dot_w <= 128):
+        raise HwsimError(f"bitserial_pe: LANES={lanes}, GACC_W={gacc_w}, DOT_W={dot_w} not legal")
+    return {"LANES": lanes, "GACC_W": gacc_w, "DOT_W": dot_w}
