@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwsim.errors import HwsimError
+from hwsim.synth.activity import input_ports
 from hwsim.synth.tools import find_tool, missing_tool, tool_env
 
 __all__ = ["StaResult", "analyze", "DRIVER_CELL", "LOAD_PIN"]
@@ -70,8 +71,9 @@ def _script(netlist: Path, top: str, liberty: Path, clock: str | None, activity:
             default_activity: float, static: Sequence[str]) -> str:
     lib = liberty.stem
     clk_src = f"[get_ports {_port_ref(clock)}]" if clock else ""
-    data_in = (f"[remove_from_collection [all_inputs] [get_ports {_port_ref(clock)}]]" if clock
-               else "[all_inputs]")
+    # this OpenSTA (Debian 2.0.17) has no remove_from_collection: name the data inputs explicitly
+    names = [p for p in input_ports(netlist.read_text()) if p != clock]
+    data_in = ("[get_ports {" + " ".join(names) + "}]") if clock else "[all_inputs]"
     lines = [
         f"read_liberty {liberty}",
         f"read_verilog {netlist}",
@@ -130,7 +132,9 @@ def analyze(netlist: str, top: str, liberty: str | Path, *, clock: str | None = 
         if m := _TOTAL.match(line):
             total, leak = float(m.group(4)), float(m.group(3))
     if out.returncode != 0 or crit is None or total is None or leak is None or "Error" in text:
-        raise HwsimError(f"OpenSTA failed on {top}:\n{text[-3000:]}")
+        errors = [ln for ln in text.splitlines() if "Error" in ln]
+        raise HwsimError(f"OpenSTA failed on {top} (exit {out.returncode}):\n" + "\n".join(errors[:10])
+                         + f"\n... last lines:\n{text[-1500:]}")
     if not crit > 0:
         raise HwsimError(f"OpenSTA found no timed path in {top} (critical path {crit} ns):\n{text[-2000:]}")
     report = text[text.find("Startpoint"):] if "Startpoint" in text else text
