@@ -5,15 +5,20 @@ class as the input (ARCHITECTURE: "returns new modules, never patches torch"): p
 buffers are shared with the original (no copy of the weights), and
 
 - every ``nn.Linear`` becomes a :class:`SimLinear` and every ``nn.Conv2d`` a :class:`SimConv2d`:
-  the weight is quantized **once**, along the reduction axis (Linear: ``in_features``; Conv2d: the
-  im2col axis ``C_in x kh x kw``), the input is quantized on every call along the same axis (one
-  fused ``Format.quantize`` pass), and the product is accumulated in fp32, or in a narrower
-  ``accumulate`` format (partial sums of ``acc_block`` products rounded into it);
+  the weight is quantized **once**, along the reduction axis (Linear: ``in_features``; Conv2d:
+  ``C_in`` per kernel tap), the input is quantized on every call (Linear: along ``in_features``;
+  Conv2d: the stored activation tensor once, along the channels of each pixel), and the products,
+  exact in float64, are summed in float64 and rounded once (:func:`hwsim.bridge.gemm.matmul`: the
+  result does not depend on the thread count), or in a narrower ``accumulate`` format (partial
+  sums of ``acc_block`` products rounded into it);
 - activation x activation products (``torch.matmul``, ``@``, ``bmm``, ``mm``, ``baddbmm``/``addmm``
   and ``F.scaled_dot_product_attention``, i.e. attention's QK^T and PV) are caught by a
   :class:`torch.overrides.TorchFunctionMode` that is active only while the simulated model runs,
-  and computed from operands quantized along their reduction axes; K and V use the ``kv_cache``
-  format;
+  and computed from quantized operands: q and P in the activation format along the reduction axis,
+  K and V as a KV cache stores them (each token quantized once, when written, along head_dim, in
+  the ``kv_cache``/``v_cache`` formats), so prefill and token-by-token decode compute the same
+  values; eager attention (``q @ k^T``, ``P @ V`` as matmuls inside an HF-style attention module)
+  follows the same rule;
 - layers that hold a GEMM hwsim cannot simulate (Conv1d/3d, transposed or grouped convolutions,
   RNNs, ``nn.MultiheadAttention``, ``einsum``, functional ``linear``/``conv`` calls outside a
   simulated layer) run unchanged in fp32 and are listed in :attr:`Simulation.unsupported`.
@@ -43,6 +48,8 @@ from torch.overrides import TorchFunctionMode
 from hwsim.arch.config import accelerator as _catalog_accelerator
 from hwsim.bridge.gemm import GemmStrategy, QuantizedGemm
 from hwsim.bridge.gemm import accumulate as _accumulate
+from hwsim.bridge.gemm import linear as _linear
+from hwsim.bridge.gemm import matmul as _matmul
 from hwsim.bridge.gemm import quantize as _quantize
 from hwsim.bridge.ksort import ksort_permutations, permute_qk
 from hwsim.bridge.llm_int8 import LlmInt8Gemm
@@ -63,10 +70,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["simulate", "SimConfig", "Simulation", "LayerFormats", "SimLinear", "SimConv2d", "resolve_format",
+           "CONV_LAYOUTS", "V_LAYOUTS",
            "Unsupported"]
 
 #: Format names that mean "leave the tensor as it is" (fp32 datapath, no quantization pass).
 _IDENTITY = {None, "fp32", "none"}
+
+#: how a Conv2d's operands are blocked (:class:`SimConv2d`)
+CONV_LAYOUTS = ("channels", "im2col")
+#: how the PV GEMM reads V (:meth:`Simulation._sdpa`): ``token`` = the stored values (each token
+#: quantized once along head_dim when written); ``sequence`` = the stored values re-quantized in
+#: blocks along the key positions (PV's reduction axis), recorded as a ``requant`` pass
+V_LAYOUTS = ("token", "sequence")
 
 
 #: GEMM-level schemes a Linear layer's weights may name instead of a format: each builds the
@@ -142,6 +157,9 @@ class SimConfig:
     overrides: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     attention: bool = True
     ksort: bool | str = False
+    deterministic: bool = True
+    v_layout: str = "token"
+    conv_layout: str = "channels"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -190,23 +208,39 @@ class SimLinear(_SimLayer):
 class SimConv2d(_SimLayer):
     """``nn.Conv2d`` (groups=1, zero padding) as its im2col GEMM.
 
-    ``M = batch x output pixels``, ``K = C_in x kh x kw`` (the reduction axis, in ``F.unfold``
-    order, along which weights and activations are block-quantized), ``N = C_out`` -- the same
-    shapes as :func:`hwsim.arch.conv2d`.
+    ``M = batch x output pixels``, ``K = C_in x kh x kw`` (the reduction axis), ``N = C_out`` -- the
+    same shapes as :func:`hwsim.arch.conv2d`. What is quantized depends on ``layout``
+    (:data:`CONV_LAYOUTS`):
+
+    - ``"channels"`` (default): the activation tensor is stored once, so it is quantized once,
+      blocked along the channels of each pixel (axis 1 of ``[B, C_in, H, W]``, as microxcaling's
+      ``mx/convolution.py`` quantizes a convolution's input), before the zero padding and the im2col
+      gather; the weight is blocked along ``C_in`` for each ``(kh, kw)`` tap (axis 1 of
+      ``[C_out, C_in, kh, kw]``). Every output pixel reads the same quantized value of an input
+      element.
+    - ``"im2col"``: both operands blocked along each im2col row (``F.unfold`` order
+      ``c*kh*kw + i*kw + j``); an input element may take different values in different output
+      pixels (the rule before issue 17).
     """
 
-    def __init__(self, name: str, conv: nn.Conv2d, formats: LayerFormats, sim: Simulation):
+    def __init__(self, name: str, conv: nn.Conv2d, formats: LayerFormats, sim: Simulation,
+                 layout: str = "channels"):
         super().__init__(name, formats, sim)
+        if layout not in CONV_LAYOUTS:
+            raise HwsimError(f"conv_layout={layout!r} not one of {list(CONV_LAYOUTS)}")
+        self.layout = layout
         self.out_channels = conv.out_channels
         self.kernel_size, self.stride = conv.kernel_size, conv.stride
         if isinstance(conv.padding, str):  # Simulation._build leaves these unsimulated
             raise HwsimError(f"{name}: Conv2d padding={conv.padding!r} is not simulated (give it as numbers)")
         self.padding: tuple[int, ...] = conv.padding
         self.dilation = conv.dilation
-        self.weight: torch.Tensor  # the quantized [C_out, K] weight, a buffer
-        w2 = conv.weight.detach().reshape(conv.out_channels, -1)
+        self.weight: torch.Tensor  # the quantized [C_out, K] weight (K in F.unfold order), a buffer
+        w = conv.weight.detach()
         with torch.no_grad():
-            self.register_buffer("weight", _quantize(formats.weights, w2, -1), persistent=False)
+            wq = (_quantize(formats.weights, w, 1) if layout == "channels"
+                  else _quantize(formats.weights, w.reshape(conv.out_channels, -1), -1))
+            self.register_buffer("weight", wq.reshape(conv.out_channels, -1), persistent=False)
         self.bias: torch.Tensor | None = conv.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -219,20 +253,22 @@ class SimConv2d(_SimLayer):
         (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
         ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
         wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        a, wop = sim._operands(self.formats)
+        if self.layout == "channels":  # one stored activation tensor, quantized once
+            x = sim.quantize_activation(x, self.formats.activations, 1)
         with sim.inside():
             cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # [B, K, L]
         cols = cols.transpose(1, 2)  # [B, L, K]
         k = cols.shape[-1]
-        a, w = sim._operands(self.formats)
-        sim._record(self.layer_name, "conv2d", nb * cols.shape[1], k, self.out_channels, a, w, 1)
-        cq = sim.quantize_activation(cols, self.formats.activations, -1)
+        sim._record(self.layer_name, "conv2d", nb * cols.shape[1], k, self.out_channels, a, wop, 1)
+        cq = cols if self.layout == "channels" else sim.quantize_activation(cols, self.formats.activations, -1)
         with sim.inside():
             if sim.accumulate is None:
-                y = cq @ self.weight.t()
+                y = _linear(cq, self.weight, self.bias, sim.deterministic)
             else:
-                y = _accumulate(cq, self.weight.t(), sim.accumulate, sim.acc_block)
-            if self.bias is not None:
-                y = y + self.bias
+                y = _accumulate(cq, self.weight.t(), sim.accumulate, sim.acc_block, sim.deterministic)
+                if self.bias is not None:
+                    y = y + self.bias
             y = y.transpose(1, 2).reshape(nb, self.out_channels, ho, wo)
         return y if batched else y.squeeze(0)
 
@@ -311,6 +347,12 @@ class Simulation:
         if config.acc_block < 1:
             raise HwsimError(f"acc_block={config.acc_block} must be >= 1")
         self.acc_block = int(config.acc_block)
+        self.deterministic = bool(config.deterministic)
+        if config.v_layout not in V_LAYOUTS:
+            raise HwsimError(f"v_layout={config.v_layout!r} not one of {list(V_LAYOUTS)}")
+        if config.conv_layout not in CONV_LAYOUTS:
+            raise HwsimError(f"conv_layout={config.conv_layout!r} not one of {list(CONV_LAYOUTS)}")
+        self.v_layout, self.conv_layout = config.v_layout, config.conv_layout
         acc = config.accelerator
         self.accelerator = _catalog_accelerator(acc) if isinstance(acc, str) else acc
         self.skip = tuple(config.skip)
@@ -324,6 +366,8 @@ class Simulation:
         self._passthrough = 0  # > 0 inside an unsupported module (runs as it is)
         self._names: list[str] = []
         self._last_act: tuple | None = None
+        self._attn_modules: set[str] = set()  # HF-style attention modules (eager QK^T / PV matmuls)
+        self._attn_calls: dict[str, int] = {}  # activation matmuls so far in the module's forward
         self._mode: _GemmMode | None = None
         self._default = LayerFormats(self.weights, self.activations, self.kv_cache, self.v_cache, self.scheme)
         self._ksort: dict[str, Any] = {}
@@ -405,7 +449,7 @@ class Simulation:
                     self._unsupported_module(full, child, f"{fmts.scheme.name} is a scheme for Linear layers; Conv2d")
                 elif type(child) is nn.Conv2d:
                     if child.groups == 1 and child.padding_mode == "zeros" and not isinstance(child.padding, str):
-                        setattr(mod, cname, SimConv2d(full, child, fmts or fp32, self))
+                        setattr(mod, cname, SimConv2d(full, child, fmts or fp32, self, self.conv_layout))
                     else:
                         self._unsupported_module(full, child, "Conv2d with groups > 1, non-zero "
                                                  "padding mode or string padding is not simulated")
@@ -422,6 +466,8 @@ class Simulation:
         for name, mod in new.named_modules():
             if isinstance(mod, _SimLayer):
                 continue
+            if _is_attention(mod):
+                self._attn_modules.add(name or "<root>")
             mod.register_forward_pre_hook(self._push_hook(name))
             mod.register_forward_hook(self._pop_hook(name), always_call=True)
         return new
@@ -443,6 +489,8 @@ class Simulation:
                 self._mode = _GemmMode(self)
                 self._mode.__enter__()
             self._names.append(name or "<root>")
+            if name in self._attn_modules:
+                self._attn_calls[name] = 0
         return hook
 
     def _pop_hook(self, name: str) -> Callable:
@@ -481,12 +529,16 @@ class Simulation:
             return x
         last = self._last_act
         with self.inside():
-            version = None if x.is_inference() else x._version  # inference tensors have no counter
-            # q/k/v (and gate/up) projections read the same tensor: quantize it once
-            if last is not None and last[0] is x and last[1] == version and last[2] is fmt and last[3] == axis:
+            # q/k/v (and gate/up) projections read the same tensor: quantize it once. The version
+            # counter tells an in-place change; inference tensors have none, so for them a copy of
+            # the values is kept and compared (much cheaper than quantizing again)
+            inference = x.is_inference()
+            version = None if inference else x._version
+            if (last is not None and last[0] is x and last[1] == version and last[2] is fmt
+                    and last[3] == axis and (last[5] is None or torch.equal(last[5], x))):
                 return last[4]
             y = _quantize(fmt, x, axis)
-        self._last_act = (x, version, fmt, axis, y)
+            self._last_act = (x, version, fmt, axis, y, x.clone() if inference else None)
         return y
 
     def _current(self) -> str:
@@ -503,6 +555,45 @@ class Simulation:
         fmts = self.layer_formats.get(name, self._default) if name != "<root>" else self._default
         return fmts
 
+    def _mm(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The GEMM of two quantized operands (accumulated as the simulation says)."""
+        if self.accumulate is None:
+            return _matmul(a, b, self.deterministic)
+        return _accumulate(a, b, self.accumulate, self.acc_block, self.deterministic)
+
+    def _kv_write(self, fmt: NumberFormat | None, x: torch.Tensor) -> torch.Tensor:
+        """The KV cache's stored values of ``x`` (``[..., tokens, head_dim]``): each token quantized
+        once, as it is written, blocked along head_dim (docs/bridge.md, "KV cache").
+
+        A token's stored value depends on that token only, so quantizing the whole cache again at a
+        later read gives the same values as quantizing each token once on write, in prefill and in
+        token-by-token decode alike. Formats whose quantization of one row depends on other rows
+        (a per-tensor scale, stochastic rounding) are written token by token: one write is one
+        token's vectors of every head (``x[b, :, t, :]``), as a cache write stores them."""
+        if fmt is None:
+            return x
+        if _row_local(fmt):
+            return _quantize(fmt, x, -1)
+        lead = x.shape[:-3] if x.dim() >= 3 else ()
+        x4 = x.reshape(-1, *x.shape[-3:]) if x.dim() >= 3 else x.reshape(1, 1, *x.shape[-2:])
+        out = torch.empty_like(x4)
+        for i in range(x4.shape[0]):
+            for t in range(x4.shape[2]):
+                out[i, :, t, :] = _quantize(fmt, x4[i, :, t, :], -1)
+        return out.reshape(*lead, *x.shape[-3:]) if x.dim() >= 3 else out.reshape(x.shape)
+
+    def _v_for_pv(self, name: str, fmt: NumberFormat | None, v: torch.Tensor, batch: int) -> torch.Tensor:
+        """V as the PV GEMM reads it: the stored ``v`` (``v_layout="token"``), or the stored values
+        re-quantized in blocks along the key positions (``"sequence"``), recorded as a ``requant``
+        pass over the cache (``m`` key positions x ``k`` head_dim elements, ``n = 1``) so that the
+        cost model charges it. Not causal in prefill: a block of 32 positions shares one scale."""
+        if self.v_layout == "token" or fmt is None:
+            return v
+        op = self._operand(fmt)
+        self._record(name + ".v_requant", "requant", v.shape[-2], v.shape[-1], 1, op, op, batch)
+        vq = _quantize(fmt, v, -2)
+        return vq
+
     def _matmul(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         with self.inside():
             if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dim() < 2 or b.dim() < 2:
@@ -515,6 +606,8 @@ class Simulation:
                 # known here, so K-sort is not applied; say so rather than ignore the request
                 self.unsupported.append(Unsupported(name, "ksort", "K-sort applies to scaled_dot_product_"
                                                     "attention; this module's eager matmuls ran unsorted"))
+            if name in self._attn_modules and not isinstance(b, nn.Parameter):
+                return self._eager_attention(name, fmts, a, b)
             wf = fmts.weights if isinstance(b, nn.Parameter) else fmts.activations
             aq = _quantize(fmts.activations, a, -1)
             bq = _quantize(wf, b, -2)
@@ -522,29 +615,56 @@ class Simulation:
             batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
             self._record(self._current() + ".matmul", "matmul", m, k, n,
                          self._operand(fmts.activations), self._operand(wf), math.prod(batch))
-            if self.accumulate is None:
-                return torch.matmul(aq, bq)
-            return _accumulate(aq, bq, self.accumulate, self.acc_block)
+            return self._mm(aq, bq)
+
+    def _eager_attention(self, name: str, fmts: LayerFormats, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """An attention module's eager matmuls (HF ``eager_attention_forward``: ``q @ k^T``, then
+        ``P @ V``): the same datapath as :meth:`_sdpa` (K and V stored per token in the
+        ``kv_cache``/``v_cache`` formats, P and q in the activation format)."""
+        call = self._attn_calls.get(name, 0)
+        self._attn_calls[name] = call + 1
+        if call > 1:
+            raise HwsimError(f"{name}: a third activation x activation matmul in one forward of an attention "
+                             "module; hwsim reads eager attention as q @ k^T then P @ V. Load the model with "
+                             "attn_implementation='sdpa' to simulate it")
+        batch = math.prod(torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+        act = self._operand(fmts.activations)
+        aq = _quantize(fmts.activations, a, -1)
+        if call == 0:  # S = q @ k^T: b is K^T [.., head_dim, tokens]
+            bq = self._kv_write(fmts.kv_cache, b.transpose(-2, -1)).transpose(-2, -1)
+            self._record(name + ".qk", "attention", a.shape[-2], a.shape[-1], b.shape[-1], act,
+                         self._operand(fmts.kv_cache), batch)
+        else:  # O = P @ V: b is V [.., tokens, head_dim]
+            bq = self._v_for_pv(name, fmts.v_cache, self._kv_write(fmts.v_cache, b), batch)
+            self._record(name + ".pv", "attention", a.shape[-2], a.shape[-1], b.shape[-1], act,
+                         self._operand(fmts.v_cache), batch)
+        return self._mm(aq, bq)
 
     def _sdpa(self, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
               enable_gqa=False) -> torch.Tensor:
-        """``F.scaled_dot_product_attention`` as QK^T and PV GEMMs on quantized operands."""
+        """``F.scaled_dot_product_attention`` as QK^T and PV GEMMs on quantized operands: K and V
+        as the KV cache stores them (:meth:`_kv_write`), q and P in the activation format."""
         with self.inside():
             fmts = self._fmts_here()
             name = self._current()
-            if enable_gqa and k.shape[-3] != q.shape[-3]:
-                rep = q.shape[-3] // k.shape[-3]
-                k = k.repeat_interleave(rep, dim=-3)
-                v = v.repeat_interleave(rep, dim=-3)
             ks = self._ksort.get(name)
             if ks is not None:  # K-sort (arXiv 2403.20137): the same channel order for q and k
                 q, k = permute_qk(q, k, ks)
             L, E, S, Ev = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
-            batch = math.prod(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]))
+            # the cache: each token's K and V quantized once, along head_dim, as written
+            if _row_local(fmts.kv_cache):
+                kq = _quantize(fmts.kv_cache, k, -1)  # QK^T reduces over the head dimension
+            else:
+                kq = self._kv_write(fmts.kv_cache, k)
+            v = self._kv_write(fmts.v_cache, v)
+            if enable_gqa and k.shape[-3] != q.shape[-3]:
+                rep = q.shape[-3] // k.shape[-3]
+                kq = kq.repeat_interleave(rep, dim=-3)
+                v = v.repeat_interleave(rep, dim=-3)
+            batch = math.prod(torch.broadcast_shapes(q.shape[:-2], kq.shape[:-2]))
             scale = 1.0 / math.sqrt(E) if scale is None else scale
             qq = _quantize(fmts.activations, q, -1)
-            kq = _quantize(fmts.kv_cache, k, -1)  # QK^T reduces over the head dimension
-            s = torch.matmul(qq, kq.transpose(-2, -1)).mul_(scale)  # s is new: in-place ops are safe
+            s = self._mm(qq, kq.transpose(-2, -1)).mul_(scale)  # s is new: in-place ops are safe
             if is_causal:
                 causal = torch.ones(L, S, dtype=torch.bool, device=q.device).tril()
                 s = s.masked_fill_(~causal, float("-inf"))
@@ -554,12 +674,17 @@ class Simulation:
                 else:
                     fits = attn_mask.dtype == s.dtype and torch.broadcast_shapes(s.shape, attn_mask.shape) == s.shape
                     s = s.add_(attn_mask) if fits else s + attn_mask
-            p = torch.softmax(s.float(), dim=-1).to(q.dtype)
+            # softmax in float64, rounded once: its row sum does not depend on the row's length
+            # (prefill's masked row vs decode's shorter one) or on how torch vectorizes it
+            p = torch.softmax(s.double(), dim=-1).to(torch.float32)
+            # a fully masked row (a left-padded batch's pad queries) attends to nothing: 0, as
+            # torch's SDPA returns, not the NaN of a softmax over all -inf
+            p = p.masked_fill_(torch.isneginf(s).all(dim=-1, keepdim=True), 0.0).to(q.dtype)
             if dropout_p > 0.0:
                 p = F.dropout(p, dropout_p)
             pq = _quantize(fmts.activations, p, -1)
-            vq = _quantize(fmts.v_cache, v, -2)  # PV reduces over the key positions
-            out = torch.matmul(pq, vq)
+            vq = self._v_for_pv(name, fmts.v_cache, v, batch)  # PV reduces over the key positions
+            out = self._mm(pq, vq)
             act = self._operand(fmts.activations)
             self._record(name + ".qk", "attention", L, E, S, act, self._operand(fmts.kv_cache), batch)
             self._record(name + ".pv", "attention", L, S, Ev, act, self._operand(fmts.v_cache), batch)
@@ -592,6 +717,22 @@ class Simulation:
                             model_name=model_name, notes=list(notes))
 
 
+def _row_local(fmt: NumberFormat | None) -> bool:
+    """Whether ``fmt.quantize(x, axis=-1)`` rounds each row from that row alone: no per-tensor
+    scale (its ``operand.scales``) and no stochastic rounding (whose random stream runs over the
+    tensor)."""
+    if fmt is None:
+        return True
+    op = fmt.operand
+    return op.rounding != "stochastic" and all(sc.granularity != "tensor" for sc in op.scales)
+
+
+def _is_attention(mod: nn.Module) -> bool:
+    """An HF-style attention module: q_proj/k_proj (Llama family) or query/key (BERT) submodules."""
+    return any(isinstance(getattr(mod, q, None), nn.Module) and isinstance(getattr(mod, k, None), nn.Module)
+               for q, k in (("q_proj", "k_proj"), ("query", "key")))
+
+
 class _Inside:
     """Context: torch calls made by the simulator itself bypass the GEMM mode."""
 
@@ -613,7 +754,8 @@ def simulate(model: nn.Module, weights: str | NumberFormat | None = "mxfp4",
              acc_block: int = 32, skip: Iterable[str] = (),
              overrides: Mapping[str, Mapping[str, Any] | None] | None = None,
              attention: bool = True, ksort: bool | str = False,
-             v_cache: str | NumberFormat | None = "kv_cache") -> Simulation:
+             v_cache: str | NumberFormat | None = "kv_cache", deterministic: bool = True,
+             v_layout: str = "token", conv_layout: str = "channels") -> Simulation:
     """Put ``model`` on the simulated datapath of ``accelerator`` (see the module docstring).
 
     The keywords become one :class:`SimConfig` (``Simulation(model, config)`` takes it directly).
@@ -623,10 +765,21 @@ def simulate(model: nn.Module, weights: str | NumberFormat | None = "mxfp4",
         weights, activations: catalog format names or :class:`Format` objects; ``None`` or
             ``"fp32"`` leaves that operand unquantized.
         accelerator: a catalog name (``hwsim.accelerators()``) or an ``hwsim.arch.Accelerator``.
-        kv_cache: format of K and V in attention (default: the activation format).
+        kv_cache: format of the KV cache (default: the activation format): each token's K and V
+            are quantized once, when written, along head_dim (the PV GEMM reads the stored V).
         v_cache: format of V when it differs from K's (default: ``kv_cache``).
-        accumulate: accumulator format; ``None``/``"fp32"`` = fp32 accumulation (torch's own).
+        v_layout: ``"token"`` (default: PV reads V as stored) or ``"sequence"`` (an accelerator
+            that needs V blocked along the key positions re-quantizes the stored V; recorded as a
+            ``requant`` pass; not causal in prefill).
+        conv_layout: ``"channels"`` (default: Conv2d activations quantized once, blocked along
+            the channels of each pixel; weights along C_in per tap) or ``"im2col"`` (both blocked
+            along each im2col row).
+        accumulate: accumulator format; ``None``/``"fp32"`` = exact products summed in float64 and
+            rounded once to fp32 (``deterministic``), or torch's own fp32 matmul.
         acc_block: products summed before each rounding into a narrower accumulator.
+        deterministic: accumulate in float64 and round once, so that results do not depend on
+            the thread count or the GEMM's shape (:func:`hwsim.bridge.gemm.matmul`); ``False``:
+            torch's fp32 matmul (faster, last bits depend on BLAS threading).
         skip: fnmatch patterns of module names kept in fp32 (their GEMMs are recorded as fp32).
         overrides: ``{pattern: {"weights": ..., "activations": ..., "kv_cache": ...}}`` per
             module name (last match wins), or ``{pattern: None}`` to skip.
@@ -642,5 +795,6 @@ def simulate(model: nn.Module, weights: str | NumberFormat | None = "mxfp4",
     """
     config = SimConfig(weights=weights, activations=activations, accelerator=accelerator, kv_cache=kv_cache,
                        v_cache=v_cache, accumulate=accumulate, acc_block=acc_block, skip=tuple(skip),
-                       overrides=dict(overrides or {}), attention=attention, ksort=ksort)
+                       overrides=dict(overrides or {}), attention=attention, ksort=ksort,
+                       deterministic=deterministic, v_layout=v_layout, conv_layout=conv_layout)
     return Simulation(model, config)

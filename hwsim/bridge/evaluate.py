@@ -66,7 +66,8 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
         baseline_progress: Callable | None = None, skip: Iterable[str] | None = None,
         default_skip: bool = True, overrides: Mapping[str, Any] | None = None,
         kv_cache: Any = "activations", accumulate: Any = None, attention: bool = True,
-        v_cache: Any = "kv_cache", ksort: bool = False):
+        v_cache: Any = "kv_cache", ksort: bool = False, deterministic: bool = True,
+        v_layout: str = "token", conv_layout: str = "channels"):
     """fp32 baseline + simulated evaluation + costs of every executed GEMM: a ``Report``.
 
     ``model``: a built-in name (``hwsim.bridge.models.names()``) or an ``nn.Module`` with
@@ -80,7 +81,8 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
     patterns = (tuple(spec.skip) if default_skip else ()) + tuple(skip or ())
     config = SimConfig(weights=weights, activations=activations, accelerator=accelerator, kv_cache=kv_cache,
                        v_cache=v_cache, accumulate=accumulate, skip=patterns, overrides=dict(overrides or {}),
-                       attention=attention, ksort=ksort)
+                       attention=attention, ksort=ksort, deterministic=deterministic, v_layout=v_layout,
+                       conv_layout=conv_layout)
     sim = Simulation(module, config)
     res = spec.evaluate(sim.model, size=size, progress=progress, reference=base.outputs)
     notes = list(spec.notes) + [f"evaluation size {size!r}: {spec.sizes.get(size, size)}"]

@@ -1,8 +1,8 @@
 """An activation x activation ``torch.matmul`` in a simulated model, bit for bit against a plain
 reference: ``A [.., M, K]`` quantized along K (its last axis) and ``B [.., K, N]`` along K (its
 second-to-last axis, the reduction axis of the GEMM), each with ``hwsim.format(...).quantize`` on
-numpy, then an fp32 matmul. K, M and N all differ and are not multiples of one another's blocks,
-so quantizing B along N instead of K changes the result."""
+numpy, then the products summed in float64 and rounded once to fp32. K, M and N all differ and are
+not multiples of one another's blocks, so quantizing B along N instead of K changes the result."""
 
 from __future__ import annotations
 
@@ -37,5 +37,5 @@ def test_activation_matmul_quantizes_both_operands_along_k(fmt: str) -> None:
     sim = simulate(_Gram(), weights=None, activations=fmt)
     with torch.no_grad():
         got = sim(x, y)
-    want = torch.matmul(_np_quant(fmt, x, -1), _np_quant(fmt, y, -2))
+    want = torch.matmul(_np_quant(fmt, x, -1).double(), _np_quant(fmt, y, -2).double()).float()
     assert torch.equal(got, want)

@@ -63,20 +63,25 @@ def test_linear_is_quantized_inputs_times_quantized_weights(x):
     sim = simulate(model, "mxfp4", "mxfp8_e4m3")
     with torch.no_grad():
         got = sim(x)
-        want = F.linear(_np_quant("mxfp8_e4m3", x), _np_quant("mxfp4", model.weight), model.bias)
+        want = F.linear(_np_quant("mxfp8_e4m3", x).double(), _np_quant("mxfp4", model.weight).double(),
+                        model.bias.double()).float()
     assert torch.equal(got, want)
 
 
 def test_conv_is_the_im2col_gemm():
+    """conv_layout="im2col" (the default rule before issue 17; the default now quantizes the
+    activation tensor once along channels: tests/bridge/test_datapath_fidelity.py); products
+    summed in float64 and rounded once."""
     torch.manual_seed(0)
     conv = nn.Conv2d(3, 5, 3, stride=2, padding=1)
     img = torch.randn(2, 3, 9, 9)
-    sim = simulate(conv, "nvfp4", "mxfp6_e2m3")
+    sim = simulate(conv, "nvfp4", "mxfp6_e2m3", conv_layout="im2col")
     with torch.no_grad():
         got = sim(img)
         cols = F.unfold(img, 3, padding=1, stride=2).transpose(1, 2)
         w = _np_quant("nvfp4", conv.weight.reshape(5, -1))
-        want = (_np_quant("mxfp6_e2m3", cols) @ w.t() + conv.bias).transpose(1, 2).reshape(2, 5, 5, 5)
+        want = F.linear(_np_quant("mxfp6_e2m3", cols).double(), w.double(), conv.bias.double()).float()
+        want = want.transpose(1, 2).reshape(2, 5, 5, 5)
     assert torch.equal(got, want)
     # fp32 everywhere reproduces the plain convolution
     with torch.no_grad():
