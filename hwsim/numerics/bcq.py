@@ -269,6 +269,8 @@ class BcqFormat(FamilyFormat, GroupedIntCodes):
     reference: str = ""
     description: str = ""
 
+    ENCODE_ONLY = frozenset({"rounds"})  # the number of alternating rounds chooses the alphas
+
     def __post_init__(self) -> None:
         if not isinstance(self.bits, int) or isinstance(self.bits, bool) or not 1 <= self.bits <= 4:
             raise FormatError(f"format {self.name!r}: bits={self.bits!r} out of range [1, 4] (bit-planes)")
@@ -323,7 +325,7 @@ class BcqFormat(FamilyFormat, GroupedIntCodes):
                       axis=ax, format=self.name, meta={"planes": planes})
         return from_slices(sl, out), enc
 
-    def decode(self, enc: Encoded) -> Any:
+    def _decode(self, enc: Encoded) -> Any:
         q = self.bits
         codes = to_numpy_codes(self.name, enc.codes, q)
         sl = to_slices(codes.astype(np.float32), enc.axis, self.group_size)
