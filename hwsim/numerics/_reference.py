@@ -612,7 +612,7 @@ def ref_decode(fmt: Any, codes: Any, scales: Any = None, tensor_scale: Any = Non
                 out[i] = np.float32(-0.0 if v < 0 else 0.0)  # IEEE: a negative value times +0 is -0
             else:
                 out[i] = to_float32(mul(v, k))
-    return out
+    return out.reshape(()) if squeeze else out
 
 
 def ref_quantize(fmt: Any, x: Any, axis: int = -1) -> np.ndarray:

@@ -328,8 +328,12 @@ class BcqFormat(FamilyFormat, GroupedIntCodes):
     def _decode(self, enc: Encoded) -> Any:
         q = self.bits
         codes = to_numpy_codes(self.name, enc.codes, q)
+        exps = to_host(enc.scales)
+        if exps.dtype.kind not in "ui" or (exps.size and not -128 <= int(exps.min()) <= int(exps.max()) <= 127):
+            raise FormatError(f"format {self.name!r}: scales must be int8 exponents (-128 = alpha 0), got "
+                              f"dtype {exps.dtype}")
         sl = to_slices(codes.astype(np.float32), enc.axis, self.group_size)
-        e_rows = groups_to_rows(self.name, sl, to_host(enc.scales).astype(np.int64), (q,))
+        e_rows = groups_to_rows(self.name, sl, exps.astype(np.int64), (q,))
         c = sl.xs.astype(np.int64)
         acc = np.zeros(c.shape)
         for i in range(q):
