@@ -12,14 +12,15 @@ B > 0 = B consecutive elements along the axis, the last group of a slice short
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from hwsim.errors import FormatError
-from hwsim.numerics.encoded import Encoded
-from hwsim.numerics.plan import check_axis, from_rows, is_torch, to_rows
+from hwsim.numerics.encoded import Encoded, check_source, fingerprint, require_meta
+from hwsim.numerics.plan import as_array, check_axis, from_rows, is_torch, to_rows
 from hwsim.numerics.protocol import replace_fields
 
 __all__ = ["FamilyFormat", "Slices", "to_host", "to_numpy_f32", "to_numpy_codes", "back_like",
@@ -38,7 +39,7 @@ def to_numpy_f32(name: str, x: Any) -> np.ndarray:
         if not x.is_floating_point():
             raise FormatError(f"format {name!r}: input dtype {x.dtype} is not a float type")
         return to_host(x.float())
-    a = np.asarray(x)
+    a = as_array(name, x)
     if a.dtype.kind != "f":
         raise FormatError(f"format {name!r}: input dtype {a.dtype} is not a float type "
                           f"(float16/float32/float64 are accepted)")
@@ -222,6 +223,11 @@ class FamilyFormat:
     __slots__ = ()
     #: the family searches scales / types, which ``calibration`` may choose on another tensor
     takes_calibration = False
+    #: decode reads ``Encoded.scales``
+    reads_scales = True
+    #: fields that change only how values are encoded, not how bits are read (beyond
+    #: :data:`~hwsim.numerics.encoded.ENCODE_ONLY_FIELDS`): left out of the format's fingerprint
+    ENCODE_ONLY: frozenset[str] = frozenset()
 
     def _run(self, x: Any, axis: int, calibration: Any) -> tuple[np.ndarray, Encoded]:
         raise NotImplementedError
@@ -246,7 +252,37 @@ class FamilyFormat:
     def encode(self, x: Any, axis: int = -1, calibration: Any = None) -> Encoded:
         """Codes (uint8, shape of x), scales and the family's ``meta`` (see the class docstring).
         ``calibration``: the tensor the scales (and types) are chosen on, where the family searches."""
-        return self._run(x, axis, self._checked(calibration))[1]
+        enc = self._run(x, axis, self._checked(calibration))[1]
+        return dataclasses.replace(enc, fingerprint=fingerprint(self))
+
+    def decode_meta(self, enc: Encoded) -> tuple[str, ...]:
+        """The ``meta`` keys the family's decoder reads for ``enc`` (none by default)."""
+        return ()
+
+    def decode(self, enc: Encoded) -> Any:
+        """Values of an :class:`Encoded` of this format as float32 (same array type and device as
+        its codes). Checked first, for every family alike: ``enc`` is an Encoded made by a format
+        that reads bits as this one does (:func:`~hwsim.numerics.encoded.check_source`), holding
+        the ``meta`` its decoder reads (:meth:`decode_meta`) and an axis valid for its codes."""
+        check_source(self, enc)
+        name = self.name  # type: ignore[attr-defined]
+        require_meta(name, enc, self.decode_meta(enc))
+        if enc.codes is None or not hasattr(enc.codes, "shape"):
+            raise FormatError(f"format {name!r}: Encoded.codes must be an array, got {type(enc.codes).__name__}")
+        if enc.scales is None and self.reads_scales:
+            raise FormatError(f"format {name!r}: Encoded has no scales")
+        check_axis(name, enc.axis, len(enc.codes.shape))
+        if enc.scales is not None:
+            s = to_host(enc.scales)
+            if s.dtype.kind not in "fiu":
+                raise FormatError(f"format {name!r}: scales must be a numeric array, got dtype {s.dtype}")
+            if s.dtype.kind == "f" and s.size and not (np.isfinite(s).all() and (s >= 0).all()):
+                raise FormatError(f"format {name!r}: scales must be finite and >= 0 (encode never writes "
+                                  f"others)")
+        return self._decode(enc)
+
+    def _decode(self, enc: Encoded) -> Any:
+        raise NotImplementedError
 
     def quantize(self, x: Any, axis: int = -1, calibration: Any = None) -> Any:
         """``decode(encode(x))`` as float32, same shape (and device, for torch)."""

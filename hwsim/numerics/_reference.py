@@ -392,10 +392,12 @@ def hash32(index: int, seed: int) -> int:
 
 
 def _round_scale(S: FloatTraits, v: Fraction) -> int:
-    """AMAX scale: ``s = round_RNE_S(v)`` saturating to S.max; if it rounds to 0, the smallest
-    positive value of S (E4M3: 2^-9, code 0x01; fp32: 2^-149). Always RNE."""
+    """AMAX scale: ``s = round_RNE_S(v)`` saturating to S.max. If it rounds to 0: a narrow scale
+    element (E4M3, UE5M3) stores code 0 and its block decodes to zeros (TransformerEngine's NVFP4
+    cast of ``amax / 6`` to E4M3, no clamp); an fp32 scale becomes 2^-149, its smallest positive
+    value. Always RNE."""
     code = encode_element(S, v, RoundMode.EVEN, saturate=True)
-    if code == 0:
+    if code == 0 and S.bits == 32:
         code = 1
     return code
 
@@ -548,6 +550,11 @@ def ref_encode(fmt: Any, x: Any, axis: int = -1) -> tuple[np.ndarray, np.ndarray
             scales[bi] = np.array(s_code, np.uint32).view(np.float32)
         else:
             scales[bi] = s_code
+        if s_val == 0:  # a zero block scale: every element a zero with its sign
+            for i in idx:
+                codes[i] = encode_element(el, Fraction(0), mode, saturate=True,
+                                          negative=math.copysign(1, float(x[i])) < 0)
+            continue
         for i in idx:
             v = float(x[i])
             codes[i] = encode_element(el, Fraction(v) / (s_val * T), mode, saturate=True, r=rnd(i),
@@ -600,10 +607,12 @@ def ref_decode(fmt: Any, codes: Any, scales: Any = None, tensor_scale: Any = Non
         for i in idx:
             v = decode_element(el, int(codes[i]))
             if isinstance(v, float) and v == 0 and isinstance(k, Fraction):
-                out[i] = np.float32(v)  # -0.0 times a positive scale
+                out[i] = np.float32(v)  # -0.0 times a positive (or zero) scale
+            elif isinstance(v, Fraction) and isinstance(k, Fraction) and k == 0:
+                out[i] = np.float32(-0.0 if v < 0 else 0.0)  # IEEE: a negative value times +0 is -0
             else:
                 out[i] = to_float32(mul(v, k))
-    return out
+    return out.reshape(()) if squeeze else out
 
 
 def ref_quantize(fmt: Any, x: Any, axis: int = -1) -> np.ndarray:

@@ -269,6 +269,8 @@ class BcqFormat(FamilyFormat, GroupedIntCodes):
     reference: str = ""
     description: str = ""
 
+    ENCODE_ONLY = frozenset({"rounds"})  # the number of alternating rounds chooses the alphas
+
     def __post_init__(self) -> None:
         if not isinstance(self.bits, int) or isinstance(self.bits, bool) or not 1 <= self.bits <= 4:
             raise FormatError(f"format {self.name!r}: bits={self.bits!r} out of range [1, 4] (bit-planes)")
@@ -323,11 +325,15 @@ class BcqFormat(FamilyFormat, GroupedIntCodes):
                       axis=ax, format=self.name, meta={"planes": planes})
         return from_slices(sl, out), enc
 
-    def decode(self, enc: Encoded) -> Any:
+    def _decode(self, enc: Encoded) -> Any:
         q = self.bits
         codes = to_numpy_codes(self.name, enc.codes, q)
+        exps = to_host(enc.scales)
+        if exps.dtype.kind not in "ui" or (exps.size and not -128 <= int(exps.min()) <= int(exps.max()) <= 127):
+            raise FormatError(f"format {self.name!r}: scales must be int8 exponents (-128 = alpha 0), got "
+                              f"dtype {exps.dtype}")
         sl = to_slices(codes.astype(np.float32), enc.axis, self.group_size)
-        e_rows = groups_to_rows(self.name, sl, to_host(enc.scales).astype(np.int64), (q,))
+        e_rows = groups_to_rows(self.name, sl, exps.astype(np.int64), (q,))
         c = sl.xs.astype(np.int64)
         acc = np.zeros(c.shape)
         for i in range(q):

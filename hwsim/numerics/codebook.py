@@ -404,6 +404,14 @@ class CodebookFormat(FamilyFormat, GroupedIntCodes):
     description: str = ""
 
     takes_calibration = True
+    #: the search and the scale rule choose the scales, and packing only adds meta["packed"]:
+    #: decode reads the codes, the stored scales and the selector
+    ENCODE_ONLY = frozenset({"select", "scale_rule", "center", "search", "scale_storage", "scale_bits",
+                             "packing"})
+
+    def decode_meta(self, enc: Encoded) -> tuple[str, ...]:
+        """The type selector, when there is more than one type to select."""
+        return ("selector",) if len(self.types) > 1 else ()
 
     def __post_init__(self) -> None:
         n = self.name
@@ -588,11 +596,15 @@ class CodebookFormat(FamilyFormat, GroupedIntCodes):
                       axis=ax, format=self.name, meta=meta)
         return from_slices(sl, out), enc
 
-    def decode(self, enc: Encoded) -> Any:
+    def _decode(self, enc: Encoded) -> Any:
         """``table[selector][code] * scale`` as float32 (same array type and device as the codes)."""
         codes = to_numpy_codes(self.name, enc.codes, self.element_bits)
         scales = to_host(enc.scales).astype(np.float32)
-        sel = np.asarray(enc.meta.get("selector", 0), dtype=np.int64)
+        sel = to_host(enc.meta.get("selector", 0))
+        if sel.dtype.kind not in "ui" or (sel.size and int(sel.min()) < 0):
+            raise FormatError(f"format {self.name!r}: meta['selector'] must hold type indices (non-negative "
+                              f"integers), got dtype {sel.dtype}")
+        sel = sel.astype(np.int64)
         if sel.size and int(sel.max()) >= len(self.types):
             raise FormatError(f"format {self.name!r}: selector {int(sel.max())} >= {len(self.types)} types")
         width = 1 << self.element_bits  # a mixture of code widths: narrower tables padded with NaN

@@ -26,7 +26,7 @@ from hwsim.errors import FormatError
 from hwsim.numerics import plan
 from hwsim.numerics._bitcast import float32_as_int32, float64_as_int64, int32_as_float32, int64_as_float64
 from hwsim.numerics.elements import FloatElement
-from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.encoded import Encoded, check_source, fingerprint
 from hwsim.numerics.integer import encode_int
 from hwsim.numerics.minifloat import encode_float, float_significand, inf_code, nan_code
 from hwsim.numerics.plan import CodecFormat
@@ -112,9 +112,10 @@ def _odd(S: int, es: int):
 
 @nb.njit(cache=True, inline="always")
 def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St, et, t_nan, tab_S, tab_es):
-    """Scale of one block -> (scale_code, S, es, nan_block, plain); elements are divided by
-    S * 2**es. ``plain``: the block holds only zeros and normal finite float32s, so the
-    branch-free path applies (found in the same pass as the amax).
+    """Scale of one block -> (scale_code, S, es, nan_block, plain, zero_block); elements are
+    divided by S * 2**es. ``plain``: the block holds only zeros and normal finite float32s, so the
+    branch-free path applies (found in the same pass as the amax). ``zero_block``: a narrow scale
+    element's scale rounded to 0 (TransformerEngine's NVFP4 cast: code 0, the block decodes to zeros).
 
     ``Sd * 2**ed`` = elem_max * tensor_scale (AMAX rule; lSd its bit length, inv_Sd = 1/Sd);
     ``St * 2**et`` = tensor scale alone.
@@ -127,20 +128,20 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
         sub |= int(v < _F32_MIN_NORMAL_BITS) & int(v != 0)
     plain = sub == 0 and m < _F32_INF_BITS
     if rule == RULE_NONE:
-        return 0, St, et, t_nan, plain
+        return 0, St, et, t_nan, plain, False
     if rule == RULE_POW2:  # OCP MX v1.0 §6.3: X = 2**(floor(log2 amax) - emax_elem)
         if m >= _F32_INF_BITS:
-            return E8M0_NAN, 1, 0, True, False
+            return E8M0_NAN, 1, 0, True, False, False
         se = -127 if m == 0 else _floor_log2_bits(m) - emax_elem
         if se < -127:
             se = -127
         if se > 127:
-            return E8M0_NAN, 1, 0, True, False
-        return se + E8M0_BIAS, 1, se, False, plain
+            return E8M0_NAN, 1, 0, True, False, False
+        return se + E8M0_BIAS, 1, se, False, plain, False
     # AMAX: s = RNE_scale_element(amax / (elem_max * ts)), at least the smallest positive value
     _, sM, semin, sbias, _, _, sspec, sbits, _, _, _, smax_mag = sp
     if m >= _F32_INF_BITS or t_nan:
-        return nan_code(0, sM, sbits, sspec), 1, 0, True, False
+        return nan_code(0, sM, sbits, sspec), 1, 0, True, False, False
     if m >= _F32_MIN_NORMAL_BITS and sM < 23 and lSd <= 26 and -960 < ed < 960:
         # normal amax: the float64 quotient
         code = _amax_scale_code(m, np.float64(Sd) * int64_as_float64((1023 + ed) << 52), sM, semin, sbias,
@@ -152,12 +153,14 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
                             sspec, sbits, MODE_EVEN, 0, True)
     else:
         code = 0
-    code = max(code, 1)  # never a zero scale: at least the smallest positive value
     if tab_S.shape[0]:  # narrow scale elements: (S, es) of every code precomputed
-        return code, tab_S[code], tab_es[code], False, plain
+        if code == 0:  # the scale rounds to 0: stored as 0, the block is zeros (TransformerEngine)
+            return 0, 1, 0, False, plain, True
+        return code, tab_S[code], tab_es[code], False, plain, False
+    code = max(code, 1)  # an fp32 scale is never zero: at least the smallest positive value
     Ss, ess = float_significand(code, sM, sbias, semin)
     S, es = _odd(Ss * St, ess + et)
-    return code, S, es, False, plain
+    return code, S, es, False, plain, False
 
 
 @nb.njit(cache=True, inline="always")
@@ -369,6 +372,7 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     fast_ok = mode != MODE_STOCHASTIC and (saturate or is_int) and M < 23
     small = fast_ok and cuts.shape[0] == 7  # <= 8-magnitude minifloat: the comparison path
     fnuz = int(specials == SPECIALS_FNUZ)
+    zero_sign = not is_int and not fnuz  # the element has a -0 code
     lSd = bitlen(Sd)
     inv_Sd = 1.0 / Sd
     for r in nb.prange(rows):  # rows, not blocks: no 64-bit divide per block (see _run)
@@ -377,8 +381,8 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
             stop = min(L, start + B)
             seg = xb[r, start:stop]
             n = stop - start
-            scode, S, es, nan_block, plain = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, lSd,
-                                                          inv_Sd, ed, St, et, t_nan, tab_S, tab_es)
+            scode, S, es, nan_block, plain, zero_block = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, lSd,
+                                                                      inv_Sd, ed, St, et, t_nan, tab_S, tab_es)
             scales[r, j] = scode
             if tab_S.shape[0] and not nan_block:
                 lS = tab_lS[scode]
@@ -399,6 +403,9 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 vseg = values[r, start:stop]
                 if nan_block:
                     vseg[:] = math.nan
+                elif zero_block:  # +-0 with each element's sign (its code is a signed zero)
+                    for i in range(n):
+                        vseg[i] = -0.0 if (seg[i] >> 31) and zero_sign else 0.0
                 elif small_ok:
                     _small_block(xf[r, start:stop], vseg, cuts, ups, mags, sval, code_bits, fnuz, True)
                 elif fast_ok and plain and arith_ok and sval_ok:
@@ -412,6 +419,9 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 cseg = codes[r, start:stop]
                 if nan_block:
                     cseg[:] = 0
+                elif zero_block:
+                    for i in range(n):
+                        cseg[i] = ((seg[i] >> 31) << (code_bits - 1)) if zero_sign else 0
                 elif small_ok:
                     _small_block(xf[r, start:stop], cseg, cuts, ups, mags, sval, code_bits, fnuz, False)
                 elif fast_ok and plain:
@@ -434,7 +444,7 @@ def _decode_kernel(codes, svals, values, table, B):
 # driver (numpy arrays; the plan is shared with the torch codec: hwsim.numerics.plan)
 # ----------------------------------------------------------------------------------------------
 def _as_float32(fmt: CodecFormat, x: Any) -> np.ndarray:
-    arr = np.asarray(x)
+    arr = plan.as_array(fmt.name, x)
     dt = arr.dtype
     if dt == np.float32:
         return arr
@@ -505,7 +515,7 @@ def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: boo
         Sd, ed = _odd(Sm * St, em + et)
     tabs = _scale_tables(fmt.scale_element, St, et) if rule == RULE_AMAX else _NO_TABLES
     rows_in, L_row, split = xr.shape[0], L, False
-    if inner == 1 and nblk > 1 and L % B == 0 and rows_in < _SPLIT_ROWS_BELOW:
+    if inner == 1 and nblk > 1 and L % B == 0 and 0 < rows_in < _SPLIT_ROWS_BELOW:
         # the kernel parallelizes over rows: cut few long rows into one row per block (a free
         # view; flat element indices, hence stochastic rounding, are unchanged with L_row = B)
         xr, L_row, split = xr.reshape(rows_in * nblk, B), B, True
@@ -612,7 +622,8 @@ def _scales_out(scales: np.ndarray) -> np.ndarray:
 def encode_array(fmt: CodecFormat, x: Any, axis: int = -1) -> Encoded:
     """:func:`encode` of a numpy array (or array-like) with the numba kernels."""
     codes, scales, ts, _, ax = _run(fmt, x, axis, True, False)
-    return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=ax, format=fmt.name)
+    return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=ax, format=fmt.name,
+                   fingerprint=fingerprint(fmt))
 
 
 def quantize_array(fmt: CodecFormat, x: Any, axis: int = -1) -> np.ndarray:
@@ -628,6 +639,14 @@ def _scale_values(fmt: CodecFormat, scales: Any, tensor_scale: Any) -> np.ndarra
     """float64 value of each block scale (times the tensor scale), NaN for NaN scales."""
     s = np.asarray(scales)
     storage = plan.scale_storage(fmt)
+    if storage == plan.SCALE_WIDE:
+        plan.check_scale_codes(fmt, s.dtype.kind, s.dtype, 0, 0)
+        if s.size:
+            with np.errstate(invalid="ignore"):
+                plan.check_wide_scales(fmt, int(np.count_nonzero((s <= 0) | np.isinf(s))))
+    else:
+        lo, hi = (int(s.min()), int(s.max())) if s.size and s.dtype.kind in "ui" else (0, 0)
+        plan.check_scale_codes(fmt, s.dtype.kind, s.dtype, lo, hi)
     if storage == plan.SCALE_POW2:
         out = np.ldexp(1.0, s.astype(np.int64) - E8M0_BIAS)
         out[s == E8M0_NAN] = np.nan
@@ -643,11 +662,15 @@ def _scale_values(fmt: CodecFormat, scales: Any, tensor_scale: Any) -> np.ndarra
 
 def decode_array(fmt: CodecFormat, enc: Encoded) -> np.ndarray:
     """:func:`decode` of an :class:`Encoded` holding numpy arrays with the numba kernel."""
+    check_source(fmt, enc)
     codes = np.asarray(enc.codes)
     el = fmt.element
     if codes.dtype.kind != "u":
         raise FormatError(f"format {fmt.name!r}: codes must be unsigned integers, got {codes.dtype}")
+    ts = plan.check_tensor_scale(fmt, enc.tensor_scale)
     if el.bits > 16:  # fp32: the codes are the values; NaNs made the canonical quiet NaN
+        if codes.dtype.itemsize > 4 and codes.size:  # wider than the element: never truncate
+            plan.check_code_range(fmt, int(codes.max()))
         out = codes.astype(np.uint32).view(np.float32).copy()
         out[np.isnan(out)] = np.nan
         return out
@@ -665,10 +688,10 @@ def decode_array(fmt: CodecFormat, enc: Encoded) -> np.ndarray:
     lay = plan.layout(fmt, codes.shape, plan.check_axis(fmt.name, enc.axis, codes.ndim))
     cr = plan.to_rows(codes, lay.ax)
     if fmt.scale_rule is None:  # tensor scale only
-        svals = np.full((cr.shape[0], 1), float(enc.tensor_scale))
+        svals = np.full((cr.shape[0], 1), ts)
     else:
         plan.check_scales_shape(fmt, lay, None if scales is None else tuple(np.shape(scales)))
-        svals = plan.to_rows(_scale_values(fmt, scales, enc.tensor_scale), lay.ax)
+        svals = plan.to_rows(_scale_values(fmt, scales, ts), lay.ax)
     values = np.empty(cr.shape, dtype=np.float32)
     if cr.size:
         _decode_kernel(cr, svals, values, table, lay.B)
@@ -709,6 +732,8 @@ def quantize(fmt: CodecFormat, x: Any, axis: int = -1) -> Any:
 def decode(fmt: CodecFormat, enc: Encoded) -> Any:
     """Values of the codes (times their scales), rounded once to float32 (backend from the codes,
     as :func:`encode` from its input)."""
+    check_source(fmt, enc)
+    plan.check_tensor_scale(fmt, enc.tensor_scale)
     if plan.is_torch(enc.codes):
         from hwsim.numerics import torch_codec as tc
 

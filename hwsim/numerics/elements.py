@@ -38,6 +38,18 @@ class ElementParams(NamedTuple):
 
 
 
+def _check_ints(el: Any, *keys: str) -> None:
+    """Integer parameters of an element type are ints (numpy ints accepted and converted); bools,
+    floats and strings are refused, not converted (``exp_bits=4.0`` would read as a float)."""
+    import numbers
+
+    for key in keys:
+        v = getattr(el, key)
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise FormatError(f"{type(el).__name__}: {key}={v!r} must be an int, got {type(v).__name__}")
+        object.__setattr__(el, key, int(v))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FloatElement:
     """A signed minifloat ExMy: 1 sign bit, ``exp_bits`` exponent, ``man_bits`` mantissa.
@@ -54,6 +66,7 @@ class FloatElement:
     specials: Specials = Specials.IEEE
 
     def __post_init__(self) -> None:
+        _check_ints(self, "exp_bits", "man_bits", "bias")
         if not 1 <= self.exp_bits <= 8:
             raise FormatError(f"exp_bits={self.exp_bits} out of range [1, 8]")
         if not 0 <= self.man_bits <= 23:
@@ -62,7 +75,10 @@ class FloatElement:
             raise FormatError(f"1 + exp_bits + man_bits = {self.bits} > 32: wider than fp32")
         if not -256 <= self.bias <= 256:
             raise FormatError(f"bias={self.bias} out of range [-256, 256]")
-        object.__setattr__(self, "specials", Specials(self.specials))
+        try:
+            object.__setattr__(self, "specials", Specials(self.specials))
+        except ValueError:
+            raise FormatError(f"specials {self.specials!r} not one of {[m.value for m in Specials]}") from None
         if self.specials is Specials.IEEE and (self.exp_bits < 2 or self.man_bits < 1):
             raise FormatError("specials='ieee' needs exp_bits >= 2 and man_bits >= 1 (the top binade "
                               "holds Inf and NaN; with no mantissa bit there is no NaN code)")
@@ -181,6 +197,7 @@ class IntElement:
     encoding: str = "twos_complement"
 
     def __post_init__(self) -> None:
+        _check_ints(self, "bits", "frac_bits")
         if not 2 <= self.bits <= 16:
             raise FormatError(f"integer bits={self.bits} out of range [2, 16]")
         if not 0 <= self.frac_bits <= 30:

@@ -16,8 +16,9 @@ import numpy as np
 
 from hwsim.errors import FormatError
 from hwsim.numerics import codec
-from hwsim.numerics.elements import Element, FloatElement
+from hwsim.numerics.elements import Element, FloatElement, IntElement
 from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.plan import check_block_size
 from hwsim.numerics.protocol import OperandSpec, ScaleSpec, replace_fields
 from hwsim.numerics.types import RoundMode, ScaleRule, Specials
 
@@ -52,6 +53,14 @@ class Format:
     description: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise FormatError(f"format name must be a str, got {type(self.name).__name__}")
+        if not isinstance(self.element, (FloatElement, IntElement)):
+            raise FormatError(f"format {self.name!r}: element must be a FloatElement or IntElement, got "
+                              f"{type(self.element).__name__}")
+        if self.scale_element is not None and not isinstance(self.scale_element, FloatElement):
+            raise FormatError(f"format {self.name!r}: scale_element must be a FloatElement or None, got "
+                              f"{type(self.scale_element).__name__}")
         try:
             object.__setattr__(self, "rounding", RoundMode(self.rounding))
         except ValueError:
@@ -70,8 +79,14 @@ class Format:
             raise FormatError(
                 f"format {self.name!r}: block_size and scale_rule go together "
                 f"(got block_size={self.block_size}, scale_rule={self.scale_rule})")
-        if self.block_size is not None and self.block_size < 0:
-            raise FormatError(f"format {self.name!r}: block_size={self.block_size} must be >= 0")
+        check_block_size(self.name, "block_size", self.block_size)
+        if self.block_size is not None:
+            object.__setattr__(self, "block_size", int(self.block_size))
+        for key in ("tensor_scale", "saturate"):
+            if not isinstance(getattr(self, key), (bool, np.bool_)):
+                raise FormatError(f"format {self.name!r}: {key}={getattr(self, key)!r} must be True or False "
+                                  f"(a bool; strings such as 'false' are not converted)")
+            object.__setattr__(self, key, bool(getattr(self, key)))
         if self.scale_element is not None and not isinstance(self.scale_element, FloatElement):
             raise FormatError(f"format {self.name!r}: scale_element must be a FloatElement, got "
                               f"{type(self.scale_element).__name__} (hwsim.format accepts inline tables "

@@ -219,6 +219,11 @@ class LlmFpFormat(FamilyFormat):
     is_float_element = True
     is_scaled = True
     takes_calibration = True
+    reads_scales = False  # the per-slice exponent bias lives in meta["bias"]
+    ENCODE_ONLY = frozenset({"search"})
+
+    def decode_meta(self, enc: Encoded) -> tuple[str, ...]:
+        return ("bias",)
 
     @property
     def element_bits(self) -> int:
@@ -355,7 +360,7 @@ class LlmFpFormat(FamilyFormat):
                               f"with {sl.xs.shape[0]} slices")
         return self._errors(sl, cands) if sl.xs.size else np.zeros(cands.shape)
 
-    def decode(self, enc: Encoded) -> Any:
+    def _decode(self, enc: Encoded) -> Any:
         codes = to_numpy_codes(self.name, enc.codes, self.element_bits)
         if "bias" not in enc.meta:
             raise FormatError(f"format {self.name!r}: Encoded.meta has no 'bias'")

@@ -385,6 +385,12 @@ class OliveFormat(FamilyFormat, GroupedIntCodes):
     description: str = ""
 
     takes_calibration = True
+    #: the 3-sigma search picks the scale and the type; keep picks an outlier pair's survivor
+    ENCODE_ONLY = frozenset({"center", "search", "keep"})
+
+    def decode_meta(self, enc: Encoded) -> tuple[str, ...]:
+        """The chosen normal type, when there is more than one (``packed`` is checked by decode)."""
+        return ("selector",) if len(self.normals) > 1 else ()
 
     def __post_init__(self) -> None:
         n = self.name
@@ -556,7 +562,7 @@ class OliveFormat(FamilyFormat, GroupedIntCodes):
                       scales=back_like(x, np.asarray(scales, np.float32)), axis=ax, format=self.name, meta=meta)
         return from_slices(sl, out), enc
 
-    def decode(self, enc: Encoded) -> Any:
+    def _decode(self, enc: Encoded) -> Any:
         """Values of the pairs (module docstring rule 6). Reads ``codes``; an odd axis length
         takes each row's implicit last partner from ``meta["packed"]``, which, when present, must
         agree with the codes. Raises FormatError on a pattern encode never produces: two
@@ -565,7 +571,7 @@ class OliveFormat(FamilyFormat, GroupedIntCodes):
         if c.ndim == 0:  # encode treats a 0-d input as one element (paired with an implicit zero)
             one = Encoded(codes=c.reshape(1), scales=enc.scales, tensor_scale=enc.tensor_scale, axis=0,
                           format=enc.format, meta=enc.meta)
-            return back_like(enc.codes, np.asarray(self.decode(one)).reshape(()))
+            return back_like(enc.codes, np.asarray(self._decode(one)).reshape(()))
         ax = enc.axis
         sl, rows = _pair_rows(c, ax)
         L = c.shape[ax]
@@ -582,7 +588,11 @@ class OliveFormat(FamilyFormat, GroupedIntCodes):
         elif L % 2:
             raise FormatError(f"format {self.name!r}: odd axis length {L}: decode needs meta['packed'] "
                               f"for the implicit last partner")
-        t = int(np.asarray(enc.meta.get("selector", 0)))
+        sel = np.asarray(enc.meta.get("selector", 0))
+        if sel.size != 1 or sel.dtype.kind not in "ui" or int(sel.reshape(())) < 0:
+            raise FormatError(f"format {self.name!r}: meta['selector'] must be one non-negative integer "
+                              f"(the tensor's normal type), got {sel.dtype} of shape {sel.shape}")
+        t = int(sel.reshape(()))
         if t >= len(self.normals):
             raise FormatError(f"format {self.name!r}: selector {t} >= {len(self.normals)} types")
         normal = np.asarray(self.normal_types[t].table)

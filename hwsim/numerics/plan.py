@@ -27,8 +27,10 @@ from hwsim.numerics.elements import Element, FloatElement
 from hwsim.numerics.rounding import odd_significand
 from hwsim.numerics.types import RULE_CODE, RoundMode, ScaleRule
 
-__all__ = ["CodecFormat", "Layout", "layout", "check_axis", "is_torch", "to_rows", "from_rows", "check_no_nan",
-           "dtype_error", "check_code_range",
+__all__ = ["CodecFormat", "Layout", "layout", "check_axis", "is_torch", "as_array", "to_rows", "from_rows",
+           "check_no_nan",
+           "dtype_error", "check_code_range", "check_scale_codes", "check_wide_scales", "check_tensor_scale",
+           "check_block_size",
            "check_scales_shape", "needs_nan_check", "tensor_divisor", "element_divisor",
            "scale_storage", "code_bits_dtype", "rule_code", "SCALE_POW2", "SCALE_WIDE", "SCALE_TABLE"]
 
@@ -129,6 +131,16 @@ def is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch")
 
 
+def as_array(name: str, x: Any) -> np.ndarray:
+    """``np.asarray(x)``, with a clear error for what numpy cannot make one array of (a ragged
+    nested list, an object it cannot convert)."""
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise FormatError(f"format {name!r}: input is not a rectangular array of numbers "
+                          f"({type(x).__name__}: {exc})") from None
+
+
 def to_rows(a: np.ndarray, ax: int) -> np.ndarray:
     """``a`` (at least 1-d) as a C-contiguous ``(rows, L)`` array: axis ``ax`` moved last, one
     row per axis slice in C order of the other axes."""
@@ -168,6 +180,72 @@ def check_code_range(fmt: CodecFormat, top: int) -> None:
     """``top``, the largest code handed to decode, fits in the element's width."""
     if top >= 1 << fmt.element.bits:
         raise FormatError(f"format {fmt.name!r}: code {top} does not fit in {fmt.element.bits} bits")
+
+
+def check_scale_codes(fmt: CodecFormat, kind: str, dtype: object, lo: float, hi: float) -> None:
+    """Decode's check of stored block scales (``kind``: the numpy dtype kind of the scales, ``lo``
+    / ``hi`` their smallest / largest value; unread for fp32 scales, see :func:`check_wide_scales`):
+    E8M0 bytes are integers in 0..255 (OCP MX v1.0 §5.4.1), codes of a narrow scale element (E4M3)
+    integers below ``2**bits``, fp32 scales float values."""
+    storage = scale_storage(fmt)
+    if storage == SCALE_WIDE:
+        if kind != "f":
+            raise FormatError(f"format {fmt.name!r}: scales must be float values (fp32 scale element), "
+                              f"got dtype {dtype}")
+        return
+    what, top = (("E8M0 bytes", 255) if storage == SCALE_POW2
+                 else (f"{fmt.scale_bits}-bit scale codes", (1 << fmt.scale_bits) - 1))
+    if kind not in ("u", "i"):
+        raise FormatError(f"format {fmt.name!r}: scales must be {what} (unsigned integers 0..{top}), "
+                          f"got dtype {dtype}")
+    if lo < 0 or hi > top:
+        bad = lo if lo < 0 else hi
+        raise FormatError(f"format {fmt.name!r}: scale {int(bad)} is not one of the {what} 0..{top}")
+
+
+def check_wide_scales(fmt: CodecFormat, n_bad: int) -> None:
+    """fp32 block scales are positive and finite, or NaN (a block that held Inf/NaN): ``n_bad``
+    counts the others (zero, negative, infinite), which encode never writes."""
+    if n_bad:
+        raise FormatError(f"format {fmt.name!r}: {n_bad} fp32 scale(s) are zero, negative or infinite; "
+                          f"encode writes positive finite scales (NaN for a block holding Inf/NaN)")
+
+
+def check_tensor_scale(fmt: CodecFormat, ts: object) -> float | None:
+    """The Encoded's tensor scale as a float: required (a positive finite float or NaN) exactly
+    when the format has one."""
+    if not fmt.tensor_scale:
+        if ts is not None:
+            raise FormatError(f"format {fmt.name!r} has no tensor scale, but the Encoded carries "
+                              f"tensor_scale={ts!r}")
+        return None
+    if ts is None:
+        raise FormatError(f"format {fmt.name!r}: Encoded has no tensor_scale (the format has an fp32 "
+                          f"per-tensor scale)")
+    try:
+        v = float(ts)  # type: ignore[arg-type]  # numpy / torch 0-d or 1-element values
+    except (TypeError, ValueError):
+        raise FormatError(f"format {fmt.name!r}: tensor_scale must be one float, got "
+                          f"{type(ts).__name__}") from None
+    if not math.isnan(v) and not 0 < v < math.inf:
+        raise FormatError(f"format {fmt.name!r}: tensor_scale {v!r} must be a positive finite float "
+                          f"(or NaN for a tensor holding Inf/NaN)")
+    return v
+
+
+#: the largest block size accepted: block arithmetic runs in int64
+_MAX_BLOCK = 1 << 40
+
+
+def check_block_size(name: str, key: str, value: object, none_ok: bool = True) -> None:
+    """``block_size`` / ``group_size``: None (where ``none_ok``) or an int in 0..2**40 (0 = one
+    block per axis slice); bools, floats and strings are refused, not converted."""
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= _MAX_BLOCK:
+        allowed = "None or an int" if none_ok else "an int"
+        raise FormatError(f"format {name!r}: {key}={value!r} must be {allowed} in 0..2**40 "
+                          f"(0 = one scale per axis slice)")
 
 
 def check_scales_shape(fmt: CodecFormat, lay: Layout, scales_shape: tuple[int, ...] | None) -> None:

@@ -124,6 +124,9 @@ class TernaryFormat(FamilyFormat):
     reference: str = ""
     description: str = ""
 
+    #: the scale floor changes the stored scale, packing only meta["packed"]
+    ENCODE_ONLY = frozenset({"scale_floor", "packing"})
+
     def __post_init__(self) -> None:
         tab = tuple(self.codebook.table)
         if len(tab) != 4 or any(not (math.isnan(a) and math.isnan(b)) and a != b
@@ -174,7 +177,7 @@ class TernaryFormat(FamilyFormat):
                       axis=ax, format=self.name, meta=meta)
         return values, enc
 
-    def decode(self, enc: Encoded) -> Any:
+    def _decode(self, enc: Encoded) -> Any:
         codes = to_numpy_codes(self.name, enc.codes, 2)
         if np.any(codes == 2):
             raise FormatError(f"format {self.name!r}: code 2 (0b10) is never produced by ternary encode")

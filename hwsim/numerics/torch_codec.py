@@ -64,7 +64,7 @@ import torch.nn.functional as F
 from hwsim.errors import FormatError
 from hwsim.numerics import plan
 from hwsim.numerics.elements import FloatElement, IntElement
-from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.encoded import Encoded, check_source, fingerprint
 from hwsim.numerics.plan import CodecFormat
 from hwsim.numerics.types import E8M0_BIAS, E8M0_NAN, RoundMode, ScaleRule, Specials
 
@@ -352,7 +352,9 @@ def _tensor_scale(fmt: CodecFormat, a: torch.Tensor):
 def _block_scales(fmt: CodecFormat, amax: torch.Tensor, St, et, t_nan):
     """Per-block scale codes and divisors from the blocks' amax bits (int32, (outer, nblk, 1, inner)).
 
-    Returns (scale codes int64, _Div, nan_block bool tensor).
+    Returns (scale codes int64, _Div, nan_block bool tensor, zero_block bool tensor or None): a
+    narrow scale element's scale that rounds to 0 is stored as 0 and its block decodes to zeros
+    (TransformerEngine's NVFP4 cast; the divisor of such a block is a placeholder 1).
     """
     el = fmt.element
     nonfinite = amax >= _NONFINITE
@@ -361,7 +363,7 @@ def _block_scales(fmt: CodecFormat, amax: torch.Tensor, St, et, t_nan):
         se = torch.where(amax == 0, -127, ee.long() - el.emax).clamp(min=-127)
         nanb = nonfinite | (se > 127)
         byte = torch.where(nanb, E8M0_NAN, se + E8M0_BIAS)
-        return byte, _Div(None, 1, se.clamp(max=127), None, 0, 1), nanb
+        return byte, _Div(None, 1, se.clamp(max=127), None, 0, 1), nanb, None
     # AMAX: s = RNE_S(amax / (elem_max * ts)), clamped to [smallest positive, S.max]
     sel = fmt.scale_element
     assert sel is not None  # the AMAX rule has a scale element
@@ -377,14 +379,21 @@ def _block_scales(fmt: CodecFormat, amax: torch.Tensor, St, et, t_nan):
     X, ee = _split(amax)
     code = _float_mag(sel, X.long(), ee.long(), ddiv, RoundMode.EVEN, None)
     code = code.clamp(max=_max_mag(sel))  # saturate to S.max
-    code = torch.where(code == 0, 1, code)  # smallest positive value of S
+    zerob = None
+    if sel.bits <= 16:
+        zerob = (code == 0) & ~nonfinite
+        if fmt.tensor_scale:
+            zerob = zerob & ~t_nan
+    code = torch.where(code == 0, 1, code)  # fp32: the smallest positive value; narrow: placeholder
     Ss, ess = _value_sig(sel, code)
     nanb = nonfinite
     if fmt.tensor_scale:
         Ss, ess = Ss * St, ess + et
         nanb = nanb | t_nan
     code = torch.where(nanb, _nan_code(sel, 0), code)
-    return code, _make_div(Ss, ess, _sig_bits(sel) + ts_bits), nanb
+    if zerob is not None:
+        code = torch.where(zerob, 0, code)
+    return code, _make_div(Ss, ess, _sig_bits(sel) + ts_bits), nanb, zerob
 
 
 # ----------------------------------------------------------------------------------------------
@@ -440,9 +449,9 @@ def _run(fmt: CodecFormat, x: Any, axis: int):
     if fmt.tensor_scale:
         ts, St, et, t_nan = _tensor_scale(fmt, x32.view(torch.int32) & 0x7FFFFFFF)
     scodes = None
-    nanb = None
+    nanb = zerob = None
     if fmt.scale_rule is not None:
-        scodes, div, nanb = _block_scales(fmt, a4.amax(dim=2, keepdim=True), St, et, t_nan)
+        scodes, div, nanb, zerob = _block_scales(fmt, a4.amax(dim=2, keepdim=True), St, et, t_nan)
         if fmt.scale_rule is ScaleRule.AMAX:
             _check_lS(fmt, el, div.lS_bound)
     elif fmt.tensor_scale:  # per-tensor only: divisor ts
@@ -462,6 +471,10 @@ def _run(fmt: CodecFormat, x: Any, axis: int):
                            specials_possible=not fmt.is_scaled)
     if nanb is not None:
         code = torch.where(nanb, 0, code)
+    if zerob is not None:  # a zero block scale: signed zeros (+0 where the element has no -0)
+        signed_zero = isinstance(el, FloatElement) and el.specials is not Specials.FNUZ
+        zero_code = (sign.long() << (el.bits - 1)) if signed_zero else 0
+        code = torch.where(zerob, zero_code, code)
     return code, scodes, ts, lay, scalar, nanb
 
 
@@ -487,7 +500,8 @@ def _encode(fmt: CodecFormat, x: Any, axis: int) -> Encoded:
         codes = codes.reshape(())
         if scales is not None:
             scales = scales.reshape(())
-    return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=lay.ax, format=fmt.name)
+    return Encoded(codes=codes, scales=scales, tensor_scale=ts, axis=lay.ax, format=fmt.name,
+                   fingerprint=fingerprint(fmt))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -572,11 +586,27 @@ def _values(fmt: CodecFormat, code4: torch.Tensor, scale4: torch.Tensor | None) 
     return v.to(torch.float32)
 
 
+def _check_scales(fmt: CodecFormat, sc: torch.Tensor) -> None:
+    """:func:`plan.check_scale_codes` / :func:`plan.check_wide_scales` on a tensor (one sync)."""
+    dt = sc.dtype
+    kind = ("f" if dt.is_floating_point else "c" if dt.is_complex else "b" if dt is torch.bool
+            else "i" if dt.is_signed else "u")
+    if plan.scale_storage(fmt) == plan.SCALE_WIDE:
+        plan.check_scale_codes(fmt, kind, dt, 0, 0)
+        if sc.numel():
+            plan.check_wide_scales(fmt, int(((sc <= 0) | torch.isinf(sc)).sum()))
+        return
+    lo, hi = (int(sc.min()), int(sc.max())) if sc.numel() and kind in "ui" else (0, 0)
+    plan.check_scale_codes(fmt, kind, dt, lo, hi)
+
+
 def _decode(fmt: CodecFormat, enc: Encoded) -> torch.Tensor:
     """float32 values of an :class:`Encoded` holding torch tensors, on the codes' device."""
+    check_source(fmt, enc)
     codes = enc.codes
     if not isinstance(codes, torch.Tensor):
         raise FormatError(f"format {fmt.name!r}: Encoded.codes must be a torch.Tensor")
+    ts = plan.check_tensor_scale(fmt, enc.tensor_scale)
     if codes.dtype not in (torch.uint8, torch.uint16, torch.uint32):
         raise FormatError(f"format {fmt.name!r}: codes must be unsigned integers "
                           f"(uint8/uint16/uint32), got {codes.dtype}")
@@ -588,17 +618,18 @@ def _decode(fmt: CodecFormat, enc: Encoded) -> torch.Tensor:
     scalar = codes.dim() == 0
     c = codes.reshape(1) if scalar else codes
     lay = plan.layout(fmt, tuple(c.shape), plan.check_axis(fmt.name, enc.axis, c.dim()))
-    ts = enc.tensor_scale
     if fmt.scale_rule is None:  # tensor scale only
-        if ts is None:
-            raise FormatError(f"format {fmt.name!r}: Encoded has no tensor_scale")
         s4 = torch.as_tensor(ts, dtype=torch.float64, device=c.device).reshape(1, 1, 1, 1)
     else:
         sc = enc.scales
+        if sc is not None and not isinstance(sc, torch.Tensor):
+            raise FormatError(f"format {fmt.name!r}: Encoded.scales must be a torch.Tensor like its codes, "
+                              f"got {type(sc).__name__}")
         if sc is not None and scalar:
             sc = sc.reshape(1)
         plan.check_scales_shape(fmt, lay, None if sc is None else tuple(sc.shape))
         assert sc is not None  # checked just above
+        _check_scales(fmt, sc)
         s4 = _scale_values(fmt, sc, ts).reshape(lay.outer, lay.nblk, 1, lay.inner)
     out = _from4(lay, _values(fmt, _to4(lay, c), s4))
     return out.reshape(()) if scalar else out
@@ -665,7 +696,7 @@ def _quantize_f32(fmt: CodecFormat, x4: torch.Tensor, lay: plan.Layout) -> torch
     need_sub = False
     if fmt.scale_rule is ScaleRule.POW2:
         amax = v.amax(dim=2, keepdim=True).view(torch.int32) & 0x7FFFFFFF  # NaN sign may be set
-        _, div, nanb = _block_scales(fmt, amax, None, None, None)
+        _, div, nanb, _ = _block_scales(fmt, amax, None, None, None)
         se = div.es
         assert isinstance(se, torch.Tensor)  # one exponent per block
         maybe_nan = True
@@ -741,6 +772,7 @@ def _quantize_f64(fmt: CodecFormat, x4: torch.Tensor, lay: plan.Layout, x32: tor
     el, sel = fmt.element, fmt.scale_element
     v = x4.abs()
     ts64 = None
+    zero = None
     if fmt.tensor_scale:
         ts, _, _, _ = _tensor_scale(fmt, x32.view(torch.int32) & 0x7FFFFFFF)
         ts64 = ts.to(torch.float64)  # NaN when the tensor holds NaN/Inf
@@ -749,13 +781,20 @@ def _quantize_f64(fmt: CodecFormat, x4: torch.Tensor, lay: plan.Layout, x32: tor
         amax = v.amax(dim=2, keepdim=True).to(torch.float64)
         amax = torch.where(torch.isinf(amax), math.nan, amax)
         dd = el.max if ts64 is None else ts64 * el.max  # exact (<= 27 significant bits)
-        s = _round_mag64(amax / dd, sel, RoundMode.EVEN).clamp_(min=sel.smallest_subnormal)
+        s = _round_mag64(amax / dd, sel, RoundMode.EVEN)
+        if sel.bits <= 16:  # a scale rounding to 0 is stored as 0: the block is zeros
+            zero = s == 0
+            s = torch.where(zero, 1.0, s)
+        else:  # fp32 scales: at least the smallest positive value
+            s.clamp_(min=sel.smallest_subnormal)
         D = s if ts64 is None else s * ts64
     else:
         D = ts64
     assert D is not None  # a block scale, a tensor scale or both
     z = v.to(torch.float64).div_(D)
     _round_mag64(z, el, fmt.rounding).mul_(D)
+    if zero is not None:
+        z = torch.where(zero, 0.0, z)
     out = z.to(torch.float32)
     _finish(out, x4, el)
     return _canonical_nan(out, True)
@@ -856,7 +895,7 @@ def host_encoded(enc: Encoded) -> Encoded:
     """An Encoded of the numba kernels with its arrays as CPU tensors (dtypes as :func:`encode`)."""
     return Encoded(codes=host_tensor(enc.codes), scales=None if enc.scales is None else host_tensor(enc.scales),
                    tensor_scale=None if enc.tensor_scale is None else host_tensor(enc.tensor_scale),
-                   axis=enc.axis, format=enc.format, meta=enc.meta)
+                   axis=enc.axis, format=enc.format, meta=enc.meta, fingerprint=enc.fingerprint)
 
 
 def numpy_encoded(enc: Encoded) -> Encoded:
@@ -864,7 +903,7 @@ def numpy_encoded(enc: Encoded) -> Encoded:
     ts = enc.tensor_scale
     return Encoded(codes=host_array(enc.codes), scales=None if enc.scales is None else host_array(enc.scales),
                    tensor_scale=None if ts is None else np.float32(float(ts)), axis=enc.axis,
-                   format=enc.format, meta=enc.meta)
+                   format=enc.format, meta=enc.meta, fingerprint=enc.fingerprint)
 
 
 def encode(fmt: CodecFormat, x: Any, axis: int = -1) -> Encoded:

@@ -51,8 +51,10 @@ class ScaleRule(str, Enum):  # noqa: UP042 - StrEnum would change str(member), w
     #: OCP MX v1.0 §6.3: X = 2**(floor(log2(amax)) - emax_elem), stored as an E8M0 byte
     #: (bias 127, 0xFF = NaN). Also the shared exponent of block floating point (MSFP).
     POW2 = "pow2"
-    #: scale = amax / element_max rounded (RNE) to the scale format, clamped to
-    #: [smallest positive, max] of that format. NVFP4 (E4M3 scale), absmax-scaled integers (FP32 scale).
+    #: scale = amax / element_max rounded (RNE) to the scale format, saturating at its max; a
+    #: scale that rounds to 0 is stored as 0 (the block decodes to zeros, TransformerEngine's NVFP4)
+    #: for narrow scale elements and raised to the smallest positive value for fp32 scales.
+    #: NVFP4 (E4M3 scale), absmax-scaled integers (FP32 scale).
     AMAX = "amax"
 
 

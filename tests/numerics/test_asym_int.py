@@ -41,10 +41,11 @@ def test_asym_matches_quant_int_asym(bits):
 
 def test_asym_hand_worked():
     """2-bit, group [-1, 0, 0.5, 2]: s = 3/3 = 1, z = RNE(1) = 1, q = RNE(x) + 1 = [0, 1, 1, 3]
-    (RNE(0.5) = 0), values [-1, 0, 0, 2]. All-zero group: s = 1e-5, z = 0, zeros. Group [0.3, 0.6]
-    (min > 0; 0.6f = 2 * 0.3f): s = 0.3f/15, z = clamp(RNE(-15)) = 0, q = clamp([15, 30]) = [15, 15]:
-    the code's zero-point clamp loses the top of an all-positive group (both decode to 0.3)."""
-    fmt = AsymIntFormat(name="a2", bits=2, group_size=4)
+    (RNE(0.5) = 0), values [-1, 0, 0, 2]. All-zero group: s = 1e-5 with the code's fp16 clamp
+    (``clamp_scale=True``), z = 0, zeros. Group [0.3, 0.6] (min > 0; 0.6f = 2 * 0.3f): s = 0.3f/15,
+    z = clamp(RNE(-15)) = 0, q = clamp([15, 30]) = [15, 15]: the code's zero-point clamp loses the
+    top of an all-positive group (both decode to 0.3)."""
+    fmt = AsymIntFormat(name="a2", bits=2, group_size=4, clamp_scale=True)
     enc = fmt.encode(np.array([[-1, 0, 0.5, 2, 0, 0, 0, 0]], np.float32))
     np.testing.assert_array_equal(enc.codes, [[0, 1, 1, 3, 0, 0, 0, 0]])
     np.testing.assert_array_equal(enc.meta["zero_point"], [[1, 0]])

@@ -168,6 +168,10 @@ def oracle_block(fmt, x: np.ndarray) -> np.ndarray:
         else:
             sel = fmt.scale_element
             s = min(oracle_elem(sel, amax / Fraction(el.max), RoundMode.EVEN, 0), Fraction(sel.max))
+            if s == 0 and sel.bits <= 16:  # a narrow scale rounding to 0: zeros (issue 10, TransformerEngine)
+                zero_neg = not (isinstance(el, IntElement) or el.specials is Specials.FNUZ)
+                out[j:j + B] = [-0.0 if zero_neg and math.copysign(1.0, float(v)) < 0 else 0.0 for v in blk]
+                continue
             scale = s if s > 0 else Fraction(sel.smallest_subnormal)
         for i, v in enumerate(blk):
             r = hash32(j + i, fmt.seed)
