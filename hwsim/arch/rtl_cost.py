@@ -29,7 +29,7 @@ from pathlib import Path
 
 from hwsim.arch.energy import EnergyTable, MacCost, OperandBits, _accumulate, _block_scale
 from hwsim.errors import FormatError
-from hwsim.synth.costs import COSTS_CSV, RtlCost, element_key, read_costs, scale_from_180nm
+from hwsim.synth.costs import COSTS_CSV, RtlCost, element_key, format_element_key, read_costs, scale_from_180nm
 
 __all__ = ["RtlMacCosts", "MAC_COST_MODES", "MAC_COST_FALLBACKS"]
 
@@ -41,6 +41,8 @@ _RANK = {"dot": 0, "mac": 1, "mul": 2}
 
 
 def _elem(op: OperandBits) -> str:
+    if op.source is not None and getattr(op.source, "operand", None) is not None:
+        return format_element_key(op.source)  # family formats match only rows of their own format
     return element_key(op.is_float, op.exp_bits, op.man_bits, op.element_bits)
 
 

@@ -95,6 +95,19 @@ def element_key(is_float: bool, exp_bits: int, man_bits: int, element_bits: int)
     return f"e{exp_bits}m{man_bits}" if is_float else f"int{element_bits}"
 
 
+def format_element_key(fmt: Any) -> str:
+    """The key a cost row and an operand are matched by: :func:`element_key` of the element for the
+    core element + scale family (``hwsim.numerics.format.Format``: any int8 format reads its codes as
+    int8), but ``format:<name>`` for every other family (OliVe pairs, codebooks, mixtures): their
+    codes mean something only to their own decoder, so an OliVe lane never prices a plain int4 GEMM."""
+    from hwsim.numerics.format import Format
+
+    op = fmt.operand
+    if isinstance(fmt, Format):
+        return element_key(op.is_float, op.exp_bits, op.man_bits, op.element_bits)
+    return f"format:{fmt.name}"
+
+
 def scale_from_180nm(area_um2: Any, energy_pj: Any, node_nm: Any) -> tuple[Any, Any]:
     """Area (um^2) and energy (pJ) synthesized at 180 nm / 1.8 V, at ``node_nm`` (vectorized).
 

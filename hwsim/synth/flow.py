@@ -24,7 +24,7 @@ from pathlib import Path
 from hwsim.catalog import get_format
 from hwsim.errors import HwsimError
 from hwsim.synth.activity import DEFAULT_ACTIVITY, N_CYCLES, operand_activity
-from hwsim.synth.costs import COSTS_CSV, RtlCost, element_key, read_costs, write_costs
+from hwsim.synth.costs import COSTS_CSV, RtlCost, format_element_key, read_costs, write_costs
 from hwsim.synth.registry import Block, Instance, load_blocks
 from hwsim.synth.sta import analyze
 from hwsim.synth.tools import liberty_path, missing_tool, tool_version
@@ -79,7 +79,7 @@ def synthesize(block: Block, inst: Instance, liberty: Path | None = None) -> Rtl
     key = instance_key(block, inst, lib)
     return RtlCost(
         block=block.name, instance=inst.name, format=inst.format,
-        element=element_key(spec.is_float, spec.exp_bits, spec.man_bits, spec.element_bits),
+        element=format_element_key(fmt),
         block_size=int(block_size), covers=block.covers, macs_per_cycle=block.macs_per_cycle,
         parameters=key[1], cells=cells.n_cells, nand2_eq=gates.nand2_eq, area_um2=round(cells.area_um2, 3),
         critical_path_ns=round(sta.critical_path_ns, 4), fmax_mhz=round(sta.fmax_mhz, 2),

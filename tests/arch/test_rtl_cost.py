@@ -81,10 +81,12 @@ def test_fallback_gives_pairs_without_a_block_the_table_cost() -> None:
 
 
 def test_catalog_rejects_rtl_entry_without_a_block(tmp_path: Path) -> None:
-    text = ENTRY.read_text().replace('"mx-systolic-32-rtl"', '"int8-rtl"').replace('"mxfp8_e4m3"', '"int8"')
-    (tmp_path / "int8-rtl.toml").write_text(text)
-    with pytest.raises(CatalogError, match=r"int8-rtl.toml:mac_cost: .*a=int8 \(int8\) x w=int8 \(int8\)"):
-        accelerator("int8-rtl", path=tmp_path)
+    # int4 x int4: no block of rtl/blocks.toml implements it (int8_mac covers int8 only)
+    text = ENTRY.read_text().replace('"mx-systolic-32-rtl"', '"int4-rtl"').replace('"mxfp8_e4m3"', '"int4"')
+    text = text.replace('mac_cost_fallback = "table"', "")  # strict: no table fallback
+    (tmp_path / "int4-rtl.toml").write_text(text)
+    with pytest.raises(CatalogError, match=r"int4-rtl.toml:mac_cost: .*a=int4 \(int4\) x w=int4 \(int4\)"):
+        accelerator("int4-rtl", path=tmp_path)
 
 
 def test_catalog_rejects_unknown_mac_cost_mode(tmp_path: Path) -> None:
