@@ -45,8 +45,8 @@ module adder_tree #(
             wire signed [WR-1:0] sr;
             adder_tree #(.N(NL), .W(W)) u_left  (.x(x[NL*W-1:0]),   .s(sl));
             adder_tree #(.N(NR), .W(W)) u_right (.x(x[N*W-1:NL*W]), .s(sr));
-            wire signed [OW-1:0] el = sl;  // sign extension
-            wire signed [OW-1:0] er = sr;
+            wire signed [OW-1:0] el = {{(OW - WL){sl[WL-1]}}, sl};  // sign extension
+            wire signed [OW-1:0] er = {{(OW - WR){sr[WR-1]}}, sr};
             assign s = el + er;
         end
     endgenerate

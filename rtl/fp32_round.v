@@ -47,7 +47,14 @@ module fp32_round #(
     localparam integer IW = 20;  // internal signed exponent arithmetic: |values| < 2^19
     localparam integer PW = (MW < 25) ? 25 : MW;   // mag zero-extended to at least 25 bits
     localparam integer SW = $clog2(PW + 2) + 1;      // shift amounts 0 .. PW + 1
-    wire [PW-1:0] pmag = mag;
+    wire [PW-1:0] pmag;
+    generate
+        if (PW > MW) begin : g_pad
+            assign pmag = {{(PW - MW){1'b0}}, mag};
+        end else begin : g_nopad
+            assign pmag = mag;
+        end
+    endgenerate
 
     // position of the leading one (0 when mag = 0)
     reg [IW-1:0] msb;
@@ -55,19 +62,22 @@ module fp32_round #(
     always @* begin
         msb = 0;
         for (i = 0; i < MW; i = i + 1)
-            if (mag[i]) msb = i;
+            if (mag[i]) msb = i[IW-1:0];
     end
 
-    wire signed [IW-1:0] e_lsb  = lsb_exp;  // sign extension
+    wire signed [IW-1:0] e_lsb  = {{(IW - EW){lsb_exp[EW-1]}}, lsb_exp};  // sign extension
     wire signed [IW-1:0] d_norm = $signed(msb) - 23;
     wire signed [IW-1:0] d_sub  = -149 - e_lsb;
     wire signed [IW-1:0] d      = (d_norm > d_sub) ? d_norm : d_sub;
 
     // d > 0: drop d bits (at most PW + 1 matter: beyond that everything is below half a quantum)
-    wire [SW-1:0] d_r = (d > PW + 1) ? (PW + 1) : d[SW-1:0];
+    localparam integer DMAX = PW + 1;
+    wire signed [IW-1:0] dmax = DMAX[IW-1:0];
+    wire [SW-1:0] d_r = (d > dmax) ? dmax[SW-1:0] : d[SW-1:0];
     wire [2*PW:0] ext = {pmag, {(PW + 1){1'b0}}} >> d_r;
     // d <= 0: exact, shift left by -d <= 23 (d >= msb - 23 >= -23)
-    wire [4:0]    d_l = -d;
+    wire signed [IW-1:0] nd = -d;
+    wire [4:0]    d_l = nd[4:0];
     wire [PW+23:0] left = {{24{1'b0}}, pmag} << d_l;
 
     wire          right = d > 0;
@@ -79,8 +89,8 @@ module fp32_round #(
 
     // exponent field before the hidden bit is added: lsb_exp + d + 149 (>= 0 by the choice of d)
     wire signed [IW-1:0] field = e_lsb + d + 149;
-    wire [IW+23:0]       bits  = {field, 23'b0} + sig_r;
-    wire                 ovf   = bits >= 32'h7F80_0000;
+    wire [IW+22:0]       bits  = {field, 23'b0} + {{(IW - 2){1'b0}}, sig_r};
+    wire                 ovf   = bits >= {{(IW - 9){1'b0}}, 32'h7F80_0000};
 
     assign f = nan         ? 32'h7FC0_0000 :
                inf         ? {sign, 31'h7F80_0000} :

@@ -36,11 +36,11 @@ module int_mul #(
 
     generate
         if (ENCODING == 0) begin : g_twos
-            wire signed [BITS-1:0] sa = a;
-            wire signed [BITS-1:0] sb = b;
-            assign p = sa * sb;
+            wire signed [2*BITS-1:0] sa = {{BITS{a[BITS-1]}}, a};  // sign extension
+            wire signed [2*BITS-1:0] sb = {{BITS{b[BITS-1]}}, b};
+            assign p = sa * sb;  // the low 2 BITS bits of the product are exact
         end else begin : g_signmag
-            wire [2*BITS-3:0] mag = a[BITS-2:0] * b[BITS-2:0];
+            wire [2*BITS-3:0] mag = {{(BITS - 1){1'b0}}, a[BITS-2:0]} * {{(BITS - 1){1'b0}}, b[BITS-2:0]};
             wire signed [2*BITS-1:0] m = {2'b00, mag};
             assign p = (a[BITS-1] ^ b[BITS-1]) ? -m : m;
         end

@@ -111,8 +111,9 @@ module mx_dot #(
                 fp_mul #(.EXP_BITS(EXP_BITS), .MAN_BITS(MAN_BITS), .SPECIALS(SPECIALS)) u_mul (
                     .a(a[i*W +: W]), .b(b[i*W +: W]),
                     .p_sign(p_sign), .p_exp(p_exp), .p_sig(p_sig), .p_nan(p_nan), .p_inf(p_inf));
-                wire [LW-1:0] sig_ext = p_sig;                    // zero extension
-                wire [LW-1:0] mag = sig_ext << (p_exp - 2'd2);    // aligned: bit 0 = 2^LSB_EXP
+                wire [LW-1:0] sig_ext = {{(LW - 2 * MAN_BITS - 2){1'b0}}, p_sig};
+                localparam [EXP_BITS:0] TWO = 2;
+                wire [LW-1:0] mag = sig_ext << (p_exp - TWO);     // aligned: bit 0 = 2^LSB_EXP
                 assign terms[i*LW +: LW] = p_sign ? (~mag + 1'b1) : mag;
                 assign lane_nan[i]  = p_nan;
                 assign lane_inf[i]  = p_inf;
@@ -160,8 +161,8 @@ module mx_dot #(
             // value sig * 2^(max(e,1) - 7 - 3)
             assign sexp_a = $signed({{(EW-4){1'b0}}, (|ea) ? ea : 4'd1}) - 10;
             assign sexp_b = $signed({{(EW-4){1'b0}}, (|eb) ? eb : 4'd1}) - 10;
-            wire [7:0] ssig = siga * sigb;
-            assign mag = absacc * ssig;
+            wire [7:0] ssig = {4'b0, siga} * {4'b0, sigb};
+            assign mag = {{(MW - AW){1'b0}}, absacc} * {{(MW - 8){1'b0}}, ssig};
         end
     endgenerate
 
@@ -170,7 +171,8 @@ module mx_dot #(
     wire ninf = |(lane_inf &  (lane_sign ^ {K{sflip}}));
     wire nan  = nan_a | nan_b | (|lane_nan) | ((pinf | ninf) & (zero_a | zero_b)) | (pinf & ninf);
 
-    wire signed [EW-1:0] lsb_exp = LSB_EXP + sexp_a + sexp_b;
+    wire signed [EW-1:0] lsb_exp0 = LSB_EXP[EW-1:0];
+    wire signed [EW-1:0] lsb_exp = lsb_exp0 + sexp_a + sexp_b;
 
     fp32_round #(.MW(MW), .EW(EW)) u_round (
         .sign((pinf | ninf) ? ninf : (neg ^ sflip)), .mag(mag), .lsb_exp(lsb_exp),
