@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rtl._dot_bench import BLOCKS, check_classes, run_dot_bench
+from tests.rtl._dot_bench import BLOCKS, SIMS, check_classes, run_dot_bench
 
 pytestmark = pytest.mark.rtl
 
 BFP_FORMATS = ("msfp12", "msfp16", "bfp12_b32")
 
 
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+@pytest.mark.parametrize("sim", SIMS)
 @pytest.mark.parametrize("fmt", BFP_FORMATS)
 def test_bfp_dot_matches_block_dot(fmt: str, sim: str) -> None:
     check_classes(fmt, run_dot_bench(fmt, sim, BLOCKS[sim]))

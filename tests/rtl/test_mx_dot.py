@@ -13,14 +13,14 @@ import pytest
 
 import hwsim
 from hwsim.synth.params import mx_dot_params
-from tests.rtl._dot_bench import BLOCKS, check_classes, run_dot_bench
+from tests.rtl._dot_bench import BLOCKS, SIMS, check_classes, run_dot_bench
 
 pytestmark = pytest.mark.rtl
 
 MX_FORMATS = ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp4", "mxint8")
 
 
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+@pytest.mark.parametrize("sim", SIMS)
 @pytest.mark.parametrize("fmt", MX_FORMATS)
 def test_mx_dot_matches_block_dot(fmt: str, sim: str) -> None:
     check_classes(fmt, run_dot_bench(fmt, sim, BLOCKS[sim]))

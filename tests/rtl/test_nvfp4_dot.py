@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rtl._dot_bench import BLOCKS, check_classes, run_dot_bench
+from tests.rtl._dot_bench import BLOCKS, SIMS, check_classes, run_dot_bench
 
 pytestmark = pytest.mark.rtl
 
 
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+@pytest.mark.parametrize("sim", SIMS)
 def test_nvfp4_dot_matches_block_dot(sim: str) -> None:
     result = run_dot_bench("nvfp4", sim, BLOCKS[sim])
     check_classes("nvfp4", result)
