@@ -12,7 +12,10 @@ from __future__ import annotations
 import pytest
 
 import hwsim
+from hwsim.errors import HwsimError
 from hwsim.synth.params import mx_dot_params
+from hwsim.synth.tools import missing_tool
+from hwsim.synth.yosys import synth_generic
 from tests.rtl._dot_bench import BLOCKS, SIMS, check_classes, run_dot_bench
 
 pytestmark = pytest.mark.rtl
@@ -34,3 +37,16 @@ def test_params_come_from_the_format() -> None:
     assert (p["SCALE_KIND"], p["K"], p["EXP_BITS"], p["MAN_BITS"]) == (1, 16, 2, 1)
     p = mx_dot_params(hwsim.format("msfp12"))
     assert (p["ELEM_KIND"], p["INT_BITS"], p["INT_ENCODING"], p["INT_FRAC"], p["K"]) == (1, 4, 1, 2, 16)
+
+
+@pytest.mark.parametrize(("params", "rule"), [
+    ({"SCALE_KIND": 2}, "ILLEGAL_SCALE_KIND"),
+    ({"ELEM_KIND": 2}, "ILLEGAL_ELEM_KIND"),
+    ({"EXP_BITS": 7}, "ILLEGAL_EXP_BITS"),
+])
+def test_illegal_parameters_fail_synthesis(params: dict[str, int], rule: str) -> None:
+    missing = missing_tool("yosys")
+    if missing:
+        pytest.skip(missing)
+    with pytest.raises(HwsimError, match=rule):
+        synth_generic("mx_dot", params)
