@@ -1,7 +1,6 @@
 """Synthesize an ``rtl/`` block with yosys to generic gates: cell breakdown and NAND2 equivalents.
 
-Flow (yosys 0.23, Debian): ``read_verilog``; ``hierarchy -libdir rtl/ -chparam`` (the parameters;
-submodules such as ``fp_mul`` are read from their own files in ``rtl/``);
+Flow (yosys 0.23, Debian): ``read_verilog``; ``hierarchy -chparam`` (the parameters);
 ``synth -flatten``; ``abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX`` (technology mapping to
 a two-input gate set plus MUX2); ``opt_clean``; ``stat``. The NAND2-equivalent count weights each
 cell type by the area of its X1 cell in the NanGate FreePDK45 Open Cell Library divided by the
@@ -87,8 +86,7 @@ def _synth(block: str, params: tuple[tuple[str, int], ...], top: str) -> GateCou
     chparams = " ".join(f"-chparam {k} {v}" for k, v in params)
     with tempfile.TemporaryDirectory(prefix="hwsim-yosys-") as tmp:
         stat = Path(tmp) / "stat.txt"
-        script = (f"read_verilog {src}; hierarchy -check -libdir {src.parent} -top {top} {chparams}; "
-                  f"synth -flatten -top {top}; "
+        script = (f"read_verilog {src}; hierarchy -check -top {top} {chparams}; synth -flatten -top {top}; "
                   f"abc -g {GATE_SET}; opt_clean; tee -q -o {stat} stat")
         exe = find_tool("yosys")
         assert exe is not None  # missing_tool checked it

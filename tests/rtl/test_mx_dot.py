@@ -9,14 +9,15 @@ test_nvfp4_dot.py and test_bfp_dot.py.
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 import hwsim
-from hwsim.errors import HwsimError
 from hwsim.synth.params import mx_dot_params
-from hwsim.synth.tools import missing_tool
-from hwsim.synth.yosys import synth_generic
-from tests.rtl._dot_bench import BLOCKS, SIMS, check_classes, run_dot_bench
+from hwsim.synth.tools import find_tool, missing_tool, rtl_source, tool_env
+from tests.rtl._dot_bench import BLOCKS, SIMS, SOURCES, check_classes, run_dot_bench
 
 pytestmark = pytest.mark.rtl
 
@@ -39,14 +40,25 @@ def test_params_come_from_the_format() -> None:
     assert (p["ELEM_KIND"], p["INT_BITS"], p["INT_ENCODING"], p["INT_FRAC"], p["K"]) == (1, 4, 1, 2, 16)
 
 
-@pytest.mark.parametrize(("params", "rule"), [
-    ({"SCALE_KIND": 2}, "ILLEGAL_SCALE_KIND"),
-    ({"ELEM_KIND": 2}, "ILLEGAL_ELEM_KIND"),
-    ({"EXP_BITS": 7}, "ILLEGAL_EXP_BITS"),
+@pytest.mark.parametrize("tool", ["yosys", "icarus", "verilator"])
+@pytest.mark.parametrize(("param", "rule"), [
+    ("SCALE_KIND=2", "mx_dot_ILLEGAL_SCALE_KIND"),
+    ("ELEM_KIND=2", "mx_dot_ILLEGAL_ELEM_KIND"),
+    ("EXP_BITS=7", "mx_dot_ILLEGAL_EXP_BITS"),
 ])
-def test_illegal_parameters_fail_synthesis(params: dict[str, int], rule: str) -> None:
-    missing = missing_tool("yosys")
+def test_illegal_parameters_stop_elaboration(tool: str, param: str, rule: str) -> None:
+    """Each tool refuses an illegal parameterization and names the broken rule."""
+    missing = missing_tool(tool)
     if missing:
         pytest.skip(missing)
-    with pytest.raises(HwsimError, match=rule):
-        synth_generic("mx_dot", params)
+    srcs = [str(rtl_source(s)) for s in SOURCES]
+    name, value = param.split("=")
+    if tool == "yosys":
+        cmd = [str(find_tool("yosys")), "-q", "-p",
+               f"read_verilog {' '.join(srcs)}; hierarchy -check -top mx_dot -chparam {name} {value}"]
+    elif tool == "icarus":
+        cmd = [str(find_tool("iverilog")), "-g2012", "-o", os.devnull, "-s", "mx_dot", f"-Pmx_dot.{param}", *srcs]
+    else:
+        cmd = [str(find_tool("verilator")), "--lint-only", "--top-module", "mx_dot", f"-G{param}", *srcs]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=tool_env(), timeout=300)
+    assert out.returncode != 0 and rule in out.stdout + out.stderr, (out.stdout + out.stderr)[-2000:]
