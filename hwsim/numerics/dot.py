@@ -8,6 +8,10 @@ once to FP32, round to nearest even, overflowing to +-Inf (IEEE 754-2019 §4.3.1
 underflowing gradually to FP32 subnormals. The same contract holds for NVFP4 blocks (16 E2M1
 elements, one E4M3 block scale each); the FP32 tensor scales are applied outside the block dot
 product (NVIDIA's two-level scaling), so :func:`block_dot` ignores ``Encoded.tensor_scale``.
+It holds as well for block floating point / MSFP (``msfp12``, ``msfp16``, ``bfp12_b32``: sign-magnitude
+integer elements sharing one 8-bit exponent per block, Darvish Rouhani et al., NeurIPS 2020 §3):
+their shared exponent is an E8M0 scale (the pow2 rule), so the integer products are summed exactly
+and the two shared exponents align the sum before the one rounding.
 
 Special values (OCP MX v1.0 §5.2: a NaN scale makes the whole block NaN; element specials follow
 the element type, OCP OFP8 v1.0 §4):
@@ -233,7 +237,8 @@ def block_dot(fmt_a: Any, a: Encoded, fmt_b: Any | None = None, b: Encoded | Non
 
     Args:
         fmt_a: the :class:`~hwsim.numerics.format.Format` that encoded ``a`` (block-scaled: MX
-            formats with E8M0 scales, NVFP4 with E4M3 scales; elements of at most 16 bits).
+            formats with E8M0 scales, BFP/MSFP with shared 8-bit exponents, NVFP4 with E4M3 scales;
+            elements of at most 16 bits).
         a: its encoded operand (numpy codes and scale codes).
         fmt_b: format of ``b`` (default ``fmt_a``); same block size as ``fmt_a``. Mixed element
             types (MXFP8 x MXFP4) are allowed.

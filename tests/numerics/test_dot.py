@@ -18,7 +18,8 @@ from hwsim.errors import FormatError
 from hwsim.numerics.dot import block_dot
 from hwsim.numerics.encoded import Encoded
 
-FORMATS = ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp4", "mxint8", "nvfp4")
+FORMATS = ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp4", "mxint8", "nvfp4",
+           "msfp12", "msfp16", "bfp12_b32")  # the last three: BFP/MSFP (integer elements, E8M0 exponents)
 #: plain-cast format of each block format's element (to write element codes from values)
 ELEMENT_CAST = {"mxfp8_e4m3": "fp8_e4m3", "mxfp8_e5m2": "fp8_e5m2", "mxfp4": "fp4_e2m1"}
 
