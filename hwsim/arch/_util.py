@@ -9,7 +9,7 @@ import numpy as np
 from hwsim.errors import HwsimError
 
 __all__ = ["ShapeError", "positive_int", "positive_float", "out", "ceil_div", "exact", "largest", "floats",
-           "counts", "MAX_COUNT", "exact_maximum", "check_broadcast"]
+           "counts", "MAX_COUNT", "exact_maximum", "exact_difference", "check_broadcast"]
 
 
 class ShapeError(HwsimError, ValueError):
@@ -146,13 +146,23 @@ def out(x: Any) -> Any:
     return arr
 
 
-def exact_maximum(a: Any, b: Any) -> Any:
-    """Element-wise maximum of two exact counts (:func:`counts`), where one may hold Python ints
-    past int64 and the other int64 (numpy cannot mix them: ``OverflowError``)."""
+def _exact(op: Any, a: Any, b: Any) -> Any:
+    """``op(a, b)`` of two exact counts (:func:`counts`), where one may hold Python ints past int64
+    and the other int64 (numpy cannot mix them: ``OverflowError``): then in Python ints."""
     try:
-        return np.maximum(a, b)
+        return op(a, b)
     except OverflowError:
-        return counts(np.maximum(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
+        return counts(op(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
+
+
+def exact_maximum(a: Any, b: Any) -> Any:
+    """Element-wise maximum of two exact counts (see :func:`_exact`)."""
+    return _exact(np.maximum, a, b)
+
+
+def exact_difference(a: Any, b: Any) -> Any:
+    """``a - b`` of two exact counts with ``a >= b`` (see :func:`_exact`)."""
+    return _exact(np.subtract, a, b)
 
 
 def check_broadcast(**dims: Any) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hwsim.arch._util import ShapeError, check_broadcast, counts, exact_maximum, floats, out
+from hwsim.arch._util import ShapeError, check_broadcast, counts, exact_difference, exact_maximum, floats, out
 from hwsim.arch.energy import (
     EnergyTable,
     MacCostSource,
@@ -225,7 +225,7 @@ class Accelerator:
         return GemmCost(  # (stalls dilute the utilization)
             cycles=out(cycles),
             compute_cycles=out(compute_cycles),
-            stall_cycles=out(cycles - compute_cycles),
+            stall_cycles=out(exact_difference(cycles, compute_cycles)),
             time_us=out(np.asarray(cycles, dtype=np.float64) / np.asarray(self.clock_mhz, dtype=np.float64)),
             macs=out(macs),
             utilization=out(util),

@@ -16,9 +16,12 @@ with ``generator = "flint"`` and ``params = {...}`` calls it to get the code -> 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
 
 from hwsim.errors import FormatError
 
@@ -150,7 +153,36 @@ def replace_fields(fmt: Any, changes: Mapping[str, Any]) -> Any:
     bad = sorted(set(changes) - known)
     if bad:
         raise FormatError(f"format {fmt.name!r}: unknown field(s) {bad}; fields are {sorted(known)}")
+    for key, value in changes.items():
+        problem = _kind_mismatch(getattr(fmt, key), value)
+        if problem:
+            raise FormatError(f"format {fmt.name!r}: {key}={value!r} must be {problem} (like its value "
+                              f"{getattr(fmt, key)!r})")
     return dataclasses.replace(fmt, **changes)
+
+
+def _kind_mismatch(current: Any, value: Any) -> str | None:
+    """What ``value`` must be to replace the field value ``current`` (None when it fits): the same
+    kind of thing -- a bool for a bool, an integer for an integer, a number for a float, a string for
+    a string, a list or tuple for a tuple (None also for a number: "off"). Fields that are None, enums
+    or arrays take anything their
+    family's own checks accept (issue 10: a hostile override raises FormatError, never a TypeError)."""
+    if current is None or isinstance(current, (enum.Enum, np.ndarray)):
+        return None
+    if isinstance(current, (bool, np.bool_)):
+        return None if isinstance(value, (bool, np.bool_)) else "True or False"
+    if isinstance(current, (int, np.integer)):  # None: "off" (group_size=None is group_size=0)
+        ok = value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)))
+        return None if ok else "an integer"
+    if isinstance(current, (float, np.floating)):
+        ok = value is None or (isinstance(value, (int, float, np.integer, np.floating))
+                               and not isinstance(value, (bool, np.bool_)))
+        return None if ok else "a number"
+    if isinstance(current, str):
+        return None if isinstance(value, str) else "a string"
+    if isinstance(current, (tuple, list)):
+        return None if isinstance(value, (tuple, list)) else "a list or tuple"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

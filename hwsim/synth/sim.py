@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -65,8 +66,13 @@ def cache_root() -> Path:
 
 def build_key(block: str, parameters: Mapping[str, int], simulator: str, sources: Sequence[Path]) -> str:
     """Folder name of a build: the block, its parameters in order, the simulator and a hash of the
-    tool version and the source texts (so no build is reused across any of them)."""
+    tool version, the source texts and the Python environment (so no build is reused across any of
+    them). The environment counts because a build records absolute paths of cocotb's and
+    Verilator's files: a cache shared by two checkouts or virtualenvs (one since deleted) made
+    Verilator's make look for ``verilator.cpp`` under the other, vanished, venv."""
     digest = hashlib.sha256(tool_version(simulator).encode())
+    spec = importlib.util.find_spec("cocotb")
+    digest.update(f"{sys.prefix}\0{spec.origin if spec else ''}\0".encode())
     for src in sources:
         digest.update(src.name.encode() + b"\0" + src.read_bytes())
     params = "-".join(f"{k}{v}" for k, v in sorted(parameters.items()))
