@@ -14,7 +14,6 @@ Writes bench.json in the run folder.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 from cocotb.triggers import Timer
 
 import hwsim
+from hwsim.synth.bench import lane_dots, record_bench
 
 #: one representative code per binary16 operand class, both signs (IEEE 754-2019 §3.4)
 CLASSES = {
@@ -76,38 +76,12 @@ def _reference(values: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return acc.view(np.uint32)
 
 
-async def _run_dots(lanes: Lanes, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """RTL accumulators of dot products a[i] . b[i] (rows), LANES at a time."""
-    out = []
-    for start in range(0, a.shape[0], lanes.lanes):
-        ca, cb = a[start:start + lanes.lanes], b[start:start + lanes.lanes]
-        pad = lanes.lanes - ca.shape[0]
-        if pad:
-            ca = np.concatenate([ca, np.zeros((pad, ca.shape[1]), ca.dtype)])
-            cb = np.concatenate([cb, np.zeros((pad, cb.shape[1]), cb.dtype)])
-        for k in range(ca.shape[1]):
-            await lanes.step(ca[:, k], cb[:, k], clr=k == 0)
-        out.append(lanes.read()[:lanes.lanes - pad])
-    return np.concatenate(out)
-
-
 def _compare(name: str, want: np.ndarray, got: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[int, list[str]]:
     w32, g32 = want.view(np.float32), got.view(np.float32)
     same = (want == got) | (np.isnan(w32) & np.isnan(g32))
     bad = np.flatnonzero(~same)
     return len(bad), [f"{name} row {i}: a={[hex(v) for v in a[i][:4]]} b={[hex(v) for v in b[i][:4]]}: "
                       f"numpy 0x{want[i]:08x} ({w32[i]!r}), rtl 0x{got[i]:08x} ({g32[i]!r})" for i in bad[:10]]
-
-
-def _record(test: str, record: dict[str, Any]) -> None:
-    try:
-        with open("bench.json") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        data = {}
-    data[test] = record
-    with open("bench.json", "w") as fh:
-        json.dump(data, fh)
 
 
 @cocotb.test()
@@ -129,10 +103,10 @@ async def operand_classes(dut) -> None:  # noqa: ANN001 (cocotb's handle type)
     t0 = time.perf_counter()
     total, msgs, checked = 0, [], 0
     for name, a, b in (("pairs", a1, b1), ("mixed dots", mix_a, mix_b), ("cancel", cancel_a, cancel_b)):
-        got = await _run_dots(lanes, a, b)
+        got = await lane_dots(lanes, a, b)
         n, m = _compare(name, _reference(values, a, b), got, a, b)
         total, msgs, checked = total + n, msgs + m, checked + len(got)
-    _record("operand_classes", {"classes": len(codes), "checked": checked, "mismatches": total,
+    record_bench("operand_classes", {"classes": len(codes), "checked": checked, "mismatches": total,
                                 "drive_s": round(time.perf_counter() - t0, 3)})
     assert not total, f"{total} mismatches:\n" + "\n".join(msgs[:20])
 
@@ -167,10 +141,10 @@ async def random_pairs_and_dots(dut) -> None:  # noqa: ANN001
     t0 = time.perf_counter()
     total, msgs, record = 0, [], {}
     for name, a, b in cases:
-        got = await _run_dots(lanes, a, b)
+        got = await lane_dots(lanes, a, b)
         n, m = _compare(name, _reference(values, a, b), got, a, b)
         total, msgs = total + n, msgs + m
         record[name] = {"rows": int(a.shape[0]), "length": int(a.shape[1]), "mismatches": n}
     record["drive_s"] = round(time.perf_counter() - t0, 3)
-    _record("random_pairs_and_dots", record)
+    record_bench("random_pairs_and_dots", record)
     assert not total, f"{total} mismatches:\n" + "\n".join(msgs[:20])

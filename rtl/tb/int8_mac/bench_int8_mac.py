@@ -20,6 +20,7 @@ import numpy as np
 from cocotb.triggers import Timer
 
 import hwsim
+from hwsim.synth.bench import lane_dots
 
 A_BITS = B_BITS = 8
 ACC_BITS = 32
@@ -47,20 +48,6 @@ class Lanes:
         return np.array([v - (1 << ACC_BITS) if v >> (ACC_BITS - 1) else v for v in acc], dtype=np.int64)
 
 
-async def _dots(lanes: Lanes, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = []
-    for start in range(0, a.shape[0], lanes.lanes):
-        ca, cb = a[start:start + lanes.lanes], b[start:start + lanes.lanes]
-        pad = lanes.lanes - ca.shape[0]
-        if pad:
-            ca = np.concatenate([ca, np.zeros((pad, ca.shape[1]), ca.dtype)])
-            cb = np.concatenate([cb, np.zeros((pad, cb.shape[1]), cb.dtype)])
-        for k in range(ca.shape[1]):
-            await lanes.step(ca[:, k], cb[:, k], clr=k == 0)
-        out.append(lanes.read()[:lanes.lanes - pad])
-    return np.concatenate(out)
-
-
 @cocotb.test()
 async def every_operand_pair_and_dots(dut) -> None:  # noqa: ANN001 (cocotb's handle type)
     lanes = Lanes(dut, int(os.environ.get("HWSIM_LANES", "32")))
@@ -80,7 +67,7 @@ async def every_operand_pair_and_dots(dut) -> None:  # noqa: ANN001 (cocotb's ha
     record: dict[str, Any] = {}
     bad: list[str] = []
     for name, a, b in (("pairs", a1, b1), ("hwsim int8 dots", wa, xa), ("extremes", ext_a, ext_b)):
-        got = await _dots(lanes, a, b)
+        got = await lane_dots(lanes, a, b)
         want = (a * b).sum(axis=1)
         miss = np.flatnonzero(got != want)
         record[name] = {"rows": int(a.shape[0]), "length": int(a.shape[1]), "mismatches": len(miss)}

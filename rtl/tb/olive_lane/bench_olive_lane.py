@@ -15,7 +15,6 @@ Environment: HWSIM_FORMAT (olive4, olive8, ...), HWSIM_LANES (LANES of olive_lan
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any
@@ -27,6 +26,7 @@ from cocotb.triggers import Timer
 import hwsim
 from hwsim.errors import FormatError
 from hwsim.numerics.encoded import Encoded
+from hwsim.synth.bench import record_bench
 from hwsim.synth.params import olive_flint_input, olive_lane_params
 
 
@@ -150,7 +150,7 @@ async def every_pair_word(dut) -> None:  # noqa: ANN001 (cocotb's handle type)
                                         f"rtl acc={acc[i]} bad={bad[i]}")
         illegal += int((~legal).sum())
     seconds = time.perf_counter() - t0
-    _write("every_pair_word", {"format": fmt.name, "words": len(words), "types": list(fmt.normals),
+    record_bench("every_pair_word", {"format": fmt.name, "words": len(words), "types": list(fmt.normals),
                                "checked": checked, "illegal_words": illegal, "mismatches": mismatches,
                                "drive_s": round(seconds, 3)})
     assert not mismatches, f"{mismatches} of {checked} mismatching (first 20):\n" + "\n".join(bad_msgs)
@@ -213,18 +213,6 @@ async def random_tensors_end_to_end(dut) -> None:  # noqa: ANN001
     stats.update({k: round(v, 3) for k, v in timing.items()})
     stats["encode_each_s"] = encode_each
     stats["types"] = sorted(set(stats["types"]))
-    _write("random_tensors_end_to_end", stats)
+    record_bench("random_tensors_end_to_end", stats)
     assert stats["outliers"] > 0, "no outliers were encoded: the test does not exercise the abfloat path"
     assert not stats["mismatches"] and not stats["scaled_mismatches"], f"{stats}\n" + "\n".join(msgs)
-
-
-def _write(test: str, record: dict[str, Any]) -> None:
-    """Add one test's record to bench.json (both tests of a run share the file)."""
-    try:
-        with open("bench.json") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        data = {}
-    data[test] = record
-    with open("bench.json", "w") as fh:
-        json.dump(data, fh)
