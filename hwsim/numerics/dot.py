@@ -54,7 +54,7 @@ from hwsim.errors import FormatError
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.types import E8M0_BIAS, E8M0_NAN, ScaleRule
 
-__all__ = ["block_dot", "dot_general"]
+__all__ = ["block_dot", "dot_general", "code_tables"]
 
 #: bits per accumulator limb (a limb is an int64; 16 leaves room for 2^26 products of < 2^22)
 _LIMB = 16
@@ -218,6 +218,25 @@ def _dot_kernel(ca, cb, sa, sb, ea_c, ea_m, ea_e, eb_c, eb_m, eb_e, sa_c, sa_m, 
         e = drop + emin_a + emin_b + sa_e[ka] + sb_e[kb]
         val = math.ldexp(float(t), e)
         out[j] = -val if negative else val
+
+
+_Tables3 = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def code_tables(fmt: Any) -> tuple[_Tables3, _Tables3]:
+    """How :func:`block_dot` reads a block format's codes, for code that computes the same sums
+    another way (the bridge's ``accumulate="block_dot"``): ``(element, scale)``, each a triple of
+    per-code arrays ``(class, significand, exponent)``: class 0 finite (value ``significand *
+    2**exponent`` exactly, the significand odd or 0), 1 Inf (significand +-1), 2 NaN.
+
+    Raises:
+        FormatError: as :func:`block_dot` for a format it cannot read (no block scales, elements
+            wider than 16 bits), naming the format.
+    """
+    if not getattr(fmt, "block_size", None):
+        raise FormatError(f"block_dot: format {fmt.name!r} is not block-scaled "
+                          f"(block_size={getattr(fmt, 'block_size', None)})")
+    return _element_tables(fmt), _scale_tables(fmt)
 
 
 def _blocks(fmt: Any, enc: Encoded, ndim: int) -> tuple[np.ndarray, np.ndarray]:

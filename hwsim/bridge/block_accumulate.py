@@ -1,0 +1,255 @@
+"""``accumulate="block_dot"``: a Linear layer's GEMM as one OCP MX DotGeneral per output element.
+
+Every output ``y[m, n]`` equals :func:`hwsim.numerics.dot.dot_general` of the encoded activation
+row ``m`` and the encoded weight row ``n`` (both blocked along K), bit for bit: each pair of
+blocks is reduced exactly and rounded once to FP32 (OCP MX v1.0 §6.1, :func:`~hwsim.numerics.dot.
+block_dot`), the block results are added in block order in an FP32 accumulator starting at +0.0
+(§6.2, the precision hwsim fixes), NVFP4's FP32 tensor scales multiply the sum afterwards
+(``a``'s first) and the bias is added last in one FP32 addition. It is the arithmetic of an FP32
+accumulator register behind a block dot-product unit (rtl/mx_dot.v), without calling the golden
+model per output:
+
+1. Both operands are encoded (``Format.encode`` along K, on the tensor's device); each element
+   code and scale code is read through the tables :func:`hwsim.numerics.dot.code_tables` gives,
+   so the "scaled value" of an element, ``value(code) * value(scale code)`` (without a tensor
+   scale), is an integer times a power of two, exact in float64.
+2. One float64 batched matmul over the blocks, ``[nb, M, B] @ [nb, B, N]``, gives every block's
+   partial sum. A float64 sum of ``B`` such products is exact, whatever order BLAS adds them in,
+   when every partial sum is representable: an integer multiple of ``2**L`` (``L`` the sum of the
+   lowest set-bit exponents of the two blocks) below ``2**(L + 53)``. With ``w`` the bit width of a
+   block's scaled values as integers over ``2**L`` (highest minus lowest set bit plus one, plus the
+   scale significand's bits), that holds when ``w_a + w_b + ceil(log2 B) <= 53``. It holds for
+   every block by the element formats alone for FP4, FP6, E4M3, INT8, BFP/MSFP and NVFP4; for
+   E5M2 (``w`` up to 34) it is checked per pair of blocks from the codes, and the pairs that fail
+   are computed by :func:`~hwsim.numerics.dot.block_dot` itself (exact integer limbs).
+3. The exact block sums are rounded to FP32 (torch's float64 -> float32 cast rounds to nearest
+   even, with subnormals and overflow to Inf) and added to the FP32 accumulator block by block.
+
+Special values: a block pair holding a NaN/Inf element or a NaN scale is computed by
+``block_dot`` too (so Inf x 0, +Inf + -Inf and NaN scales follow OCP MX v1.0 §5.2 exactly); NaN
+outputs are the canonical quiet NaN. Tensors stay on the input's device except the few block pairs
+that go to ``block_dot`` (on the host).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from hwsim.bridge.records import Operand
+from hwsim.errors import HwsimError
+from hwsim.numerics.dot import block_dot, code_tables
+from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.format import Format
+
+__all__ = ["BLOCK_DOT", "ACCUMULATE_MODES", "BlockDotGemm", "BlockOperand", "block_operand", "block_dot_matmul",
+           "check_block_formats"]
+
+#: the accumulation mode's name (``simulate(..., accumulate="block_dot")``, ``--accumulate block_dot``)
+BLOCK_DOT = "block_dot"
+#: accumulation modes that are not formats
+ACCUMULATE_MODES = (BLOCK_DOT,)
+
+#: significand bits of float64: a sum of integers below 2**53 (times one power of two) is exact
+_F64_SIG = 53
+#: float64 elements of one batched partial-sum tensor (64 MiB), so lm_head-sized GEMMs fit
+_CHUNK = 1 << 23
+#: msb / lsb stand-ins for zero codes (never the max / min of a block holding a nonzero)
+_NO_MSB, _NO_LSB = -(1 << 20), 1 << 20
+
+
+class _Tables(NamedTuple):
+    """One format's code tables as tensors on one device (see :func:`_tables`)."""
+
+    value: torch.Tensor  #: float64 value per element code; 0 for NaN/Inf codes
+    special: torch.Tensor  #: bool per element code: NaN or Inf
+    msb: torch.Tensor  #: int64 floor(log2 |value|) per element code (_NO_MSB for zero and specials)
+    lsb: torch.Tensor  #: int64 exponent of the lowest set bit per element code (_NO_LSB likewise)
+    svalue: torch.Tensor  #: float64 value per scale code; 0 for NaN scale codes
+    sspecial: torch.Tensor  #: bool per scale code: NaN
+    sbits: torch.Tensor  #: int64 bit length of each scale code's odd significand
+    width: int  #: the largest ``w`` of any block of this format (static bound)
+
+
+_TABLES: dict[tuple[int, str], tuple[Any, _Tables]] = {}
+
+
+def _tables(fmt: Any, device: torch.device) -> _Tables:
+    key = (id(fmt), str(device))
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0] is fmt:
+        return hit[1]
+    (ecls, esig, eexp), (scls, ssig, sexp) = code_tables(fmt)
+    finite = (ecls == 0) & (esig != 0)
+    value = np.where(ecls == 0, np.ldexp(esig.astype(np.float64), eexp), 0.0)
+    ebits = np.array([int(abs(int(m))).bit_length() for m in esig], np.int64)
+    msb = np.where(finite, eexp + ebits - 1, _NO_MSB)
+    lsb = np.where(finite, eexp, _NO_LSB)
+    svalue = np.where(scls == 0, np.ldexp(ssig.astype(np.float64), sexp), 0.0)
+    sbits = np.array([int(abs(int(m))).bit_length() for m in ssig], np.int64)
+    width = int(msb[finite].max() - lsb[finite].min() + 1) + int(sbits.max()) if finite.any() else 0
+    t = _Tables(*(torch.from_numpy(np.ascontiguousarray(v)).to(device) for v in
+                  (value, ecls != 0, msb, lsb, svalue, scls != 0, sbits)), width=width)
+    _TABLES[key] = (fmt, t)
+    return t
+
+
+def check_block_formats(fmt_a: Any, fmt_w: Any, where: str = "") -> None:
+    """Raise one :class:`HwsimError` unless both formats are block-scaled hwsim ``Format`` s that
+    ``block_dot`` reads (E8M0 / shared-exponent or narrow block scales) with one block size."""
+    names = f"activations={getattr(fmt_a, 'name', 'fp32')}, weights={getattr(fmt_w, 'name', 'fp32')}"
+    prefix = f"{where}: " if where else ""
+    why = ""
+    for role, fmt in (("activations", fmt_a), ("weights", fmt_w)):
+        if not isinstance(fmt, Format) or not fmt.block_size:
+            why = f"{role} are not in a block-scaled format"
+            break
+        try:
+            code_tables(fmt)
+        except HwsimError as exc:
+            why = str(exc)
+            break
+    if not why and fmt_a.block_size != fmt_w.block_size:
+        why = f"block sizes differ along K ({fmt_a.block_size} vs {fmt_w.block_size})"
+    if why:
+        raise HwsimError(f"{prefix}accumulate={BLOCK_DOT!r} needs block-scaled activations and weights with one "
+                         f"block size along K (MX, NVFP4, BFP/MSFP); got {names}: {why}")
+
+
+class BlockOperand(NamedTuple):
+    """A 2-d operand ``[R, K]`` encoded along K, laid out as ``nb`` blocks of ``B``."""
+
+    codes: torch.Tensor  #: int64 element codes ``[R, nb, B]`` (a short last block padded with code 0 = +0)
+    scales: torch.Tensor  #: int64 scale codes ``[R, nb]``
+    values: torch.Tensor  #: scaled values ``[R, nb, B]`` (float32 when exact, else float64); specials 0
+    special: torch.Tensor  #: bool ``[R, nb]``: the block holds a NaN/Inf element or a NaN scale
+    width: torch.Tensor | None  #: int64 ``[R, nb]`` block widths ``w`` (None: not needed for this pair)
+    tensor_scale: torch.Tensor | None  #: 0-d float32, or None
+
+
+def block_operand(fmt: Any, x: torch.Tensor, *, widths: bool = True, compact: bool = False) -> BlockOperand:
+    """Encode ``x [R, K]`` along K with ``fmt`` and read its codes (see the module docstring).
+
+    ``widths``: also compute the per-block widths (the run-time exactness check needs them);
+    ``compact``: keep the scaled values in float32 when that is exact (weights kept as buffers)."""
+    enc: Encoded = fmt.encode(x.detach(), axis=-1)
+    t = _tables(fmt, x.device)
+    R, K = x.shape
+    B = int(fmt.block_size)
+    nb = -(-K // B)
+    codes = enc.codes.long()
+    if nb * B != K:
+        codes = torch.nn.functional.pad(codes, (0, nb * B - K))
+    codes = codes.reshape(R, nb, B)
+    scales = enc.scales.long().reshape(R, nb)
+    values = t.value[codes] * t.svalue[scales].unsqueeze(-1)
+    special = t.special[codes].any(dim=-1) | t.sspecial[scales]
+    width = None
+    if widths:
+        w = t.msb[codes].amax(dim=-1) - t.lsb[codes].amin(dim=-1) + 1
+        width = torch.where(w > 0, w + t.sbits[scales], torch.zeros_like(w))
+    if compact:
+        v32 = values.float()
+        if torch.equal(v32.double(), values):
+            values = v32
+    ts = enc.tensor_scale
+    ts = None if ts is None else torch.as_tensor(ts, dtype=torch.float32, device=x.device)
+    return BlockOperand(codes, scales, values, special, width, ts)
+
+
+def _needs_widths(fmt_a: Any, fmt_w: Any) -> bool:
+    """Whether float64 block sums may be inexact for some blocks of these formats."""
+    bound = _tables(fmt_a, torch.device("cpu")).width + _tables(fmt_w, torch.device("cpu")).width
+    return bound + (int(fmt_a.block_size) - 1).bit_length() > _F64_SIG
+
+
+def _exact_pairs(fmt_a: Any, a: BlockOperand, fmt_w: Any, w: BlockOperand, m: torch.Tensor, n: torch.Tensor,
+                 j: int) -> torch.Tensor:
+    """``block_dot`` of block ``j`` of activation rows ``m`` and weight rows ``n`` (on the host)."""
+    ea = Encoded(codes=a.codes[m, j].cpu().numpy().astype(fmt_a.code_dtype),
+                 scales=a.scales[m, j].cpu().numpy().astype(np.uint8).reshape(-1, 1), axis=1, format=fmt_a.name)
+    ew = Encoded(codes=w.codes[n, j].cpu().numpy().astype(fmt_w.code_dtype),
+                 scales=w.scales[n, j].cpu().numpy().astype(np.uint8).reshape(-1, 1), axis=1, format=fmt_w.name)
+    return torch.from_numpy(block_dot(fmt_a, ea, fmt_w, ew).reshape(-1))
+
+
+def block_dot_matmul(fmt_a: Any, a: BlockOperand, fmt_w: Any, w: BlockOperand) -> torch.Tensor:
+    """``[M, N]`` float32: element ``(m, n)`` is ``dot_general`` of row ``m`` of ``a`` and row ``n``
+    of ``w`` (see the module docstring), computed on ``a``'s device."""
+    M, nb, B = a.codes.shape
+    N = w.codes.shape[0]
+    device = a.values.device
+    guard = a.width is not None and w.width is not None
+    specials = bool(a.special.any()) or bool(w.special.any())
+    limit = _F64_SIG - (B - 1).bit_length()
+    acc = torch.zeros(M, N, dtype=torch.float32, device=device)
+    av = a.values.double().transpose(0, 1)  # [nb, M, B]
+    cn = max(1, min(N, _CHUNK // max(M, 1)))  # columns per chunk
+    for n0 in range(0, N, cn):
+        n1 = min(N, n0 + cn)
+        wv = w.values[n0:n1].double().permute(1, 2, 0)  # [nb, B, cn]
+        g = max(1, min(nb, _CHUNK // max(M * (n1 - n0), 1)))  # blocks per batched matmul
+        out = acc[:, n0:n1]
+        for j0 in range(0, nb, g):
+            j1 = min(nb, j0 + g)
+            part = torch.bmm(av[j0:j1], wv[j0:j1]).to(torch.float32)  # exact sums, one RNE rounding
+            for j in range(j0, j1):
+                d = part[j - j0]
+                if guard or specials:
+                    flag = torch.zeros(M, n1 - n0, dtype=torch.bool, device=device)
+                    if specials:
+                        flag |= a.special[:, j, None] | w.special[None, n0:n1, j]
+                    if guard:
+                        assert a.width is not None and w.width is not None
+                        flag |= (a.width[:, j, None] + w.width[None, n0:n1, j]) > limit
+                    if bool(flag.any()):
+                        mi, ni = flag.nonzero(as_tuple=True)
+                        d[mi, ni] = _exact_pairs(fmt_a, a, fmt_w, w, mi, ni + n0, j).to(device)
+                out.add_(d)  # the FP32 accumulator, block by block
+    for ts in (a.tensor_scale, w.tensor_scale):
+        if ts is not None:
+            acc.mul_(ts)
+    return acc.masked_fill_(acc.isnan(), float("nan"))  # the canonical quiet NaN
+
+
+class BlockDotGemm:
+    """A Linear layer's GEMM with ``accumulate="block_dot"``: ``y = DotGeneral(Q_a(x), Q_w(W)) + b``
+    per output (module docstring); the weight is encoded once."""
+
+    __slots__ = ("weights", "activations", "a_operand", "weight_operand", "name", "_widths")
+
+    def __init__(self, weights: Any, activations: Any, a_operand: Operand, w_operand: Operand, where: str = ""):
+        check_block_formats(activations, weights, where)
+        self.weights, self.activations = weights, activations
+        self.a_operand, self.weight_operand = a_operand, w_operand
+        self.name = w_operand.name
+        self._widths = _needs_widths(activations, weights)
+
+    def prepare(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
+        op = block_operand(self.weights, weight, widths=self._widths, compact=True)
+        out = {"bd_codes": op.codes.to(torch.uint8 if self.weights.element.bits <= 8 else torch.int32),
+               "bd_scales": op.scales.to(torch.uint8), "bd_values": op.values, "bd_special": op.special}
+        if op.width is not None:
+            out["bd_width"] = op.width.to(torch.int16)
+        if op.tensor_scale is not None:
+            out["bd_tensor_scale"] = op.tensor_scale
+        return out
+
+    def forward(self, x: torch.Tensor, buffers: Mapping[str, torch.Tensor], bias: torch.Tensor | None,
+                ctx: Any) -> tuple[torch.Tensor, list]:
+        k = x.shape[-1]
+        n = buffers["bd_codes"].shape[0]
+        gemms = [("", x.numel() // max(k, 1), k, n, self.a_operand, self.weight_operand)]
+        width = buffers.get("bd_width")
+        w = BlockOperand(buffers["bd_codes"].long(), buffers["bd_scales"].long(), buffers["bd_values"],
+                         buffers["bd_special"], None if width is None else width.long(),
+                         buffers.get("bd_tensor_scale"))
+        with ctx.inside():
+            a = block_operand(self.activations, x.reshape(-1, k).float(), widths=self._widths)
+            y = block_dot_matmul(self.activations, a, self.weights, w)
+            if bias is not None:
+                y = y + bias.float()  # one FP32 addition after the accumulator
+            return y.reshape(*x.shape[:-1], n).to(x.dtype), gemms
