@@ -22,8 +22,9 @@ model per output:
    every block by the element formats alone for FP4, FP6, E4M3, INT8, BFP/MSFP and NVFP4; for
    E5M2 (``w`` up to 34) it is checked per pair of blocks from the codes, and the pairs that fail
    are computed by :func:`~hwsim.numerics.dot.block_dot` itself (exact integer limbs).
-3. The exact block sums are rounded to FP32 (torch's float64 -> float32 cast rounds to nearest
-   even, with subnormals and overflow to Inf) and added to the FP32 accumulator block by block.
+3. The exact block sums are rounded to FP32 (a float64 -> float32 conversion rounds to nearest
+   even, with subnormals and overflow to Inf) and added to the FP32 accumulator block by block
+   (on the CPU in one fused numba pass; on other devices torch's cast and in-place add).
 
 Special values: a block pair holding a NaN/Inf element or a NaN scale is computed by
 ``block_dot`` too (so Inf x 0, +Inf + -Inf and NaN scales follow OCP MX v1.0 §5.2 exactly); NaN
@@ -36,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 import torch
 
@@ -176,6 +178,34 @@ def _exact_pairs(fmt_a: Any, a: BlockOperand, fmt_w: Any, w: BlockOperand, m: to
     return torch.from_numpy(block_dot(fmt_a, ea, fmt_w, ew).reshape(-1))
 
 
+@numba.njit(cache=True, nogil=True)
+def _fp32_accumulate_kernel(part, acc):  # pragma: no cover - numba
+    """acc[m, n] = fp32(... fp32(acc[m, n] + fp32(part[0, m, n])) ... + fp32(part[g-1, m, n]))."""
+    g, M, N = part.shape
+    for m in range(M):
+        for n in range(N):
+            s = acc[m, n]
+            for j in range(g):
+                s = s + np.float32(part[j, m, n])  # float64 -> float32 RNE, then one float32 add
+            acc[m, n] = s
+
+
+def _fp32_accumulate(part: torch.Tensor, acc: torch.Tensor) -> None:
+    """Round each exact block sum ``part[j]`` (float64) to FP32 and add it to ``acc`` (FP32) in
+    block order, every addition rounded to nearest even. On the CPU one fused numba pass (the
+    float64 partial sums are read once); elsewhere torch's cast and in-place add per block."""
+    if part.device.type == "cpu":
+        _fp32_accumulate_kernel(part.numpy(), acc.numpy())
+    else:
+        _fp32_accumulate_torch(part, acc)
+
+
+def _fp32_accumulate_torch(part: torch.Tensor, acc: torch.Tensor) -> None:
+    """:func:`_fp32_accumulate` with torch ops (any device)."""
+    for j in range(part.shape[0]):
+        acc.add_(part[j].to(torch.float32))
+
+
 def block_dot_matmul(fmt_a: Any, a: BlockOperand, fmt_w: Any, w: BlockOperand) -> torch.Tensor:
     """``[M, N]`` float32: element ``(m, n)`` is ``dot_general`` of row ``m`` of ``a`` and row ``n``
     of ``w`` (see the module docstring), computed on ``a``'s device."""
@@ -183,32 +213,36 @@ def block_dot_matmul(fmt_a: Any, a: BlockOperand, fmt_w: Any, w: BlockOperand) -
     N = w.codes.shape[0]
     device = a.values.device
     guard = a.width is not None and w.width is not None
-    specials = bool(a.special.any()) or bool(w.special.any())
     limit = _F64_SIG - (B - 1).bit_length()
+    # per block: the widest row of a (a pair can fail the bound only if the widest rows do) and
+    # whether any row holds a special; read once, so that ordinary blocks cost no mask at all
+    a_wide = a.width.amax(dim=0).tolist() if a.width is not None and guard and M else [0] * nb
+    a_special = a.special.any(dim=0).tolist() if M else [False] * nb
     acc = torch.zeros(M, N, dtype=torch.float32, device=device)
     av = a.values.double().transpose(0, 1)  # [nb, M, B]
     cn = max(1, min(N, _CHUNK // max(M, 1)))  # columns per chunk
     for n0 in range(0, N, cn):
         n1 = min(N, n0 + cn)
+        w_wide = w.width[n0:n1].amax(dim=0).tolist() if w.width is not None and guard else [0] * nb
+        w_special = w.special[n0:n1].any(dim=0).tolist()
         wv = w.values[n0:n1].double().permute(1, 2, 0)  # [nb, B, cn]
         g = max(1, min(nb, _CHUNK // max(M * (n1 - n0), 1)))  # blocks per batched matmul
         out = acc[:, n0:n1]
         for j0 in range(0, nb, g):
             j1 = min(nb, j0 + g)
-            part = torch.bmm(av[j0:j1], wv[j0:j1]).to(torch.float32)  # exact sums, one RNE rounding
+            part = torch.bmm(av[j0:j1], wv[j0:j1])  # [g, M, cn] exact block sums (the bound holds)
             for j in range(j0, j1):
-                d = part[j - j0]
-                if guard or specials:
-                    flag = torch.zeros(M, n1 - n0, dtype=torch.bool, device=device)
-                    if specials:
-                        flag |= a.special[:, j, None] | w.special[None, n0:n1, j]
-                    if guard:
-                        assert a.width is not None and w.width is not None
-                        flag |= (a.width[:, j, None] + w.width[None, n0:n1, j]) > limit
-                    if bool(flag.any()):
-                        mi, ni = flag.nonzero(as_tuple=True)
-                        d[mi, ni] = _exact_pairs(fmt_a, a, fmt_w, w, mi, ni + n0, j).to(device)
-                out.add_(d)  # the FP32 accumulator, block by block
+                wide = guard and a_wide[j] + w_wide[j] > limit
+                if not (wide or a_special[j] or w_special[j]):
+                    continue
+                flag = a.special[:, j, None] | w.special[None, n0:n1, j]
+                if wide:
+                    assert a.width is not None and w.width is not None
+                    flag = flag | ((a.width[:, j, None] + w.width[None, n0:n1, j]) > limit)
+                mi, ni = flag.nonzero(as_tuple=True)
+                if len(mi):  # block_dot's FP32 results, exact in float64 (re-rounded to themselves)
+                    part[j - j0, mi, ni] = _exact_pairs(fmt_a, a, fmt_w, w, mi, ni + n0, j).to(device).double()
+            _fp32_accumulate(part, out)
     for ts in (a.tensor_scale, w.tensor_scale):
         if ts is not None:
             acc.mul_(ts)

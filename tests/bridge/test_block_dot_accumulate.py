@@ -73,6 +73,19 @@ def test_linear_outputs_equal_dot_general(name: str, extra: int) -> None:
     assert_bits(linear_block_dot(fmt, x, fmt, w), reference(fmt, x, fmt, w))
 
 
+@pytest.mark.parametrize("name", ["mxfp8_e5m2", "nvfp4_ts", "mxfp4"])
+@pytest.mark.parametrize("torch_adds", [False, True])
+def test_chunked_columns_and_blocks(monkeypatch, name: str, torch_adds: bool) -> None:
+    """Small chunks: several column chunks and several batched matmuls per chunk; the torch
+    accumulation (other devices) gives the same bits as the CPU's fused numba pass."""
+    fmt = fmt_of(name)
+    monkeypatch.setattr(ba, "_CHUNK", 7 * 3 * 2)  # 7 rows: 6 columns per chunk, then 1 block per bmm
+    if torch_adds:
+        monkeypatch.setattr(ba, "_fp32_accumulate", ba._fp32_accumulate_torch)
+    x, w = _adversarial() if name == "mxfp8_e5m2" else operands(7, 4 * fmt.block_size - 1, 13, seed=4)
+    assert_bits(linear_block_dot(fmt, x, fmt, w), reference(fmt, x, fmt, w))
+
+
 def test_mixed_elements_one_block_size() -> None:
     """MXFP8 activations x MXFP4 weights (and E5M2 x E4M3, which needs the run-time check)."""
     for an, wn in (("mxfp8_e4m3", "mxfp4"), ("mxfp8_e5m2", "mxfp8_e4m3")):
