@@ -8,6 +8,8 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 import torch.nn as nn  # noqa: E402
@@ -192,3 +194,24 @@ def test_cli_accepts_block_dot(capsys) -> None:
     assert main(["run", "--model", "digits-mlp", "--weights", "mxfp4", "--activations", "mxfp8_e4m3",
                  "--accumulate", "block_dot"]) == 0
     assert "accumulate block_dot" in capsys.readouterr().out
+
+
+@settings(max_examples=25, deadline=None)
+@given(pair=st.sampled_from([("mxfp4", "mxfp4"), ("mxfp8_e5m2", "mxfp8_e5m2"), ("mxfp8_e5m2", "mxfp8_e4m3"),
+                             ("mxfp6_e3m2", "mxfp4"), ("nvfp4_ts", "nvfp4_ts"), ("msfp12", "msfp16")]),
+       m=st.integers(1, 5), n=st.integers(1, 5), blocks=st.integers(1, 4), short=st.integers(0, 15),
+       spread=st.integers(0, 40), seed=st.integers(0, 2**31 - 1))
+def test_property_block_dot_matmul_is_dot_general(pair, m, n, blocks, short, spread, seed) -> None:
+    """Random shapes (K possibly short of whole blocks), magnitudes spread over 2^+-spread per element."""
+    fa, fw = fmt_of(pair[0]), fmt_of(pair[1])
+    K = max(1, blocks * fa.block_size - short)
+    g = torch.Generator().manual_seed(seed)
+
+    def draw(rows: int) -> torch.Tensor:
+        e = torch.randint(-spread, spread + 1, (rows, K), generator=g).float()
+        return torch.randn(rows, K, generator=g) * torch.exp2(e)
+
+    x, w = draw(m), draw(n)
+    a = ba.block_operand(fa, x)
+    b = ba.block_operand(fw, w, compact=True)
+    assert_bits(ba.block_dot_matmul(fa, a, fw, b), reference(fa, x, fw, w))
