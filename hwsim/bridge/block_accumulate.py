@@ -74,6 +74,8 @@ class _Tables(NamedTuple):
     sspecial: torch.Tensor  #: bool per scale code: NaN
     sbits: torch.Tensor  #: int64 bit length of each scale code's odd significand
     width: int  #: the largest ``w`` of any block of this format (static bound)
+    ewidth: int  #: the same without the scale's bits (element values alone)
+    esig: int  #: bit length of the largest odd element significand
 
 
 _TABLES: dict[tuple[int, str], tuple[Any, _Tables]] = {}
@@ -92,9 +94,11 @@ def _tables(fmt: Any, device: torch.device) -> _Tables:
     lsb = np.where(finite, eexp, _NO_LSB)
     svalue = np.where(scls == 0, np.ldexp(ssig.astype(np.float64), sexp), 0.0)
     sbits = np.array([int(abs(int(m))).bit_length() for m in ssig], np.int64)
-    width = int(msb[finite].max() - lsb[finite].min() + 1) + int(sbits.max()) if finite.any() else 0
+    ewidth = int(msb[finite].max() - lsb[finite].min() + 1) if finite.any() else 0
+    esig = int(ebits[ecls == 0].max()) if (ecls == 0).any() else 0
     t = _Tables(*(torch.from_numpy(np.ascontiguousarray(v)).to(device) for v in
-                  (value, ecls != 0, msb, lsb, svalue, scls != 0, sbits)), width=width)
+                  (value, ecls != 0, msb, lsb, svalue, scls != 0, sbits)),
+                width=ewidth + int(sbits.max()), ewidth=ewidth, esig=esig)
     _TABLES[key] = (fmt, t)
     return t
 
@@ -126,17 +130,21 @@ class BlockOperand(NamedTuple):
 
     codes: torch.Tensor  #: int64 element codes ``[R, nb, B]`` (a short last block padded with code 0 = +0)
     scales: torch.Tensor  #: int64 scale codes ``[R, nb]``
-    values: torch.Tensor  #: scaled values ``[R, nb, B]`` (float32 when exact, else float64); specials 0
+    values: torch.Tensor  #: scaled values ``[R, nb, B]`` (float32 when exact, else float64); specials 0;
+    #: with ``scale_values``: the element values alone (float32)
     special: torch.Tensor  #: bool ``[R, nb]``: the block holds a NaN/Inf element or a NaN scale
     width: torch.Tensor | None  #: int64 ``[R, nb]`` block widths ``w`` (None: not needed for this pair)
     tensor_scale: torch.Tensor | None  #: 0-d float32, or None
+    scale_values: torch.Tensor | None = None  #: float64 ``[R, nb]`` block scale values (unscaled ``values``)
 
 
-def block_operand(fmt: Any, x: torch.Tensor, *, widths: bool = True, compact: bool = False) -> BlockOperand:
+def block_operand(fmt: Any, x: torch.Tensor, *, widths: bool = True, compact: bool = False,
+                  unscaled: bool = False) -> BlockOperand:
     """Encode ``x [R, K]`` along K with ``fmt`` and read its codes (see the module docstring).
 
     ``widths``: also compute the per-block widths (the run-time exactness check needs them);
-    ``compact``: keep the scaled values in float32 when that is exact (weights kept as buffers)."""
+    ``compact``: keep the scaled values in float32 when that is exact (weights kept as buffers);
+    ``unscaled``: keep the element values alone (float32) and the block scale values apart."""
     enc: Encoded = fmt.encode(x.detach(), axis=-1)
     t = _tables(fmt, x.device)
     R, K = x.shape
@@ -147,25 +155,36 @@ def block_operand(fmt: Any, x: torch.Tensor, *, widths: bool = True, compact: bo
         codes = torch.nn.functional.pad(codes, (0, nb * B - K))
     codes = codes.reshape(R, nb, B)
     scales = enc.scales.long().reshape(R, nb)
-    values = t.value[codes] * t.svalue[scales].unsqueeze(-1)
+    svals = t.svalue[scales]
+    values = t.value[codes].float() if unscaled else t.value[codes] * svals.unsqueeze(-1)
     special = t.special[codes].any(dim=-1) | t.sspecial[scales]
     width = None
     if widths:
         w = t.msb[codes].amax(dim=-1) - t.lsb[codes].amin(dim=-1) + 1
         width = torch.where(w > 0, w + t.sbits[scales], torch.zeros_like(w))
-    if compact:
+    if compact and not unscaled:
         v32 = values.float()
         if torch.equal(v32.double(), values):
             values = v32
     ts = enc.tensor_scale
     ts = None if ts is None else torch.as_tensor(ts, dtype=torch.float32, device=x.device)
-    return BlockOperand(codes, scales, values, special, width, ts)
+    return BlockOperand(codes, scales, values, special, width, ts, svals if unscaled else None)
 
 
 def _needs_widths(fmt_a: Any, fmt_w: Any) -> bool:
     """Whether float64 block sums may be inexact for some blocks of these formats."""
     bound = _tables(fmt_a, torch.device("cpu")).width + _tables(fmt_w, torch.device("cpu")).width
     return bound + (int(fmt_a.block_size) - 1).bit_length() > _F64_SIG
+
+
+def _f32_elements(fmt_a: Any, fmt_w: Any) -> bool:
+    """Whether the element-only block sums are exact in a float32 (or TF32 / bf16-input) matmul:
+    ``ew_a + ew_b + ceil(log2 B) <= 24`` and element significands of at most 8 bits (FP4, FP6,
+    INT8, MSFP, NVFP4 pairs). The scales then multiply each exact block sum in float64, exactly
+    (at most 24 + 4 + 4 significant bits)."""
+    ta, tw = _tables(fmt_a, torch.device("cpu")), _tables(fmt_w, torch.device("cpu"))
+    bound = ta.ewidth + tw.ewidth + (int(fmt_a.block_size) - 1).bit_length()
+    return bound <= 24 and max(ta.esig, tw.esig) <= 8
 
 
 def _exact_pairs(fmt_a: Any, a: BlockOperand, fmt_w: Any, w: BlockOperand, m: torch.Tensor, n: torch.Tensor,
@@ -206,6 +225,33 @@ def _fp32_accumulate_torch(part: torch.Tensor, acc: torch.Tensor) -> None:
         acc.add_(part[j].to(torch.float32))
 
 
+@numba.njit(cache=True, nogil=True)
+def _fp32_accumulate_scaled_kernel(part, sa, sw, acc):  # pragma: no cover - numba
+    """As :func:`_fp32_accumulate_kernel` with block sums ``part[j, m, n] * sa[j, m] * sw[j, n]``
+    (float32 element sums times float64 scales: exact in float64)."""
+    g, M, N = part.shape
+    for m in range(M):
+        for n in range(N):
+            s = acc[m, n]
+            for j in range(g):
+                s = s + np.float32(np.float64(part[j, m, n]) * sa[j, m] * sw[j, n])
+            acc[m, n] = s
+
+
+def _fp32_accumulate_scaled(part: torch.Tensor, sa: torch.Tensor, sw: torch.Tensor, acc: torch.Tensor) -> None:
+    """Exact element sums ``part [g, M, N]`` (float32) times the block scales ``sa [g, M]`` and
+    ``sw [g, N]`` (float64), rounded to FP32 and added to ``acc`` in block order."""
+    if part.device.type == "cpu":
+        _fp32_accumulate_scaled_kernel(part.numpy(), sa.numpy(), sw.numpy(), acc.numpy())
+    else:
+        _fp32_accumulate_torch(_scaled(part, sa, sw), acc)
+
+
+def _scaled(part: torch.Tensor, sa: torch.Tensor, sw: torch.Tensor) -> torch.Tensor:
+    """float64 ``part * sa * sw`` (exact; see :func:`_f32_elements`)."""
+    return part.double() * sa[:, :, None] * sw[:, None, :]
+
+
 def block_dot_matmul(fmt_a: Any, a: BlockOperand, fmt_w: Any, w: BlockOperand) -> torch.Tensor:
     """``[M, N]`` float32: element ``(m, n)`` is ``dot_general`` of row ``m`` of ``a`` and row ``n``
     of ``w`` (see the module docstring), computed on ``a``'s device."""
@@ -219,18 +265,27 @@ def block_dot_matmul(fmt_a: Any, a: BlockOperand, fmt_w: Any, w: BlockOperand) -
     a_wide = a.width.amax(dim=0).tolist() if a.width is not None and guard and M else [0] * nb
     a_special = a.special.any(dim=0).tolist() if M else [False] * nb
     acc = torch.zeros(M, N, dtype=torch.float32, device=device)
-    av = a.values.double().transpose(0, 1)  # [nb, M, B]
+    split = a.scale_values is not None and w.scale_values is not None  # float32 element sums
+    av = (a.values.float() if split else a.values.double()).transpose(0, 1)  # [nb, M, B]
+    sa = a.scale_values.t().contiguous() if a.scale_values is not None else None  # [nb, M]
     cn = max(1, min(N, _CHUNK // max(M, 1)))  # columns per chunk
     for n0 in range(0, N, cn):
         n1 = min(N, n0 + cn)
         w_wide = w.width[n0:n1].amax(dim=0).tolist() if w.width is not None and guard else [0] * nb
         w_special = w.special[n0:n1].any(dim=0).tolist()
-        wv = w.values[n0:n1].double().permute(1, 2, 0)  # [nb, B, cn]
+        wv = (w.values[n0:n1].float() if split else w.values[n0:n1].double()).permute(1, 2, 0)  # [nb, B, cn]
+        sw = w.scale_values[n0:n1].t().contiguous() if w.scale_values is not None else None  # [nb, cn]
         g = max(1, min(nb, _CHUNK // max(M * (n1 - n0), 1)))  # blocks per batched matmul
         out = acc[:, n0:n1]
         for j0 in range(0, nb, g):
             j1 = min(nb, j0 + g)
             part = torch.bmm(av[j0:j1], wv[j0:j1])  # [g, M, cn] exact block sums (the bound holds)
+            if split:
+                assert sa is not None and sw is not None
+                if not any(a_special[j0:j1]) and not any(w_special[j0:j1]):
+                    _fp32_accumulate_scaled(part, sa[j0:j1], sw[j0:j1], out)
+                    continue
+                part = _scaled(part, sa[j0:j1], sw[j0:j1])  # float64 scaled block sums, to patch
             for j in range(j0, j1):
                 wide = guard and a_wide[j] + w_wide[j] > limit
                 if not (wide or a_special[j] or w_special[j]):
@@ -253,7 +308,7 @@ class BlockDotGemm:
     """A Linear layer's GEMM with ``accumulate="block_dot"``: ``y = DotGeneral(Q_a(x), Q_w(W)) + b``
     per output (module docstring); the weight is encoded once."""
 
-    __slots__ = ("weights", "activations", "a_operand", "weight_operand", "name", "_widths")
+    __slots__ = ("weights", "activations", "a_operand", "weight_operand", "name", "_widths", "_split")
 
     def __init__(self, weights: Any, activations: Any, a_operand: Operand, w_operand: Operand, where: str = ""):
         check_block_formats(activations, weights, where)
@@ -261,15 +316,18 @@ class BlockDotGemm:
         self.a_operand, self.weight_operand = a_operand, w_operand
         self.name = w_operand.name
         self._widths = _needs_widths(activations, weights)
+        self._split = _f32_elements(activations, weights)
 
     def prepare(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
-        op = block_operand(self.weights, weight, widths=self._widths, compact=True)
+        op = block_operand(self.weights, weight, widths=self._widths, compact=True, unscaled=self._split)
         out = {"bd_codes": op.codes.to(torch.uint8 if self.weights.element.bits <= 8 else torch.int32),
                "bd_scales": op.scales.to(torch.uint8), "bd_values": op.values, "bd_special": op.special}
         if op.width is not None:
             out["bd_width"] = op.width.to(torch.int16)
         if op.tensor_scale is not None:
             out["bd_tensor_scale"] = op.tensor_scale
+        if op.scale_values is not None:
+            out["bd_scale_values"] = op.scale_values
         return out
 
     def forward(self, x: torch.Tensor, buffers: Mapping[str, torch.Tensor], bias: torch.Tensor | None,
@@ -280,9 +338,9 @@ class BlockDotGemm:
         width = buffers.get("bd_width")
         w = BlockOperand(buffers["bd_codes"].long(), buffers["bd_scales"].long(), buffers["bd_values"],
                          buffers["bd_special"], None if width is None else width.long(),
-                         buffers.get("bd_tensor_scale"))
+                         buffers.get("bd_tensor_scale"), buffers.get("bd_scale_values"))
         with ctx.inside():
-            a = block_operand(self.activations, x.reshape(-1, k).float(), widths=self._widths)
+            a = block_operand(self.activations, x.reshape(-1, k).float(), widths=self._widths, unscaled=self._split)
             y = block_dot_matmul(self.activations, a, self.weights, w)
             if bias is not None:
                 y = y + bias.float()  # one FP32 addition after the accumulator

@@ -84,6 +84,8 @@ def test_chunked_columns_and_blocks(monkeypatch, name: str, torch_adds: bool) ->
     monkeypatch.setattr(ba, "_CHUNK", 7 * 3 * 2)  # 7 rows: 6 columns per chunk, then 1 block per bmm
     if torch_adds:
         monkeypatch.setattr(ba, "_fp32_accumulate", ba._fp32_accumulate_torch)
+        monkeypatch.setattr(ba, "_fp32_accumulate_scaled",
+                            lambda part, sa, sw, acc: ba._fp32_accumulate_torch(ba._scaled(part, sa, sw), acc))
     x, w = _adversarial() if name == "mxfp8_e5m2" else operands(7, 4 * fmt.block_size - 1, 13, seed=4)
     assert_bits(linear_block_dot(fmt, x, fmt, w), reference(fmt, x, fmt, w))
 
@@ -144,14 +146,27 @@ def test_without_the_check_the_hand_case_goes_wrong(monkeypatch) -> None:
     assert float(got[0, 0]) == 2.0**24  # not dot_general's 2^24 + 2
 
 
-def test_specials_take_the_exact_path() -> None:
-    """NaN/Inf elements (E5M2 without saturation) and a NaN scale (a NaN input): OCP MX §5.2."""
-    fmt = hwsim.format("mxfp8_e5m2")
+@pytest.mark.parametrize("name", ["mxfp8_e5m2", "mxfp4"])
+def test_specials_take_the_exact_path(name: str) -> None:
+    """NaN/Inf elements (E5M2 without saturation) and a NaN scale (a NaN input): OCP MX §5.2;
+    mxfp4 (float32 element sums) has no Inf elements: Inf inputs give a NaN scale there."""
+    fmt = hwsim.format(name)
     x, w = operands(4, 64, 3, seed=9)
     x[0, 5] = float("nan")  # block 0 of row 0: NaN scale
     w[1, 40] = float("inf")
     w[2, 41] = float("-inf")
     assert_bits(linear_block_dot(fmt, x, fmt, w), reference(fmt, x, fmt, w))
+
+
+def test_which_pairs_sum_elements_in_float32() -> None:
+    split = {p: ba._f32_elements(fmt_of(p[0]), fmt_of(p[1])) for p in
+             [("mxfp4", "mxfp4"), ("mxfp6_e2m3", "mxfp6_e2m3"), ("mxint8", "mxint8"), ("nvfp4", "nvfp4"),
+              ("msfp16", "msfp16"), ("mxfp8_e4m3", "mxfp4"), ("mxfp8_e4m3", "mxfp8_e4m3"),
+              ("mxfp8_e5m2", "mxfp8_e5m2")]}
+    assert [p for p, v in split.items() if v] == [("mxfp4", "mxfp4"), ("mxfp6_e2m3", "mxfp6_e2m3"),
+                                                  ("mxint8", "mxint8"), ("nvfp4", "nvfp4"), ("msfp16", "msfp16")]
+    assert not ba._needs_widths(fmt_of("mxfp8_e4m3"), fmt_of("mxfp8_e4m3"))
+    assert ba._needs_widths(fmt_of("mxfp8_e5m2"), fmt_of("mxfp8_e5m2"))
 
 
 def test_tiny_model_differs_from_the_default_only_by_rounding() -> None:
@@ -212,6 +227,7 @@ def test_property_block_dot_matmul_is_dot_general(pair, m, n, blocks, short, spr
         return torch.randn(rows, K, generator=g) * torch.exp2(e)
 
     x, w = draw(m), draw(n)
-    a = ba.block_operand(fa, x)
-    b = ba.block_operand(fw, w, compact=True)
+    split = ba._f32_elements(fa, fw)
+    a = ba.block_operand(fa, x, unscaled=split)
+    b = ba.block_operand(fw, w, compact=True, unscaled=split)
     assert_bits(ba.block_dot_matmul(fa, a, fw, b), reference(fa, x, fw, w))
