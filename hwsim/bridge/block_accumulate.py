@@ -21,7 +21,11 @@ model per output:
    scale significand's bits), that holds when ``w_a + w_b + ceil(log2 B) <= 53``. It holds for
    every block by the element formats alone for FP4, FP6, E4M3, INT8, BFP/MSFP and NVFP4; for
    E5M2 (``w`` up to 34) it is checked per pair of blocks from the codes, and the pairs that fail
-   are computed by :func:`~hwsim.numerics.dot.block_dot` itself (exact integer limbs).
+   are computed by :func:`~hwsim.numerics.dot.block_dot` itself (exact integer limbs). Pairs of
+   narrow elements (FP4, FP6, INT8, MSFP, NVFP4: ``ew_a + ew_b + ceil(log2 B) <= 24`` for the
+   element values alone, significands of at most 8 bits) sum the element values in a float32
+   batched matmul instead (exact, and twice as fast) and multiply each block sum by the two
+   block scales in float64 (exact: at most 24 + 4 + 4 significant bits).
 3. The exact block sums are rounded to FP32 (a float64 -> float32 conversion rounds to nearest
    even, with subnormals and overflow to Inf) and added to the FP32 accumulator block by block
    (on the CPU in one fused numba pass; on other devices torch's cast and in-place add).
