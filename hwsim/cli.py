@@ -624,7 +624,7 @@ _RUN_FORMAT_OPTIONS = (("--weights", "weights", ("fp32", "none")),
                        ("--activations", "activations", ("fp32", "none", "same")),
                        ("--kv-cache", "kv_cache", ("fp32", "none", "activations")),
                        ("--v-cache", "v_cache", ("fp32", "none", "kv_cache")),
-                       ("--accumulate", "accumulate", ("fp32", "none")))
+                       ("--accumulate", "accumulate", ("fp32", "none", "block_dot")))
 
 
 def _check_run_args(args: argparse.Namespace, spec: Any) -> list[str]:
@@ -797,7 +797,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ksort", nargs="?", const=True, default=False, choices=[True, "interleaved", "halves"],
                    help="K-sort q/k channels in attention (arXiv 2403.20137; for block-quantized K caches); "
                         "optional RoPE pair layout interleaved (default) | halves")
-    r.add_argument("--accumulate", help="accumulator format (default fp32)")
+    r.add_argument("--accumulate", help="accumulator format (default fp32: exact products summed in float64, "
+                                        "rounded once), or block_dot: each Linear output as OCP MX DotGeneral "
+                                        "(exact block dot products, FP32-accumulated block by block; block-scaled "
+                                        "weights and activations of one block size)")
     r.add_argument("--skip", action="append", default=[], help="module-name pattern kept fp32 (repeatable)")
     r.add_argument("--no-default-skip", action="store_true", help="also quantize SmolLM2's tied lm_head")
     r.add_argument("--no-attention", action="store_true", help="leave activation x activation GEMMs fp32")

@@ -10,7 +10,10 @@ buffers are shared with the original (no copy of the weights), and
   Conv2d: the stored activation tensor once, along the channels of each pixel), and the products,
   exact in float64, are summed in float64 and rounded once (:func:`hwsim.bridge.gemm.matmul`: the
   result does not depend on the thread count), or in a narrower ``accumulate`` format (partial
-  sums of ``acc_block`` products rounded into it);
+  sums of ``acc_block`` products rounded into it), or (``accumulate="block_dot"``, Linear layers
+  with block-scaled weights and activations) as OCP MX DotGeneral per output: exact block dot
+  products rounded to FP32 and added block by block in an FP32 accumulator
+  (:mod:`hwsim.bridge.block_accumulate`);
 - activation x activation products (``torch.matmul``, ``@``, ``bmm``, ``mm``, ``baddbmm``/``addmm``
   and ``F.scaled_dot_product_attention``, i.e. attention's QK^T and PV) are caught by a
   :class:`torch.overrides.TorchFunctionMode` that is active only while the simulated model runs,
@@ -46,6 +49,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from hwsim.arch.config import accelerator as _catalog_accelerator
+from hwsim.bridge.block_accumulate import ACCUMULATE_MODES, BLOCK_DOT, BlockDotGemm
 from hwsim.bridge.gemm import GemmStrategy, QuantizedGemm
 from hwsim.bridge.gemm import accumulate as _accumulate
 from hwsim.bridge.gemm import linear as _linear
@@ -343,7 +347,9 @@ class Simulation:
         self.activations = resolve_format(roles["activations"])
         self.kv_cache = self.activations if roles["kv_cache"] == "activations" else resolve_format(roles["kv_cache"])
         self.v_cache = self.kv_cache if roles["v_cache"] == "kv_cache" else resolve_format(roles["v_cache"])
-        self.accumulate = resolve_format(roles["accumulate"])
+        #: accumulate="block_dot": Linear GEMMs as DotGeneral (the other GEMMs accumulate as None)
+        self.block_dot = isinstance(roles["accumulate"], str) and roles["accumulate"] in ACCUMULATE_MODES
+        self.accumulate = None if self.block_dot else resolve_format(roles["accumulate"])
         if config.acc_block < 1:
             raise HwsimError(f"acc_block={config.acc_block} must be >= 1")
         self.acc_block = int(config.acc_block)
@@ -423,11 +429,14 @@ class Simulation:
         """(activation, weight) operands of a layer that quantizes both."""
         return self._operand(fmts.activations), self._operand(fmts.weights)
 
-    def _strategy(self, fmts: LayerFormats) -> GemmStrategy:
-        """The layer's Linear GEMM: its scheme, or quantize both operands with their formats."""
+    def _strategy(self, fmts: LayerFormats, where: str | None = None) -> GemmStrategy:
+        """The layer's Linear GEMM: its scheme, or quantize both operands with their formats
+        (``accumulate="block_dot"``: as DotGeneral, for layer ``where``; its formats are checked)."""
         if fmts.scheme is not None:
             return fmts.scheme
         a, w = self._operands(fmts)
+        if self.block_dot and where is not None:
+            return BlockDotGemm(fmts.weights, fmts.activations, a, w, where=f"layer {where!r}")
         return QuantizedGemm(fmts.weights, fmts.activations, a, w)
 
     def _build(self, model: nn.Module) -> nn.Module:
@@ -444,9 +453,13 @@ class Simulation:
                 fmts = self.formats_for(full)
                 self.layer_formats[full] = fmts or fp32
                 if type(child) is nn.Linear:
-                    setattr(mod, cname, SimLinear(full, child, fmts or fp32, self, self._strategy(fmts or fp32)))
+                    gemm = self._strategy(fmts or fp32, None if fmts is None else full)  # skipped: fp32
+                    setattr(mod, cname, SimLinear(full, child, fmts or fp32, self, gemm))
                 elif type(child) is nn.Conv2d and fmts is not None and fmts.scheme is not None:
                     self._unsupported_module(full, child, f"{fmts.scheme.name} is a scheme for Linear layers; Conv2d")
+                elif type(child) is nn.Conv2d and fmts is not None and self.block_dot:
+                    raise HwsimError(f"layer {full!r}: accumulate={BLOCK_DOT!r} is implemented for Linear layers; "
+                                     f"skip this Conv2d (skip=[{full!r}]) or use another accumulation")
                 elif type(child) is nn.Conv2d:
                     if child.groups == 1 and child.padding_mode == "zeros" and not isinstance(child.padding, str):
                         setattr(mod, cname, SimConv2d(full, child, fmts or fp32, self, self.conv_layout))
@@ -705,8 +718,9 @@ class Simulation:
         kv = _name(self.kv_cache) if self.v_cache is self.kv_cache else f"{_name(self.kv_cache)}/{_name(self.v_cache)}"
         strategy = self._strategy(self._default)
         return RunSummary(weights=self._default.names[1], activations=_name(self.activations), kv_cache=kv,
-                          accumulate=_name(self.accumulate), a=self._operand(self.activations),
-                          w=strategy.weight_operand, unsupported=tuple(self.unsupported))
+                          accumulate=BLOCK_DOT if self.block_dot else _name(self.accumulate),
+                          a=self._operand(self.activations), w=strategy.weight_operand,
+                          unsupported=tuple(self.unsupported))
 
     def report(self, *, metric_name: str = "", metric: float | None = None,
                baseline_metric: float | None = None, metrics: Mapping[str, float] | None = None,
@@ -775,7 +789,14 @@ def simulate(model: nn.Module, weights: str | NumberFormat | None = "mxfp4",
             the channels of each pixel; weights along C_in per tap) or ``"im2col"`` (both blocked
             along each im2col row).
         accumulate: accumulator format; ``None``/``"fp32"`` = exact products summed in float64 and
-            rounded once to fp32 (``deterministic``), or torch's own fp32 matmul.
+            rounded once to fp32 (``deterministic``), or torch's own fp32 matmul. Or the mode
+            ``"block_dot"``: every Linear output is OCP MX v1.0 §6.2 DotGeneral of its encoded
+            activation and weight rows (:func:`hwsim.numerics.dot.dot_general`: exact block dot
+            products, each rounded to FP32, added in block order in an FP32 accumulator; NVFP4
+            tensor scales after; the bias added last), bit for bit; both operands must be
+            block-scaled with one block size along K (else :class:`HwsimError` naming the layer);
+            skipped layers and activation x activation GEMMs (attention) accumulate as ``None``;
+            Conv2d layers must be skipped.
         acc_block: products summed before each rounding into a narrower accumulator.
         deterministic: accumulate in float64 and round once, so that results do not depend on
             the thread count or the GEMM's shape (:func:`hwsim.bridge.gemm.matmul`); ``False``:

@@ -72,7 +72,10 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
 
     ``model``: a built-in name (``hwsim.bridge.models.names()``) or an ``nn.Module`` with
     ``evaluate``. ``skip`` adds module-name patterns to the model's default ones (SmolLM2:
-    ``lm_head``) unless ``default_skip=False``. Other arguments as :func:`hwsim.bridge.simulate`.
+    ``lm_head``) unless ``default_skip=False``. ``accumulate``: ``None`` (exact products summed in
+    float64, rounded once), a narrower accumulator format, or the mode ``"block_dot"`` (every
+    Linear output is OCP MX DotGeneral of its encoded rows, :func:`hwsim.numerics.dot.dot_general`,
+    bit for bit). Other arguments as :func:`hwsim.bridge.simulate`.
     """
     from hwsim.bridge.datapath import SimConfig, Simulation
 

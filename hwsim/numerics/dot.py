@@ -30,6 +30,15 @@ normalizes the limbs, takes the top 53 bits with a sticky bit (round to odd, exa
 and numpy's float64 -> float32 cast rounds that once more to nearest even; round-to-odd at
 p >= q + 2 bits followed by RNE to q bits equals a single RNE (Boldo & Melquiond, IEEE TC 2008),
 for normal and subnormal FP32 results alike.
+
+:func:`dot_general` is OCP MX v1.0 §6.2's DotGeneral, the dot product of two whole vectors along
+the encoded axis, i.e. the sum of the :func:`block_dot` results of their blocks. The spec leaves the
+precision of that sum to the implementation; hwsim fixes it to what an FP32 accumulator register
+behind one block dot-product unit computes: the register starts at +0.0 and adds the block results
+one at a time in block order (block 0 first), every addition rounded to FP32 RNE (IEEE 754-2019
+§4.3.1). Formats with an FP32 tensor scale (NVFP4 with ``tensor_scale=True``) multiply the final
+sum by the two tensor scales afterwards, ``fp32(fp32(acc * ts_a) * ts_b)`` (NVIDIA's two-level
+scaling, arXiv 2509.25149 App. B: the tensor scale lies outside the block dot product).
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ from hwsim.errors import FormatError
 from hwsim.numerics.encoded import Encoded
 from hwsim.numerics.types import E8M0_BIAS, E8M0_NAN, ScaleRule
 
-__all__ = ["block_dot"]
+__all__ = ["block_dot", "dot_general", "code_tables"]
 
 #: bits per accumulator limb (a limb is an int64; 16 leaves room for 2^26 products of < 2^22)
 _LIMB = 16
@@ -211,6 +220,25 @@ def _dot_kernel(ca, cb, sa, sb, ea_c, ea_m, ea_e, eb_c, eb_m, eb_e, sa_c, sa_m, 
         out[j] = -val if negative else val
 
 
+_Tables3 = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def code_tables(fmt: Any) -> tuple[_Tables3, _Tables3]:
+    """How :func:`block_dot` reads a block format's codes, for code that computes the same sums
+    another way (the bridge's ``accumulate="block_dot"``): ``(element, scale)``, each a triple of
+    per-code arrays ``(class, significand, exponent)``: class 0 finite (value ``significand *
+    2**exponent`` exactly, the significand odd or 0), 1 Inf (significand +-1), 2 NaN.
+
+    Raises:
+        FormatError: as :func:`block_dot` for a format it cannot read (no block scales, elements
+            wider than 16 bits), naming the format.
+    """
+    if not getattr(fmt, "block_size", None):
+        raise FormatError(f"block_dot: format {fmt.name!r} is not block-scaled "
+                          f"(block_size={getattr(fmt, 'block_size', None)})")
+    return _element_tables(fmt), _scale_tables(fmt)
+
+
 def _blocks(fmt: Any, enc: Encoded, ndim: int) -> tuple[np.ndarray, np.ndarray]:
     """Codes as (n_blocks, block_size) (a short last block padded with code 0, value +0) and the
     scale codes as (n_blocks,), blocks in the C order of the scales array."""
@@ -287,3 +315,68 @@ def _block_dot(fmt_a: Any, a: Encoded, fmt_b: Any, b: Encoded) -> np.ndarray:
     _dot_kernel(ca, cb, ka, kb, *ta, *tb, *sa_t, *sb_t, emin_a, emin_b, nlimbs, out)
     with np.errstate(over="ignore"):  # beyond FP32's range: +-Inf, as RNE overflow requires
         return np.moveaxis(out.astype(np.float32).reshape(moved_shape), -1, axis)
+
+
+def dot_general(fmt_a: Any, a: Encoded, fmt_b: Any | None = None, b: Encoded | None = None) -> np.ndarray:
+    """OCP MX v1.0 §6.2 DotGeneral: the dot product of two encoded vectors along their block axis.
+
+    Every pair of corresponding blocks is reduced by :func:`block_dot` (exact, one rounding to
+    FP32); the block results ``d_0, d_1, ...`` are then summed by an FP32 accumulator that starts
+    at +0.0 and adds them one at a time in block order, each addition rounded to nearest even:
+    ``acc = fp32(... fp32(fp32(+0.0 + d_0) + d_1) ... + d_(n-1))``. Formats with an FP32 tensor
+    scale (``Encoded.tensor_scale``, NVFP4 with ``tensor_scale=True``) scale the sum afterwards,
+    ``a``'s first: ``fp32(fp32(acc * ts_a) * ts_b)`` (a missing tensor scale is 1). For a block of
+    one nonzero element times an operand that is exactly 1 (element 1, scale 1, no tensor scale)
+    this is ``fp32(e * s * ts)``, the value ``decode`` gives that element (docs/numerics.md). NaN
+    results are the canonical quiet NaN 0x7FC00000; a zero result is +0.0 unless a tensor scale
+    product makes it otherwise (tensor scales are positive, so it stays +0.0).
+
+    Args:
+        fmt_a, a, fmt_b, b: as :func:`block_dot` (same checks and errors: block-scaled formats of
+            one block size, codes of one shape, one block axis).
+
+    Returns:
+        float32 array of the codes' shape without the block axis (a 0-d array for 1-d codes).
+
+    Raises:
+        FormatError: as :func:`block_dot`, or a tensor scale that the format does not have (or
+            lacks one it has), naming the format.
+    """
+    fmt_b = fmt_a if fmt_b is None else fmt_b
+    b = a if b is None else b
+    ts_a, ts_b = _tensor_scale(fmt_a, a), _tensor_scale(fmt_b, b)
+    d = _block_dot(fmt_a, a, fmt_b, b)
+    axis = a.axis % d.ndim
+    d = np.moveaxis(d, axis, -1)
+    acc = np.zeros(d.shape[:-1], np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE results: +-Inf, NaN
+        for j in range(d.shape[-1]):  # block order: one FP32 (RNE) addition per block
+            acc = np.add(acc, d[..., j], dtype=np.float32)
+        for ts in (ts_a, ts_b):
+            if ts is not None:
+                acc = np.multiply(acc, np.float32(ts), dtype=np.float32)
+    acc = np.asarray(acc, np.float32)
+    acc[np.isnan(acc)] = np.nan  # the canonical quiet NaN (x86 makes Inf - Inf negative)
+    return acc
+
+
+def _tensor_scale(fmt: Any, enc: Encoded) -> float | None:
+    """The FP32 tensor scale of an operand as a float (None: none), checked against its format."""
+    ts = enc.tensor_scale
+    if not getattr(fmt, "tensor_scale", False):
+        if ts is not None:
+            raise FormatError(f"dot_general: format {fmt.name!r} has no tensor scale, but the operand "
+                              f"carries tensor_scale={ts!r}")
+        return None
+    if ts is None:
+        raise FormatError(f"dot_general: format {fmt.name!r} has an FP32 tensor scale; the operand has "
+                          f"tensor_scale=None")
+    try:
+        v = float(np.float32(ts))
+    except (TypeError, ValueError):
+        raise FormatError(f"dot_general: format {fmt.name!r}: tensor_scale must be one float, got "
+                          f"{type(ts).__name__}") from None
+    if not math.isnan(v) and not 0 < v < math.inf:
+        raise FormatError(f"dot_general: format {fmt.name!r}: tensor_scale {v!r} must be a positive finite "
+                          f"float (or NaN)")
+    return v
