@@ -53,10 +53,15 @@ class Layer:
     k: int
     n: int
     count: int = 1
-    kind: str = "gemm"  #: gemm | conv | attention (informational)
+    kind: str = "gemm"  #: gemm | conv | linear | attention (attention layers may take a KV format)
+    #: the input row width the "bitmod" memory model charges DRAM bytes with, when not ``k``
+    #: (the official BitMoD simulator's commit 58d7bdb reads a grouped-query K/V row for attention)
+    a_k: int | None = None
 
     def __post_init__(self) -> None:
         _check_pos(f"layer {self.name!r}", m=self.m, k=self.k, n=self.n, count=self.count)
+        if self.a_k is not None:
+            _check_pos(f"layer {self.name!r}", a_k=self.a_k)
 
     @property
     def macs(self) -> int:
