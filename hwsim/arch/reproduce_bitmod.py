@@ -11,10 +11,12 @@ of :func:`hwsim.arch.workload.from_hf_config` on the models' public configuratio
 
 Two versions of the simulator: ``"paper"`` (commit 58d7bdb, Nov 2024, whose output is the data
 hard-coded in the notebook, :data:`PAPER_CYCLES`) and ``"head"`` (e445a5f, Jul 2025: per-KV-head
-attention with the K/V cache at its own precision, new ANT/OliVe widths). Two modes: ``"official"``
-(the catalog entries as they are: the simulator's tile count and memory rules, which reproduce its
-cycles layer for layer) and ``"physical"`` (the same arrays with hwsim's systolic schedule, fill and
-drain included, and hwsim's memory model; docs/cost-models.md explains the difference).
+attention with the K/V cache at its own precision, new ANT/OliVe widths). Three modes
+(:data:`MODES`): ``"official"`` (the catalog entries as they are: the simulator's tile count and
+memory rules, which reproduce its cycles layer for layer), ``"physical"`` (the same arrays and
+mapping run as output-stationary systolic arrays, fill, skew and drain included, with the official
+memory rules) and ``"hwsim"`` (that schedule with hwsim's own memory model). docs/cost-models.md
+explains the differences.
 """
 
 from __future__ import annotations
@@ -64,7 +66,11 @@ MODEL_CONFIGS: dict[str, dict[str, Any]] = {
 MODELS = tuple(MODEL_CONFIGS)  #: in the order of the simulator's ``model_list``
 DESIGNS = ("fp16", "ant", "olive", "bitmod_con", "bitmod_agg")  #: the notebook's names
 VERSIONS = ("paper", "head")
-MODES = ("official", "physical")
+#: ``official``: the simulator's tile count and memory rules; ``physical``: the same arrays as
+#: output-stationary systolic arrays (hwsim's schedule, fill/skew/drain counted) with the official
+#: memory rules; ``hwsim``: that schedule with hwsim's own memory model (per-fold re-reads, a 128 KiB
+#: output buffer, double buffering)
+MODES = ("official", "physical", "hwsim")
 TASKS = ("discriminative", "generative")
 CONTEXT = 256  #: tokens of the prompt and of the decode context (``context_length`` / ``cxt_len``)
 DECODE_STEPS = 20  #: ``num_token_generate`` of ``bitmod_sim/plot/speedup_plot.ipynb``
@@ -193,8 +199,11 @@ def design_accelerator(design: str, model: str, phase: str, version: str = "pape
 
     Paper version: a bit-serial PE spends the weights' cycles on attention too (58d7bdb computes
     ``pe_latency`` from the weight width only), so the cycles per weight are fixed from the weight
-    width. Physical mode: hwsim's systolic schedule and memory model on the same arrays, with a
-    128 KiB output buffer (as ``bitmod-like``; the official design has none) and double buffering.
+    width. ``physical`` and ``hwsim`` modes: the official mapping (tokens on one side, output
+    channels on the other, input channels through time) is hwsim's output-stationary dataflow, whose
+    rows hold tokens: the array is transposed to keep the simulator's folds, and hwsim's systolic
+    schedule adds the fill, skew and drain of each fold. ``hwsim`` mode also swaps in hwsim's memory
+    model, with a 128 KiB output buffer (as ``bitmod-like``; the official design has none).
     """
     _check("mode", mode, MODES)
     name = _ENTRY[design] + ("-decode" if phase == "decode" else "")
@@ -202,8 +211,11 @@ def design_accelerator(design: str, model: str, phase: str, version: str = "pape
     if version == "paper" and design.startswith("bitmod"):
         w_bits, _ = design_bits(design, model, phase, version)
         overrides["w_cycles_per_weight"] = int(official_weight_passes(w_bits))
-    if mode == "physical":
-        overrides.update(schedule="systolic", model="hwsim", ofmap_sram_kib=128)
+    if mode != "official":
+        unit = accelerator(name).unit
+        overrides.update(schedule="systolic", dataflow="os", rows=unit.cols, cols=unit.rows)
+    if mode == "hwsim":
+        overrides.update(model="hwsim", ofmap_sram_kib=128)
     return accelerator(name, **overrides)
 
 
