@@ -192,6 +192,21 @@ class Accelerator:
                              + np.asarray(mem.ofmap_sram_kib), self.energy, self.node_nm)
         return out(self.unit.mac_units * mac_area + sram)
 
+    def _check_design_broadcast(self, **dims: Any) -> None:
+        """Raise :class:`ShapeError` unless the design point's array fields (a sweep) broadcast with
+        the GEMM dimensions, naming the first field that does not."""
+        shape = np.broadcast_shapes(*(np.shape(v) for v in dims.values()))
+        for part in (self, self.unit, self.memory, self.energy):
+            for f in fields(part):
+                value = getattr(part, f.name)
+                if isinstance(value, np.ndarray | list) and np.ndim(value):
+                    try:
+                        shape = np.broadcast_shapes(shape, np.shape(value))
+                    except ValueError:
+                        raise ShapeError(f"accelerator {self.name!r}: {f.name} of shape {np.shape(value)} does "
+                                         f"not broadcast with the GEMM dimensions and the other swept fields "
+                                         f"(shape {shape})") from None
+
     def _bytes_per_cycle(self) -> Any:
         mem = self.memory
         if mem.bus_bytes_per_cycle is not None:
@@ -214,6 +229,7 @@ class Accelerator:
             FormatError: unknown or unsupported format.
         """
         check_broadcast(m=m, k=k, n=n)
+        self._check_design_broadcast(m=m, k=k, n=n)
         a, w, acc = self._bits(a_format, w_format)
         res = self.unit.compute(m, k, n, a, w)
         mem = self.memory

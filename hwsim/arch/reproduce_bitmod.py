@@ -33,6 +33,7 @@ from hwsim.arch.accelerator import Accelerator
 from hwsim.arch.bitserial import official_weight_passes
 from hwsim.arch.config import accelerator
 from hwsim.arch.energy import OperandBits
+from hwsim.arch.units import BitSerialUnit, SystolicUnit
 from hwsim.arch.workload import Layer, Workload, WorkloadError, from_hf_config
 
 __all__ = ["MODEL_CONFIGS", "MODELS", "DESIGNS", "VERSIONS", "MODES", "TASKS", "PAPER_CYCLES", "PAPER_MEANS",
@@ -213,6 +214,8 @@ def design_accelerator(design: str, model: str, phase: str, version: str = "pape
         overrides["w_cycles_per_weight"] = int(official_weight_passes(w_bits))
     if mode != "official":
         unit = accelerator(name).unit
+        if not isinstance(unit, SystolicUnit | BitSerialUnit):
+            raise WorkloadError(f"{name}: the {mode!r} mode transposes a systolic or bit-serial array")
         overrides.update(schedule="systolic", dataflow="os", rows=unit.cols, cols=unit.rows)
     if mode == "hwsim":
         overrides.update(model="hwsim", ofmap_sram_kib=128)
@@ -230,6 +233,11 @@ def _means(cycles: Mapping[str, Mapping[str, Mapping[str, int]]]) -> dict[str, d
     """Arithmetic means over the models of each ratio (the notebook's ``np.mean`` of speed-ups)."""
     return {task: {key: float(np.mean([cycles[m][task][num] / cycles[m][task][den] for m in cycles]))
                    for key, num, den in RATIOS} for task in TASKS}
+
+
+def _total(df: pd.DataFrame) -> int:
+    """Total cycles of a workload run (exact: Python ints)."""
+    return sum(int(x) for x in df["total_cycles"].to_numpy())
 
 
 def _tasks(prefill: int, decode: int) -> dict[str, int]:
@@ -272,7 +280,7 @@ def reproduce(version: str = "paper", mode: str = "official") -> BitmodReproduct
     for model in MODELS:
         per_design: dict[str, dict[str, int]] = {}
         for design in DESIGNS:
-            phase_total = {phase: int(layer_costs(model, phase, design, version, mode)["total_cycles"].sum())
+            phase_total = {phase: _total(layer_costs(model, phase, design, version, mode))
                            for phase in ("prefill", "decode")}
             per_design[design] = _tasks(phase_total["prefill"], phase_total["decode"])
         cycles[model] = {task: {d: per_design[d][task] for d in DESIGNS} for task in TASKS}
