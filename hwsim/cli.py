@@ -13,6 +13,7 @@
     hwsim cost run.json --accelerator tpu-v1-like,bitmod-like   re-price a saved run, no model run
     hwsim rtl synth [--block fp_mul] [--out costs.csv] [--force]   area/timing/energy of rtl/blocks.toml
     hwsim rtl test [--block fp_mul] [--sim icarus|verilator] [--all]  the cocotb benches (pytest)
+    hwsim reproduce bitmod [--version paper|head] [--mode official|physical|hwsim] [--json out.json]
 """
 
 # This module is the only one that prints or exits; the library raises HwsimError subclasses.
@@ -699,6 +700,59 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _ratio_label(key: str) -> str:
+    """``bitmod_agg_vs_fp16`` -> ``agg/fp16`` (a speed-up: the second design's cycles over the first's)."""
+    a, b = key.replace("bitmod_", "").split("_vs_")
+    return f"{a}/{b}"
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    from hwsim.arch.reproduce_bitmod import DESIGNS, MODELS, RATIOS, TASKS, reproduce
+
+    if args.json:
+        check_writable(args.json, what="--json")
+    rep = reproduce(args.version, args.mode)
+    official = reproduce(args.version, "official") if args.mode != "official" else None
+    for task in TASKS:
+        rows = []
+        for model in MODELS:
+            c, pc = rep.cycles[model][task], rep.paper_cycles[model][task]
+            row: dict[str, Any] = {"model": model}
+            row.update({d: c[d] for d in DESIGNS})
+            row.update({_ratio_label(key): f"{c[num] / c[den]:.2f} ({pc[num] / pc[den]:.2f})"
+                        for key, num, den in RATIOS})
+            if official is not None:
+                oc = official.cycles[model][task]
+                row.update({f"{d}/off": f"{c[d] / oc[d]:.2f}" for d in DESIGNS})
+            rows.append(row)
+        mean = {"model": "mean"} | {d: "" for d in DESIGNS} | {
+            _ratio_label(key): f"{rep.mean[task][key]:.2f} ({rep.paper_mean[task][key]:.2f})" for key, _, _ in RATIOS}
+        _print_table(pd.DataFrame([*rows, mean]).fillna(""),
+                     f"BitMoD HPCA'25, {task} task, simulator version {args.version}, {args.mode} schedule: "
+                     f"total cycles; speed-ups x/y = cycles of y / cycles of x, (paper's value)"
+                     + ("; d/off = cycles / official-schedule cycles" if official is not None else ""))
+    if args.json:
+        print(f"wrote {write_text(args.json, json.dumps(rep.as_json(), indent=1) + chr(10))}")
+    return 0
+
+
+def _add_reproduce_parser(sub: Any) -> None:
+    r = sub.add_parser("reproduce", help="reproduce a paper's accelerator results: `reproduce bitmod`")
+    r.add_argument("paper", choices=["bitmod"], help="bitmod: BitMoD HPCA'25 Fig. 7 (five designs, six LLMs)")
+    r.add_argument("--version", choices=["paper", "head"], default="paper",
+                   help="official simulator version: paper (58d7bdb, the figure's data) or head (e445a5f)")
+    r.add_argument("--mode", choices=["official", "physical", "hwsim"], default="official",
+                   help="official: the simulator's tile schedule and memory rules; physical: the same arrays "
+                        "as output-stationary systolic arrays (fill/skew/drain) with the official memory rules; "
+                        "hwsim: that schedule with hwsim's memory model (both add the ratio to official)")
+    r.add_argument("--json", help="write {models: {model: {task: {design: cycles}}}, mean: {...}}")
+    r.set_defaults(func=_cmd_reproduce)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="hwsim", description=__doc__.split("\n\n")[0] if __doc__ else None,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -813,6 +867,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="print the summary only, not the per-layer table")
     r.set_defaults(func=_cmd_run)
     _add_rtl_parser(sub)
+    _add_reproduce_parser(sub)
     return p
 
 

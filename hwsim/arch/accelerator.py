@@ -41,7 +41,14 @@ from hwsim.arch.energy import (
     sram_area_um2,
     sram_pj_per_bit,
 )
-from hwsim.arch.memory import dram_traffic, memory_bound_cycles
+from hwsim.arch.memory import (
+    MEMORY_MODELS,
+    bus_dram_cycles,
+    cheaper_operand_refetch,
+    dram_traffic,
+    memory_bound_cycles,
+    operand_bytes,
+)
 from hwsim.arch.units import BitSerialUnit, Unit
 from hwsim.arch.workload import Layer, Workload
 from hwsim.arch.workload import workload as _workload
@@ -52,15 +59,24 @@ __all__ = ["MemorySpec", "Accelerator", "GemmCost"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemorySpec:
-    """On-chip buffers and the DRAM interface."""
+    """On-chip buffers and the DRAM interface.
+
+    ``model``: ``"hwsim"`` (default: per-fold re-reads, output buffer spills, double buffering;
+    :func:`hwsim.arch.memory.dram_traffic`) or ``"bitmod"`` (the official BitMoD simulator's rules:
+    a weight and an input buffer, no output buffer (``ofmap_sram_kib`` may be 0), the cheaper operand
+    re-read when neither fits, a bus of ``bus_bytes_per_cycle`` and ``max(compute, DRAM)`` per
+    layer; :mod:`hwsim.arch.memory`)."""
 
     ifmap_sram_kib: Any  #: activation (A operand) buffer, KiB
     filter_sram_kib: Any  #: weight (W operand) buffer, KiB
-    ofmap_sram_kib: Any  #: output / accumulator buffer, KiB
+    ofmap_sram_kib: Any  #: output / accumulator buffer, KiB (0 only with model "bitmod")
     dram_gb_per_s: Any  #: DRAM bandwidth, 1e9 bytes/s
     dram: str  #: DRAM technology, a key of EnergyTable ``dram_<tech>_pj_per_bit``
     dram_pj_per_bit: Any = None  #: overrides the technology's access energy when set
     double_buffered: bool = True
+    model: str = "hwsim"  #: memory model, one of :data:`hwsim.arch.memory.MEMORY_MODELS`
+    #: DRAM bytes per clock cycle; None: ``dram_gb_per_s`` at the clock (``"bitmod"``: 32, its DDR bus)
+    bus_bytes_per_cycle: Any = None
 
 
 #: the design-point numbers that may be 0 (every other one must be > 0)
@@ -138,12 +154,16 @@ class Accelerator:
         Raises:
             ShapeError: naming the accelerator, the field and the first bad value.
         """
+        if self.memory.model not in MEMORY_MODELS:
+            raise ShapeError(f"accelerator {self.name!r}: model: {self.memory.model!r} not one of "
+                             f"{list(MEMORY_MODELS)}")
+        zero_ok = _ZERO_OK | ({"ofmap_sram_kib"} if self.memory.model == "bitmod" else set())
         for part in (self, self.unit, self.memory, self.energy):
             for f in fields(part):
                 value = getattr(part, f.name)
                 if f.name == "double_buffered" or not _is_number(value):  # the one boolean field
                     continue
-                problem = (_NONNEGATIVE if f.name in _ZERO_OK else _POSITIVE).problem(value, arrays=True)
+                problem = (_NONNEGATIVE if f.name in zero_ok else _POSITIVE).problem(value, arrays=True)
                 if problem is not None:
                     raise ShapeError(f"accelerator {self.name!r}: {f.name}: {problem}")
 
@@ -172,33 +192,94 @@ class Accelerator:
                              + np.asarray(mem.ofmap_sram_kib), self.energy, self.node_nm)
         return out(self.unit.mac_units * mac_area + sram)
 
-    def gemm(self, m: Any, k: Any, n: Any, a_format: Any = None, w_format: Any = None) -> GemmCost:
+    def _check_design_broadcast(self, **dims: Any) -> None:
+        """Raise :class:`ShapeError` unless the design point's array fields (a sweep) broadcast with
+        the GEMM dimensions, naming the first field that does not."""
+        shape = np.broadcast_shapes(*(np.shape(v) for v in dims.values()))
+        for part in (self, self.unit, self.memory, self.energy):
+            for f in fields(part):
+                value = getattr(part, f.name)
+                if isinstance(value, np.ndarray | list) and np.ndim(value):
+                    try:
+                        shape = np.broadcast_shapes(shape, np.shape(value))
+                    except ValueError:
+                        raise ShapeError(f"accelerator {self.name!r}: {f.name} of shape {np.shape(value)} does "
+                                         f"not broadcast with the GEMM dimensions and the other swept fields "
+                                         f"(shape {shape})") from None
+
+    def _bytes_per_cycle(self) -> Any:
+        mem = self.memory
+        if mem.bus_bytes_per_cycle is not None:
+            return mem.bus_bytes_per_cycle
+        return np.asarray(mem.dram_gb_per_s, dtype=np.float64) * 1e3 / np.asarray(self.clock_mhz, dtype=np.float64)
+
+    def gemm(self, m: Any, k: Any, n: Any, a_format: Any = None, w_format: Any = None, *,
+             batch: Any = 1, a_k: Any = None) -> GemmCost:
         """Cycles (with stalls), traffic, energy breakdown and area of ``A[m,k] @ W[k,n]``.
 
-        ``a_format``/``w_format`` default to the catalog entry's formats.
+        ``a_format``/``w_format`` default to the catalog entry's formats. With the ``"bitmod"``
+        memory model, ``batch`` GEMMs of this shape run as one operator sharing the buffers (the
+        official simulator's batch and KV-head axis) and the costs are those of all of them;
+        ``a_k`` is the input row width its DRAM bytes are charged with
+        (:func:`hwsim.arch.memory.operand_bytes`). The ``"hwsim"`` model prices one GEMM and takes
+        neither.
 
         Raises:
             ShapeError: non-positive dimensions, or shapes of m, k, n that do not broadcast.
             FormatError: unknown or unsupported format.
         """
         check_broadcast(m=m, k=k, n=n)
+        self._check_design_broadcast(m=m, k=k, n=n)
         a, w, acc = self._bits(a_format, w_format)
         res = self.unit.compute(m, k, n, a, w)
         mem = self.memory
+        if mem.model == "bitmod":
+            return self._bitmod_gemm(res, m, k, n, a, w, acc, batch, a_k)
+        if np.any(np.asarray(batch) != 1) or a_k is not None:
+            raise ShapeError("batch= and a_k= belong to the 'bitmod' memory model")
         ba, bw, bacc = a.bits_per_element / 8, w.bits_per_element / 8, acc.element_bits / 8
         traffic = dram_traffic(m, k, n, res.operand_passes, (ba, bw, ba), bacc,
                                (mem.ifmap_sram_kib, mem.filter_sram_kib, mem.ofmap_sram_kib),
                                res.psum_live_words)
         reads = traffic.read_bytes
         writes = traffic.write_bytes
-        bytes_per_cycle = np.asarray(mem.dram_gb_per_s, dtype=np.float64) * 1e3 / np.asarray(
-            self.clock_mhz, dtype=np.float64)
-        timing = memory_bound_cycles(res.compute_cycles, res.folds, reads + writes, bytes_per_cycle,
+        timing = memory_bound_cycles(res.compute_cycles, res.folds, reads + writes, self._bytes_per_cycle(),
                                      mem.double_buffered)
         # counts are exact integers (int64, or Python ints past int64); the roofline total is a
         # float64 ceiling, never below the exact compute cycles (docs/cost-models.md, "Exact counts")
         compute_cycles = counts(res.compute_cycles)
         cycles = exact_maximum(counts(timing.cycles), compute_cycles)
+        return self._priced(res, m, n, a, w, acc, cycles, compute_cycles, timing.cycles, reads, writes)
+
+    def _bitmod_gemm(self, res: Any, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits,
+                     acc: OperandBits, batch: Any, a_k: Any) -> GemmCost:
+        """The official BitMoD simulator's memory model (:mod:`hwsim.arch.memory`): operand bytes,
+        cheaper-operand refetch, bus cycles, ``max(compute, DRAM)``; ``batch`` copies as one
+        operator (``bitmod_sim/accelerator.py: Accelerator.calc_cycle``)."""
+        mem = self.memory
+        b = np.asarray(batch, dtype=np.int64)
+        w_bytes, a_bytes, o_bytes = operand_bytes(m, k, n, a.bits_per_element, w.bits_per_element,
+                                                  a.bits_per_element, b, a_k)
+        kib = 1024
+        fetch_w, fetch_a = cheaper_operand_refetch(w_bytes, a_bytes, np.asarray(mem.filter_sram_kib) * kib,
+                                                   np.asarray(mem.ifmap_sram_kib) * kib)
+        bpc = self._bytes_per_cycle()
+        dram = bus_dram_cycles(w_bytes, a_bytes, o_bytes, fetch_w, fetch_a, bpc)
+        batched = replace(res, compute_cycles=np.asarray(res.compute_cycles, dtype=np.int64) * b,
+                          macs=np.asarray(res.macs, dtype=np.int64) * b,
+                          sram_reads_ifmap_words=res.sram_reads_ifmap_words * b,
+                          sram_reads_filter_words=res.sram_reads_filter_words * b,
+                          sram_writes_ofmap_words=res.sram_writes_ofmap_words * b)
+        compute_cycles = counts(batched.compute_cycles)
+        cycles = exact_maximum(counts(dram), compute_cycles)
+        reads = (w_bytes * fetch_w + a_bytes * fetch_a).astype(np.float64)
+        return self._priced(batched, np.asarray(m) * b, n, a, w, acc, cycles, compute_cycles,
+                            np.asarray(cycles, dtype=np.float64), reads, o_bytes.astype(np.float64))
+
+    def _priced(self, res: Any, m: Any, n: Any, a: OperandBits, w: OperandBits, acc: OperandBits,
+                cycles: Any, compute_cycles: Any, timing_cycles: Any, reads: Any, writes: Any) -> GemmCost:
+        """The :class:`GemmCost` of a schedule and its DRAM traffic: energy, utilization, area."""
+        mem = self.memory
         e_mac, area_mac = self._mac(a, w, acc)
         macs = res.macs
         t = self.energy
@@ -221,7 +302,7 @@ class Accelerator:
         sram_area = sram_area_um2(np.asarray(mem.ifmap_sram_kib) + np.asarray(mem.filter_sram_kib)
                                   + np.asarray(mem.ofmap_sram_kib), t, self.node_nm)
         util = (floats(res.utilization) * np.maximum(np.asarray(res.compute_cycles, dtype=np.float64), 1)
-                / np.maximum(timing.cycles, 1))
+                / np.maximum(timing_cycles, 1))
         return GemmCost(  # (stalls dilute the utilization)
             cycles=out(cycles),
             compute_cycles=out(compute_cycles),
@@ -243,21 +324,48 @@ class Accelerator:
         )
 
     def run(self, workload: str | Workload | list[Layer], a_format: Any = None,
-            w_format: Any = None, **workload_params: int) -> pd.DataFrame:
-        """Per-layer costs of a workload: one row per layer, one vectorized call.
+            w_format: Any = None, *, kv_format: Any = None, **workload_params: int) -> pd.DataFrame:
+        """Per-layer costs of a workload: one row per layer, one vectorized call per operand format.
 
         Columns: ``layer, m, k, n, count`` then every :class:`GemmCost` field *per instance*
         of the layer; ``total_cycles``/``total_energy_pj`` multiply by ``count``.
+
+        ``kv_format``: the format of the K/V cache, the "weight" operand of the attention layers
+        (``kind == "attention"``: ``Q K^T`` and ``P V``); by default they use ``w_format`` like every
+        other layer. With the ``"bitmod"`` memory model a layer's ``count`` copies run as one batched
+        operator (:meth:`gemm` ``batch=``, the official BitMoD simulator's KV-head axis): its row
+        holds the costs of all of them and ``total_* = *``.
         """
         wl = _workload(workload, **workload_params)
         arr = wl.arrays()
-        cost = self.gemm(arr["m"], arr["k"], arr["n"], a_format, w_format)
+        bitmod = self.memory.model == "bitmod"
+        attn = np.array([layer.kind == "attention" for layer in wl], dtype=bool)
+        groups = [(np.ones(len(wl), dtype=bool), w_format)] if kv_format is None else [
+            (~attn, w_format), (attn, kv_format)]
         df = pd.DataFrame({"layer": [layer.name for layer in wl], "kind": [layer.kind for layer in wl],
                            **arr})
-        for f in fields(cost):
-            df[f.name] = np.broadcast_to(getattr(cost, f.name), (len(wl),))
-        df["total_cycles"] = df["cycles"] * df["count"]
-        df["total_energy_pj"] = df["energy_pj"] * df["count"]
+        a_k = np.array([layer.k if layer.a_k is None else layer.a_k for layer in wl], dtype=np.int64)
+        columns: dict[str, np.ndarray] = {}
+        for rows, fmt in groups:
+            if not rows.any():
+                continue
+            extra = {"batch": arr["count"][rows], "a_k": a_k[rows]} if bitmod else {}
+            cost = self.gemm(arr["m"][rows], arr["k"][rows], arr["n"][rows], a_format, fmt, **extra)
+            for f in fields(cost):
+                value = np.broadcast_to(getattr(cost, f.name), (int(rows.sum()),))
+                if rows.all():
+                    columns[f.name] = value
+                    continue
+                old = columns.get(f.name)
+                dtype = value.dtype if old is None else np.result_type(old, value)
+                merged = np.zeros(len(wl), dtype=dtype) if old is None else old.astype(dtype)
+                merged[rows] = value
+                columns[f.name] = merged
+        for name, value in columns.items():
+            df[name] = value
+        per_copy = 1 if bitmod else df["count"]
+        df["total_cycles"] = df["cycles"] * per_copy
+        df["total_energy_pj"] = df["energy_pj"] * per_copy
         return df
 
     # ---- convenience ---------------------------------------------------------------------

@@ -31,7 +31,13 @@ from hwsim.arch._util import ceil_div, exact, floats, largest, positive_int
 from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.systolic import SystolicResult, systolic_gemm
 
-__all__ = ["BitSerialResult", "weight_passes", "weight_cycles", "group_cycles", "bitserial_gemm"]
+__all__ = ["BitSerialResult", "SCHEDULES", "weight_passes", "weight_cycles", "group_cycles", "bitserial_gemm",
+           "tile_count", "official_weight_passes"]
+
+#: tile schedules of an array: ``"systolic"`` (hwsim's physical schedule, fill/skew/drain counted,
+#: :mod:`hwsim.arch.systolic`) or ``"tiles"`` (the official BitMoD simulator's count: tiles x cycles
+#: per weight, no fill, skew or drain; :func:`tile_count`)
+SCHEDULES = ("systolic", "tiles")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +61,23 @@ def weight_passes(w_bits: Any, w_bits_per_cycle: Any) -> np.ndarray:
 
 
 def weight_cycles(w_format: Any, method: str | None = None) -> int:
-    """Worst-case terms per weight of a format object (``Format``, ``Codebook`` or
-    ``CodebookFormat``; names are resolved by the caller): the cycles one bit-serial PE spends on
-    its weights.
+    """Worst-case terms per weight of a format (``Format``, ``Codebook``, ``CodebookFormat``, any
+    format family with element ``values()``, or a catalog name such as ``"olive4"``, resolved with
+    :func:`hwsim.catalog.get_format`): the cycles one bit-serial PE spends on its weights.
 
     ``method`` as in :mod:`hwsim.numerics.bitserial`: default ``"booth"`` (radix 4, 2 bits per
     cycle) for integer elements and ``"onebits"`` for minifloats and codebooks; ``"lod2"`` is
     BitMoD's FP4/FP3 decoder (always 2).
+
+    Raises:
+        FormatError: an unknown name, or a format with no codes or values to decompose.
     """
     from hwsim.numerics.bitserial import max_terms  # lazy: numerics loads on first use
 
+    if isinstance(w_format, str):  # a name: the same object hwsim.format(name) returns
+        from hwsim.catalog import get_format
+
+        w_format = get_format(w_format)
     return max(max_terms(w_format, method), 1)
 
 
@@ -98,3 +111,29 @@ def bitserial_gemm(rows: Any, cols: Any, dataflow: Dataflow | str, m: Any, k: An
     stretched = replace(res, cycles=cycles * passes, utilization=floats(res.utilization / passes),
                         compute_utilization=floats(res.compute_utilization / passes))
     return BitSerialResult(array=stretched, weight_passes=passes)
+
+
+def tile_count(rows: Any, cols: Any, m: Any, k: Any, n: Any, lanes: Any = 1, count: Any = 1) -> np.ndarray:
+    """Array tiles of ``count`` GEMMs ``A[m, k] @ W[k, n]`` in the official BitMoD simulator's schedule:
+    ``ceil(k / lanes) * ceil(n / rows) * ceil(m / cols) * count``.
+
+    Output channels ``n`` sit on the ``rows``, tokens ``m`` on the ``cols``, and the input channels
+    ``k`` stream through time ``lanes`` at a time (the PE's dot-product width, ``pe_dp_size``: 4 for
+    BitMoD's PE, 1 for the baselines). One tile takes one cycle per weight pass; there is no fill,
+    skew or drain. Restates ``bitmod_sim/accelerator.py: Accelerator._calc_tile_fc`` (and its
+    ``batch_size`` factor at commit e445a5f) of abdelfattah-lab/BitMoD-HPCA-25.
+    """
+    rows, cols, m, k, n, lanes, count = (positive_int(name, v) for name, v in (
+        ("rows", rows), ("cols", cols), ("m", m), ("k", k), ("n", n), ("lanes", lanes), ("count", count)))
+    return ceil_div(k, lanes) * ceil_div(n, rows) * ceil_div(m, cols) * count
+
+
+def official_weight_passes(w_bits_per_element: Any, w_bits_per_cycle: Any = 2) -> np.ndarray:
+    """Cycles per weight the official BitMoD simulator charges a bit-serial PE:
+    ``ceil(floor(bits) / w_bits_per_cycle)`` of the *storage* bits per element (group scales
+    amortized): 3.0625 and 4.0625 bits -> 2, 6.0625 -> 3, 8 -> 4, 16 -> 8
+    (``bitmod_sim/pe_array.py: PE_Array.__init__``, ``pe_latency``). For formats whose storage
+    bits round down to their element width this equals :func:`weight_passes` of the element width.
+    """
+    bits = np.floor(np.asarray(w_bits_per_element, dtype=np.float64)).astype(np.int64)
+    return weight_passes(bits, w_bits_per_cycle)

@@ -18,6 +18,8 @@ File layout (see docs/cost-models.md for every field)::
     mac_cost_fallback = "none" | "table"   (optional, with "rtl": cost of pairs without a block)
     [compute]   kind = "systolic" | "bitserial" | "tensorcore", clock_mhz, node_nm, formats, ...
     [memory]    ifmap_sram_kib, filter_sram_kib, ofmap_sram_kib, dram_gb_per_s, dram, ...
+                model = "hwsim" | "bitmod" (optional; "bitmod": the official BitMoD simulator's
+                memory rules, bus_bytes_per_cycle, no output buffer: ofmap_sram_kib may be omitted)
     [energy]    any EnergyTable field, e_mac_pj, mac_area_um2 (all optional)
     [sources]   "compute.rows" = "where the number comes from"   (one per numeric field)
 """
@@ -33,8 +35,10 @@ from typing import Any
 import numpy as np
 
 from hwsim.arch.accelerator import Accelerator, MemorySpec
+from hwsim.arch.bitserial import SCHEDULES
 from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, operand_bits
+from hwsim.arch.memory import MEMORY_MODELS
 from hwsim.arch.rtl_cost import MAC_COST_FALLBACKS, MAC_COST_MODES, RtlMacCosts, check_rtl_formats
 from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
 from hwsim.catalog import catalog_folders, get_format, read_toml
@@ -52,21 +56,22 @@ _TOP = {"name": str, "reference": str, "description": str, "mac_cost": str, "mac
 _COMPUTE_COMMON = {"kind": str, "clock_mhz": _NUM, "node_nm": _NUM, "a_format": _FMT,
                    "w_format": _FMT, "acc_format": _FMT}
 _COMPUTE = {
-    "systolic": {"rows": int, "cols": int, "dataflow": str},
+    "systolic": {"rows": int, "cols": int, "dataflow": str, "lanes": int, "schedule": str},
     "bitserial": {"rows": int, "cols": int, "dataflow": str, "w_bits_per_cycle": int,
-                  "w_cycles_per_weight": (int, str)},
+                  "w_cycles_per_weight": (int, str), "lanes": int, "schedule": str},
     "tensorcore": {"mma_m": int, "mma_n": int, "mma_k": int, "units": int, "mma_cycles": _NUM,
                    "pipeline_latency_cycles": _NUM, "block_m": int, "block_n": int,
                    "throughput": dict},
 }
 _MEMORY = {"ifmap_sram_kib": _NUM, "filter_sram_kib": _NUM, "ofmap_sram_kib": _NUM,
-           "dram_gb_per_s": _NUM, "dram": str, "dram_pj_per_bit": _NUM, "double_buffered": bool}
+           "dram_gb_per_s": _NUM, "dram": str, "dram_pj_per_bit": _NUM, "double_buffered": bool,
+           "model": str, "bus_bytes_per_cycle": _NUM}
 _ENERGY = {**{f.name: _NUM for f in fields(EnergyTable)}, "e_mac_pj": _NUM, "mac_area_um2": _NUM}
 _REQUIRED_MEMORY = ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib", "dram_gb_per_s")
 _ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow), "mac_cost": MAC_COST_MODES,
-            "mac_cost_fallback": MAC_COST_FALLBACKS}
+            "mac_cost_fallback": MAC_COST_FALLBACKS, "schedule": SCHEDULES, "model": MEMORY_MODELS}
 _ZERO_OK = {"pipeline_latency_cycles"}
-_OPTIONAL_COMPUTE = {"w_cycles_per_weight"}
+_OPTIONAL_COMPUTE = {"w_cycles_per_weight", "lanes", "schedule"}
 
 
 def _schema(types: Mapping[str, Any], required: Any = (), label: str = "") -> Schema:
@@ -87,7 +92,7 @@ _MEMORY_SCHEMA = _schema(_MEMORY, required=_REQUIRED_MEMORY)
 _ENERGY_SCHEMA = _schema(_ENERGY)
 
 #: Numeric fields without a physical unit: counts of things.
-COUNT_FIELDS = frozenset({"rows", "cols", "units", "mma_m", "mma_n", "mma_k", "block_m", "block_n"})
+COUNT_FIELDS = frozenset({"rows", "cols", "units", "mma_m", "mma_n", "mma_k", "block_m", "block_n", "lanes"})
 #: Every other numeric field name ends in one of these.
 UNIT_SUFFIXES = ("_mhz", "_nm", "_kib", "_gb_per_s", "_pj", "_pj_per_bit", "_pj_per_64b", "_um2",
                  "_um2_per_kib", "_cycles", "_per_cycle", "_cycles_per_weight")
@@ -181,7 +186,11 @@ def _check_memory(file: str, doc: dict[str, Any], errors: list[str]) -> dict[str
     if "memory" not in doc:
         errors.append(f"{file}:memory: missing table [memory]")
         return {}
-    memory = _MEMORY_SCHEMA.check(f"{file}:memory", doc["memory"], errors)
+    raw = doc["memory"]
+    no_ofmap = isinstance(raw, dict) and raw.get("model") == "bitmod" and "ofmap_sram_kib" not in raw
+    memory = _MEMORY_SCHEMA.check(f"{file}:memory", {**raw, "ofmap_sram_kib": 1} if no_ofmap else raw, errors)
+    if no_ofmap:  # the official BitMoD simulator's memory has no output buffer (built as 0 KiB)
+        memory.pop("ofmap_sram_kib", None)
     if isinstance(doc["memory"], dict) and not {"dram", "dram_pj_per_bit"} & doc["memory"].keys():
         errors.append(f"{file}:memory.dram: missing (required unless dram_pj_per_bit is given)")
     if "dram" in memory and memory["dram"] not in EnergyTable.dram_technologies():
@@ -233,11 +242,13 @@ def _build(file: Path, t: dict[str, Any]) -> Accelerator:
     c, mem, en = t["compute"], t["memory"], dict(t["energy"])
     kind = c["kind"]
     if kind == "systolic":
-        unit: Any = SystolicUnit(rows=c["rows"], cols=c["cols"], dataflow=Dataflow.parse(c["dataflow"]))
+        unit: Any = SystolicUnit(rows=c["rows"], cols=c["cols"], dataflow=Dataflow.parse(c["dataflow"]),
+                                 lanes=c.get("lanes", 1), schedule=c.get("schedule", "systolic"))
     elif kind == "bitserial":
         unit = BitSerialUnit(rows=c["rows"], cols=c["cols"], dataflow=Dataflow.parse(c["dataflow"]),
                              w_bits_per_cycle=c["w_bits_per_cycle"],
-                             w_cycles_per_weight=c.get("w_cycles_per_weight"))
+                             w_cycles_per_weight=c.get("w_cycles_per_weight"),
+                             lanes=c.get("lanes", 1), schedule=c.get("schedule", "systolic"))
     else:
         unit = TensorCoreUnit(mma_m=c["mma_m"], mma_n=c["mma_n"], mma_k=c["mma_k"], units=c["units"],
                               mma_cycles=c["mma_cycles"],
@@ -246,9 +257,10 @@ def _build(file: Path, t: dict[str, Any]) -> Accelerator:
                               throughput=tuple(sorted((int(k), float(v))
                                                       for k, v in c["throughput"].items())))
     memory = MemorySpec(ifmap_sram_kib=mem["ifmap_sram_kib"], filter_sram_kib=mem["filter_sram_kib"],
-                        ofmap_sram_kib=mem["ofmap_sram_kib"], dram_gb_per_s=mem["dram_gb_per_s"],
+                        ofmap_sram_kib=mem.get("ofmap_sram_kib", 0), dram_gb_per_s=mem["dram_gb_per_s"],
                         dram=mem.get("dram", "ddr3"), dram_pj_per_bit=mem.get("dram_pj_per_bit"),
-                        double_buffered=mem.get("double_buffered", True))
+                        double_buffered=mem.get("double_buffered", True),
+                        model=mem.get("model", "hwsim"), bus_bytes_per_cycle=mem.get("bus_bytes_per_cycle"))
     e_mac, mac_area = en.pop("e_mac_pj", None), en.pop("mac_area_um2", None)
     table = EnergyTable(**{k: float(v) for k, v in en.items()})
     source = (RtlMacCosts.load(table, fallback=t["top"].get("mac_cost_fallback") == "table")
@@ -327,6 +339,11 @@ def _check_override(key: str, value: Any) -> Any:
     """
     if key == "dataflow":
         return Dataflow.parse(value)
+    for enum_key, allowed in (("schedule", SCHEDULES), ("model", MEMORY_MODELS)):
+        if key == enum_key:
+            if value not in allowed:
+                raise AcceleratorNotFound(f"override {key}: {value!r} not one of {list(allowed)}")
+            return value
     if key in ("a_format", "w_format", "acc_format"):
         value = operand_format(value)
         operand_bits(value)
@@ -342,6 +359,8 @@ def _check_override(key: str, value: Any) -> Any:
     if key == "throughput":
         return _check_throughput(value)
     if key == "w_cycles_per_weight" and (value is None or value == "terms"):
+        return value
+    if key == "bus_bytes_per_cycle" and value is None:
         return value
     spec = _override_field(key)
     if spec is None:  # an unknown key: reported by accelerator() with the allowed names

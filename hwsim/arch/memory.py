@@ -18,6 +18,14 @@ Model (first order, in the spirit of SCALE-Sim's double-buffered scratchpads, ar
 
 SCALE-Sim's memory simulation replays every request through a cycle-level buffer model; this
 closed form does not reproduce its stall counts cycle for cycle (docs/cost-models.md).
+
+A second model, ``"bitmod"``, restates the official BitMoD simulator's memory rules
+(abdelfattah-lab/BitMoD-HPCA-25, ``bitmod_sim/accelerator.py``) so hwsim can reproduce its
+numbers: operand bytes rounded per row (:func:`operand_bytes`, ``_check_layer_mem_size``), one
+weight buffer and one input buffer and no output buffer, the cheaper operand re-read a
+ceiling-ratio number of times when neither fits (:func:`cheaper_operand_refetch`,
+``_calc_num_mem_refetch``), a DRAM bus of so many bytes per cycle (:func:`bus_dram_cycles`,
+``_calc_dram_cycle``), and each layer costing ``max(compute, DRAM)`` (``calc_cycle``).
 """
 
 from __future__ import annotations
@@ -26,7 +34,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["DramTraffic", "MemoryTiming", "dram_traffic", "memory_bound_cycles"]
+__all__ = ["DramTraffic", "MemoryTiming", "dram_traffic", "memory_bound_cycles", "MEMORY_MODELS",
+           "operand_bytes", "cheaper_operand_refetch", "bus_dram_cycles"]
+
+#: memory models of :class:`hwsim.arch.MemorySpec`: ``"hwsim"`` (per-fold re-reads, output buffer,
+#: double buffering; :func:`dram_traffic`, :func:`memory_bound_cycles`) or ``"bitmod"`` (the official
+#: BitMoD simulator's rules: :func:`operand_bytes`, :func:`cheaper_operand_refetch`, :func:`bus_dram_cycles`)
+MEMORY_MODELS = ("hwsim", "bitmod")
 
 _KIB = 1024.0
 
@@ -105,3 +119,69 @@ def memory_bound_cycles(compute_cycles: Any, folds: Any, dram_bytes: Any,
         total = compute + dram
     total = np.ceil(total)
     return MemoryTiming(cycles=total, stall_cycles=total - compute, dram_cycles=dram)
+
+
+def _ints(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+def _ceil_bytes(elements: Any, bits: Any) -> np.ndarray:
+    """``ceil(elements * bits / 8)`` exactly for dyadic ``bits`` (4.0625 = 65/16, 5.25, ...)."""
+    return np.ceil(np.asarray(elements, dtype=np.float64) * np.asarray(bits, dtype=np.float64) / 8).astype(np.int64)
+
+
+def operand_bytes(m: Any, k: Any, n: Any, a_bits: Any, w_bits: Any, o_bits: Any, count: Any = 1,
+                  a_k: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DRAM bytes of the (weight, input, output) operands of ``count`` GEMMs ``A[m, k] @ W[k, n]``
+    as the official BitMoD simulator sizes them (``bitmod_sim/accelerator.py:
+    Accelerator._check_layer_mem_size``): each row is rounded up to whole bytes,
+
+    ``W = ceil(k * w_bits / 8) * n * count``, ``A = ceil(a_k * a_bits / 8) * m * count``,
+    ``O = ceil(n * o_bits / 8) * m * count``.
+
+    ``a_k`` (default ``k``) is the row width the simulator charges the input with; its commit
+    58d7bdb reads a grouped-query K/V cache row (``hidden * kv_heads / heads``) for attention.
+    Bits are storage bits per element (group scales amortized).
+    """
+    m, k, n, count = _ints(m), _ints(k), _ints(n), _ints(count)
+    ak = k if a_k is None else _ints(a_k)
+    return (_ceil_bytes(k, w_bits) * n * count, _ceil_bytes(ak, a_bits) * m * count,
+            _ceil_bytes(n, o_bits) * m * count)
+
+
+def cheaper_operand_refetch(w_bytes: Any, a_bytes: Any, w_buffer_bytes: Any, a_buffer_bytes: Any
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """How many times the (weight, input) operands are read from DRAM (official BitMoD simulator,
+    ``bitmod_sim/accelerator.py: Accelerator._calc_num_mem_refetch``).
+
+    Each operand is read once unless *both* exceed their buffers. Then either the whole weight is
+    re-read once per buffer-full of inputs (``ceil(A / a_buffer)`` times) or the whole input once
+    per buffer-full of weights (``ceil(W / w_buffer)`` times), whichever moves fewer bytes in total;
+    a tie re-reads the input.
+    """
+    w, a = _ints(w_bytes), _ints(a_bytes)
+    wb = np.asarray(w_buffer_bytes, dtype=np.float64)
+    ab = np.asarray(a_buffer_bytes, dtype=np.float64)
+    both = (w > wb) & (a > ab)
+    times_w = np.ceil(a / ab).astype(np.int64)  # weight re-read per input chunk
+    times_a = np.ceil(w / wb).astype(np.int64)  # input re-read per weight chunk
+    reread_w = times_w * w + a < times_a * a + w
+    one = np.ones(np.broadcast(w, a, wb, ab).shape, dtype=np.int64)
+    fetch_w = np.where(both & reread_w, times_w, one)
+    fetch_a = np.where(both & ~reread_w, times_a, one)
+    return fetch_w, fetch_a
+
+
+def bus_dram_cycles(w_bytes: Any, a_bytes: Any, o_bytes: Any, fetch_w: Any, fetch_a: Any,
+                    bytes_per_cycle: Any) -> np.ndarray:
+    """DRAM cycles of one layer: ``floor((W * fetch_w + A * fetch_a + O) / bytes_per_cycle)``
+    (official BitMoD simulator, ``bitmod_sim/accelerator.py: Accelerator._calc_dram_cycle``: a
+    128-bit double-data-rate bus, 32 bytes per cycle, the sum truncated to an integer). Exact for a
+    power-of-two ``bytes_per_cycle``; the simulator sums three float quotients, which can differ in
+    the last unit for other bus widths.
+    """
+    total = _ints(w_bytes) * _ints(fetch_w) + _ints(a_bytes) * _ints(fetch_a) + _ints(o_bytes)
+    bpc = np.asarray(bytes_per_cycle)
+    if np.issubdtype(bpc.dtype, np.integer):
+        return total // bpc
+    return np.floor(total / bpc.astype(np.float64)).astype(np.int64)

@@ -8,13 +8,13 @@ classes are the only kinds of compute unit, not per-accelerator subclasses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from hwsim.arch._util import ceil_div, exact
-from hwsim.arch.bitserial import bitserial_gemm, weight_cycles
+from hwsim.arch._util import ShapeError, ceil_div, exact, floats
+from hwsim.arch.bitserial import SCHEDULES, bitserial_gemm, tile_count, weight_cycles, weight_passes
 from hwsim.arch.dataflow import Dataflow, mapping, operand_passes
 from hwsim.arch.energy import OperandBits
 from hwsim.arch.systolic import SystolicResult, count_bound, systolic_gemm
@@ -57,22 +57,71 @@ def _array_cost(res: SystolicResult, dataflow: Dataflow, rows: Any, cols: Any, m
                     weight_passes=weight_passes)
 
 
+def _i64(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+def _one_lane(lanes: Any) -> bool:
+    """One multiplier per PE (the default), as a scalar: the paths that predate ``lanes``."""
+    return np.ndim(lanes) == 0 and lanes == 1
+
+
+def _check_schedule(schedule: str) -> None:
+    if schedule not in SCHEDULES:
+        raise ShapeError(f"schedule {schedule!r} not one of {list(SCHEDULES)}")
+
+
+def _tile_cost(rows: Any, cols: Any, lanes: Any, m: Any, k: Any, n: Any, weight_passes: Any = 1) -> UnitCost:
+    """The official BitMoD simulator's tile schedule (:func:`hwsim.arch.bitserial.tile_count`):
+    ``tiles x weight passes`` cycles, no fill/skew/drain. Each tile reads ``rows x lanes`` weights
+    and ``cols x lanes`` inputs; outputs are written once. The simulator states no loop order, so
+    for hwsim's memory model each input is taken as re-read per output-channel fold and each weight
+    per token fold (``operand_passes``); its own memory model ignores passes."""
+    tiles = tile_count(rows, cols, m, k, n, lanes)
+    row_folds = ceil_div(np.asarray(n, dtype=np.int64), np.asarray(rows, dtype=np.int64))
+    col_folds = ceil_div(np.asarray(m, dtype=np.int64), np.asarray(cols, dtype=np.int64))
+    macs = np.asarray(m, dtype=np.int64) * np.asarray(k, dtype=np.int64) * np.asarray(n, dtype=np.int64)
+    cycles = tiles * np.asarray(weight_passes, dtype=np.int64)
+    pes = (np.asarray(rows, dtype=np.float64) * np.asarray(cols, dtype=np.float64)
+           * np.asarray(lanes, dtype=np.float64))
+    return UnitCost(compute_cycles=cycles, macs=macs, folds=row_folds * col_folds,
+                    utilization=floats(macs / (cycles * pes)),
+                    sram_reads_ifmap_words=tiles * _i64(cols) * _i64(lanes),
+                    sram_reads_filter_words=tiles * _i64(rows) * _i64(lanes),
+                    sram_writes_ofmap_words=np.asarray(m, dtype=np.int64) * np.asarray(n, dtype=np.int64),
+                    ofmap_drain_writes_words=0, operand_passes=(row_folds, col_folds, np.ones_like(row_folds)),
+                    psum_live_words=0, weight_passes=weight_passes)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SystolicUnit:
-    """``rows x cols`` MAC array, one MAC per PE per cycle whatever the operand format."""
+    """``rows x cols`` MAC array, one MAC per PE per cycle whatever the operand format.
+
+    ``schedule``: ``"systolic"`` (default, hwsim's physical schedule with fill, skew and drain) or
+    ``"tiles"`` (the official BitMoD simulator's count for its baselines, output channels on the
+    rows and tokens on the columns, no fill; :func:`hwsim.arch.bitserial.tile_count`). ``lanes``:
+    the dot-product width of a PE (multipliers per PE), used by the ``"tiles"`` schedule."""
 
     rows: Any
     cols: Any
     dataflow: Dataflow
+    lanes: Any = 1
+    schedule: str = "systolic"
 
     kind = "systolic"
 
+    def __post_init__(self) -> None:
+        _check_schedule(self.schedule)
+
     @property
     def mac_units(self) -> Any:
-        """PEs, as float64 (an area multiplier; no int64 overflow for any array size)."""
-        return np.asarray(self.rows, dtype=np.float64) * np.asarray(self.cols, dtype=np.float64)
+        """PEs x lanes, as float64 (an area multiplier; no int64 overflow for any array size)."""
+        units = np.asarray(self.rows, dtype=np.float64) * np.asarray(self.cols, dtype=np.float64)
+        return units if _one_lane(self.lanes) else units * np.asarray(self.lanes, dtype=np.float64)
 
     def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> UnitCost:
+        if self.schedule == "tiles":
+            return _tile_cost(self.rows, self.cols, self.lanes, m, k, n)
         res = systolic_gemm(self.rows, self.cols, self.dataflow, m, k, n)
         return _array_cost(res, self.dataflow, self.rows, self.cols, m, k, n)
 
@@ -83,28 +132,55 @@ class BitSerialUnit:
     ``w_cycles_per_weight`` cycles per weight when set: a number, or ``"terms"`` = the worst-case
     term count of each GEMM's weight format (:func:`hwsim.arch.bitserial.weight_cycles`: Booth
     digits for integers, one-bits for minifloats/codebooks; 2 for BitMoD's FP4/FP3 types).
-    Weights given as inline bit-width tables have no codes to decompose and keep the width rule."""
+    Weights given as inline bit-width tables have no codes to decompose and keep the width rule.
+
+    ``lanes``: the PE's dot-product width (BitMoD's PE multiplies 4 weights per cycle, §IV-B, the
+    official simulator's ``pe_dp_size``); the reduction dimension ``k`` advances ``lanes`` per step.
+    ``schedule``: ``"systolic"`` (default, hwsim's physical schedule, fill/skew/drain counted) or
+    ``"tiles"`` (the official simulator's count: ``tiles x cycles per weight``, no fill;
+    :func:`hwsim.arch.bitserial.tile_count`). docs/cost-models.md compares the two."""
 
     rows: Any
     cols: Any
     dataflow: Dataflow
     w_bits_per_cycle: Any
     w_cycles_per_weight: Any = None
+    lanes: Any = 1
+    schedule: str = "systolic"
 
     kind = "bitserial"
 
+    def __post_init__(self) -> None:
+        _check_schedule(self.schedule)
+
     @property
     def mac_units(self) -> Any:
-        """PEs, as float64 (an area multiplier; no int64 overflow for any array size)."""
-        return np.asarray(self.rows, dtype=np.float64) * np.asarray(self.cols, dtype=np.float64)
+        """PEs x lanes, as float64 (an area multiplier; no int64 overflow for any array size)."""
+        units = np.asarray(self.rows, dtype=np.float64) * np.asarray(self.cols, dtype=np.float64)
+        return units if _one_lane(self.lanes) else units * np.asarray(self.lanes, dtype=np.float64)
 
     def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> UnitCost:
         cpw = self.w_cycles_per_weight
         if isinstance(cpw, str):  # "terms": the weight format's own worst-case term count
             cpw = _terms_or_width(w)
-        res = bitserial_gemm(self.rows, self.cols, self.dataflow, m, k, n, w.element_bits,
+        if self.schedule == "tiles":
+            passes = (weight_passes(w.element_bits, self.w_bits_per_cycle) if cpw is None
+                      else np.asarray(cpw, dtype=np.int64))
+            return _tile_cost(self.rows, self.cols, self.lanes, m, k, n, passes)
+        if _one_lane(self.lanes):
+            res = bitserial_gemm(self.rows, self.cols, self.dataflow, m, k, n, w.element_bits,
+                                 self.w_bits_per_cycle, cycles_per_weight=cpw)
+            return _array_cost(res.array, self.dataflow, self.rows, self.cols, m, k, n, res.weight_passes)
+        # lanes-wide PEs: the systolic schedule runs over ceil(k / lanes) reduction steps
+        k_steps = ceil_div(np.asarray(k, dtype=np.int64), np.asarray(self.lanes, dtype=np.int64))
+        res = bitserial_gemm(self.rows, self.cols, self.dataflow, m, k_steps, n, w.element_bits,
                              self.w_bits_per_cycle, cycles_per_weight=cpw)
-        return _array_cost(res.array, self.dataflow, self.rows, self.cols, m, k, n, res.weight_passes)
+        cost = _array_cost(res.array, self.dataflow, self.rows, self.cols, m, k_steps, n, res.weight_passes)
+        macs = np.asarray(m, dtype=np.int64) * np.asarray(k, dtype=np.int64) * np.asarray(n, dtype=np.int64)
+        lanes = np.asarray(self.lanes, dtype=np.int64)
+        return replace(cost, macs=macs, utilization=floats(cost.utilization * (macs / (cost.macs * lanes))),
+                       sram_reads_ifmap_words=cost.sram_reads_ifmap_words * lanes,
+                       sram_reads_filter_words=cost.sram_reads_filter_words * lanes)
 
 
 def _terms_or_width(w: OperandBits) -> int | None:

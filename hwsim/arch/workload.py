@@ -35,7 +35,8 @@ import numpy as np
 from hwsim.arch._util import ShapeError
 from hwsim.errors import HwsimError, unknown_name
 
-__all__ = ["Layer", "Workload", "gemm", "conv2d", "attention", "workload", "workloads", "from_hf_config"]
+__all__ = ["Layer", "Workload", "gemm", "conv2d", "attention", "workload", "workloads", "from_hf_config",
+           "ATTENTION_SHAPES"]
 
 
 def _check_pos(where: str, **dims: Any) -> None:
@@ -53,10 +54,15 @@ class Layer:
     k: int
     n: int
     count: int = 1
-    kind: str = "gemm"  #: gemm | conv | attention (informational)
+    kind: str = "gemm"  #: gemm | conv | linear | attention (attention layers may take a KV format)
+    #: the input row width the "bitmod" memory model charges DRAM bytes with, when not ``k``
+    #: (the official BitMoD simulator's commit 58d7bdb reads a grouped-query K/V row for attention)
+    a_k: int | None = None
 
     def __post_init__(self) -> None:
         _check_pos(f"layer {self.name!r}", m=self.m, k=self.k, n=self.n, count=self.count)
+        if self.a_k is not None:
+            _check_pos(f"layer {self.name!r}", a_k=self.a_k)
 
     @property
     def macs(self) -> int:
@@ -216,16 +222,47 @@ def _cfg_int(config: Mapping[str, Any], *keys: str) -> int:
     raise WorkloadError(f"model config lacks {keys[0]!r}")
 
 
-def _attn_pair(prefix: str, *, seq: int, head_dim: int, heads: int, batch: int) -> list[Layer]:
-    return [Layer(f"{prefix}.qk", seq, head_dim, seq, batch * heads, "attention"),
-            Layer(f"{prefix}.pv", seq, seq, head_dim, batch * heads, "attention")]
+#: how attention layers are counted: one GEMM pair per query head (``"per_head"``, transformers'
+#: ``repeat_kv`` view) or per K/V head (``"per_kv_head"``: the ``heads / kv_heads`` query heads of a
+#: grouped-query group stacked as rows against their shared K/V, ``M = group x seq``; the official
+#: BitMoD simulator's shapes at commit e445a5f, ``bitmod_sim/pe_array.py: _init_model_profiler``)
+ATTENTION_SHAPES = ("per_head", "per_kv_head")
 
 
-def _llama_layers(c: Mapping[str, Any], seq: int, batch: int) -> list[Layer]:
-    t, h = seq * batch, _cfg_int(c, "hidden_size")
-    heads = _cfg_int(c, "num_attention_heads")
+@dataclass(frozen=True, slots=True)
+class _Attn:
+    """The attention geometry of one forward pass: queries ``seq``, keys/values ``kv_seq``."""
+
+    seq: int
+    kv_seq: int
+    head_dim: int
+    heads: int
+    kv_heads: int
+    batch: int
+    shape: str
+
+
+def _attn_pair(prefix: str, g: _Attn) -> list[Layer]:
+    if g.shape == "per_kv_head":
+        rows, count = g.heads // g.kv_heads * g.seq, g.batch * g.kv_heads
+    else:
+        rows, count = g.seq, g.batch * g.heads
+    return [Layer(f"{prefix}.qk", rows, g.head_dim, g.kv_seq, count, "attention"),
+            Layer(f"{prefix}.pv", rows, g.kv_seq, g.head_dim, count, "attention")]
+
+
+def _geometry(c: Mapping[str, Any], seq: int, batch: int, kv_seq: int | None, shape: str) -> _Attn:
+    h, heads = _cfg_int(c, "hidden_size"), _cfg_int(c, "num_attention_heads")
     kv_heads = _cfg_int(c, "num_key_value_heads", "num_attention_heads")
     d = _cfg_int(c, "head_dim") if c.get("head_dim") else h // heads
+    if heads % kv_heads:
+        raise WorkloadError(f"num_attention_heads={heads} is not a multiple of num_key_value_heads={kv_heads}")
+    return _Attn(seq, seq if kv_seq is None else kv_seq, d, heads, kv_heads, batch, shape)
+
+
+def _llama_layers(c: Mapping[str, Any], g: _Attn) -> list[Layer]:
+    t, h = g.seq * g.batch, _cfg_int(c, "hidden_size")
+    heads, kv_heads, d = g.heads, g.kv_heads, g.head_dim
     ffn, vocab = _cfg_int(c, "intermediate_size"), _cfg_int(c, "vocab_size")
     layers = []
     for i in range(_cfg_int(c, "num_hidden_layers")):
@@ -233,11 +270,52 @@ def _llama_layers(c: Mapping[str, Any], seq: int, batch: int) -> list[Layer]:
         layers += [Layer(f"{p}.self_attn.q_proj", t, h, heads * d, 1, "linear"),
                    Layer(f"{p}.self_attn.k_proj", t, h, kv_heads * d, 1, "linear"),
                    Layer(f"{p}.self_attn.v_proj", t, h, kv_heads * d, 1, "linear"),
-                   *_attn_pair(f"{p}.self_attn", seq=seq, head_dim=d, heads=heads, batch=batch),
+                   *_attn_pair(f"{p}.self_attn", g),
                    Layer(f"{p}.self_attn.o_proj", t, heads * d, h, 1, "linear"),
                    Layer(f"{p}.mlp.gate_proj", t, h, ffn, 1, "linear"),
                    Layer(f"{p}.mlp.up_proj", t, h, ffn, 1, "linear"),
                    Layer(f"{p}.mlp.down_proj", t, ffn, h, 1, "linear")]
+    return [*layers, Layer("lm_head", t, h, vocab, 1, "linear")]
+
+
+def _opt_layers(c: Mapping[str, Any], g: _Attn) -> list[Layer]:
+    """transformers' ``OPTForCausalLM`` (Zhang et al., 2022): per decoder layer k/v/q/out
+    projections and ``fc1``/``fc2`` (``ffn_dim``), then ``lm_head`` (``project_in``/``project_out``
+    only when ``word_embed_proj_dim`` differs from ``hidden_size``)."""
+    t, h = g.seq * g.batch, _cfg_int(c, "hidden_size")
+    ffn, vocab = _cfg_int(c, "ffn_dim"), _cfg_int(c, "vocab_size")
+    proj = _cfg_int(c, "word_embed_proj_dim", "hidden_size")
+    layers = [Layer("model.decoder.project_in", t, proj, h, 1, "linear")] if proj != h else []
+    for i in range(_cfg_int(c, "num_hidden_layers")):
+        p = f"model.decoder.layers.{i}"
+        layers += [Layer(f"{p}.self_attn.k_proj", t, h, h, 1, "linear"),
+                   Layer(f"{p}.self_attn.v_proj", t, h, h, 1, "linear"),
+                   Layer(f"{p}.self_attn.q_proj", t, h, h, 1, "linear"),
+                   *_attn_pair(f"{p}.self_attn", g),
+                   Layer(f"{p}.self_attn.out_proj", t, h, h, 1, "linear"),
+                   Layer(f"{p}.fc1", t, h, ffn, 1, "linear"),
+                   Layer(f"{p}.fc2", t, ffn, h, 1, "linear")]
+    if proj != h:
+        layers.append(Layer("model.decoder.project_out", t, h, proj, 1, "linear"))
+    return [*layers, Layer("lm_head", t, proj, vocab, 1, "linear")]
+
+
+def _phi_layers(c: Mapping[str, Any], g: _Attn) -> list[Layer]:
+    """transformers' ``PhiForCausalLM`` (Phi-2): per layer q/k/v projections, ``dense``, and the
+    MLP's ``fc1``/``fc2``, then ``lm_head``."""
+    t, h = g.seq * g.batch, _cfg_int(c, "hidden_size")
+    heads, kv_heads, d = g.heads, g.kv_heads, g.head_dim
+    ffn, vocab = _cfg_int(c, "intermediate_size"), _cfg_int(c, "vocab_size")
+    layers = []
+    for i in range(_cfg_int(c, "num_hidden_layers")):
+        p = f"model.layers.{i}"
+        layers += [Layer(f"{p}.self_attn.q_proj", t, h, heads * d, 1, "linear"),
+                   Layer(f"{p}.self_attn.k_proj", t, h, kv_heads * d, 1, "linear"),
+                   Layer(f"{p}.self_attn.v_proj", t, h, kv_heads * d, 1, "linear"),
+                   *_attn_pair(f"{p}.self_attn", g),
+                   Layer(f"{p}.self_attn.dense", t, heads * d, h, 1, "linear"),
+                   Layer(f"{p}.mlp.fc1", t, h, ffn, 1, "linear"),
+                   Layer(f"{p}.mlp.fc2", t, ffn, h, 1, "linear")]
     return [*layers, Layer("lm_head", t, h, vocab, 1, "linear")]
 
 
@@ -250,31 +328,43 @@ def _bert_layers(c: Mapping[str, Any], seq: int, batch: int, pooler: bool) -> li
         layers += [Layer(f"{p}.attention.self.query", t, h, h, 1, "linear"),
                    Layer(f"{p}.attention.self.key", t, h, h, 1, "linear"),
                    Layer(f"{p}.attention.self.value", t, h, h, 1, "linear"),
-                   *_attn_pair(f"{p}.attention.self", seq=seq, head_dim=h // heads, heads=heads, batch=batch),
+                   *_attn_pair(f"{p}.attention.self", _Attn(seq, seq, h // heads, heads, heads, batch, "per_head")),
                    Layer(f"{p}.attention.output.dense", t, h, h, 1, "linear"),
                    Layer(f"{p}.intermediate.dense", t, h, ffn, 1, "linear"),
                    Layer(f"{p}.output.dense", t, ffn, h, 1, "linear")]
     return layers + ([Layer("pooler.dense", batch, h, h, 1, "linear")] if pooler else [])
 
 
+_DECODERS: dict[str, Callable[[Mapping[str, Any], _Attn], list[Layer]]] = {
+    "llama": _llama_layers, "opt": _opt_layers, "phi": _phi_layers}
+
+
 def from_hf_config(config: Mapping[str, Any], *, seq: int = 128, batch: int = 1, name: str | None = None,
-                   pooler: bool = True) -> Workload:
+                   pooler: bool = True, kv_seq: int | None = None, attention: str = "per_head") -> Workload:
     """The GEMMs of one forward pass of a Hugging Face model, from its ``config.json`` as a dict
-    (``model_type`` ``llama`` or ``bert``; ``pooler``: BERT's pooler layer, present in
-    ``BertModel`` by default). Matches the list ``hwsim.bridge`` records for a forward of a
-    ``[batch, seq]`` input (names, kinds, shapes, counts).
+    (``model_type`` ``llama`` (Llama, Yi, SmolLM2), ``opt``, ``phi`` or ``bert``; ``pooler``: BERT's
+    pooler layer, present in ``BertModel`` by default). With the defaults it matches the list
+    ``hwsim.bridge`` records for a forward of a ``[batch, seq]`` input (names, kinds, shapes, counts).
+
+    Decoders only: ``kv_seq`` (default ``seq``) is the number of keys/values attention reads, e.g.
+    ``seq=1, kv_seq=256`` for one decode step on a 256-token context; ``attention`` is one of
+    :data:`ATTENTION_SHAPES` (``"per_kv_head"`` shares each K/V head across its query group).
 
     Raises:
-        WorkloadError: another model type, or a config without a needed field.
-        ShapeError: non-positive ``seq``/``batch``.
+        WorkloadError: another model type, an unknown ``attention``, or a config without a needed field.
+        ShapeError: non-positive ``seq``/``batch``/``kv_seq``.
     """
     _check_pos("model workload", seq=seq, batch=batch)
+    if kv_seq is not None:
+        _check_pos("model workload", kv_seq=kv_seq)
+    if attention not in ATTENTION_SHAPES:
+        raise WorkloadError(unknown_name("attention shape", attention, ATTENTION_SHAPES))
     kind = config.get("model_type")
-    if kind == "llama":
-        layers = _llama_layers(config, seq, batch)
+    if kind in _DECODERS:
+        layers = _DECODERS[kind](config, _geometry(config, seq, batch, kv_seq, attention))
     elif kind == "bert":
         layers = _bert_layers(config, seq, batch, pooler)
     else:
-        raise WorkloadError(f"model_type {kind!r}: workloads from a config know 'llama' (SmolLM2) and 'bert' "
-                            f"(MiniLM)")
+        raise WorkloadError(f"model_type {kind!r}: workloads from a config know 'llama' (Llama, Yi, SmolLM2), "
+                            f"'opt', 'phi' and 'bert' (MiniLM)")
     return Workload(name or str(config.get("_name_or_path") or kind), tuple(layers))
