@@ -57,6 +57,14 @@ from hwsim.schema import Field
 __all__ = ["MemorySpec", "Accelerator", "GemmCost"]
 
 
+def _float64(value: Any) -> Any:
+    """``value`` (a design number or an array of them) as float64: a float for a scalar. Integer
+    design fields (``ifmap_sram_kib = 2**62``, ``e_mac_pj = 2005`` in a sweep) are summed and
+    multiplied in float64, where int64 arithmetic would wrap around to negative areas/energies."""
+    arr = np.asarray(value, dtype=np.float64)
+    return float(arr) if arr.ndim == 0 else arr
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemorySpec:
     """On-chip buffers and the DRAM interface.
@@ -179,8 +187,9 @@ class Accelerator:
                         w_bits_per_pass=None if bpc is None else int(np.max(bpc)),
                         source=self.mac_cost_source)
         scale = float(self.node_nm) / self.energy.node_nm
-        e = cost.energy_pj if self.e_mac_pj is None else self.e_mac_pj
-        area = cost.area_um2 if self.mac_area_um2 is None else self.mac_area_um2 * scale * scale
+        # overrides may be Python or numpy integers (a sweep): price in float64, never in int64
+        e = cost.energy_pj if self.e_mac_pj is None else _float64(self.e_mac_pj)
+        area = cost.area_um2 if self.mac_area_um2 is None else _float64(self.mac_area_um2) * scale * scale
         return e, area
 
     def area_um2(self, a_format: Any = None, w_format: Any = None) -> Any:
@@ -188,8 +197,8 @@ class Accelerator:
         a, w, acc = self._bits(a_format, w_format)
         _, mac_area = self._mac(a, w, acc)
         mem = self.memory
-        sram = sram_area_um2(np.asarray(mem.ifmap_sram_kib) + np.asarray(mem.filter_sram_kib)
-                             + np.asarray(mem.ofmap_sram_kib), self.energy, self.node_nm)
+        sram = sram_area_um2(_float64(mem.ifmap_sram_kib) + _float64(mem.filter_sram_kib)
+                             + _float64(mem.ofmap_sram_kib), self.energy, self.node_nm)
         return out(self.unit.mac_units * mac_area + sram)
 
     def _check_design_broadcast(self, **dims: Any) -> None:
@@ -299,8 +308,8 @@ class Accelerator:
                        else np.asarray(mem.dram_pj_per_bit, dtype=np.float64))
         e_dram = (reads + writes) * 8 * dram_pj_bit
         total_e = e_mac_total + e_rf + e_sram + e_dram
-        sram_area = sram_area_um2(np.asarray(mem.ifmap_sram_kib) + np.asarray(mem.filter_sram_kib)
-                                  + np.asarray(mem.ofmap_sram_kib), t, self.node_nm)
+        sram_area = sram_area_um2(_float64(mem.ifmap_sram_kib) + _float64(mem.filter_sram_kib)
+                                  + _float64(mem.ofmap_sram_kib), t, self.node_nm)
         util = (floats(res.utilization) * np.maximum(np.asarray(res.compute_cycles, dtype=np.float64), 1)
                 / np.maximum(timing_cycles, 1))
         return GemmCost(  # (stalls dilute the utilization)

@@ -214,3 +214,18 @@ def check_gemm(name, overrides, m, k, n) -> None:
             c = int(np.broadcast_to(np.asarray(unit.cols), shape)[idx])
             want, _ = _reference_systolic(r, c, unit.dataflow, int(mm[idx]), int(kk[idx]), int(nn[idx]))
             assert compute == want
+
+
+@pytest.mark.parametrize("overrides, shape", [
+    ({"ifmap_sram_kib": 2**63 - 1}, (4, 4, 4)),  # int64 sum of the three SRAM sizes wrapped: negative area
+    ({"e_mac_pj": 2005}, (2**40, 2**10, 2**12)),  # int MAC energy x 2^62 MACs wrapped: negative energy
+    ({"e_mac_pj": 2**63, "mac_area_um2": 2**63}, (4, 4, 4)),  # beyond int64
+])
+def test_integer_design_overrides_price_in_float64(overrides, shape) -> None:
+    """Integer design numbers (as a sweep passes them) never wrap around in int64: the energy and
+    area equal the same design with the values given as floats."""
+    ints = hwsim.accelerator("mx-systolic-32", **overrides).gemm(*shape)
+    flts = hwsim.accelerator("mx-systolic-32", **{k: float(v) for k, v in overrides.items()}).gemm(*shape)
+    assert ints.energy_pj > 0 and ints.area_um2 > 0
+    assert ints.energy_pj == pytest.approx(flts.energy_pj, rel=1e-12)
+    assert ints.area_um2 == pytest.approx(flts.area_um2, rel=1e-12)
