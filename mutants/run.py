@@ -204,16 +204,24 @@ def run_pytest(tree: Path, cache: Path, tests: list[str], timeout: float, worker
 
 def baseline_runs(mutants: list[Mutant]) -> list[list[str]]:
     """pytest argument lists that together run every mutant's selection once, unmutated: the
-    plain path selections merged into one run, each selection with options (``-k EXPR``, ``-m
-    EXPR``) run as it is (its paths alone would select more, or its option value read as a path)."""
+    plain path selections merged into one run; selections ``PATHS -k EXPR`` with the same paths
+    merged into one run ``-k "(EXPR1) or (EXPR2)"``; any other selection with options run as it is
+    (its paths alone would select more, or its option value read as a path)."""
     plain: set[str] = set()
     optioned: list[list[str]] = []
+    by_k: dict[tuple[str, ...], list[str]] = {}  # paths -> -k expressions (one run, joined by "or")
     for m in mutants:
         if any(t.startswith("-") for t in m.tests):
-            if m.tests not in optioned:
+            if len(m.tests) >= 3 and m.tests[-2] == "-k" and not any(t.startswith("-") for t in m.tests[:-2]):
+                exprs = by_k.setdefault(tuple(m.tests[:-2]), [])
+                if m.tests[-1] not in exprs:
+                    exprs.append(m.tests[-1])
+            elif m.tests not in optioned:
                 optioned.append(list(m.tests))
         else:
             plain.update(m.tests)
+    for paths, exprs in by_k.items():
+        optioned.append([*paths, "-k", " or ".join(f"({e})" for e in exprs)])
     return ([sorted(plain)] if plain else []) + optioned
 
 
