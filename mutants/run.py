@@ -5,7 +5,8 @@ ignored) into a scratch tree, replace the mutant's ``old`` snippet (which must o
 in its file) by ``new``, run the mutant's pytest selection against the copy with a fresh numba
 cache, and record
 
-- ``killed``: the selection failed (or timed out) -- the suite catches this bug;
+- ``killed``: the selection failed, timed out, or crashed on a signal (a mutated numba kernel that
+  reads out of bounds segfaults the interpreter) -- the suite catches this bug;
 - ``survived``: the selection passed -- the suite misses it (the diff is printed);
 - ``stale``: the snippet is missing or ambiguous (the code moved; retarget the mutant);
 - ``error``: the run could not be judged (pytest collected nothing, crashed before running, ...).
@@ -319,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
             if rc == -1:
                 status = "killed"
                 note = f"(timeout after {dt:.0f} s)"
+            elif rc < -1:  # the selection crashed the interpreter (a mutated numba kernel read out of bounds)
+                status = "killed"
+                note = f"(pytest crashed: signal {-rc})"
             elif rc == 1 or rc == 2 and _stopped_on_failure(out):
                 status = "killed"
                 note = ""
@@ -330,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                 note = f"(pytest exit {rc})"
             results[m.id] = status
             print(f"[{i}/{len(runnable)}] {status.upper():8s} {m.id} ({dt:.0f} s) {note}", flush=True)
-            if status == "killed" and rc != -1:
+            if status == "killed" and rc >= 0:
                 fails = [ln for ln in out.splitlines() if ln.startswith(("FAILED", "ERROR", "E "))]
                 for ln in fails[:2] + [ln for ln in fails if ln.startswith(("FAILED", "ERROR"))][:1]:
                     print("      " + ln[:240])
