@@ -8,7 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwsim.arch import Dataflow, SystolicArray
+from hwsim.arch.energy import operand_bits
 from hwsim.arch.systolic import systolic_gemm
+from hwsim.arch.units import SystolicUnit
+from hwsim.catalog import get_format
 
 DATAFLOWS = ["ws", "is", "os"]
 
@@ -146,3 +149,13 @@ def test_bad_array_and_dataflow() -> None:
         SystolicArray(rows=8, cols=8, dataflow="rs")
     with pytest.raises(ValueError, match="unknown dataflow"):
         systolic_gemm(8, 8, 3, 1, 1, 1)  # pyright: ignore[reportArgumentType]  (deliberately not a dataflow)
+
+
+def test_unit_reports_the_hand_counted_sram_traffic() -> None:
+    """The compute unit the accelerator prices hands on each operand's own SRAM count (the WS case
+    above counted by hand: W 5000, A 14800, O 12950), so the ifmap and filter SRAMs are charged
+    for their own reads; a mix-up of the two fields is caught here, not only by golden snapshots."""
+    int8 = operand_bits(get_format("int8_tensor"))
+    u = SystolicUnit(rows=16, cols=16, dataflow=Dataflow.WS).compute(37, 100, 50, int8, int8)
+    assert (u.sram_reads_filter_words, u.sram_reads_ifmap_words, u.sram_writes_ofmap_words) == (5000, 14800, 12950)
+    assert u.macs == 37 * 100 * 50
