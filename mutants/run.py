@@ -60,6 +60,7 @@ class Mutant:
     why: str
     tests: list[str]
     fast: bool = False
+    timeout: float | None = None  #: seconds for this mutant's run (a mutant that makes a kernel loop forever)
 
 
 def load(path: Path = LIST) -> list[Mutant]:
@@ -74,7 +75,11 @@ def load(path: Path = LIST) -> list[Mutant]:
             raise SystemExit(f"{path}: duplicate mutant id {m['id']!r}")
         seen.add(m["id"])
         tests = shlex.split(m["tests"]) if isinstance(m["tests"], str) else list(m["tests"])
-        out.append(Mutant(m["id"], m["file"], m["old"], m["new"], m["why"], tests, bool(m.get("fast", False))))
+        timeout = m.get("timeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise SystemExit(f"{path}: mutant {m['id']}: timeout must be a number of seconds > 0, got {timeout!r}")
+        out.append(Mutant(m["id"], m["file"], m["old"], m["new"], m["why"], tests, bool(m.get("fast", False)),
+                          None if timeout is None else float(timeout)))
     return out
 
 
@@ -315,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 shutil.copytree(base_cache, cache)
                 purge(cache, tree, numba_dependents(tree, files, m.file))
-            rc, out, dt = run_pytest(tree, cache, m.tests, args.timeout, args.workers)
+            rc, out, dt = run_pytest(tree, cache, m.tests, m.timeout or args.timeout, args.workers)
             times[m.id] = dt
             if rc == -1:
                 status = "killed"
