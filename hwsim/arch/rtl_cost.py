@@ -7,7 +7,10 @@ results of ``hwsim rtl synth`` (``hwsim/synth/data/rtl_costs.csv`` through
 pair, picks the synthesized block whose element matches both operands:
 
 * a row matches when both operands have its element (``e4m3``, ``int8``...; hwsim.synth.costs.element_key)
-  and, for a row with a block size, both operands have that block size; among matches the row that
+  and, for a row with a block size, both operands have that block size, and, for a ``dot`` row (a
+  block dot-product unit multiplies its own block scales), both operands have its block scale
+  (E8M0 vs an E4M3 scale: NVFP4's unit never prices an E2M1 format with E8M0 scales in blocks of
+  16); among matches the row that
   covers the most wins (``dot`` > ``mac`` > ``mul``), then the first in the file;
 * its area (per MAC unit: block area / max(1, MACs per cycle)) and energy per MAC are scaled from
   180 nm to the energy table's node by :func:`hwsim.synth.costs.scale_from_180nm` (``mac_cost``
@@ -23,12 +26,13 @@ have a block either way (checked when the catalog loads).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from hwsim.arch.energy import EnergyTable, MacCost, OperandBits, _accumulate, _block_scale
-from hwsim.errors import FormatError
+from hwsim.errors import FormatError, HwsimError
 from hwsim.synth.costs import COSTS_CSV, RtlCost, element_key, format_element_key, read_costs, scale_from_180nm
 
 __all__ = ["RtlMacCosts", "MAC_COST_MODES", "MAC_COST_FALLBACKS"]
@@ -44,6 +48,25 @@ def _elem(op: OperandBits) -> str:
     if op.source is not None and getattr(op.source, "operand", None) is not None:
         return format_element_key(op.source)  # family formats match only rows of their own format
     return element_key(op.is_float, op.exp_bits, op.man_bits, op.element_bits)
+
+
+def _scale_key(op: OperandBits) -> tuple[bool, int, int] | None:
+    """What the hardware of a block scale is: (power of two, exponent bits, mantissa bits)."""
+    sc = op.block_scale
+    return None if sc is None else (sc.is_pow2, sc.exp_bits, sc.man_bits)
+
+
+@functools.cache
+def _row_scale(format_name: str) -> tuple[bool, int, int] | None:
+    """The block-scale key of the format a ``dot`` row implements: a dot unit multiplies its own
+    scales (E8M0 adds, NVFP4's E4M3 multiplies), so it serves only operands with that scale."""
+    from hwsim.arch.energy import operand_bits
+    from hwsim.catalog import get_format
+
+    try:
+        return _scale_key(operand_bits(get_format(format_name)))
+    except HwsimError:  # a row of a format this catalog lacks serves no operand
+        return (False, -1, -1)
 
 
 def _name(op: OperandBits) -> str:
@@ -74,7 +97,8 @@ class RtlMacCosts:
         """The synthesized block costing ``a x w``; FormatError naming both formats when none does."""
         ea, ew = _elem(a), _elem(w)
         matches = [r for r in self.rows if r.element == ea == ew
-                   and (r.block_size == 0 or r.block_size == a.block_size == w.block_size)]
+                   and (r.block_size == 0 or r.block_size == a.block_size == w.block_size)
+                   and (r.covers != "dot" or _row_scale(r.format) == _scale_key(a) == _scale_key(w))]
         if not matches:
             have = ", ".join(f"{r.block}/{r.instance} ({r.format}: {r.element}"
                              f"{f' block {r.block_size}' if r.block_size else ''}, covers {r.covers})"

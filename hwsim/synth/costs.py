@@ -1,7 +1,8 @@
 """Synthesized RTL costs as data: the committed CSV ``hwsim/synth/data/rtl_costs.csv`` and the
 scaling of its 180 nm figures to other technology nodes.
 
-This module imports nothing but the standard library, numpy and :mod:`hwsim.errors`, so
+This module imports nothing but the standard library, numpy, :mod:`hwsim.errors` and
+:mod:`hwsim.files` (atomic writes), so
 :mod:`hwsim.arch` (a peer layer) reads it for ``mac_cost = "rtl"`` without pulling in the tools.
 :mod:`hwsim.synth.flow` writes the CSV (``hwsim rtl synth``); users without yosys read it as is.
 
@@ -38,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import HwsimError
+from hwsim.files import atomic_write
 
 __all__ = ["RtlCost", "COSTS_CSV", "read_costs", "write_costs", "scale_from_180nm", "element_key",
            "SOURCE_NODE_NM", "SOURCE_VDD", "REFERENCE_NODE_NM", "REFERENCE_VDD"]
@@ -69,7 +71,9 @@ class RtlCost:
     critical_path_ns: float  #: OpenSTA worst path at 180 nm
     fmax_mhz: float  #: 1000 / critical_path_ns
     power_mw: float  #: OpenSTA total power at fmax
-    energy_pj_per_mac: float  #: power / fmax / macs_per_cycle, at 180 nm
+    energy_pj_per_mac: float  #: power / fmax / macs_per_cycle, at 180 nm (N(0,1) operands)
+    power_mw_smollm2: float  #: OpenSTA total power at fmax with SmolLM2 weights as operands
+    energy_pj_per_mac_smollm2: float  #: the same energy per MAC with SmolLM2 weights as operands
     activity: str  #: where the switching activity came from
     cell_breakdown: str  #: ``CELL:count`` of the liberty netlist
     liberty: str  #: liberty file name and content hash
@@ -164,7 +168,7 @@ def write_costs(rows: Iterable[RtlCost], path: str | Path | None = None) -> Path
     """Write ``rows`` (sorted by block, then instance order as given) to the CSV; returns its path."""
     file = Path(path) if path is not None else COSTS_CSV
     file.parent.mkdir(parents=True, exist_ok=True)
-    with open(file, "w", newline="") as fh:
+    with atomic_write(file, "w", encoding="utf-8") as fh:  # a crash leaves the old file whole
         writer = csv.DictWriter(fh, fieldnames=list(_TYPES), lineterminator="\n")
         writer.writeheader()
         for row in rows:

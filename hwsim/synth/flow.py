@@ -5,10 +5,11 @@ For each instance of ``rtl/blocks.toml`` (:mod:`hwsim.synth.registry`):
 1. yosys to generic gates -> NAND2 equivalents (:func:`hwsim.synth.yosys.synth_generic`);
 2. yosys to the OSU 0.18 um standard cells -> cell breakdown, ``stat -liberty`` um^2, netlist
    (:func:`hwsim.synth.yosys.synth_liberty`);
-3. switching activity of the operand ports from hwsim-encoded N(0, 1) operands
-   (:mod:`hwsim.synth.activity`);
-4. OpenSTA: critical path -> maximum clock, total power at that clock
-   (:func:`hwsim.synth.sta.analyze`); energy per MAC = power x period / ``macs_per_cycle``.
+3. switching activity of the operand ports from hwsim-encoded operands, twice: N(0, 1) samples and
+   SmolLM2 weights (:mod:`hwsim.synth.activity`);
+4. OpenSTA: critical path -> maximum clock, total power at that clock for each activity
+   (:func:`hwsim.synth.sta.analyze`); energy per MAC = power x period / ``macs_per_cycle``
+   (the N(0, 1) figure is the one ``mac_cost = "rtl"`` uses).
 
 Results go to the committed CSV (:mod:`hwsim.synth.costs`), one row per instance, keyed by
 (block, parameters, source hash, liberty hash, yosys version, OpenSTA version): a rerun with an
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from hwsim.catalog import get_format
 from hwsim.errors import HwsimError
-from hwsim.synth.activity import DEFAULT_ACTIVITY, N_CYCLES, operand_activity
+from hwsim.synth.activity import DEFAULT_ACTIVITY, N_CYCLES, SOURCES, operand_activity
 from hwsim.synth.costs import COSTS_CSV, RtlCost, format_element_key, read_costs, write_costs
 from hwsim.synth.registry import Block, Instance, load_blocks
 from hwsim.synth.sta import analyze
@@ -68,23 +69,30 @@ def synthesize(block: Block, inst: Instance, liberty: Path | None = None) -> Rtl
     block_size = next((s.group_size for s in spec.scales if s.granularity in ("block", "group")), 0) or 0
     gates = synth_generic(block.name, inst.parameters, block.top, block.sources)
     cells = synth_liberty(block.name, inst.parameters, block.top, block.sources, lib)
-    activity = operand_activity(cells.netlist, block.operands, inst.format) if block.operands else {}
-    sta = analyze(cells.netlist, block.top, lib, clock=block.clock, activity=activity,
-                  default_activity=DEFAULT_ACTIVITY, static=block.static)
+    power = {}
+    for source in SOURCES:
+        activity = (operand_activity(cells.netlist, block.operands, inst.format, source=source)
+                    if block.operands else {})
+        power[source] = analyze(cells.netlist, block.top, lib, clock=block.clock, activity=activity,
+                                default_activity=DEFAULT_ACTIVITY, static=block.static)
+    sta, sta_llm = power["normal"], power["smollm2"]
     if block.operands:
-        label = (f"ports {'/'.join(sorted(block.operands))}: hwsim-encoded N(0,1) {inst.format}, "
-                 f"{N_CYCLES} cycles; other inputs {DEFAULT_ACTIVITY}")
+        label = (f"ports {'/'.join(sorted(block.operands))}: hwsim-encoded N(0,1) {inst.format} "
+                 f"(SmolLM2 columns: SmolLM2 layer-0 weights), {N_CYCLES} cycles; "
+                 f"other inputs {DEFAULT_ACTIVITY}" + (f", {'/'.join(block.static)} constant" if block.static else ""))
     else:
         label = f"default {DEFAULT_ACTIVITY} on every input (no operand ports registered)"
     key = instance_key(block, inst, lib)
     return RtlCost(
         block=block.name, instance=inst.name, format=inst.format,
         element=format_element_key(fmt),
-        block_size=int(block_size), covers=block.covers, macs_per_cycle=block.macs_per_cycle,
+        block_size=int(block_size), covers=block.covers, macs_per_cycle=block.macs(inst),
         parameters=key[1], cells=cells.n_cells, nand2_eq=gates.nand2_eq, area_um2=round(cells.area_um2, 3),
         critical_path_ns=round(sta.critical_path_ns, 4), fmax_mhz=round(sta.fmax_mhz, 2),
         power_mw=round(sta.power_w * 1e3, 5),
-        energy_pj_per_mac=round(sta.energy_pj_per_cycle / block.macs_per_cycle, 5),
+        energy_pj_per_mac=round(sta.energy_pj_per_cycle / block.macs(inst), 5),
+        power_mw_smollm2=round(sta_llm.power_w * 1e3, 5),
+        energy_pj_per_mac_smollm2=round(sta_llm.energy_pj_per_cycle / block.macs(inst), 5),
         activity=label, cell_breakdown=" ".join(f"{c}:{n}" for c, n in sorted(cells.cells.items())),
         liberty=key[3], yosys=key[4], opensta=key[5], source_sha=key[2])
 
@@ -95,7 +103,9 @@ def run_flow(blocks: Sequence[str] | None = None, *, csv_path: str | Path | None
     CSV (default :data:`~hwsim.synth.costs.COSTS_CSV`) and write it.
 
     Rows whose cache key is unchanged are reused unless ``force``; rows of other blocks are kept
-    (unless the file has an older column layout, which is replaced).
+    (unless the file has an older column layout, which is replaced). The CSV is rewritten
+    (atomically) after every instance synthesized, so a failure or a kill loses only the instance in
+    flight; the rows the file held for instances not yet redone stay until they are.
     Returns (every row written, the rows synthesized in this call).
     """
     registered = load_blocks(registry)
@@ -111,6 +121,21 @@ def run_flow(blocks: Sequence[str] | None = None, *, csv_path: str | Path | None
     cached = {r.key: r for r in old}
     fresh: list[RtlCost] = []
     new_rows: dict[tuple[str, str], RtlCost] = {}
+    order = [b for b in registered] + sorted({r.block for r in old} - set(registered))
+
+    def merged() -> list[RtlCost]:
+        """Rows in registry order: this call's rows, else the file's row of the same instance."""
+        rows: list[RtlCost] = []
+        for b in order:
+            if b in names:
+                for i in registered[b].instances:
+                    row = new_rows.get((b, i.name)) or next(
+                        (r for r in old if r.block == b and r.instance == i.name), None)
+                    rows += [row] if row is not None else []
+            else:
+                rows += [r for r in old if r.block == b]
+        return rows
+
     for n in names:
         block = registered[n]
         for inst in block.instances:
@@ -120,13 +145,9 @@ def run_flow(blocks: Sequence[str] | None = None, *, csv_path: str | Path | None
             else:
                 row = synthesize(block, inst)
                 fresh.append(row)
+                new_rows[(n, inst.name)] = row
+                write_costs(merged(), path)  # every finished instance is kept if a later one fails
             new_rows[(n, inst.name)] = row
-    order = [b for b in registered] + sorted({r.block for r in old} - set(registered))
-    rows: list[RtlCost] = []
-    for b in order:
-        if b in names:
-            rows += [new_rows[(b, i.name)] for i in registered[b].instances]
-        else:
-            rows += [r for r in old if r.block == b]
+    rows = merged()
     write_costs(rows, path)
     return rows, fresh

