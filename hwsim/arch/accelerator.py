@@ -196,10 +196,13 @@ class Accelerator:
         """MAC units x MAC area + SRAM area, for an array built for these formats."""
         a, w, acc = self._bits(a_format, w_format)
         _, mac_area = self._mac(a, w, acc)
+        return out(self.unit.mac_units * mac_area + self._sram_area_um2())
+
+    def _sram_area_um2(self) -> Any:
+        """Area of the three SRAMs (sizes summed in float64: integer sizes never wrap around)."""
         mem = self.memory
-        sram = sram_area_um2(_float64(mem.ifmap_sram_kib) + _float64(mem.filter_sram_kib)
+        return sram_area_um2(_float64(mem.ifmap_sram_kib) + _float64(mem.filter_sram_kib)
                              + _float64(mem.ofmap_sram_kib), self.energy, self.node_nm)
-        return out(self.unit.mac_units * mac_area + sram)
 
     def _check_design_broadcast(self, **dims: Any) -> None:
         """Raise :class:`ShapeError` unless the design point's array fields (a sweep) broadcast with
@@ -308,8 +311,7 @@ class Accelerator:
                        else np.asarray(mem.dram_pj_per_bit, dtype=np.float64))
         e_dram = (reads + writes) * 8 * dram_pj_bit
         total_e = e_mac_total + e_rf + e_sram + e_dram
-        sram_area = sram_area_um2(_float64(mem.ifmap_sram_kib) + _float64(mem.filter_sram_kib)
-                                  + _float64(mem.ofmap_sram_kib), t, self.node_nm)
+        sram_area = self._sram_area_um2()
         util = (floats(res.utilization) * np.maximum(np.asarray(res.compute_cycles, dtype=np.float64), 1)
                 / np.maximum(timing_cycles, 1))
         return GemmCost(  # (stalls dilute the utilization)

@@ -52,6 +52,7 @@ import numpy as np
 
 from hwsim.errors import FormatError
 from hwsim.numerics.encoded import Encoded
+from hwsim.numerics.plan import check_tensor_scale
 from hwsim.numerics.types import E8M0_BIAS, E8M0_NAN, ScaleRule
 
 __all__ = ["block_dot", "dot_general", "code_tables"]
@@ -361,22 +362,10 @@ def dot_general(fmt_a: Any, a: Encoded, fmt_b: Any | None = None, b: Encoded | N
 
 
 def _tensor_scale(fmt: Any, enc: Encoded) -> float | None:
-    """The FP32 tensor scale of an operand as a float (None: none), checked against its format."""
-    ts = enc.tensor_scale
-    if not getattr(fmt, "tensor_scale", False):
-        if ts is not None:
-            raise FormatError(f"dot_general: format {fmt.name!r} has no tensor scale, but the operand "
-                              f"carries tensor_scale={ts!r}")
-        return None
-    if ts is None:
-        raise FormatError(f"dot_general: format {fmt.name!r} has an FP32 tensor scale; the operand has "
-                          f"tensor_scale=None")
+    """The FP32 tensor scale of an operand as a float (None: none), checked against its format by
+    the codec's own rule (:func:`hwsim.numerics.plan.check_tensor_scale`), rounded to FP32."""
     try:
-        v = float(np.float32(ts))
-    except (TypeError, ValueError):
-        raise FormatError(f"dot_general: format {fmt.name!r}: tensor_scale must be one float, got "
-                          f"{type(ts).__name__}") from None
-    if not math.isnan(v) and not 0 < v < math.inf:
-        raise FormatError(f"dot_general: format {fmt.name!r}: tensor_scale {v!r} must be a positive finite "
-                          f"float (or NaN)")
-    return v
+        v = check_tensor_scale(fmt, enc.tensor_scale)
+    except FormatError as exc:
+        raise FormatError(f"dot_general: {exc}") from None
+    return None if v is None else float(np.float32(v))

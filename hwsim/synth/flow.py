@@ -70,11 +70,11 @@ def synthesize(block: Block, inst: Instance, liberty: Path | None = None) -> Rtl
     gates = synth_generic(block.name, inst.parameters, block.top, block.sources)
     cells = synth_liberty(block.name, inst.parameters, block.top, block.sources, lib)
     power = {}
-    for source in SOURCES:
-        activity = (operand_activity(cells.netlist, block.operands, inst.format, source=source)
-                    if block.operands else {})
+    for source in SOURCES if block.operands else SOURCES[:1]:  # without operand ports: one analysis
+        activity = operand_activity(cells.netlist, block.operands, inst.format, source=source) if block.operands else {}
         power[source] = analyze(cells.netlist, block.top, lib, clock=block.clock, activity=activity,
                                 default_activity=DEFAULT_ACTIVITY, static=block.static)
+    power.setdefault("smollm2", power["normal"])
     sta, sta_llm = power["normal"], power["smollm2"]
     if block.operands:
         label = (f"ports {'/'.join(sorted(block.operands))}: hwsim-encoded N(0,1) {inst.format} "
@@ -141,13 +141,11 @@ def run_flow(blocks: Sequence[str] | None = None, *, csv_path: str | Path | None
         for inst in block.instances:
             hit = None if force else cached.get(instance_key(block, inst))
             if hit is not None and hit.instance == inst.name and hit.format == inst.format:
-                row = hit
+                new_rows[(n, inst.name)] = hit
             else:
-                row = synthesize(block, inst)
+                new_rows[(n, inst.name)] = row = synthesize(block, inst)
                 fresh.append(row)
-                new_rows[(n, inst.name)] = row
                 write_costs(merged(), path)  # every finished instance is kept if a later one fails
-            new_rows[(n, inst.name)] = row
     rows = merged()
     write_costs(rows, path)
     return rows, fresh

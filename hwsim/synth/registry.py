@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwsim.catalog import get_format
 from hwsim.errors import HwsimError, unknown_name
+from hwsim.synth.params import fp_mul_params, mx_dot_params, olive_lane_params
 from hwsim.synth.tools import RTL_DIR
 
 __all__ = ["COVERS", "OPERAND_KINDS", "PARAMETERS_FROM", "Instance", "Block", "BLOCKS_FILE", "load_blocks", "get_block"]
@@ -31,16 +33,11 @@ _BLOCK_KEYS = {"top", "sources", "covers", "macs_per_cycle", "description", "clo
 _INSTANCE_KEYS = {"name", "format", "parameters", "macs_per_cycle"}
 
 
-def _derivers() -> dict[str, Any]:
-    """``parameters_from`` names -> functions of the instance's format giving the Verilog parameters
-    (:mod:`hwsim.synth.params`: the RTL reads the same format definition as the emulator)."""
-    from hwsim.synth.params import fp_mul_params, mx_dot_params, olive_lane_params
-
-    return {"fp_mul": fp_mul_params, "mx_dot": mx_dot_params, "olive_lane": olive_lane_params}
-
-
+#: ``parameters_from`` names -> functions of the instance's format giving the Verilog parameters
+#: (:mod:`hwsim.synth.params`: the RTL reads the same format definition as the emulator)
+_DERIVERS: dict[str, Any] = {"fp_mul": fp_mul_params, "mx_dot": mx_dot_params, "olive_lane": olive_lane_params}
 #: the values ``parameters_from`` takes
-PARAMETERS_FROM = ("fp_mul", "mx_dot", "olive_lane")
+PARAMETERS_FROM = tuple(_DERIVERS)
 
 
 @dataclass(frozen=True)
@@ -149,9 +146,7 @@ def _check_block(name: str, raw: Any, where: str, errors: list[str]) -> Block | 
             merged = {str(k): int(v) for k, v in params.items()}
             if derive is not None:
                 try:
-                    from hwsim.catalog import get_format
-
-                    merged = {**_derivers()[derive](get_format(fmt)), **merged}
+                    merged = {**_DERIVERS[derive](get_format(fmt)), **merged}
                 except HwsimError as exc:
                     errors.append(f"{iw}.format: parameters_from = {derive!r} cannot derive the parameters "
                                   f"of {fmt!r}: {exc}")
