@@ -34,7 +34,7 @@ from hwsim.catalog import get_format
 from hwsim.errors import FormatError, HwsimError
 from hwsim.numerics.protocol import OperandSpec, ScaleSpec
 
-__all__ = ["load_runs", "reprice", "reprice_all", "compare_table", "plot_compare", "TOP1_KEYS"]
+__all__ = ["load_runs", "run_records", "reprice", "reprice_all", "compare_table", "plot_compare", "TOP1_KEYS"]
 
 #: metric names that mean "top-1 agreement with the fp32 model", per built-in model
 TOP1_KEYS = ("top1_agreement", "agreement_with_fp32")
@@ -74,9 +74,9 @@ def _operand(name: str, desc: Mapping[str, Any] | None) -> Operand:
     return Operand(name, spec)
 
 
-def reprice(run: Mapping[str, Any], accelerator: Any) -> Report:
-    """The :class:`~hwsim.bridge.report.Report` of the recorded ``run`` (a ``hwsim run --json``
-    object) with every GEMM priced on ``accelerator`` (an :class:`hwsim.arch.Accelerator`)."""
+def run_records(run: Mapping[str, Any]) -> tuple[list[GemmRecord], RunSummary]:
+    """The GEMM records and run summary of a recorded run (a ``hwsim run --json`` object), with
+    operands resolved as the module docstring says."""
     descs = run.get("operands") or {}
     ops: dict[str, Operand] = {}
 
@@ -92,6 +92,13 @@ def reprice(run: Mapping[str, Any], accelerator: Any) -> Report:
     summary = RunSummary(weights=run["weights"], activations=run["activations"], kv_cache=run["kv_cache"],
                          accumulate=run["accumulate"], a=op(a_name), w=op(w_name),
                          unsupported=tuple(Unsupported(**u) for u in run.get("unsupported", ())))
+    return records, summary
+
+
+def reprice(run: Mapping[str, Any], accelerator: Any) -> Report:
+    """The :class:`~hwsim.bridge.report.Report` of the recorded ``run`` (a ``hwsim run --json``
+    object) with every GEMM priced on ``accelerator`` (an :class:`hwsim.arch.Accelerator`)."""
+    records, summary = run_records(run)
     notes = [n for n in run.get("notes", ()) if not n.startswith("re-priced from")]
     if run.get("accelerator") != accelerator.name:
         notes.append(f"re-priced from a run recorded on {run.get('accelerator')}")
