@@ -14,6 +14,8 @@
     hwsim rtl synth [--block fp_mul] [--out costs.csv] [--force]   area/timing/energy of rtl/blocks.toml
     hwsim rtl test [--block fp_mul] [--sim icarus|verilator] [--all]  the cocotb benches (pytest)
     hwsim reproduce bitmod [--version paper|head] [--mode official|physical|hwsim] [--json out.json]
+    hwsim sweep studies/llm-pareto [--executor local|serial|dask] [--workers N] [--scheduler tcp://h:8786]
+    hwsim results studies/llm-pareto [--csv out.csv]   hwsim plot STUDY   hwsim report STUDY
 """
 
 # This module is the only one that prints or exits; the library raises HwsimError subclasses.
@@ -753,6 +755,121 @@ def _add_reproduce_parser(sub: Any) -> None:
     r.set_defaults(func=_cmd_reproduce)
 
 
+# --- studies (issue 13) -------------------------------------------------------------------------
+def _sweep_progress() -> tuple[Any, Callable[[int, int, int, int], None]]:
+    """A rich progress bar (ETA, done/failed/skipped counts) and the callback that drives it."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+    task = bar.add_task("", total=None)
+
+    def update(ok: int, failed: int, skipped: int, total: int) -> None:
+        bar.update(task, total=max(total - skipped, 0), completed=ok + failed,
+                   description=f"done {ok}, failed {failed}, skipped {skipped}")
+
+    return bar, update
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from hwsim.study.runner import sweep
+    from hwsim.study.spec import load_study
+
+    study = load_study(args.study)
+    print(f"study {study.name}: {study.size()} point(s), metrics {', '.join(study.metrics)}; results in "
+          f"{study.folder / 'results'}")
+    bar, update = _sweep_progress()
+    with bar if not args.quiet else _nullcontext():
+        summary = sweep(study, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                        retry_failed=args.retry_failed, progress=None if args.quiet else update)
+    print(f"{summary.ok} done, {summary.failed} failed, {summary.skipped} skipped (already stored) of "
+          f"{summary.total} in {summary.tasks} task(s), {summary.wall_s:.1f} s on {summary.executor}")
+    for err in summary.errors:
+        print(f"  failed: {err}")
+    return 1 if summary.failed else 0
+
+
+def _nullcontext() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from hwsim.study.store import ResultsStore
+
+    store = ResultsStore.of(args.study)
+    if args.compact:
+        part = store.compact()
+        print(f"compacted into {part}" if part else "nothing to compact")
+    df = store.points()
+    if args.csv:
+        if args.csv == "-":
+            df.to_csv(sys.stdout, index=False)
+            return 0
+        check_writable(args.csv, what="--csv")
+        with atomic_write(args.csv, "w", encoding="utf-8") as fh:
+            df.to_csv(fh, index=False)
+        print(f"wrote {len(df)} row(s) to {args.csv}")
+        return 0
+    if not len(df):
+        print(f"no results in {store.root}")
+        return 0
+    counts = df["status"].value_counts().to_dict()
+    print(f"{len(df)} point(s) in {store.root}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    _print_table(df.head(args.head), f"first {min(args.head, len(df))} row(s)")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from hwsim.study.plots import plot_study
+
+    for path in plot_study(args.study, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from hwsim.study.html_report import write_report
+
+    print(f"wrote {write_report(args.study, args.out)}")
+    return 0
+
+
+def _add_study_parsers(sub: Any) -> None:
+    s = sub.add_parser("sweep", help="run a study (studies/<name>/study.toml): every pending point, resumable")
+    s.add_argument("study", help="a study.toml or the folder holding one")
+    s.add_argument("--executor", choices=["local", "serial", "dask"], default="local",
+                   help="local: a process pool (default); serial: this process; dask: a Dask cluster")
+    s.add_argument("--workers", type=_at_least(1), help="processes (local) or LocalCluster workers (dask); "
+                                                       "default: every core")
+    s.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786 (implies --executor dask)")
+    s.add_argument("--retry-failed", action="store_true", help="run the points stored as failed again")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_sweep)
+    r = sub.add_parser("results", help="a study's results store: counts, first rows, --csv export")
+    r.add_argument("study", help="a study folder or its study.toml")
+    r.add_argument("--csv", help="write every point as CSV ('-': stdout)")
+    r.add_argument("--head", type=_at_least(1), default=10, help="rows to print (default 10)")
+    r.add_argument("--compact", action="store_true", help="merge the part files into one first")
+    r.set_defaults(func=_cmd_results)
+    p = sub.add_parser("plot", help="a study's plots (PNG + PDF) from its results store")
+    p.add_argument("study", help="a study folder or its study.toml")
+    p.add_argument("--out", help="folder (default: <study>/plots)")
+    p.set_defaults(func=_cmd_plot)
+    h = sub.add_parser("report", help="one self-contained report.html of a study (plots, table, TOML)")
+    h.add_argument("study", help="a study folder or its study.toml")
+    h.add_argument("--out", help="HTML file (default: <study>/report.html)")
+    h.set_defaults(func=_cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="hwsim", description=__doc__.split("\n\n")[0] if __doc__ else None,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -868,6 +985,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
     _add_rtl_parser(sub)
     _add_reproduce_parser(sub)
+    _add_study_parsers(sub)
     return p
 
 

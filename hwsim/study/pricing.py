@@ -70,10 +70,11 @@ def records_table(records: Sequence[Any], summary: Any) -> GemmTable:
                      array_operands=(summary.a.format, summary.w.format))
 
 
-def workload_table(workload: Any, activations: str, weights: str, kv_cache: str | None = None) -> GemmTable:
-    """A :class:`GemmTable` of a :class:`hwsim.arch.Workload`: attention layers take ``kv_cache``
-    as their weight operand (``None`` or ``"activations"``: the activation format)."""
-    kv = activations if kv_cache in (None, "activations") else kv_cache
+def workload_table(workload: Any, activations: Any, weights: Any, kv_cache: Any = None) -> GemmTable:
+    """A :class:`GemmTable` of a :class:`hwsim.arch.Workload` on these operand formats (format
+    objects): attention layers take ``kv_cache`` as their weight operand (None: the weight
+    format, as :meth:`hwsim.arch.Accelerator.run` does)."""
+    kv = weights if kv_cache is None else kv_cache
     layers = list(workload)
     attn = np.array([layer.kind == "attention" for layer in layers], dtype=bool)
     operands = [(activations, weights), (activations, kv)]
