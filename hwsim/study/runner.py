@@ -73,7 +73,7 @@ def sweep(study: Study, *, executor: str = "local", workers: int | None = None, 
     t0 = time.perf_counter()
     store = ResultsStore.of(study.folder)
     store.clean_temporary()
-    tasks, total, skipped = plan(study, store.status(), retry_failed=retry_failed, store=store)
+    tasks, total, skipped = plan(study, store, retry_failed=retry_failed)
     summary = SweepSummary(total=total, skipped=skipped, tasks=len(tasks), executor=executor)
 
     def record(result: TaskResult) -> None:

@@ -45,8 +45,8 @@ from typing import Any
 
 from hwsim.errors import CatalogError, HwsimError
 
-__all__ = ["Study", "Block", "load_study", "point_key", "block_keys", "accuracy_key", "METRICS", "ACCURACY_AXES",
-           "DESIGN_AXES", "FORMAT_AXES", "StudyError"]
+__all__ = ["Study", "Block", "load_study", "point_key", "block_keys", "block_keys64", "keys_to_u64", "hex_keys",
+           "accuracy_key", "METRICS", "ACCURACY_AXES", "DESIGN_AXES", "FORMAT_AXES", "StudyError"]
 
 
 class StudyError(CatalogError):
@@ -102,11 +102,12 @@ def _hash64(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 
-def block_keys(config: Mapping[str, Any], design: Mapping[str, Any]) -> Any:
-    """The keys of a block's points: 64 bits (16 hex digits) = SHA-256 of the canonical JSON of
-    the shared configuration, then for each numeric design axis in name order one SplitMix64
-    step over the axis name's hash and the value's float64 bits (so ``rows = 32`` and
-    ``rows = 32.0`` are one point). Vectorized: a million keys in a fraction of a second."""
+def block_keys64(config: Mapping[str, Any], design: Mapping[str, Any]) -> Any:
+    """The keys of a block's points as a ``[P]`` uint64 array: SHA-256 of the canonical JSON of
+    the shared configuration (first 8 bytes), then for each numeric design axis in name order one
+    SplitMix64 step over the axis name's hash and one over the value's float64 bits (so
+    ``rows = 32`` and ``rows = 32.0`` are one point). Vectorized: a million keys in a fraction of
+    a second."""
     import numpy as np
 
     size = len(next(iter(design.values()))) if design else 1
@@ -115,10 +116,34 @@ def block_keys(config: Mapping[str, Any], design: Mapping[str, Any]) -> Any:
         values = np.ascontiguousarray(np.asarray(design[name], dtype=np.float64)).view(np.uint64)
         h = _splitmix64(h ^ np.uint64(_hash64(name)))
         h = _splitmix64(h ^ values)
-    return _hex(h)
+    return h
 
 
-def _hex(h: Any) -> Any:
+def block_keys(config: Mapping[str, Any], design: Mapping[str, Any]) -> Any:
+    """:func:`block_keys64` as 16-digit hex strings (the store's ``key`` column)."""
+    return hex_keys(block_keys64(config, design))
+
+
+def keys_to_u64(keys: Any) -> Any:
+    """16-digit hex keys (a numpy str array or a pyarrow string array) -> uint64, vectorized."""
+    import numpy as np
+
+    if hasattr(keys, "buffers"):  # pyarrow StringArray: 16 bytes per key back to back
+        offsets = np.frombuffer(keys.buffers()[1], dtype=np.int32)[keys.offset:keys.offset + len(keys) + 1]
+        if len(keys) and keys.null_count == 0 and np.all(np.diff(offsets) == 16):
+            raw = np.frombuffer(keys.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 16)
+        else:
+            raw = np.asarray(keys.to_numpy(zero_copy_only=False), dtype="S16").view(np.uint8).reshape(-1, 16)
+    else:
+        raw = np.asarray(keys, dtype="S16").view(np.uint8).reshape(-1, 16)
+    table = np.zeros(256, dtype=np.uint8)
+    table[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+    nibbles = table[raw]
+    packed = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])  # [N, 8] big-endian bytes
+    return packed.view(">u8").ravel().astype(np.uint64)
+
+
+def hex_keys(h: Any) -> Any:
     """uint64 array -> array of 16-digit lower-case hex strings (vectorized ``f"{v:016x}"``)."""
     import numpy as np
 
@@ -154,6 +179,10 @@ class Block:
     def keys(self) -> Any:
         """The point keys of the block (:func:`block_keys`: a ``[P]`` array of str)."""
         return block_keys(self.config, self.design)
+
+    def keys64(self) -> Any:
+        """The point keys as uint64 (:func:`block_keys64`)."""
+        return block_keys64(self.config, self.design)
 
 
 def _design_grid(axes: Mapping[str, list[Any]], groups: list[tuple[str, ...]]) -> dict[str, Any]:

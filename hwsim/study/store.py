@@ -178,6 +178,36 @@ class ResultsStore:
         keys = set(self.points(columns=["status"])["key"])
         return df[df["key"].isin(keys)].drop_duplicates(["key", "layer", "kind", "m", "k", "n"]).reset_index(drop=True)
 
+    def key_status(self) -> tuple[Any, Any]:
+        """``(keys, ok)``: every stored point's key as uint64 (sorted) and whether its newest row is
+        ``ok`` (the fast path a sweep plans with: two columns read, no pandas)."""
+        import numpy as np
+
+        from hwsim.study.spec import keys_to_u64
+
+        pa, pq = _pyarrow()
+        tables = []
+        for part in self.parts("points"):
+            try:
+                tables.append(pq.read_table(part, columns=["key", "status"]))
+            except FileNotFoundError:
+                continue
+            except (OSError, pa.ArrowException) as exc:
+                raise StoreError(f"damaged results part {part}: {exc}") from None
+        if not tables:
+            return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=bool)
+        tab = pa.concat_tables(tables, promote_options="permissive")
+        keys = keys_to_u64(tab.column("key").combine_chunks())
+        ok = np.asarray(tab.column("status").to_numpy(zero_copy_only=False) == STATUS_OK, dtype=bool)
+        order = np.argsort(keys, kind="stable")
+        keys, ok = keys[order], ok[order]
+        if not np.any(keys[1:] == keys[:-1]):
+            return keys, ok
+        df = self.points(columns=["status"])  # duplicates (a retry, a compaction): newest row wins
+        keys, ok = keys_to_u64(df["key"].to_numpy(dtype=str)), (df["status"] == STATUS_OK).to_numpy()
+        order = np.argsort(keys, kind="stable")
+        return keys[order], ok[order]
+
     def status(self) -> dict[str, str]:
         """``key -> status`` of every stored point."""
         df = self.points(columns=["status"])

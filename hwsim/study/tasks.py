@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import hashlib
-import os
 import subprocess
 import time
 import traceback
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hwsim.study.spec import Block, Study, accuracy_key
+from hwsim.study.spec import Block, Study, accuracy_key, hex_keys
 from hwsim.study.store import STATUS_FAILED, STATUS_OK, ResultsStore
 
 __all__ = ["Task", "TaskResult", "plan", "run_task", "hwsim_version", "DEFAULT_BATCH_POINTS"]
@@ -98,22 +97,23 @@ def _digest(blocks: list[tuple[Block, Any]]) -> str:
     return hashlib.sha256("\0".join(keys.tolist()).encode()).hexdigest()[:24]
 
 
-def plan(study: Study, status: Mapping[str, str], *, retry_failed: bool = False,
-         store: ResultsStore | None = None) -> tuple[list[Task], int, int]:
+def plan(study: Study, store: ResultsStore | None = None, *, retry_failed: bool = False
+         ) -> tuple[list[Task], int, int]:
     """The tasks of the points still to do. Returns ``(tasks, total points, skipped points)``:
     points with a stored ``ok`` row are skipped, and ``failed`` ones too unless ``retry_failed``."""
     store = store or ResultsStore.of(study.folder)
-    done = np.array([k for k, s in status.items() if s == STATUS_OK or not retry_failed], dtype="U16")
+    stored, ok = store.key_status()
+    done = pd.Index(stored if not retry_failed else stored[ok])  # unique keys: one hash table
     total = skipped = 0
     pending: list[tuple[Block, Any]] = []
     for block in study.blocks():
-        keys = block.keys()
-        total += len(keys)
-        keep = ~np.isin(keys, done) if len(done) else np.ones(len(keys), dtype=bool)
-        skipped += int(len(keys) - keep.sum())
+        keys64 = block.keys64()
+        total += len(keys64)
+        keep = done.get_indexer(keys64) < 0 if len(done) else np.ones(len(keys64), dtype=bool)
+        skipped += int(len(keys64) - keep.sum())
         if keep.any():
             sub = block if keep.all() else Block(block.config, {k: v[keep] for k, v in block.design.items()})
-            pending.append((sub, keys[keep]))
+            pending.append((sub, hex_keys(keys64[keep])))
     root = str(store.root.resolve())
     opts = dict(study.options)
     tasks = [Task(kind, tuple(group), study.metrics, opts, root, _digest(group))
@@ -159,7 +159,8 @@ def run_task(task: Task) -> TaskResult:
     exactly when its ``points`` part exists). Never raises for a failing point: it is stored with
     its error."""
     t0 = time.perf_counter()
-    _set_threads(int(task.options.get("threads", 1)))
+    if task.kind == "model":
+        _set_threads(int(task.options.get("threads", 1)))
     runner = {"model": _model_rows, "cost": _cost_rows, "qsnr": _qsnr_rows}[task.kind]
     frames, layers = runner(task)
     wall = time.perf_counter() - t0
@@ -178,15 +179,12 @@ def run_task(task: Task) -> TaskResult:
 
 
 def _set_threads(threads: int) -> None:
-    """One thread per task by default: results do not depend on the thread count, and a pool of
-    one-thread workers uses the cores better than threads inside each task."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    try:
-        import torch
+    """Torch threads of a model evaluation: one by default (``options.threads``), because a pool
+    of one-thread workers uses the cores better than threads inside each evaluation (the bridge's
+    results do not depend on the thread count: ``deterministic=True``)."""
+    import torch
 
-        torch.set_num_threads(threads)
-    except ImportError:  # pragma: no cover - torch only matters for model tasks
-        pass
+    torch.set_num_threads(threads)
 
 
 def _base_frame(block: Block, keys: Any) -> pd.DataFrame:
