@@ -8,7 +8,7 @@ instead of crossing), **exclude** rules (points to drop) and the **metrics** to 
 
     [axes]
     model = ["smollm2"]
-    weights = ["mxfp4", "nvfp4", "int4_g128"]
+    weights = ["mxfp4", "nvfp4", "int4_g128"]   # ["*"]: every catalog format
     activations = ["fp16"]           # or "same": the weight format
     accelerator = ["mx-systolic-32"]
     dataflow = ["ws", "os"]
@@ -38,7 +38,7 @@ import hashlib
 import itertools
 import json
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,12 @@ __all__ = ["Study", "Block", "load_study", "point_key", "block_keys", "block_key
 
 
 class StudyError(CatalogError):
-    """A study file with problems (all of them, one per line)."""
+    """A study file with problems: ``messages`` holds all of them, each naming its key."""
+
+    def __init__(self, messages: Iterable[str] | str, path: Path | str | None = None):
+        msgs = [messages] if isinstance(messages, str) else list(messages)
+        HwsimError.__init__(self, (f"{len(msgs)} problem(s) in {path}:\n  " if path else "") + "\n  ".join(msgs))
+        self.messages = msgs
 
 
 METRICS = ("qsnr", "accuracy", "cost", "layers")
@@ -306,7 +311,7 @@ def load_study(path: str | Path) -> Study:
     errors: list[str] = []
     study = _check(path, doc, errors)
     if errors:
-        raise StudyError(f"{len(errors)} problem(s) in {path}:\n  " + "\n  ".join(errors))
+        raise StudyError(errors, path)
     study.text = text
     if study.size() == 0:
         raise StudyError(f"{path}: the grid is empty (every point excluded)")
@@ -322,6 +327,7 @@ def _check(path: Path, doc: dict[str, Any], errors: list[str]) -> Study:
     axes = _check_axes(where, doc.get("axes"), errors)
     options = _check_options(where, doc.get("options", {}), errors)
     zips = _check_zips(where, doc.get("zip", []), axes, errors)
+    _check_repeats(where, axes, zips, errors)
     exclude = _check_exclude(where, doc.get("exclude", []), axes, errors)
     _check_requirements(where, metrics, axes, errors)
     _check_names(where, axes, errors)
@@ -358,6 +364,10 @@ def _check_axes(where: str, value: Any, errors: list[str]) -> dict[str, list[Any
         key = f"{where}:axes.{name}"
         if not isinstance(values, list):
             values = [values]
+        if name in FORMAT_AXES and values == ["*"]:  # every catalog format, in catalog order
+            from hwsim.catalog import format_names
+
+            values = list(format_names())
         if not values:
             errors.append(f"{key}: expected at least one value")
             continue
@@ -367,8 +377,6 @@ def _check_axes(where: str, value: Any, errors: list[str]) -> dict[str, list[Any
         for i, v in bad:
             kind = want.__name__ if isinstance(want, type) else "number"
             errors.append(f"{key}[{i}]: expected a {kind}, got {type(v).__name__} {v!r}")
-        if len(set(map(repr, values))) != len(values):
-            errors.append(f"{key}: repeated values {values!r}")
         if not bad:
             axes[name] = values
     return axes
@@ -417,6 +425,18 @@ def _check_zips(where: str, value: Any, axes: dict[str, list[Any]], errors: list
             seen.update(names)
             zips.append(tuple(names))
     return zips
+
+
+def _check_repeats(where: str, axes: dict[str, list[Any]], zips: list[tuple[str, ...]], errors: list[str]) -> None:
+    """A value twice on an axis (or a tuple twice in a zip) would make the same point twice."""
+    zipped = {a for z in zips for a in z}
+    for name, values in axes.items():
+        if name not in zipped and len(set(map(repr, values))) != len(values):
+            errors.append(f"{where}:axes.{name}: repeated values {values!r}")
+    for i, z in enumerate(zips):
+        tuples = list(zip(*(axes[a] for a in z), strict=True))
+        if len(set(map(repr, tuples))) != len(tuples):
+            errors.append(f"{where}:zip[{i}]: repeated combinations of {', '.join(z)}")
 
 
 def _check_exclude(where: str, value: Any, axes: dict[str, list[Any]], errors: list[str]) -> list[dict[str, Any]]:
