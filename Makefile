@@ -47,7 +47,12 @@ demo: warm
 	$(BIN)/hwsim formats compare --data minilm --formats int4_g128,int4_asym_g128,fp4_g128,mxfp4,nvfp4,mxfp4_ue5m3,olive4,ant4,bitmod4,bitmod3,ternary --csv studies/format-compare/minilm_weights.csv
 	# real models on the simulated datapath: accuracy vs energy per format (CI-size evaluation slices;
 	# the first SmolLM2 run dequantizes its GGUF once and caches it in ~/.cache/hwsim)
-	$(BIN)/hwsim run --model smollm2 --threads 1 --compare fp16,mxfp8_e4m3,mxfp6_e2m3,mxfp4,nvfp4,int8_g32 --plot studies/bridge/smollm2_compare.png
+	# the main job as a study (studies/demo/study.toml): SmolLM2 in 4 formats x 15 systolic design points,
+	# swept (resumable: run `make demo` again and it skips every stored point), plotted, and reported as
+	# one self-contained HTML page (docs/studies.md)
+	$(BIN)/hwsim sweep studies/demo
+	$(BIN)/hwsim plot studies/demo
+	$(BIN)/hwsim report studies/demo
 	$(BIN)/hwsim run --model minilm --threads 1 --compare fp16,mxfp8_e4m3,mxfp6_e2m3,mxfp4,nvfp4,int8_g32 --plot studies/bridge/minilm_compare.png
 	$(BIN)/hwsim run --model digits-cnn --threads 1 --compare fp16,mxfp8_e4m3,mxfp6_e2m3,mxfp4,nvfp4,int8_g32 --plot studies/bridge/digits-cnn_compare.png
 	$(BIN)/hwsim run --model smollm2 --threads 1 --weights mxfp4 --activations mxfp8_e4m3 --accelerator mx-systolic-32 --json studies/bridge/smollm2_mxfp4.json
