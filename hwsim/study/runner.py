@@ -124,7 +124,7 @@ def _run_dask(tasks: list[Task], record: Callable[[TaskResult], None], workers: 
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None)  # pyright: ignore[reportArgumentType]  (None: no dashboard)
         client = Client(cluster)
     else:
         try:

@@ -530,8 +530,9 @@ def _check_catalog_names(where: str, axes: dict[str, list[Any]], errors: list[st
         if name not in accelerators():
             continue
         for key in design:
+            override: dict[str, Any] = {key: np.asarray(axes[key])}
             try:
-                accelerator(name, **{key: np.asarray(axes[key])})
+                accelerator(name, **override)
             except HwsimError as exc:
                 errors.append(f"{where}:axes.{key}: {exc}")
         if "dataflow" in axes:

@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -175,8 +175,9 @@ class ResultsStore:
         df = self._read("layers")
         if not len(df):
             return df
-        keys = set(self.points(columns=["status"])["key"])
-        return df[df["key"].isin(keys)].drop_duplicates(["key", "layer", "kind", "m", "k", "n"]).reset_index(drop=True)
+        keys = self.points(columns=["status"])["key"].tolist()
+        kept = cast(pd.DataFrame, df[df["key"].isin(keys)])
+        return kept.drop_duplicates(subset=["key", "layer", "kind", "m", "k", "n"]).reset_index(drop=True)
 
     def key_status(self) -> tuple[Any, Any]:
         """``(keys, ok)``: every stored point's key as uint64 (sorted) and whether its newest row is

@@ -173,7 +173,7 @@ def run_task(task: Task) -> TaskResult:
     points["task_points"] = len(points)
     points["finished_at"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
     store.write(points, "points", digest=task.digest)
-    failed = points["status"] == STATUS_FAILED
+    failed = (points["status"] == STATUS_FAILED).to_numpy()
     errors = tuple(dict.fromkeys(points.loc[failed, "error"].astype(str)))[:5]
     return TaskResult(task.digest, int((~failed).sum()), int(failed.sum()), wall, errors)
 
