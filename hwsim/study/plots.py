@@ -298,6 +298,7 @@ def pareto_figure(points: pd.DataFrame, x: str = "area_um2", y: str = "metric", 
     fig, axes = _grid(len(groups))
     xa = _axis(x, df[x].to_numpy(np.float64))
     extra: list[Any] = []
+    size, alpha = (30, 0.85) if len(df) <= 500 else (10, 0.5)  # thousands of points: small, see-through
     for ax, (name, part) in zip(axes, groups, strict=True):
         hib = _direction(part, y, higher_is_better)
         xv = part[x].to_numpy(np.float64) / xa.divisor
@@ -308,7 +309,7 @@ def pareto_figure(points: pd.DataFrame, x: str = "area_um2", y: str = "metric", 
             for mlab, m in markers.items():
                 sel = (pf == lab) & (pm == mlab)
                 if sel.any():
-                    ax.scatter(xv[sel], yv[sel], color=colours[lab], marker=m, s=30, alpha=0.85, linewidths=0,
+                    ax.scatter(xv[sel], yv[sel], color=colours[lab], marker=m, s=size, alpha=alpha, linewidths=0,
                                zorder=2)
         front = pareto_mask(xv, yv, higher_is_better=hib)
         order = np.argsort(xv[front], kind="stable")

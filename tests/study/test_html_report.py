@@ -47,7 +47,8 @@ def write_big_study(folder: Path, n: int = 12_000) -> Path:
         "dataflow": np.where(np.arange(n) % 2 == 0, "ws", "os"), "rows": side, "cols": side,
         "metric_name": "perplexity", "metric": 20 + rng.random(n) * 5, "baseline_metric": 19.9,
         "higher_is_better": False, "cycles": 1e6 / side, "latency_s": 1e-3 / side,
-        "energy_pj": 1e9 + 1e5 * rng.integers(0, 2000, n),  # 6 digits: the table keeps 6 "area_um2": side * side * 900.0, "macs": 1e9,
+        "energy_pj": 1e9 + 1e5 * rng.integers(0, 2000, n),  # 6 digits, as the table keeps
+        "area_um2": side * side * 900.0, "macs": 1e9,
         "dram_bytes": 1e7, "peak_macs_per_cycle": (side * side).astype(float), "dram_bytes_per_cycle": 64.0})
     store = ResultsStore.of(folder)
     for part in np.array_split(np.arange(n), 3):
@@ -165,8 +166,8 @@ def _open(driver, path: Path):
 def _column(driver, name: str) -> list[str]:
     """The texts of column ``name`` in the rows the page shows."""
     idx = driver.execute_script(
-        "return Array.from(document.querySelectorAll('#points thead th')).findIndex(t => t.dataset.col === arguments[0]);",
-        name)
+        "return Array.from(document.querySelectorAll('#points thead th'))"
+        ".findIndex(t => t.dataset.col === arguments[0]);", name)
     assert idx >= 0, name
     return driver.execute_script(
         "return Array.from(document.querySelectorAll('#points tbody tr')).map(r => r.cells[arguments[0]].textContent);",
