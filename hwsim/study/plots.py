@@ -27,6 +27,7 @@ plot the data supports; :func:`plot_study` writes each as PNG and PDF (atomicall
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -342,31 +343,55 @@ def pareto_figure(points: pd.DataFrame, x: str = "area_um2", y: str = "metric", 
 
 
 # ---- QSNR vs bits ---------------------------------------------------------------------------
+def _step_path(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The vertices of the ``steps-post`` line through the points (sorted by ``x``)."""
+    if len(x) < 2:
+        return np.column_stack([x, y])
+    xs = np.repeat(x, 2)[1:]
+    ys = np.repeat(y, 2)[:-1]
+    return np.column_stack([xs, ys])
+
+
+def _sample(display: np.ndarray, step: float = 3.0) -> np.ndarray:
+    """Points every ``step`` pixels along a polyline given in display coordinates."""
+    out = [display[:1]]
+    for a, b in itertools.pairwise(display):
+        n = max(1, int(np.hypot(*(b - a)) / step))
+        t = np.linspace(0.0, 1.0, n + 1)[1:, None]
+        out.append(a + t * (b - a))
+    return np.concatenate(out) if len(display) else np.zeros((0, 2))
+
+
 def _place_labels(fig: Figure, ax: Axes, items: Sequence[tuple[float, float, str, Any]],
-                  avoid: np.ndarray) -> int:
+                  points: np.ndarray, paths: Sequence[np.ndarray] = ()) -> int:
     """Name points with text placed so no two labels overlap, none leaves the axes and none
-    covers another point; a label with no free place among eight offsets is left out. Returns
-    how many were placed. The figure's layout is frozen first (placement is in display space)."""
+    covers another point or a line of ``paths`` (vertices in data coordinates); a label with no
+    free place among eight offsets is left out. Returns how many were placed. The figure's
+    layout is frozen first (placement is in display space)."""
     fig.canvas.draw()
     fig.set_layout_engine("none")
     renderer = fig.canvas.get_renderer()  # pyright: ignore[reportAttributeAccessIssue]
     box = ax.get_window_extent(renderer)
     taken: list[Any] = []
-    pts = ax.transData.transform(avoid) if len(avoid) else np.zeros((0, 2))
-    offsets = ((4, 4), (4, -10), (-4, 4), (-4, -10), (6, -3), (-6, -3), (0, 8), (0, -14))
+    marks = ax.transData.transform(points) if len(points) else np.zeros((0, 2))
+    lines = [_sample(ax.transData.transform(p)) for p in paths if len(p)]
+    line_pts = np.concatenate(lines) if lines else np.zeros((0, 2))
+    offsets = ((4, 4), (4, -11), (-4, 4), (-4, -11), (7, -4), (-7, -4), (0, 9), (0, -16))
     placed = 0
+
+    def hits(pts: np.ndarray, bb: Any) -> bool:
+        return bool(len(pts) and ((pts[:, 0] >= bb.x0) & (pts[:, 0] <= bb.x1)
+                                  & (pts[:, 1] >= bb.y0) & (pts[:, 1] <= bb.y1)).any())
+
     for x, y, text, colour in items:
         here = ax.transData.transform((x, y))
+        others = marks[np.abs(marks - here).sum(axis=1) > 0.5] if len(marks) else marks
         for dx, dy in offsets:
             t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7, color=colour,
-                            ha="left" if dx >= 0 else "right", va="bottom", zorder=5)
-            bb = t.get_window_extent(renderer).expanded(1.08, 1.15)
+                            ha="left" if dx > 0 else "right" if dx < 0 else "center", va="bottom", zorder=5)
+            bb = t.get_window_extent(renderer).expanded(1.06, 1.12)
             inside = bb.x0 >= box.x0 and bb.x1 <= box.x1 and bb.y0 >= box.y0 and bb.y1 <= box.y1
-            near = np.abs(pts - here).sum(axis=1) > 0.5 if len(pts) else np.zeros(0, dtype=bool)
-            others = pts[near]
-            covers = bool(len(others) and ((others[:, 0] >= bb.x0) & (others[:, 0] <= bb.x1)
-                                           & (others[:, 1] >= bb.y0) & (others[:, 1] <= bb.y1)).any())
-            if inside and not covers and not any(bb.overlaps(o) for o in taken):
+            if inside and not hits(others, bb) and not hits(line_pts, bb) and not any(bb.overlaps(o) for o in taken):
                 taken.append(bb)
                 placed += 1
                 break
@@ -391,27 +416,31 @@ def qsnr_figure(points: pd.DataFrame, *, label_front: bool = True) -> Figure:
     sources = list(dict.fromkeys(agg[series].astype(str))) if series else ["all points"]
     colours = _colours(sources)
     fig, (ax,) = _grid(1, panel=(7.5, 5.2))
-    labels: list[tuple[float, float, str, Any]] = []
+    labels: dict[str, tuple[float, float, str, Any]] = {}
+    paths: list[np.ndarray] = []
     for src in sources:
         part = agg[agg[series].astype(str) == src] if series else agg
         xv, yv = part["w_bits_per_element"].to_numpy(np.float64), part["qsnr_db"].to_numpy(np.float64)
         ax.scatter(xv, yv, color=colours[src], s=26, alpha=0.85, linewidths=0, zorder=2)
         front = pareto_mask(xv, yv, higher_is_better=True)
         order = np.argsort(xv[front], kind="stable")
-        ax.plot(xv[front][order], yv[front][order], color=colours[src], lw=1, ls="--", drawstyle="steps-post",
-                zorder=3, gid=f"pareto-front:{src}")
-        if name and label_front:
-            names = part[name].astype(str).to_numpy()
-            labels += [(float(a), float(b), str(c), colours[src])
-                       for a, b, c in zip(xv[front][order], yv[front][order], names[front][order], strict=True)]
+        fx, fy = xv[front][order], yv[front][order]
+        ax.plot(fx, fy, color=colours[src], lw=1, ls="--", drawstyle="steps-post", zorder=3,
+                gid=f"pareto-front:{src}")
+        paths.append(_step_path(fx, fy))
+        if name and label_front:  # a format once, at its best front point (its bits are the same in every series)
+            for a, b, c in zip(fx, fy, part[name].astype(str).to_numpy()[front][order], strict=True):
+                if c not in labels or b > labels[c][1]:
+                    labels[c] = (float(a), float(b), str(c), "0.15")
     ax.set_xlabel(_axis("w_bits_per_element", np.ones(1)).label)
     ax.set_ylabel("QSNR [dB] (higher is better)")
     ax.grid(True, alpha=0.3)
     handles = [Line2D([], [], color=colours[s], marker="o", ls="--", label=s) for s in sources]
-    _legend(fig, handles, title="data source (dashed: its front)")
+    _legend(fig, handles, title="data source (dashed: its front;\nformats on a front are named where there is room)")
     _suptitle(fig, "QSNR of each weight format vs its storage cost")
     if labels:
-        _place_labels(fig, ax, labels, agg[["w_bits_per_element", "qsnr_db"]].to_numpy(np.float64))
+        _place_labels(fig, ax, sorted(labels.values()), agg[["w_bits_per_element", "qsnr_db"]].to_numpy(np.float64),
+                      paths)
     return fig
 
 
