@@ -104,15 +104,17 @@ def _cell(value: Any) -> Any:
 
 
 def table_payload(points: pd.DataFrame, max_rows: int = MAX_ROWS) -> dict[str, Any]:
-    """The table the report's script draws: ``columns``, ``numeric`` (per column), ``rows`` (at
-    most ``max_rows``, in the store's key order) and ``total`` (rows in the store)."""
+    """The table the report's script draws: ``columns``, ``numeric`` and ``integer`` (per
+    column), ``rows`` (at most ``max_rows``, in the store's key order) and ``total`` (rows in
+    the store)."""
     cols = _column_order(points)
     frame: Any = points[cols].head(max_rows)
     numeric = [bool(pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]))
                for c in cols]
+    integer = [bool(pd.api.types.is_integer_dtype(frame[c])) for c in cols]
     columns = [[_cell(v) for v in frame[c].tolist()] for c in cols]
     rows = [list(r) for r in zip(*columns, strict=True)] if cols else []
-    return {"columns": cols, "numeric": numeric, "rows": rows, "total": int(len(points))}
+    return {"columns": cols, "numeric": numeric, "integer": integer, "rows": rows, "total": int(len(points))}
 
 
 def _json_script(payload: Any) -> str:
@@ -172,7 +174,7 @@ _JS = """
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("points-data").textContent);
-  var cols = data.columns, rows = data.rows, numeric = data.numeric, PAGE = %(page)d;
+  var cols = data.columns, rows = data.rows, numeric = data.numeric, integer = data.integer, PAGE = %(page)d;
   var hay = rows.map(function (r) {
     return r.map(function (v) { return v === null ? "" : String(v); }).join("\\u0001").toLowerCase();
   });
@@ -185,8 +187,9 @@ _JS = """
 
   function show(v, c) {
     if (v === null) { return ""; }
-    if (numeric[c] && typeof v === "number" && !Number.isInteger(v)) { return String(Number(v.toPrecision(5))); }
-    return String(v);
+    if (!numeric[c] || integer[c] || typeof v !== "number") { return String(v); }
+    if (v !== 0 && (Math.abs(v) >= 1e7 || Math.abs(v) < 1e-4)) { return v.toExponential(4); }
+    return String(Number(v.toPrecision(5)));
   }
   function compare(a, b) {
     var x = rows[a][sortCol], y = rows[b][sortCol];

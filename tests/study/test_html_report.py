@@ -131,6 +131,7 @@ def test_cells_are_json_values(llm_study: Path) -> None:
     assert ok[col.index("higher_is_better")] is False
     assert isinstance(ok[col.index("rows")], int)
     assert payload["numeric"][col.index("metric")] and not payload["numeric"][col.index("weights")]
+    assert payload["integer"][col.index("rows")] and not payload["integer"][col.index("metric")]
 
 
 # ---- in a real browser ----------------------------------------------------------------------
