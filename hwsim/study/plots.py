@@ -67,6 +67,9 @@ METRIC_COLUMNS = ("qsnr_db", "nmse", "w_bits_per_element", "metric_name", "metri
 #: energy components of the layer breakdown: column, legend name, colour
 ENERGY_PARTS = (("energy_mac_pj", "MAC datapath", "#4c72b0"), ("energy_rf_pj", "register files", "#55a868"),
                 ("energy_sram_pj", "on-chip SRAM", "#dd8452"), ("energy_dram_pj", "DRAM", "#c44e52"))
+#: above this many points, scatter markers are rasterized in vector files (PDF stays small and
+#: fast; axes, lines and text stay vectors)
+RASTER_POINTS = 5000
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 _WORKLOAD_AXES = ("model", "workload")
 
@@ -194,7 +197,7 @@ def _format_labels(df: Any) -> Any:
     if "activations" in df.columns:
         a = df["activations"].astype(str)
         if (a != w).any() and df.groupby(w)["activations"].nunique().max() > 1:
-            return pd.Series([x if x == y else f"W {x} / A {y}" for x, y in zip(w, a, strict=True)], index=df.index)
+            return w.where(a == w, "W " + w + " / A " + a)
     return w
 
 
@@ -204,7 +207,9 @@ def _marker_labels(df: Any) -> tuple[Any, str]:
     cols = [c for c in DESIGN_AXES if c in df.columns and df[c].nunique() > 1]
     if not cols:
         return pd.Series([""] * len(df), index=df.index), ""
-    labels = df[cols].astype(str).agg(" · ".join, axis=1)
+    labels = df[cols[0]].astype(str)
+    for c in cols[1:]:
+        labels = labels + " · " + df[c].astype(str)
     return labels, " · ".join(cols)
 
 
@@ -300,6 +305,7 @@ def pareto_figure(points: pd.DataFrame, x: str = "area_um2", y: str = "metric", 
     xa = _axis(x, df[x].to_numpy(np.float64))
     extra: list[Any] = []
     size, alpha = (30, 0.85) if len(df) <= 500 else (10, 0.5)  # thousands of points: small, see-through
+    raster = len(df) > RASTER_POINTS
     for ax, (name, part) in zip(axes, groups, strict=True):
         hib = _direction(part, y, higher_is_better)
         xv = part[x].to_numpy(np.float64) / xa.divisor
@@ -311,7 +317,7 @@ def pareto_figure(points: pd.DataFrame, x: str = "area_um2", y: str = "metric", 
                 sel = (pf == lab) & (pm == mlab)
                 if sel.any():
                     ax.scatter(xv[sel], yv[sel], color=colours[lab], marker=m, s=size, alpha=alpha, linewidths=0,
-                               zorder=2)
+                               zorder=2, rasterized=raster)
         front = pareto_mask(xv, yv, higher_is_better=hib)
         order = np.argsort(xv[front], kind="stable")
         fx, fy = xv[front][order], yv[front][order]
@@ -600,7 +606,8 @@ def roofline_figure(points: pd.DataFrame, layers: pd.DataFrame | None = None, *,
         for mlab, m in markers.items():
             sel = (fmt == lab) & (pm == mlab)
             if sel.any():
-                ax.scatter(inten[sel], attained[sel], color=c, marker=m, s=26, alpha=0.85, linewidths=0, zorder=3)
+                ax.scatter(inten[sel], attained[sel], color=c, marker=m, s=26, alpha=0.85, linewidths=0, zorder=3,
+                           rasterized=len(inten) > RASTER_POINTS)
     roofs = sorted(set(zip(data["peak_macs_per_cycle"].astype(float), data["dram_bytes_per_cycle"].astype(float),
                            strict=True)))
     lo, hi = float(inten.min()) / 4, float(inten.max()) * 4

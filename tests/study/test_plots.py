@@ -296,3 +296,16 @@ def test_plot_study_of_an_empty_store(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(PlotError, match="no finished point"):
         plot_study(folder)
+
+
+def test_many_points_are_rasterized_in_vector_files(llm_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hwsim.study.plots as plots
+
+    points = ResultsStore.of(llm_study).points()
+    fig = pareto_figure(points, x="area_um2", y="metric")
+    assert not any(c.get_rasterized() for c in fig.axes[0].collections)
+    monkeypatch.setattr(plots, "RASTER_POINTS", 10)
+    fig = pareto_figure(points, x="area_um2", y="metric")
+    data = [c for c in fig.axes[0].collections if c.get_gid() is None]
+    assert data and all(c.get_rasterized() for c in data)
+    assert not any(ln.get_rasterized() for ln in fig.axes[0].get_lines())  # the front stays a vector
