@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["PlotError", "StudyPlots", "pareto_mask", "pareto_figure", "qsnr_figure", "layer_energy_figure",
-           "roofline_figure", "representative_points", "study_figures", "plot_study", "PLOTS",
+           "roofline_figure", "metric_figure", "representative_points", "study_figures", "plot_study", "PLOTS",
            "METRIC_COLUMNS", "BOOK_COLUMNS", "config_columns"]
 
 
@@ -636,6 +636,61 @@ def roofline_figure(points: pd.DataFrame, layers: pd.DataFrame | None = None, *,
     return fig
 
 
+# ---- accuracy per format ----------------------------------------------------------------------
+def metric_figure(points: pd.DataFrame) -> Figure:
+    """The model's metric per format (one dot each, best on top, on a line from the fp32
+    baseline), one panel per model and metric: the accuracy table of a study as a plot.
+
+    A format's metric does not depend on the design point, so each (format, other accuracy axes
+    that vary on their own, such as ``accumulate`` or ``eval_size``) is one dot.
+
+    Raises:
+        PlotError: no finished point has a ``metric``.
+    """
+    from matplotlib.lines import Line2D
+
+    df = _ok(points, ["metric"])
+    df = df.assign(_fmt=_format_labels(df))
+    extra = [c for c in ACCURACY_AXES if c not in ("model", "weights", "activations") and c in df.columns
+             and df.groupby("_fmt")[c].nunique().max() > 1]  # varies on its own, not with the format
+    for c in extra:
+        df["_fmt"] = df["_fmt"] + " · " + c + "=" + df[c].astype(str)
+    groups = _groups(df, [*_WORKLOAD_AXES, "metric_name"])
+    most = max(int(part["_fmt"].nunique()) for _, part in groups)
+    fig, axes = _grid(len(groups), panel=(5.0, 0.9 + 0.28 * most))
+    colours = _colours(list(dict.fromkeys(sorted(_format_labels(df)))))
+    has_base = False
+    for ax, (name, part) in zip(axes, groups, strict=True):
+        hib = _direction(part, "metric", None)
+        per = part.groupby("_fmt", sort=False).agg(metric=("metric", "first"), colour=("weights", "first")
+                                                   if "weights" in part.columns else ("_fmt", "first"))
+        per = per.sort_values("metric", ascending=not hib)
+        yy = np.arange(len(per))
+        values = per["metric"].to_numpy(np.float64)
+        base: Any = pd.to_numeric(part["baseline_metric"], errors="coerce") if "baseline_metric" in part.columns \
+            else pd.Series([], dtype=np.float64)
+        base = base.dropna()
+        if len(base):  # a lollipop from the fp32 baseline to each format's metric
+            ax.hlines(yy, float(base.iloc[0]), values, color="0.6", lw=1.2, zorder=1)
+            ax.axvline(float(base.iloc[0]), color="0.3", ls="--", lw=1, gid="baseline")
+            has_base = True
+        ax.scatter(values, yy, s=45, zorder=3, color=[colours.get(str(c), "0.5") for c in per["colour"]],
+                   gid="metric-points")
+        ax.set_yticks(yy, [str(i) for i in per.index], fontsize=8)
+        ax.set_ylim(len(per) - 0.5, -0.5)  # best on top
+        metric_name = str(part["metric_name"].iloc[0]) if "metric_name" in part.columns else "metric"
+        ax.set_xlabel(f"{metric_name} ({'higher' if hib else 'lower'} is better)")
+        if not hib and values.min() > 0 and values.max() / values.min() > 4:
+            ax.set_xscale("log")
+        if name:
+            ax.set_title(name, fontsize=10)
+        ax.grid(True, axis="x", alpha=0.3)
+    handles = [Line2D([], [], color="0.3", ls="--", label="fp32 model (baseline)")] if has_base else []
+    _legend(fig, handles)
+    _suptitle(fig, "model metric per format (best on top)")
+    return fig
+
+
 # ---- the study's plots ----------------------------------------------------------------------
 #: the plots of a study: file stem, caption, and how to draw it from ``(points, layers)``
 PLOTS: tuple[tuple[str, str, Callable[[pd.DataFrame, pd.DataFrame], Figure]], ...] = (
@@ -643,6 +698,8 @@ PLOTS: tuple[tuple[str, str, Callable[[pd.DataFrame, pd.DataFrame], Figure]], ..
      lambda p, lay: pareto_figure(p, "area_um2", "metric")),
     ("pareto_energy", "Accuracy vs energy, Pareto front highlighted",
      lambda p, lay: pareto_figure(p, "energy_pj", "metric")),
+    ("metric_by_format", "The model's metric per format, best on top, against the fp32 baseline",
+     lambda p, lay: metric_figure(p)),
     ("energy_vs_latency", "Energy vs latency of every design point, Pareto front highlighted",
      lambda p, lay: pareto_figure(p, "latency_s", "energy_pj", higher_is_better=False,
                                   title="energy vs latency")),

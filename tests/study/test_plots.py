@@ -15,6 +15,7 @@ import pytest
 from hwsim.study.plots import (
     PlotError,
     layer_energy_figure,
+    metric_figure,
     pareto_figure,
     pareto_mask,
     plot_study,
@@ -269,7 +270,8 @@ def test_roofline_per_point_without_layers(llm_study: Path) -> None:
 def test_study_figures_make_what_the_data_supports(llm_study: Path, qsnr_study: Path) -> None:
     store = ResultsStore.of(llm_study)
     plots = study_figures(store.points(), store.layers())
-    assert list(plots.figures) == ["pareto_area", "pareto_energy", "energy_vs_latency", "layer_energy", "roofline"]
+    assert list(plots.figures) == ["pareto_area", "pareto_energy", "metric_by_format", "energy_vs_latency",
+                                   "layer_energy", "roofline"]
     assert set(plots.skipped) == {"qsnr_vs_bits"}
     for fig in plots.figures.values():
         _assert_no_text_overlap(fig)
@@ -281,7 +283,7 @@ def test_study_figures_make_what_the_data_supports(llm_study: Path, qsnr_study: 
 def test_plot_study_writes_png_and_pdf(llm_study: Path, tmp_path: Path) -> None:
     paths = plot_study(llm_study)
     folder = llm_study / "plots"
-    stems = ["pareto_area", "pareto_energy", "energy_vs_latency", "layer_energy", "roofline"]
+    stems = ["pareto_area", "pareto_energy", "metric_by_format", "energy_vs_latency", "layer_energy", "roofline"]
     assert paths == [folder / f"{s}{ext}" for s in stems for ext in (".png", ".pdf")]
     for p in paths:
         head = p.read_bytes()[:8]
@@ -309,3 +311,28 @@ def test_many_points_are_rasterized_in_vector_files(llm_study: Path, monkeypatch
     data = [c for c in fig.axes[0].collections if c.get_gid() is None]
     assert data and all(c.get_rasterized() for c in data)
     assert not any(ln.get_rasterized() for ln in fig.axes[0].get_lines())  # the front stays a vector
+
+
+def test_metric_figure_one_dot_per_format_best_on_top(llm_study: Path) -> None:
+    points = ResultsStore.of(llm_study).points()
+    fig = metric_figure(points)
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    assert ax.get_xlabel() == "perplexity (lower is better)"
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    ok = _ok(points)
+    first = ok.groupby("weights")["metric"].first()
+    assert names == list(first.sort_values().index)  # lower is better: least perplexity on top
+    (dots,) = [c for c in ax.collections if c.get_gid() == "metric-points"]
+    assert [round(x, 9) for x in dots.get_offsets()[:, 0]] == [round(first[n], 9) for n in names]
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # row 0 (the best) drawn at the top
+    assert "fp32 model (baseline)" in _legend_texts(fig)
+    _assert_no_text_overlap(fig)
+
+
+def test_accuracy_only_study_gets_its_metric_plot(llm_study: Path) -> None:
+    points = ResultsStore.of(llm_study).points()
+    cost = ["cycles", "latency_s", "energy_pj", "energy_mac_pj", "energy_rf_pj", "energy_sram_pj", "energy_dram_pj",
+            "macs", "dram_bytes", "utilization", "area_um2", "peak_macs_per_cycle", "dram_bytes_per_cycle"]
+    plots = study_figures(points.drop(columns=cost), None)
+    assert list(plots.figures) == ["metric_by_format"]
+    assert "area_um2" in plots.skipped["pareto_area"]
