@@ -230,7 +230,7 @@ def _handles(colours: dict[str, Any], markers: dict[str, str], marker_name: str)
     return out
 
 
-def _groups(df: pd.DataFrame, by: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
+def _groups(df: pd.DataFrame, by: Sequence[str]) -> list[tuple[str, Any]]:
     """``df`` split by the columns ``by`` it has (the panel title of each part)."""
     cols = [c for c in by if c in df.columns]
     if not cols:
@@ -656,7 +656,7 @@ def metric_figure(points: pd.DataFrame) -> Figure:
     for c in extra:
         df["_fmt"] = df["_fmt"] + " · " + c + "=" + df[c].astype(str)
     groups = _groups(df, [*_WORKLOAD_AXES, "metric_name"])
-    most = max(int(part["_fmt"].nunique()) for _, part in groups)
+    most = max(part["_fmt"].nunique() for _, part in groups)
     fig, axes = _grid(len(groups), panel=(5.0, 0.9 + 0.28 * most))
     colours = _colours(list(dict.fromkeys(sorted(_format_labels(df)))))
     has_base = False
