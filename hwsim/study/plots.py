@@ -183,9 +183,20 @@ def _axis(column: str, values: np.ndarray) -> _Axis:
 
 
 def _log_if_wide(ax: Axes, which: str, values: np.ndarray, ratio: float) -> None:
+    """A log scale when ``values`` span more than ``ratio``. Under two decades, matplotlib labels
+    minor ticks (2, 3, 4, ... x 10^k) when fewer than two powers of ten are in view, and those
+    labels collide; there the ticks are 1, 2, 5 x 10^k in plain numbers, minor ticks unlabelled."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     v = values[np.isfinite(values)]
-    if len(v) and v.min() > 0 and v.max() / v.min() > ratio:
-        (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    if not (len(v) and v.min() > 0 and v.max() / v.min() > ratio):
+        return
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    if v.max() / v.min() < 100:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))
+        axis.set_minor_formatter(NullFormatter())
 
 
 def _format_labels(df: Any) -> Any:
@@ -225,9 +236,17 @@ def _handles(colours: dict[str, Any], markers: dict[str, str], marker_name: str)
 
     out = [Line2D([], [], color=c, marker="o", ls="", label=lab) for lab, c in colours.items()]
     if marker_name:
-        out += [Line2D([], [], color="0.25", marker=m, ls="", label=f"{marker_name}: {lab}")
+        out += [Line2D([], [], color="0.25", marker=m, mfc="none", ls="", label=f"{marker_name}: {lab}")
                 for lab, m in markers.items()]
     return out
+
+
+def _scatter_style(colour: Any, hollow: bool, size: float, alpha: float) -> dict[str, Any]:
+    """Filled markers, or hollow ones when markers tell designs apart: two designs at the same
+    point (a square over a circle) then both stay visible."""
+    if hollow:
+        return {"facecolors": "none", "edgecolors": [colour], "linewidths": 1.1, "s": size * 1.3, "alpha": alpha}
+    return {"color": colour, "linewidths": 0, "s": size, "alpha": alpha}
 
 
 def _groups(df: pd.DataFrame, by: Sequence[str]) -> list[tuple[str, Any]]:
@@ -316,8 +335,8 @@ def pareto_figure(points: pd.DataFrame, x: str = "area_um2", y: str = "metric", 
             for mlab, m in markers.items():
                 sel = (pf == lab) & (pm == mlab)
                 if sel.any():
-                    ax.scatter(xv[sel], yv[sel], color=colours[lab], marker=m, s=size, alpha=alpha, linewidths=0,
-                               zorder=2, rasterized=raster)
+                    ax.scatter(xv[sel], yv[sel], marker=m, zorder=2, rasterized=raster,
+                               **_scatter_style(colours[lab], bool(mark_name), size, alpha))
         front = pareto_mask(xv, yv, higher_is_better=hib)
         order = np.argsort(xv[front], kind="stable")
         fx, fy = xv[front][order], yv[front][order]
@@ -606,8 +625,8 @@ def roofline_figure(points: pd.DataFrame, layers: pd.DataFrame | None = None, *,
         for mlab, m in markers.items():
             sel = (fmt == lab) & (pm == mlab)
             if sel.any():
-                ax.scatter(inten[sel], attained[sel], color=c, marker=m, s=26, alpha=0.85, linewidths=0, zorder=3,
-                           rasterized=len(inten) > RASTER_POINTS)
+                ax.scatter(inten[sel], attained[sel], marker=m, zorder=3, rasterized=len(inten) > RASTER_POINTS,
+                           **_scatter_style(c, bool(mark_name), 26, 0.85))
     roofs = sorted(set(zip(data["peak_macs_per_cycle"].astype(float), data["dram_bytes_per_cycle"].astype(float),
                            strict=True)))
     lo, hi = float(inten.min()) / 4, float(inten.max()) * 4

@@ -336,3 +336,15 @@ def test_accuracy_only_study_gets_its_metric_plot(llm_study: Path) -> None:
     plots = study_figures(points.drop(columns=cost), None)
     assert list(plots.figures) == ["metric_by_format"]
     assert "area_um2" in plots.skipped["pareto_area"]
+
+
+@pytest.mark.parametrize("span", [25.0, 32.0, 60.0, 99.0, 300.0])
+def test_log_axes_tick_labels_never_collide(llm_study: Path, span: float) -> None:
+    """Under two decades matplotlib labels minor log ticks (3x10^2, 4x10^2, ...) that collide
+    (seen on a real digits-cnn study: 250 ... 8000 uJ)."""
+    points = _ok(ResultsStore.of(llm_study).points()).copy()
+    rank = points["energy_pj"].rank(method="first").to_numpy() - 1
+    points["energy_pj"] = 2.5e8 * span ** (rank / rank.max())  # 250 uJ ... 250*span uJ, log-spaced
+    fig = pareto_figure(points, x="energy_pj", y="metric")
+    assert fig.axes[0].get_xscale() == "log"
+    _assert_no_text_overlap(fig)
