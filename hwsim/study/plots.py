@@ -644,8 +644,9 @@ def roofline_figure(points: pd.DataFrame, layers: pd.DataFrame | None = None, *,
             handles.append(Line2D([], [], label=f"roof: {peak:g} MAC/cycle, {bw:g} B/cycle", **style))
     if many:
         handles.append(Line2D([], [], color="0.55", lw=0.7, label=f"roofs of {len(roofs)} designs"))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    roof_y = np.concatenate([np.minimum(peak, grid * bw) for peak, bw in roofs])
+    _log_if_wide(ax, "x", grid, 1.0)
+    _log_if_wide(ax, "y", np.r_[attained, roof_y], 1.0)
     ax.set_xlabel("arithmetic intensity [MAC/byte of DRAM traffic]")
     ax.set_ylabel("attained throughput [MAC/cycle]")
     ax.grid(True, which="major", alpha=0.3)
@@ -699,8 +700,8 @@ def metric_figure(points: pd.DataFrame) -> Figure:
         ax.set_ylim(len(per) - 0.5, -0.5)  # best on top
         metric_name = str(part["metric_name"].iloc[0]) if "metric_name" in part.columns else "metric"
         ax.set_xlabel(f"{metric_name} ({'higher' if hib else 'lower'} is better)")
-        if not hib and values.min() > 0 and values.max() / values.min() > 4:
-            ax.set_xscale("log")
+        if not hib:
+            _log_if_wide(ax, "x", values, 4)
         if name:
             ax.set_title(name, fontsize=10)
         ax.grid(True, axis="x", alpha=0.3)

@@ -348,3 +348,12 @@ def test_log_axes_tick_labels_never_collide(llm_study: Path, span: float) -> Non
     fig = pareto_figure(points, x="energy_pj", y="metric")
     assert fig.axes[0].get_xscale() == "log"
     _assert_no_text_overlap(fig)
+
+
+@pytest.mark.parametrize("bw", [64.0, 4.0])
+def test_roofline_tick_labels_never_collide(llm_study: Path, bw: float) -> None:
+    points = _ok(ResultsStore.of(llm_study).points()).copy()
+    points["dram_bytes_per_cycle"] = bw  # the ridge moves, and with it the axes' spans
+    fig = roofline_figure(points, None)
+    assert fig.axes[0].get_xscale() == fig.axes[0].get_yscale() == "log"
+    _assert_no_text_overlap(fig)
