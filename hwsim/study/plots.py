@@ -536,6 +536,9 @@ def layer_energy_figure(points: pd.DataFrame, layers: pd.DataFrame, *, max_point
     lay: Any = layers
     rows = lay[lay["key"].isin(rep["key"])].copy()
     rows["layer"] = rows["layer"].astype(str)
+    if "kind" in rows.columns:  # a bare index (nn.Sequential children: "3") says little: add the kind
+        bare = rows["layer"].str.fullmatch(r"\d+").fillna(False).to_numpy(bool)
+        rows.loc[bare, "layer"] = "layer " + rows.loc[bare, "layer"] + " (" + rows.loc[bare, "kind"].astype(str) + ")"
     collapsed = rows["layer"].nunique() > max_layers
     if collapsed:
         rows["layer"] = rows["layer"].map(lambda s: _INDEX.sub("*", s))

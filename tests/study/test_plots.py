@@ -357,3 +357,13 @@ def test_roofline_tick_labels_never_collide(llm_study: Path, bw: float) -> None:
     fig = roofline_figure(points, None)
     assert fig.axes[0].get_xscale() == fig.axes[0].get_yscale() == "log"
     _assert_no_text_overlap(fig)
+
+
+def test_bare_index_layer_names_get_their_kind(llm_study: Path) -> None:
+    store = ResultsStore.of(llm_study)
+    layers = store.layers()
+    names = {n: str(i) for i, n in enumerate(sorted(set(layers["layer"])))}  # as nn.Sequential names them
+    layers["layer"] = layers["layer"].map(names)
+    fig = layer_energy_figure(store.points(), layers)
+    labels = {t.get_text() for t in fig.axes[0].get_yticklabels()}
+    assert labels == {f"layer {i} (linear)" for i in names.values()}
