@@ -57,6 +57,14 @@ def write_big_study(folder: Path, n: int = 12_000) -> Path:
 
 
 # ---- the HTML itself ------------------------------------------------------------------------
+@pytest.fixture
+def no_plots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests about the page's text and table skip drawing the plots (seconds each)."""
+    import hwsim.study.html_report as report
+
+    monkeypatch.setattr(report, "study_figures", lambda points, layers: report.StudyPlots())
+
+
 def test_report_from_the_store_alone(llm_study: Path) -> None:
     path = write_report(llm_study)
     assert path == llm_study / "report.html"
@@ -68,7 +76,7 @@ def test_report_from_the_store_alone(llm_study: Path) -> None:
     assert "<test>" not in text
     # every plot embedded as a PNG data URI
     srcs = re.findall(r"<img class='plot' alt='[^']*' src='([^']*)'>", text)
-    assert len(srcs) == 5
+    assert len(srcs) == 6  # every plot but qsnr_vs_bits (no qsnr metric)
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
@@ -90,7 +98,7 @@ def test_report_from_the_store_alone(llm_study: Path) -> None:
     assert "<dt>design points in the study&#x27;s grid</dt><dd>32</dd>" in text
 
 
-def test_report_escapes_everything(tmp_path: Path) -> None:
+def test_report_escapes_everything(tmp_path: Path, no_plots: None) -> None:
     folder = write_llm_study(tmp_path / "evil")
     (folder / "study.toml").write_text(LLM_TOML.replace('description = "', f'description = "{EVIL} '))
     points = ResultsStore.of(folder).points()
@@ -103,14 +111,14 @@ def test_report_escapes_everything(tmp_path: Path) -> None:
     assert EVIL in [c for r in data["rows"] for c in r]  # the value itself travels intact
 
 
-def test_report_of_a_study_that_no_longer_validates(llm_study: Path) -> None:
+def test_report_of_a_study_that_no_longer_validates(llm_study: Path, no_plots: None) -> None:
     (llm_study / "study.toml").write_text(LLM_TOML.replace('"fp16"]', '"fp16", "no_such_format"]'))
     text = report_html(llm_study)
     assert "<h1>tiny-pareto</h1>" in text and "no_such_format" in text
     assert "grid</dt>" not in text
 
 
-def test_table_payload_caps_rows_and_says_so(tmp_path: Path) -> None:
+def test_table_payload_caps_rows_and_says_so(tmp_path: Path, no_plots: None) -> None:
     folder = write_big_study(tmp_path / "big", n=3000)
     points = ResultsStore.of(folder).points()
     payload = table_payload(points, max_rows=500)
@@ -200,7 +208,7 @@ def test_report_in_a_browser(browser, llm_study: Path, tmp_path: Path) -> None:
     assert driver.title == "tiny-pareto: hwsim study report"
     # every plot renders
     imgs = driver.find_elements(By.CSS_SELECTOR, "img.plot")
-    assert len(imgs) == 5
+    assert len(imgs) == 6
     for img in imgs:
         assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
         assert img.rect["width"] > 0 and img.rect["height"] > 0
