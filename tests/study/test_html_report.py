@@ -261,3 +261,13 @@ def test_report_with_ten_thousand_rows_in_a_browser(browser, tmp_path: Path) -> 
     shot = tmp_path / "report-big.png"
     driver.save_screenshot(str(shot))
     print(f"screenshot: {shot}")
+
+
+def test_report_of_a_study_not_run_yet(tmp_path: Path) -> None:
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    (folder / "study.toml").write_text(LLM_TOML)
+    text = report_html(folder)
+    assert "<dt>points in the store</dt><dd>0</dd>" in text
+    assert "The results support no plot yet." in text
+    assert _payload(text)["rows"] == []
