@@ -130,8 +130,11 @@ def test_point_keys_depend_on_every_field_and_only_on_values():
     others = [point_key({**base, f: v}, ["rows", "cols"])
               for f, v in (("workload", "resnet50"), ("weights", "nvfp4"), ("rows", 16), ("cols", 32))]
     assert len({k, *others}) == 5
-    # swapping rows and cols is another point (names are hashed with the values)
+    # swapping rows and cols is another point
     assert point_key({**base, "rows": 16, "cols": 32}, ["rows", "cols"]) != k
+    # the same value on another axis is another point (axis names are hashed with the values)
+    assert (point_key({"w": "mxfp4", "ifmap_sram_kib": 64}, ["ifmap_sram_kib"])
+            != point_key({"w": "mxfp4", "filter_sram_kib": 64}, ["filter_sram_kib"]))
 
 
 def test_block_keys_match_point_keys_and_round_trip_through_hex():
