@@ -84,38 +84,22 @@ def _short(el) -> str:
 
 
 def plot_tour(table: pd.DataFrame, path: Path, title: str = "") -> Path:
-    """QSNR vs bits per element scatter (Pareto view) from a :func:`format_tour` table."""
-    # the OO API: a Figure with its own Agg canvas, so library code never picks a global backend
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """QSNR vs bits per element (each format's front named where a label fits, never over
+    another label, point or line) from a :func:`format_tour` table: the study plot
+    :func:`hwsim.study.plots.qsnr_figure` on the tour's rows."""
+    from hwsim.study.plots import qsnr_figure
 
     qcol = next(c for c in table.columns if c.startswith("qsnr_db"))
-    t = table.loc[np.isfinite(table[qcol].to_numpy(np.float64))]
-    fig = Figure(figsize=(8, 5.5))
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    families = {"mx": "tab:blue", "nvfp4": "tab:green", "msfp": "tab:purple", "int": "tab:orange"}
-    for name, bits, q in zip(t["format"], t["bits_per_element"], t[qcol], strict=True):
-        color = next((c for p, c in families.items() if str(name).startswith(p)), "tab:gray")
-        ax.scatter(bits, q, color=color, s=30)
-        ax.annotate(str(name), (bits, q), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    # Pareto front: best QSNR at each storage cost
-    pts = t.sort_values(by=["bits_per_element", qcol], ascending=[True, False])
-    front: list[tuple[float, float]] = []
-    best = -math.inf
-    for bits, q in zip(pts["bits_per_element"], pts[qcol], strict=True):
-        if q > best:
-            front.append((bits, q))
-            best = q
-    if front:
-        ax.plot(*zip(*front, strict=True), color="black", lw=0.8, ls="--", label="Pareto front")
-        ax.legend(loc="lower right")
-    ax.set_xlabel("bits per element (block scales amortized)")
-    ax.set_ylabel(f"QSNR (dB), {qcol.removeprefix('qsnr_db_')} data")
-    ax.set_title(title or "hwsim format tour")
-    ax.grid(alpha=0.3)
+    finite = np.isfinite(table[qcol].to_numpy(np.float64))
+    points = pd.DataFrame({"weights": table.loc[finite, "format"].astype(str),
+                           "data": qcol.removeprefix("qsnr_db_"),
+                           "qsnr_db": table.loc[finite, qcol].to_numpy(np.float64),
+                           "w_bits_per_element": table.loc[finite, "bits_per_element"].to_numpy(np.float64),
+                           "status": "ok"})
+    fig = qsnr_figure(points)
+    if title:
+        fig.suptitle(title, x=0.01, ha="left", fontsize=11)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
