@@ -12,12 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from hwsim.study.compare import load_data
-from hwsim.study.tour import DISTRIBUTIONS
+from hwsim.study.names import DATA_NAMES, MODEL_NAMES
 
 __all__ = ["DATA_NAMES", "MODEL_NAMES", "data_tensors", "SMOLLM2_LAYERS"]
-
-DATA_NAMES = (*DISTRIBUTIONS, "minilm", "smollm2")
-MODEL_NAMES = ("smollm2", "minilm", "digits-mlp", "digits-cnn")
 #: decoder layers of SmolLM2-135M whose Linear weights make the ``smollm2`` data source
 SMOLLM2_LAYERS = (0, 29)
 

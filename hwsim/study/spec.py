@@ -511,7 +511,7 @@ def _check_catalog_names(where: str, axes: dict[str, list[Any]], errors: list[st
     import numpy as np
 
     from hwsim.arch import accelerator, accelerators, workloads
-    from hwsim.study.sources import DATA_NAMES, MODEL_NAMES
+    from hwsim.study.names import DATA_NAMES, MODEL_NAMES
 
     checks = {"model": MODEL_NAMES, "workload": workloads(), "accelerator": accelerators(),
               "dataflow": ["ws", "os", "is"], "accumulate": ["exact", "block_dot"],

@@ -14,10 +14,10 @@ import pandas as pd
 
 from hwsim.catalog import core_formats
 from hwsim.numerics.format import Format
+from hwsim.study.names import DISTRIBUTIONS
 
 __all__ = ["qsnr_db", "format_tour", "plot_tour", "DISTRIBUTIONS"]
 
-DISTRIBUTIONS = ("gaussian", "laplace", "student-t")
 
 
 def qsnr_db(x: np.ndarray, q: np.ndarray) -> float:

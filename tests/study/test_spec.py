@@ -155,3 +155,10 @@ def test_star_means_every_catalog_format(tmp_path):
     text = 'metrics = ["qsnr"]\n[axes]\nweights = ["*"]\ndata = ["gaussian"]\n'
     study = load_study(write(tmp_path, text))
     assert [p["weights"] for p in study.points()] == list(format_names())
+
+
+def test_model_names_are_the_bridge_models():
+    from hwsim.bridge import models
+    from hwsim.study.names import MODEL_NAMES
+
+    assert MODEL_NAMES == tuple(models.names())
