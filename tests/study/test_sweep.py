@@ -134,8 +134,10 @@ def _wait_for_part(store: ResultsStore, proc: subprocess.Popen, timeout: float =
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("executor", ["serial", "local"])
+@pytest.mark.parametrize("executor", ["serial", "local", "dask"])
 def test_kill_9_mid_sweep_loses_only_points_in_flight(tmp_path, executor):
+    if executor == "dask":
+        pytest.importorskip("distributed")
     formats = ["mxfp4", "nvfp4", "int4_g128", "int8_g32", "fp8_e4m3", "fp6_e2m3", "mxfp6_e3m2", "mxfp8_e5m2",
                "bfp12_b32", "msfp16", "int4", "fp4_e2m1", "olive4", "ant4", "bitmod4", "mxint8"]
     d = study_dir(tmp_path, f'metrics = ["qsnr"]\n[axes]\nweights = {formats}\ndata = ["gaussian", "laplace"]\n')
