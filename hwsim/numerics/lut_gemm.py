@@ -182,7 +182,7 @@ def _grid_of(name: str, table: tuple[float, ...]) -> tuple[float, float, int]:
         raise FormatError(f"format {name!r}: LUT GEMM needs integer codebook values, got {vals}")
     iv = [int(v) for v in vals]
     step = 0
-    for u, v in zip(iv, iv[1:]):
+    for u, v in zip(iv[:-1], iv[1:], strict=True):
         step = math.gcd(step, v - u)
     step = max(step, 1)
     return float(iv[0]), float(step), (iv[-1] - iv[0]) // step + 1

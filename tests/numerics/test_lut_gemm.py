@@ -122,7 +122,7 @@ def _exact_integer_reference(a: np.ndarray, lw) -> np.ndarray:
             for gi, s0 in enumerate(range(0, k, G)):
                 p, q2 = float(lw.scales[j, gi]).as_integer_ratio()
                 wi = [int(2 * (int(lw.q[j, t]) - lw.zero[j, gi])) for t in range(s0, min(k, s0 + G))]
-                inner = sum(int(ai[m, t]) * w for t, w in zip(range(s0, s0 + G), wi))  # / (16 * 2)
+                inner = sum(int(ai[m, t]) * w for t, w in zip(range(s0, s0 + len(wi)), wi, strict=True))  # / (16 * 2)
                 terms.append((p * inner, q2 * 32))
                 R = max(R, q2 * 32)
             num = sum(t * (R // d) for t, d in terms)
