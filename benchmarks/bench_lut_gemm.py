@@ -248,14 +248,27 @@ LUT_OPS_PER_LOOKUP = 3.5
 DEQ_OPS_PER_VECTOR = 8
 
 
+#: the catalog's W1-W4 formats with per-64 groups (the kernels' weights): b planes, groups of 64
+W_FORMATS = {1: "int1_g64", 2: "int2_asym_g64", 3: "int3_asym_g64", 4: "int4_asym_g64"}
+
+
 def model_cycles(n: int, k: int, b: int) -> tuple[float, float]:
-    """Predicted core cycles of the two kernels: macro-ops over the dispatch width (the binding
-    limit: the loads, 1.5 per lookup and 3 per 8 weights, stay within 3 per cycle). The weights of
-    these shapes (at most 22.5 MB) stream from the 32 MB L3. LUT: ``n k b / 4`` lookups plus the
-    tables, ``k / 4 x 16`` entries of ~5 scalar ops. Dequant: ``n k / 8`` vectors. Returns
-    (lut_cycles, dequant_cycles)."""
+    """Predicted core cycles of the two kernels, macro-ops over the dispatch width (the binding
+    limit: the loads, 1.5 per lookup and 3 per 8 weights, stay within 3 per cycle); the weights of
+    these shapes (at most 22.5 MB) stream from the 32 MB L3.
+
+    LUT: hwsim's LUT unit closed form (:func:`hwsim.arch.lut.lut_counts`, :func:`~hwsim.arch.lut.
+    lut_cycles`: ``n k b / 4`` lookups plus ``n k / 64 x b`` aggregations at ``6 / 3.5`` per cycle,
+    ``k / 4 x 16`` table entries at ``6 / 5`` per cycle, added). Dequant: ``n k / 8`` vectors of 8
+    macro-ops. Returns (lut_cycles, dequant_cycles)."""
+    import hwsim
+    from hwsim.arch.energy import operand_bits
+    from hwsim.arch.lut import lut_counts, lut_cycles
+
     d = ZEN3["dispatch_per_cycle"]
-    lut = n * k * b / 4 * LUT_OPS_PER_LOOKUP / d + k / 4 * 16 * 5 / d
+    c = lut_counts(1, k, n, operand_bits(hwsim.format(W_FORMATS[b])), g=4, mirror=False, table_bits=32,
+                   int_tables=True)
+    lut = float(lut_cycles(c, 1, d / LUT_OPS_PER_LOOKUP, d / 5, False))
     deq = n * k / ZEN3["fp32_lanes"] * DEQ_OPS_PER_VECTOR / d
     return lut, deq
 
