@@ -314,12 +314,80 @@ def claims_table() -> list[dict]:
     return rows
 
 
+#: SmolLM2-135M's Linear GEMMs per decoder layer (N, K) and its 30 layers (HuggingFaceTB/SmolLM2-135M
+#: config.json: hidden 576, intermediate 1536, 9 heads / 3 KV heads of 64)
+SMOLLM2_LINEARS = [(576, 576), (192, 576), (192, 576), (576, 576), (1536, 576), (1536, 576), (576, 1536)]
+SMOLLM2_LAYERS = 30
+ACCELERATORS = ("mx-systolic-32", "bitmod-like", "lut-tensorcore-like")
+
+
+def smollm2_decode_table() -> list[dict]:
+    """One decoded token of SmolLM2-135M's quantized Linears (M = 1 GEMVs, fp16 activations) on
+    each accelerator, per W1-W4 format: cycles, energy, area."""
+    import hwsim
+    from hwsim.arch import accelerator
+
+    rows = []
+    for name in ACCELERATORS:
+        acc = accelerator(name)
+        for b, w in W_FORMATS.items():
+            a, fw = hwsim.format("fp16"), hwsim.format(w)
+            cyc = e = 0.0
+            for n, k in SMOLLM2_LINEARS:
+                c = acc.gemm(1, k, n, a, fw)
+                cyc += float(c.cycles) * SMOLLM2_LAYERS
+                e += float(c.energy_pj) * SMOLLM2_LAYERS
+            rows.append({"accelerator": name, "weights": w, "bits": b, "cycles": cyc, "energy_uj": e / 1e6,
+                         "area_mm2": float(acc.area_um2(a, fw)) / 1e6})
+    return rows
+
+
+def summarize_reports(paths: list[str]) -> list[dict]:
+    """Accuracy of ``hwsim run --compare ... --json`` reports, and the cost of their quantized Linear
+    GEMMs (attention and lm_head excluded) re-priced on :data:`ACCELERATORS` with the current
+    catalog (:func:`hwsim.study.reprice.reprice`)."""
+    from hwsim.arch import accelerator
+    from hwsim.study.reprice import reprice
+
+    accs = [accelerator(name) for name in ACCELERATORS]
+    rows = []
+    for path in paths:
+        with open(path) as f:
+            runs = [r for r in json.load(f)]
+        seen = set()
+        for run in runs:
+            if run["weights"] in seen:  # --compare on several accelerators repeats each run
+                continue
+            seen.add(run["weights"])
+            for acc in accs:
+                r = reprice(run, acc).as_dict()
+                lin = [x for x in r["layers"] if x["kind"] == "linear" and x["w_format"] != "fp32"]
+                rows.append({"file": os.path.basename(path), "accelerator": acc.name, "weights": run["weights"],
+                             "perplexity": run["metric"], "baseline": run["baseline_metric"],
+                             "linear_cycles": sum(x["cycles_total"] for x in lin),
+                             "linear_energy_uj": sum(x["energy_pj_total"] for x in lin) / 1e6,
+                             "area_mm2": r["area_um2"] / 1e6})
+    return rows
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--json", help="write the measurements here")
     p.add_argument("--asm", action="store_true", help="print the vector instructions of the compiled inner loops")
+    p.add_argument("--reports", help="comma-separated `hwsim run --compare --json` files: print their accuracy and "
+                                     "Linear-GEMM costs (no kernel timing)")
     args = p.parse_args()
+    if args.reports:
+        for r in summarize_reports(args.reports.split(",")):
+            print(f"{r['file']:12s} {r['accelerator']:20s} {r['weights']:14s} ppl {r['perplexity']:12.4f} "
+                  f"(fp32 {r['baseline']:.4f})  Linear cycles {r['linear_cycles']:.4g}  energy "
+                  f"{r['linear_energy_uj']:.4g} uJ  area {r['area_mm2']:.3f} mm2")
+        print("\nSmolLM2-135M, one decoded token (quantized Linears, M = 1, fp16 activations):")
+        for r in smollm2_decode_table():
+            print(f"  {r['accelerator']:20s} {r['weights']:14s} cycles {r['cycles']:10.4g}  energy "
+                  f"{r['energy_uj']:8.3f} uJ  area {r['area_mm2']:.3f} mm2")
+        return 0
     nb.set_num_threads(1)
     rows = []
     print(f"numba threads: {nb.get_num_threads()}")

@@ -277,7 +277,9 @@ class LutUnit:
         fit = np.maximum(np.floor(np.asarray(self.table_kib, dtype=np.float64) * 1024 / per_token), 1)
         token_tiles = ceil_div(m, fit.astype(np.int64))
         lanes = np.maximum(np.asarray(self.units, dtype=np.int64) * np.asarray(self.lookups_per_cycle, np.int64), 1)
-        folds = token_tiles * ceil_div(n, lanes)
+        # double-buffering granularity: weights arrive per output tile and per 64-activation group
+        # (T-MAC's act_group_size / kfactor tile), so each fold's weights load under the last fold's lookups
+        folds = token_tiles * ceil_div(n, lanes) * ceil_div(k, np.int64(64))
         macs = m * k * n
         util = floats(c.lookups + c.aggregates) / (np.maximum(floats(cycles), 1) * floats(self.mac_units))
         return UnitCost(compute_cycles=cycles, macs=macs, folds=folds, utilization=util,
