@@ -259,8 +259,9 @@ def model_cycles(n: int, k: int, b: int) -> tuple[float, float]:
 
     LUT: hwsim's LUT unit closed form (:func:`hwsim.arch.lut.lut_counts`, :func:`~hwsim.arch.lut.
     lut_cycles`: ``n k b / 4`` lookups plus ``n k / 64 x b`` aggregations at ``6 / 3.5`` per cycle,
-    ``k / 4 x 16`` table entries at ``6 / 5`` per cycle, added). Dequant: ``n k / 8`` vectors of 8
-    macro-ops. Returns (lut_cycles, dequant_cycles)."""
+    ``k / 4 x 16`` table entries at ``6 / 5`` per cycle, added). Dequant: the fields it unpacks
+    (``n k``; 70 per 64 weights at b = 3) in 8-lane vectors of 8 macro-ops. Returns
+    (lut_cycles, dequant_cycles)."""
     import hwsim
     from hwsim.arch.energy import operand_bits
     from hwsim.arch.lut import lut_counts, lut_cycles
@@ -269,7 +270,9 @@ def model_cycles(n: int, k: int, b: int) -> tuple[float, float]:
     c = lut_counts(1, k, n, operand_bits(hwsim.format(W_FORMATS[b])), g=4, mirror=False, table_bits=32,
                    int_tables=True)
     lut = float(lut_cycles(c, 1, d / LUT_OPS_PER_LOOKUP, d / 5, False))
-    deq = n * k / ZEN3["fp32_lanes"] * DEQ_OPS_PER_VECTOR / d
+    per = 32 // b  # fields per word; a 64-group takes whole words (b = 3: 7 words, 70 fields)
+    fields = n * (k // GROUP) * (-(-GROUP // per) * per)
+    deq = fields / ZEN3["fp32_lanes"] * DEQ_OPS_PER_VECTOR / d
     return lut, deq
 
 
