@@ -49,6 +49,27 @@ def test_full_tables_within_weight_rounding_of_the_mac_path():
     torch.testing.assert_close(lut_m, lut, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("weights", ["int4_asym_g64", "int3_g64"])
+def test_full_tables_equal_a_mac_gemm_of_the_exact_grid_weights(weights):
+    """With fp32 scales times |q - z| >= 3 the MAC path multiplies fp32(s (q - z)); the LUT path is
+    the MAC arithmetic (float64 products and sum, one rounding) of the exact weights s (q - z)."""
+    torch.manual_seed(3)
+    lin = nn.Linear(256, 48, bias=False)
+    x = torch.randn(5, 256)
+    sim = simulate(nn.Sequential(lin), weights, None, gemm="lut")
+    with torch.no_grad():
+        got = sim(x)
+    layer = sim.model[0]
+    bits, group = layer.lut_shape.tolist()
+    s = np.repeat(layer.lut_scales.numpy(), group, axis=1)
+    z = np.repeat(layer.lut_zero.numpy(), group, axis=1)
+    exact_w = torch.from_numpy(s * (layer.lut_q.numpy().astype(np.float64) - z))
+    want = (x.double() @ exact_w.T).float()
+    assert torch.equal(got, want)
+    mac = simulate(nn.Sequential(lin), weights, None)(x)
+    assert not torch.equal(mac, want)  # the rounded weights do show
+
+
 def test_int8_tables_cost_accuracy_but_stay_close():
     model = _model(2)
     x = torch.randn(8, 128)
