@@ -279,7 +279,7 @@ class LutUnit:
         lanes = np.maximum(np.asarray(self.units, dtype=np.int64) * np.asarray(self.lookups_per_cycle, np.int64), 1)
         # double-buffering granularity: weights arrive per output tile and per 64-activation group
         # (T-MAC's act_group_size / kfactor tile), so each fold's weights load under the last fold's lookups
-        folds = token_tiles * ceil_div(n, lanes) * ceil_div(k, np.int64(64))
+        folds = token_tiles * ceil_div(n, lanes) * ceil_div(k, np.asarray(64, dtype=np.int64))
         macs = m * k * n
         util = floats(c.lookups + c.aggregates) / (np.maximum(floats(cycles), 1) * floats(self.mac_units))
         return UnitCost(compute_cycles=cycles, macs=macs, folds=folds, utilization=util,
