@@ -488,7 +488,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     kw = dict(size=args.size, skip=args.skip, default_skip=not args.no_default_skip,
               kv_cache=args.kv_cache or "activations", accumulate=args.accumulate,
-              attention=not args.no_attention, v_cache=args.v_cache or "kv_cache", ksort=args.ksort)
+              attention=not args.no_attention, v_cache=args.v_cache or "kv_cache", ksort=args.ksort,
+              gemm=args.gemm, lut_table=None if args.lut_table == "full" else args.lut_table)
     accs = [a.strip() for a in args.accelerator.split(",") if a.strip()]
     if formats:
         from hwsim.arch.config import accelerator
@@ -972,6 +973,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "rounded once), or block_dot: each Linear output as OCP MX DotGeneral "
                                         "(exact block dot products, FP32-accumulated block by block; block-scaled "
                                         "weights and activations of one block size)")
+    r.add_argument("--gemm", choices=["mac", "lut"], default="mac",
+                   help="Linear GEMMs by multiply-accumulate (default) or T-MAC bit-plane table lookup")
+    r.add_argument("--lut-table", choices=["full", "fp32", "int8"], default="full",
+                   help="--gemm lut: table entries full precision (default), fp32, or int8 (T-MAC table quantization)")
     r.add_argument("--skip", action="append", default=[], help="module-name pattern kept fp32 (repeatable)")
     r.add_argument("--no-default-skip", action="store_true", help="also quantize SmolLM2's tied lm_head")
     r.add_argument("--no-attention", action="store_true", help="leave activation x activation GEMMs fp32")

@@ -15,12 +15,12 @@ from hwsim.arch.config import accelerator, accelerators, load_accelerators
 from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, MacCost, OperandBits, mac_cost, mac_cost_from_gates, operand_bits
 from hwsim.arch.systolic import SystolicArray, SystolicResult
-from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
+from hwsim.arch.units import BitSerialUnit, LutUnit, SystolicUnit, TensorCoreUnit
 from hwsim.arch.workload import Layer, Workload, attention, conv2d, gemm, workload, workloads
 
 __all__ = [
     "Accelerator", "GemmCost", "MemorySpec", "accelerator", "accelerators", "load_accelerators",
     "Dataflow", "EnergyTable", "MacCost", "OperandBits", "mac_cost", "mac_cost_from_gates",
     "operand_bits", "SystolicArray", "SystolicResult", "SystolicUnit", "BitSerialUnit",
-    "TensorCoreUnit", "Layer", "Workload", "attention", "conv2d", "gemm", "workload", "workloads",
+    "TensorCoreUnit", "LutUnit", "Layer", "Workload", "attention", "conv2d", "gemm", "workload", "workloads",
 ]

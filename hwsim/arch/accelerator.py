@@ -16,6 +16,10 @@ Energy of one GEMM (pJ)::
            + (ofmap writes - drain writes) x acc_bits x e_sram(ofmap_sram_kib)
     dram = DRAM bytes x 8 x dram_pj_per_bit
 
+A LUT unit (``kind = "lut"``, :mod:`hwsim.arch.lut`) replaces the ``mac`` term by lookups x
+e_lookup + table entries x e_entry + plane aggregations x e_aggregate and has no ``rf`` term (its
+table reads and writes are inside those energies).
+
 ``drain writes`` are SCALE-Sim's os drain accounting (:func:`hwsim.arch.dataflow.ofmap_drain_writes`):
 counted in ``sram_writes_ofmap`` to match SCALE-Sim, but no data moves, so they cost nothing.
 Static (leakage) energy is not modelled.
@@ -41,6 +45,7 @@ from hwsim.arch.energy import (
     sram_area_um2,
     sram_pj_per_bit,
 )
+from hwsim.arch.lut import lut_op_costs
 from hwsim.arch.memory import (
     MEMORY_MODELS,
     bus_dram_cycles,
@@ -49,7 +54,7 @@ from hwsim.arch.memory import (
     memory_bound_cycles,
     operand_bytes,
 )
-from hwsim.arch.units import BitSerialUnit, Unit
+from hwsim.arch.units import LUT_TABLE_FORMATS, BitSerialUnit, LutUnit, Unit
 from hwsim.arch.workload import Layer, Workload
 from hwsim.arch.workload import workload as _workload
 from hwsim.schema import Field
@@ -90,6 +95,8 @@ class MemorySpec:
 #: the design-point numbers that may be 0 (every other one must be > 0)
 _ZERO_OK = frozenset({"pipeline_latency_cycles"})
 _POSITIVE = Field((int, float), minimum=0)
+#: boolean design fields (memory double buffering; a LUT unit's mirror tables and parallel precompute)
+_BOOL_FIELDS = frozenset({"double_buffered", "mirror", "precompute_parallel"})
 _NONNEGATIVE = Field((int, float), minimum=0, inclusive=True)
 
 
@@ -169,7 +176,7 @@ class Accelerator:
         for part in (self, self.unit, self.memory, self.energy):
             for f in fields(part):
                 value = getattr(part, f.name)
-                if f.name == "double_buffered" or not _is_number(value):  # the one boolean field
+                if f.name in _BOOL_FIELDS or not _is_number(value):  # the boolean fields
                     continue
                 problem = (_NONNEGATIVE if f.name in zero_ok else _POSITIVE).problem(value, arrays=True)
                 if problem is not None:
@@ -181,7 +188,19 @@ class Accelerator:
                 operand_bits(self.w_format if w_format is None else w_format),
                 operand_bits(self.acc_format))
 
+    def _lut_costs(self, a: OperandBits, acc: OperandBits) -> Any:
+        """A LUT unit's per-operation energy and per-lane area (:func:`hwsim.arch.lut.lut_op_costs`)."""
+        u = self.unit
+        assert isinstance(u, LutUnit)
+        bits, int_tables = LUT_TABLE_FORMATS[u.table_format]
+        return lut_op_costs(a, acc, g=int(np.max(u.g)), mirror=u.mirror, table_bits=bits, int_tables=int_tables,
+                            lookups_per_cycle=float(np.max(u.lookups_per_cycle)),
+                            precompute_per_cycle=float(np.max(u.precompute_per_cycle)),
+                            table_kib=float(np.max(u.table_kib)), t=self.energy, node_nm=float(self.node_nm))
+
     def _mac(self, a: OperandBits, w: OperandBits, acc: OperandBits) -> tuple[float, float]:
+        if isinstance(self.unit, LutUnit) and self.e_mac_pj is None and self.mac_area_um2 is None:
+            return 0.0, self._lut_costs(a, acc).lane_area_um2  # a LUT lane: priced per operation
         bpc = self.unit.w_bits_per_cycle if isinstance(self.unit, BitSerialUnit) else None
         cost = mac_cost(a, w, acc, self.energy, node_nm=self.node_nm,
                         w_bits_per_pass=None if bpc is None else int(np.max(bpc)),
@@ -296,11 +315,17 @@ class Accelerator:
         macs = res.macs
         t = self.energy
         e_mac_total = floats(macs * e_mac * res.weight_passes)
-        if self.e_mac_pj is None:  # a fixed MAC energy stands for the whole datapath
+        if res.lut is not None and self.e_mac_pj is None:  # LUT unit: lookups, table precompute, shift-adds
+            op = self._lut_costs(a, acc)
+            e_mac_total = (floats(res.lut.lookups) * op.lookup_pj + floats(res.lut.entries) * op.entry_pj
+                           + floats(res.lut.aggregates) * op.aggregate_pj)
+        elif self.e_mac_pj is None:  # a fixed MAC energy stands for the whole datapath
             e_out = output_scale_cost(a, w, t, node_nm=self.node_nm).energy_pj
             e_mac_total = e_mac_total + np.asarray(m, dtype=np.float64) * np.asarray(n, dtype=np.float64) * e_out
         rf_bits = a.element_bits + w.element_bits + acc.element_bits
         e_rf = floats(macs * rf_bits * t.rf_pj_per_bit * (float(self.node_nm) / t.node_nm))
+        if res.lut is not None:  # table reads/writes are in the LUT operation energies
+            e_rf = floats(macs * 0.0)
         e_sram = (floats(res.sram_reads_ifmap_words * a.bits_per_element)
                   * sram_pj_per_bit(mem.ifmap_sram_kib, t, self.node_nm)
                   + floats(res.sram_reads_filter_words * w.bits_per_element)

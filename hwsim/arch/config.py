@@ -16,7 +16,7 @@ File layout (see docs/cost-models.md for every field)::
     reference = "Jouppi et al., ISCA 2017"
     mac_cost = "table" | "rtl"   (optional; "rtl": MAC costs from synthesized RTL, hwsim.arch.rtl_cost)
     mac_cost_fallback = "none" | "table"   (optional, with "rtl": cost of pairs without a block)
-    [compute]   kind = "systolic" | "bitserial" | "tensorcore", clock_mhz, node_nm, formats, ...
+    [compute]   kind = "systolic" | "bitserial" | "tensorcore" | "lut", clock_mhz, node_nm, formats, ...
     [memory]    ifmap_sram_kib, filter_sram_kib, ofmap_sram_kib, dram_gb_per_s, dram, ...
                 model = "hwsim" | "bitmod" (optional; "bitmod": the official BitMoD simulator's
                 memory rules, bus_bytes_per_cycle, no output buffer: ofmap_sram_kib may be omitted)
@@ -40,7 +40,7 @@ from hwsim.arch.dataflow import Dataflow
 from hwsim.arch.energy import EnergyTable, operand_bits
 from hwsim.arch.memory import MEMORY_MODELS
 from hwsim.arch.rtl_cost import MAC_COST_FALLBACKS, MAC_COST_MODES, RtlMacCosts, check_rtl_formats
-from hwsim.arch.units import BitSerialUnit, SystolicUnit, TensorCoreUnit
+from hwsim.arch.units import LUT_TABLE_FORMATS, BitSerialUnit, LutUnit, SystolicUnit, TensorCoreUnit
 from hwsim.catalog import catalog_folders, get_format, read_toml
 from hwsim.errors import CatalogError, HwsimError, unknown_name
 from hwsim.schema import Field, Schema
@@ -62,6 +62,8 @@ _COMPUTE = {
     "tensorcore": {"mma_m": int, "mma_n": int, "mma_k": int, "units": int, "mma_cycles": _NUM,
                    "pipeline_latency_cycles": _NUM, "block_m": int, "block_n": int,
                    "throughput": dict},
+    "lut": {"units": int, "lookups_per_cycle": int, "precompute_per_cycle": _NUM, "table_kib": _NUM, "g": int,
+            "table_format": str, "mirror": bool, "precompute_parallel": bool},
 }
 _MEMORY = {"ifmap_sram_kib": _NUM, "filter_sram_kib": _NUM, "ofmap_sram_kib": _NUM,
            "dram_gb_per_s": _NUM, "dram": str, "dram_pj_per_bit": _NUM, "double_buffered": bool,
@@ -69,9 +71,10 @@ _MEMORY = {"ifmap_sram_kib": _NUM, "filter_sram_kib": _NUM, "ofmap_sram_kib": _N
 _ENERGY = {**{f.name: _NUM for f in fields(EnergyTable)}, "e_mac_pj": _NUM, "mac_area_um2": _NUM}
 _REQUIRED_MEMORY = ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib", "dram_gb_per_s")
 _ALLOWED = {"kind": tuple(_COMPUTE), "dataflow": tuple(d.value for d in Dataflow), "mac_cost": MAC_COST_MODES,
-            "mac_cost_fallback": MAC_COST_FALLBACKS, "schedule": SCHEDULES, "model": MEMORY_MODELS}
+            "mac_cost_fallback": MAC_COST_FALLBACKS, "schedule": SCHEDULES, "model": MEMORY_MODELS,
+            "table_format": tuple(LUT_TABLE_FORMATS)}
 _ZERO_OK = {"pipeline_latency_cycles"}
-_OPTIONAL_COMPUTE = {"w_cycles_per_weight", "lanes", "schedule"}
+_OPTIONAL_COMPUTE = {"w_cycles_per_weight", "lanes", "schedule", "g", "table_format", "mirror", "precompute_parallel"}
 
 
 def _schema(types: Mapping[str, Any], required: Any = (), label: str = "") -> Schema:
@@ -92,7 +95,7 @@ _MEMORY_SCHEMA = _schema(_MEMORY, required=_REQUIRED_MEMORY)
 _ENERGY_SCHEMA = _schema(_ENERGY)
 
 #: Numeric fields without a physical unit: counts of things.
-COUNT_FIELDS = frozenset({"rows", "cols", "units", "mma_m", "mma_n", "mma_k", "block_m", "block_n", "lanes"})
+COUNT_FIELDS = frozenset({"rows", "cols", "units", "mma_m", "mma_n", "mma_k", "block_m", "block_n", "lanes", "g"})
 #: Every other numeric field name ends in one of these.
 UNIT_SUFFIXES = ("_mhz", "_nm", "_kib", "_gb_per_s", "_pj", "_pj_per_bit", "_pj_per_64b", "_um2",
                  "_um2_per_kib", "_cycles", "_per_cycle", "_cycles_per_weight")
@@ -249,6 +252,11 @@ def _build(file: Path, t: dict[str, Any]) -> Accelerator:
                              w_bits_per_cycle=c["w_bits_per_cycle"],
                              w_cycles_per_weight=c.get("w_cycles_per_weight"),
                              lanes=c.get("lanes", 1), schedule=c.get("schedule", "systolic"))
+    elif kind == "lut":
+        unit = LutUnit(units=c["units"], lookups_per_cycle=c["lookups_per_cycle"],
+                       precompute_per_cycle=c["precompute_per_cycle"], table_kib=c["table_kib"], g=c.get("g", 4),
+                       table_format=c.get("table_format", "int8"), mirror=c.get("mirror", True),
+                       precompute_parallel=c.get("precompute_parallel", False))
     else:
         unit = TensorCoreUnit(mma_m=c["mma_m"], mma_n=c["mma_n"], mma_k=c["mma_k"], units=c["units"],
                               mma_cycles=c["mma_cycles"],
@@ -311,7 +319,7 @@ def accelerators(path: str | Path | list[str | Path] | None = None) -> list[str]
     return sorted(load_accelerators(path))
 
 
-_UNIT_FIELDS = {cls: {f.name for f in fields(cls)} for cls in (SystolicUnit, BitSerialUnit, TensorCoreUnit)}
+_UNIT_FIELDS = {cls: {f.name for f in fields(cls)} for cls in (SystolicUnit, BitSerialUnit, TensorCoreUnit, LutUnit)}
 _MEMORY_FIELDS = {f.name for f in fields(MemorySpec)}
 _ENERGY_FIELDS = {f.name for f in fields(EnergyTable)}
 _TOP_FIELDS = {"description", "clock_mhz", "node_nm", "a_format", "w_format", "acc_format",
@@ -352,9 +360,11 @@ def _check_override(key: str, value: Any) -> Any:
         if value not in EnergyTable.dram_technologies():
             raise AcceleratorNotFound(f"override dram: {value!r} not one of {list(EnergyTable.dram_technologies())}")
         return value
-    if key == "double_buffered" and not isinstance(value, bool | np.bool_):
-        raise AcceleratorNotFound(f"override double_buffered: expected True or False, got {value!r}")
-    if key in ("description", "mac_cost_source", "double_buffered"):
+    if key in ("double_buffered", "mirror", "precompute_parallel") and not isinstance(value, bool | np.bool_):
+        raise AcceleratorNotFound(f"override {key}: expected True or False, got {value!r}")
+    if key == "table_format" and value not in LUT_TABLE_FORMATS:
+        raise AcceleratorNotFound(f"override table_format: {value!r} not one of {list(LUT_TABLE_FORMATS)}")
+    if key in ("description", "mac_cost_source", "double_buffered", "mirror", "precompute_parallel", "table_format"):
         return value
     if key == "throughput":
         return _check_throughput(value)

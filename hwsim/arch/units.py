@@ -1,4 +1,4 @@
-"""Compute units of an accelerator, as typed frozen data: systolic, bit-serial, tensor core.
+"""Compute units of an accelerator, as typed frozen data: systolic, bit-serial, tensor core, LUT.
 
 Each unit turns a GEMM and the operand bit widths into compute cycles and operand traffic by
 calling the closed forms of :mod:`hwsim.arch.systolic`, :mod:`hwsim.arch.bitserial` or
@@ -17,11 +17,12 @@ from hwsim.arch._util import ShapeError, ceil_div, exact, floats
 from hwsim.arch.bitserial import SCHEDULES, bitserial_gemm, tile_count, weight_cycles, weight_passes
 from hwsim.arch.dataflow import Dataflow, mapping, operand_passes
 from hwsim.arch.energy import OperandBits
+from hwsim.arch.lut import lut_counts, lut_cycles, table_bytes_per_token
 from hwsim.arch.systolic import SystolicResult, count_bound, systolic_gemm
 from hwsim.arch.tensorcore import tensorcore_gemm, throughput_factor
 from hwsim.errors import FormatError
 
-__all__ = ["UnitCost", "SystolicUnit", "BitSerialUnit", "TensorCoreUnit", "Unit"]
+__all__ = ["UnitCost", "SystolicUnit", "BitSerialUnit", "TensorCoreUnit", "LutUnit", "Unit", "LUT_TABLE_FORMATS"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class UnitCost:
     operand_passes: tuple[Any, Any, Any]
     psum_live_words: Any  #: partial sums live at once while the passes accumulate
     weight_passes: Any = 1  #: cycles per weight of a bit-serial PE (its MAC energy is paid per pass)
+    #: a LUT unit's operation counts (:class:`hwsim.arch.lut.LutCounts`), priced instead of MACs
+    lut: Any = None
 
 
 def _array_cost(res: SystolicResult, dataflow: Dataflow, rows: Any, cols: Any, m: Any, k: Any, n: Any,
@@ -230,4 +233,60 @@ class TensorCoreUnit:
                         operand_passes=res.operand_passes, psum_live_words=res.psum_live)
 
 
-Unit = SystolicUnit | BitSerialUnit | TensorCoreUnit
+#: table entry formats of a LUT unit: bits per entry, integer (quantized) entries
+LUT_TABLE_FORMATS = {"int8": (8, True), "fp16": (16, False), "fp32": (32, False)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LutUnit:
+    """``units`` table-lookup engines (T-MAC CPU cores, LUT tensor cores; :mod:`hwsim.arch.lut`).
+
+    Each unit performs ``lookups_per_cycle`` table lookups (read one entry, add it) per cycle and
+    builds ``precompute_per_cycle`` table entries per cycle, after or alongside
+    (``precompute_parallel``) the lookups; tables of ``g`` activations in ``table_format``
+    entries, half stored with ``mirror``; a token's tables must fit ``table_kib`` per unit, else
+    the tokens run in tiles and the weights are streamed once per tile."""
+
+    units: Any
+    lookups_per_cycle: Any
+    precompute_per_cycle: Any
+    table_kib: Any
+    g: Any = 4
+    table_format: str = "int8"
+    mirror: bool = True
+    precompute_parallel: bool = False
+
+    kind = "lut"
+
+    def __post_init__(self) -> None:
+        if self.table_format not in LUT_TABLE_FORMATS:
+            raise ShapeError(f"table_format {self.table_format!r} not one of {list(LUT_TABLE_FORMATS)}")
+
+    @property
+    def mac_units(self) -> Any:
+        """Lookup lanes (an area multiplier: the catalog prices one lane, see :mod:`hwsim.arch.lut`)."""
+        return np.asarray(self.units, dtype=np.float64) * np.asarray(self.lookups_per_cycle, dtype=np.float64)
+
+    def compute(self, m: Any, k: Any, n: Any, a: OperandBits, w: OperandBits) -> UnitCost:
+        table_bits, int_tables = LUT_TABLE_FORMATS[self.table_format]
+        m, k, n = (np.asarray(x, dtype=np.int64) for x in (m, k, n))
+        c = lut_counts(m, k, n, w, g=self.g, mirror=self.mirror, table_bits=table_bits, int_tables=int_tables)
+        cycles = lut_cycles(c, self.units, self.lookups_per_cycle, self.precompute_per_cycle,
+                            self.precompute_parallel)
+        per_token = table_bytes_per_token(k, self.g, self.mirror, table_bits)
+        fit = np.maximum(np.floor(np.asarray(self.table_kib, dtype=np.float64) * 1024 / per_token), 1)
+        token_tiles = ceil_div(m, fit.astype(np.int64))
+        lanes = np.maximum(np.asarray(self.units, dtype=np.int64) * np.asarray(self.lookups_per_cycle, np.int64), 1)
+        # double-buffering granularity: weights arrive per output tile and per 64-activation group
+        # (T-MAC's act_group_size / kfactor tile), so each fold's weights load under the last fold's lookups
+        folds = token_tiles * ceil_div(n, lanes) * ceil_div(k, np.asarray(64, dtype=np.int64))
+        macs = m * k * n
+        util = floats(c.lookups + c.aggregates) / (np.maximum(floats(cycles), 1) * floats(self.mac_units))
+        return UnitCost(compute_cycles=cycles, macs=macs, folds=folds, utilization=util,
+                        sram_reads_ifmap_words=m * k, sram_reads_filter_words=k * n * token_tiles,
+                        sram_writes_ofmap_words=m * n, ofmap_drain_writes_words=0,
+                        operand_passes=(np.ones_like(token_tiles), token_tiles, np.ones_like(token_tiles)),
+                        psum_live_words=0, lut=c)
+
+
+Unit = SystolicUnit | BitSerialUnit | TensorCoreUnit | LutUnit

@@ -57,6 +57,7 @@ from hwsim.bridge.gemm import matmul as _matmul
 from hwsim.bridge.gemm import quantize as _quantize
 from hwsim.bridge.ksort import ksort_permutations, permute_qk
 from hwsim.bridge.llm_int8 import LlmInt8Gemm
+from hwsim.bridge.lut_gemm import LutGemm, check_gemm_mode
 from hwsim.bridge.records import (
     GemmRecord,
     Operand,
@@ -164,6 +165,8 @@ class SimConfig:
     deterministic: bool = True
     v_layout: str = "token"
     conv_layout: str = "channels"
+    gemm: str = "mac"
+    lut_table: str | None = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -359,6 +362,10 @@ class Simulation:
         if config.conv_layout not in CONV_LAYOUTS:
             raise HwsimError(f"conv_layout={config.conv_layout!r} not one of {list(CONV_LAYOUTS)}")
         self.v_layout, self.conv_layout = config.v_layout, config.conv_layout
+        check_gemm_mode(config.gemm, config.lut_table)
+        if config.gemm == "lut" and (self.block_dot or self.accumulate is not None):
+            raise HwsimError("gemm='lut' sums in float64 (its own order); it takes no accumulate= mode")
+        self.gemm, self.lut_table = config.gemm, config.lut_table
         acc = config.accelerator
         self.accelerator = _catalog_accelerator(acc) if isinstance(acc, str) else acc
         self.skip = tuple(config.skip)
@@ -437,6 +444,8 @@ class Simulation:
         a, w = self._operands(fmts)
         if self.block_dot and where is not None:
             return BlockDotGemm(fmts.weights, fmts.activations, a, w, where=f"layer {where!r}")
+        if self.gemm == "lut" and where is not None:  # gemm="lut": table lookup (hwsim.bridge.lut_gemm)
+            return LutGemm(fmts.weights, fmts.activations, a, w, self.lut_table, where=f"layer {where!r}")
         return QuantizedGemm(fmts.weights, fmts.activations, a, w)
 
     def _build(self, model: nn.Module) -> nn.Module:
@@ -769,7 +778,8 @@ def simulate(model: nn.Module, weights: str | NumberFormat | None = "mxfp4",
              overrides: Mapping[str, Mapping[str, Any] | None] | None = None,
              attention: bool = True, ksort: bool | str = False,
              v_cache: str | NumberFormat | None = "kv_cache", deterministic: bool = True,
-             v_layout: str = "token", conv_layout: str = "channels") -> Simulation:
+             v_layout: str = "token", conv_layout: str = "channels", gemm: str = "mac",
+             lut_table: str | None = None) -> Simulation:
     """Put ``model`` on the simulated datapath of ``accelerator`` (see the module docstring).
 
     The keywords become one :class:`SimConfig` (``Simulation(model, config)`` takes it directly).
@@ -810,6 +820,10 @@ def simulate(model: nn.Module, weights: str | NumberFormat | None = "mxfp4",
             by norm (RoPE pairs kept together), so a block-quantized K cache (``bfp12_b32``...)
             groups its outlier channels; q.k is unchanged (:mod:`hwsim.bridge.ksort`). ``True``
             uses the ``interleaved`` RoPE pair layout, or name it: ``"interleaved"``/``"halves"``.
+        gemm: ``"mac"`` (default) or ``"lut"``: every simulated Linear runs as T-MAC's bit-plane
+            table lookup (:mod:`hwsim.bridge.lut_gemm`; integer-grid weight formats only).
+        lut_table: with ``gemm="lut"``: ``None`` (full-precision tables), ``"fp32"`` or ``"int8"``
+            (T-MAC's table quantization).
 
     Raises:
         FormatError / AcceleratorNotFound: unknown names (the message lists the known ones).
@@ -817,5 +831,6 @@ def simulate(model: nn.Module, weights: str | NumberFormat | None = "mxfp4",
     config = SimConfig(weights=weights, activations=activations, accelerator=accelerator, kv_cache=kv_cache,
                        v_cache=v_cache, accumulate=accumulate, acc_block=acc_block, skip=tuple(skip),
                        overrides=dict(overrides or {}), attention=attention, ksort=ksort,
-                       deterministic=deterministic, v_layout=v_layout, conv_layout=conv_layout)
+                       deterministic=deterministic, v_layout=v_layout, conv_layout=conv_layout, gemm=gemm,
+                       lut_table=lut_table)
     return Simulation(model, config)

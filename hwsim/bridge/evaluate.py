@@ -67,7 +67,7 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
         default_skip: bool = True, overrides: Mapping[str, Any] | None = None,
         kv_cache: Any = "activations", accumulate: Any = None, attention: bool = True,
         v_cache: Any = "kv_cache", ksort: bool = False, deterministic: bool = True,
-        v_layout: str = "token", conv_layout: str = "channels"):
+        v_layout: str = "token", conv_layout: str = "channels", gemm: str = "mac", lut_table: str | None = None):
     """fp32 baseline + simulated evaluation + costs of every executed GEMM: a ``Report``.
 
     ``model``: a built-in name (``hwsim.bridge.models.names()``) or an ``nn.Module`` with
@@ -75,7 +75,8 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
     ``lm_head``) unless ``default_skip=False``. ``accumulate``: ``None`` (exact products summed in
     float64, rounded once), a narrower accumulator format, or the mode ``"block_dot"`` (every
     Linear output is OCP MX DotGeneral of its encoded rows, :func:`hwsim.numerics.dot.dot_general`,
-    bit for bit). Other arguments as :func:`hwsim.bridge.simulate`.
+    bit for bit). ``gemm="lut"`` (``lut_table``): Linears by table lookup. Other arguments as
+    :func:`hwsim.bridge.simulate`.
     """
     from hwsim.bridge.datapath import SimConfig, Simulation
 
@@ -85,7 +86,7 @@ def run(model: Any, weights: Any = "mxfp4", activations: Any = "mxfp8_e4m3",
     config = SimConfig(weights=weights, activations=activations, accelerator=accelerator, kv_cache=kv_cache,
                        v_cache=v_cache, accumulate=accumulate, skip=patterns, overrides=dict(overrides or {}),
                        attention=attention, ksort=ksort, deterministic=deterministic, v_layout=v_layout,
-                       conv_layout=conv_layout)
+                       conv_layout=conv_layout, gemm=gemm, lut_table=lut_table)
     sim = Simulation(module, config)
     res = spec.evaluate(sim.model, size=size, progress=progress, reference=base.outputs)
     notes = list(spec.notes) + [f"evaluation size {size!r}: {spec.sizes.get(size, size)}"]

@@ -27,7 +27,7 @@ EXPECTED = {
     "stray_source.toml": "stray_source.toml:sources.memory.dram_pj_per_bit: cites a field this file does not set",
     "unknown_format.toml": "unknown_format.toml:compute.a_format: unknown format 'int7x'",
     "bad_dram.toml": "bad_dram.toml:memory.dram: 'sdram' not one of ['ddr3', 'hbm2']",
-    "bad_kind.toml": "bad_kind.toml:compute.kind: 'quantum' not one of ['systolic', 'bitserial', 'tensorcore']",
+    "bad_kind.toml": "bad_kind.toml:compute.kind: 'quantum' not one of ['systolic', 'bitserial', 'tensorcore', 'lut']",
     "missing_reference.toml": "missing_reference.toml:reference: missing (required)",
     "bad_throughput.toml": "bad_throughput.toml:compute.throughput.x: key must be an element width",
     "not_toml.toml": "not_toml.toml: not valid TOML",
