@@ -564,8 +564,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 lambda: _write_csv(table, files["summary.csv"], f"summary: {files['summary.csv']}"),
                 lambda: _write_csv(report.step_costs(results, args.accelerator), files["step_cost.csv"],
                                    f"step cost per GEMM: {files['step_cost.csv']}"),
-                lambda: _write_plot(lambda p: report.plot_curves(report.curves(results), p, f"{args.model}: "
-                                    f"loss per recipe ({steps} steps)"), files["loss.png"], f"plot: {files['loss.png']}")]
+                lambda: _write_plot(lambda p: report.plot_curves(
+                    report.curves(results), p, f"{args.model}: loss per recipe ({steps} steps)"),
+                    files["loss.png"], f"plot: {files['loss.png']}")]
         _write_all(jobs)
     return 0
 

@@ -46,12 +46,14 @@ def step_cost(gemms: Sequence[GemmShape], accelerator: Any = DEFAULT_ACCELERATOR
     return pd.DataFrame(rows)
 
 
-def cost_summary(table: pd.DataFrame, tokens_per_step: int) -> dict[str, float]:
+def cost_summary(table: pd.DataFrame, tokens_per_step: int) -> dict[str, Any]:
     """Totals of a :func:`step_cost` table: energy and cycles per step, energy per token, and the
     share of each role (``energy_forward_uj`` ...)."""
-    out = {"energy_step_uj": float(table["energy_pj"].sum()) / 1e6,
-           "energy_token_nj": float(table["energy_pj"].sum()) / 1e3 / max(1, tokens_per_step),
-           "cycles_step": int(table["cycles"].sum()), "macs_step": int(table["macs"].sum())}
+    energy = table["energy_pj"].to_numpy(dtype=float)
+    roles = table["role"].to_numpy()
+    out = {"energy_step_uj": energy.sum() / 1e6,
+           "energy_token_nj": energy.sum() / 1e3 / max(1, tokens_per_step),
+           "cycles_step": int(table["cycles"].to_numpy().sum()), "macs_step": int(table["macs"].to_numpy().sum())}
     for role in ("forward", "dgrad", "wgrad"):
-        out[f"energy_{role}_uj"] = float(table.loc[table["role"] == role, "energy_pj"].sum()) / 1e6
+        out[f"energy_{role}_uj"] = energy[roles == role].sum() / 1e6
     return out

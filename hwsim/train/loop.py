@@ -46,10 +46,11 @@ def threads(n: int | None) -> Iterator[None]:
         yield
         return
     import numba
+    from numba.core.config import NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 
     t0, n0 = torch.get_num_threads(), numba.get_num_threads()
     torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(n, NUMBA_NUM_THREADS))
     try:
         yield
     finally:

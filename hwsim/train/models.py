@@ -58,7 +58,8 @@ class _Attention(nn.Module):
         q, k, v = self.qkv(x).split(d, dim=-1)
         q, k, v = (z.reshape(b, t, h, d // h).transpose(1, 2) for z in (q, k, v))
         att = self.qk(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(d // h))
-        att = torch.softmax(att + self.mask[:t, :t], dim=-1)
+        mask: torch.Tensor = self.mask  # type: ignore[assignment]
+        att = torch.softmax(att + mask[:t, :t], dim=-1)
         y = self.pv(att, v).transpose(1, 2).reshape(b, t, d)
         return self.proj(y)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.catalog import get_format
-from hwsim.errors import CatalogError, HwsimError
+from hwsim.errors import CatalogError, HwsimError, unknown_name
 from hwsim.numerics.format import Format
 from hwsim.numerics.types import RoundMode, ScaleRule
 
@@ -184,7 +184,7 @@ def load_recipes(path: str | Path = RECIPES_FILE) -> dict[str, Recipe]:
     try:
         doc = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise CatalogError(f"{path}: {exc}") from None
+        raise CatalogError([f"{path}: {exc}"]) from None
     errors: list[str] = []
     out: dict[str, Recipe] = {}
     for name, data in doc.items():
@@ -195,7 +195,7 @@ def load_recipes(path: str | Path = RECIPES_FILE) -> dict[str, Recipe]:
         if built is not None:
             out[name] = built
     if errors:
-        raise CatalogError(f"{len(errors)} problem(s) in {path}:\n" + "\n".join(errors))
+        raise CatalogError(errors)
     return out
 
 
@@ -218,5 +218,5 @@ def recipe(name: str | Recipe, **changes: Any) -> Recipe:
         return name.replace(**changes) if changes else name
     cat = _catalog()
     if name not in cat:
-        raise HwsimError(f"unknown recipe {name!r}; known: {', '.join(cat)}")
+        raise HwsimError(unknown_name("recipe", name, cat))
     return cat[name].replace(**changes) if changes else cat[name]
