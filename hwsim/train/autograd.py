@@ -69,6 +69,9 @@ class TrainState:
     recipe: Recipe
     step: int = 0
     recording: bool = False
+    #: float64 sums rounded once (thread-count independent, the default); False: torch's fp32
+    #: matmul of the same quantized operands (faster; its last bits depend on BLAS blocking/threads)
+    deterministic: bool = True
     gemms: list[GemmShape] = field(default_factory=list)
     overflows: dict[tuple[str, str], int] = field(default_factory=dict)
     outputs: dict[tuple[str, str], int] = field(default_factory=dict)  #: integer GEMM outputs computed
@@ -126,6 +129,8 @@ class GemmSite:
             y, over = dfp.dfp_matmul(a, b, fa, fb, recipe.overflow_handling)
             self.state.count_overflow(self.name, role, over, y.numel())
             return y
+        if not self.state.deterministic:
+            return torch.matmul(a, b)
         return torch.matmul(a.double(), b.double()).to(torch.float32)
 
     def record(self, role: str, lead: tuple[int, ...], m: int, k: int, n: int) -> None:

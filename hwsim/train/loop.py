@@ -106,13 +106,14 @@ class TrainResult:
 
 
 def train(model: str | Task, recipe_name: str | Recipe, *, steps: int = 200, seed: int = 0,
-          n_threads: int | None = 1, eval_every: int = 0,
+          n_threads: int | None = 1, eval_every: int = 0, deterministic: bool = True,
           progress: Callable[[int, int, float], Any] | None = None, **task_kw: Any) -> TrainResult:
     """Train ``model`` (a name of :data:`hwsim.train.models.MODELS` or a :class:`Task`) from scratch
     for ``steps`` steps on ``recipe_name``'s datapath.
 
     ``eval_every``: validation every that many steps (0: only after the last step).
-    ``progress(step, steps, loss)`` is called after each step.
+    ``progress(step, steps, loss)`` is called after each step. ``deterministic=False`` runs the
+    quantized GEMMs as fp32 matmuls (:attr:`TrainState.deterministic`).
     """
     rec = recipe(recipe_name) if isinstance(recipe_name, str) else recipe_name
     tk = task(model, **task_kw) if isinstance(model, str) else model
@@ -120,7 +121,7 @@ def train(model: str | Task, recipe_name: str | Recipe, *, steps: int = 200, see
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             base = tk.build()
-        qmodel, state = convert(base, rec, TrainState(rec))
+        qmodel, state = convert(base, rec, TrainState(rec, deterministic=deterministic))
         params = sum(p.numel() for p in qmodel.parameters())
         opt = torch.optim.Adam(qmodel.parameters(), lr=tk.lr, betas=(0.9, 0.95))
         gen = torch.Generator().manual_seed(seed)
