@@ -80,10 +80,19 @@ def plot_curves(table: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     fig = Figure(figsize=(10, 4.5))
     FigureCanvasAgg(fig)
     ax_t, ax_v = fig.subplots(1, 2)
-    for recipe, df in table.groupby("recipe", sort=False):
+    groups = list(table.groupby("recipe", sort=False))
+    finals = {r: float(df["train_loss"].tail(max(1, len(df) // 10)).mean()) for r, df in groups}
+    best = min(finals.values())
+    # a recipe that fails (final loss > 1.5x the best) would squeeze the others: cut the axes at
+    # 1.3x the best final loss above the worst recipe that did not fail, and say so in the legend
+    ok = [v for v in finals.values() if v <= 1.5 * best]
+    top = max(ok) + 0.3 * best if len(ok) < len(finals) else None
+    for recipe, df in groups:
         window = max(1, len(df) // 20)
         smooth = df["train_loss"].rolling(window, min_periods=1).mean()
-        (line,) = ax_t.plot(df["step"], smooth, label=str(recipe), lw=1.2)
+        off = top is not None and finals[recipe] > top
+        label = str(recipe) + (f" (off scale: {finals[recipe]:.2f})" if off else "")
+        (line,) = ax_t.plot(df["step"], smooth, label=label, lw=1.2)
         if "val_loss" in df:
             v = df.dropna(subset=["val_loss"])
             ax_v.plot(v["step"], v["val_loss"], marker="o", ms=3, color=line.get_color(), label=str(recipe))
@@ -94,6 +103,8 @@ def plot_curves(table: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     ax_t.legend(fontsize=7)
     for ax in (ax_t, ax_v):
         ax.grid(alpha=0.3)
+        if top is not None:
+            ax.set_ylim(top=top, bottom=0.95 * best)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
