@@ -84,6 +84,7 @@ class TrainResult:
     diverged: bool = False
     params: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    module: Any = None  #: the trained (converted) module tree
 
     @property
     def total_overflows(self) -> int:
@@ -160,7 +161,7 @@ def train(model: str | Task, recipe_name: str | Recipe, *, steps: int = 200, see
             qmodel.eval()
             val.append({"step": len(losses) - 1, **tk.validation(qmodel)})
     return TrainResult(tk.name, rec.name, steps, losses, val, list(state.gemms), dict(state.overflows),
-                       dict(state.outputs), tk.tokens_per_step, seconds, diverged, params)
+                       dict(state.outputs), tk.tokens_per_step, seconds, diverged, params, module=qmodel)
 
 
 def compare(model: str, recipes: Sequence[str | Recipe], *, steps: int = 200, seed: int = 0,
