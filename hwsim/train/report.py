@@ -81,7 +81,7 @@ def plot_curves(table: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     FigureCanvasAgg(fig)
     ax_t, ax_v = fig.subplots(1, 2)
     groups = list(table.groupby("recipe", sort=False))
-    finals = {r: float(df["train_loss"].tail(max(1, len(df) // 10)).mean()) for r, df in groups}
+    finals = {r: float(df["train_loss"].to_numpy(dtype=float)[-max(1, len(df) // 10):].mean()) for r, df in groups}
     best = min(finals.values())
     # a recipe that fails (final loss > 1.5x the best) would squeeze the others: cut the axes at
     # 1.3x the best final loss above the worst recipe that did not fail, and say so in the legend
