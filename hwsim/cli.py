@@ -16,6 +16,7 @@
     hwsim reproduce bitmod [--version paper|head] [--mode official|physical|hwsim] [--json out.json]
     hwsim sweep studies/llm-pareto [--executor local|serial|dask] [--workers N] [--scheduler tcp://h:8786]
     hwsim results studies/llm-pareto [--csv out.csv]   hwsim plot STUDY   hwsim report STUDY
+    hwsim train --model tiny-lm|digits-cnn|digits-mlp --recipe mxfp8 | --compare fp32,mxfp8,dfp16 [--out DIR]
 """
 
 # This module is the only one that prints or exits; the library raises HwsimError subclasses.
@@ -540,6 +541,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- train (issue 14) ---------------------------------------------------------------------------
+def _cmd_train(args: argparse.Namespace) -> int:
+    from hwsim.train import report
+    from hwsim.train.loop import compare
+    from hwsim.train.recipe import recipe
+
+    names = [n.strip() for n in (args.compare or args.recipe).split(",") if n.strip()]
+    for n in names:
+        recipe(n)  # every name checked before the first step
+    out = Path(args.out) if args.out else None
+    files = {k: out / f"{args.model}_{k}" for k in ("curves.csv", "summary.csv", "step_cost.csv", "loss.png")} \
+        if out else {}
+    _check_outputs([(f"--out {k}", str(v)) for k, v in files.items()])
+    steps = args.steps or (300 if args.model == "tiny-lm" else 100)
+    bar, cb = _progress(args.model)
+    with bar:
+        results = compare(args.model, names, steps=steps, seed=args.seed, n_threads=args.threads,
+                          eval_every=args.eval_every if args.eval_every is not None else max(1, steps // 10),
+                          progress=lambda r, s, n, v: cb(r, s, n))
+    table = report.summary(results, args.accelerator)
+    _print_table(table, f"{args.model}: {steps} steps per recipe, seed {args.seed}; step cost on {args.accelerator}")
+    if files:
+        jobs = [lambda: _write_csv(report.curves(results), files["curves.csv"], f"curves: {files['curves.csv']}"),
+                lambda: _write_csv(table, files["summary.csv"], f"summary: {files['summary.csv']}"),
+                lambda: _write_csv(report.step_costs(results, args.accelerator), files["step_cost.csv"],
+                                   f"step cost per GEMM: {files['step_cost.csv']}"),
+                lambda: _write_plot(lambda p: report.plot_curves(
+                    report.curves(results), p, f"{args.model}: loss per recipe ({steps} steps)"),
+                    files["loss.png"], f"plot: {files['loss.png']}")]
+        _write_all(jobs)
+    return 0
+
+
 # --- rtl (issue 12) ------------------------------------------------------------------------------
 def _cmd_rtl(args: argparse.Namespace) -> int:
     from hwsim.synth.registry import load_blocks
@@ -988,6 +1022,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--csv", help="one row per GEMM (single run) or per format x accelerator (--compare)")
     r.add_argument("--quiet", action="store_true", help="print the summary only, not the per-layer table")
     r.set_defaults(func=_cmd_run)
+    tr = sub.add_parser("train", help="train a model on the simulated datapath (hwsim/train/recipes.toml)")
+    tr.add_argument("--model", required=True, choices=["tiny-lm", "digits-cnn", "digits-mlp"])
+    tr.add_argument("--recipe", default="fp32", help="a recipe of hwsim/train/recipes.toml")
+    tr.add_argument("--compare", help="comma-separated recipes: one run each, same seed and data")
+    tr.add_argument("--steps", type=_at_least(1), help="training steps (default 300 tiny-lm, 100 digits)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--threads", type=_at_least(1), default=1, help="torch and numba threads (default 1)")
+    tr.add_argument("--eval-every", type=_at_least(1), help="validation every N steps (default steps/10)")
+    tr.add_argument("--accelerator", default="mx-systolic-32", help="prices the step's GEMMs")
+    tr.add_argument("--out", help="folder for MODEL_curves.csv, _summary.csv, _step_cost.csv, _loss.png")
+    tr.set_defaults(func=_cmd_train)
     _add_rtl_parser(sub)
     _add_reproduce_parser(sub)
     _add_study_parsers(sub)

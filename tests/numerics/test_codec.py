@@ -227,8 +227,13 @@ def test_e8m0_scale_decode_vs_ml_dtypes(fmt) -> None:
     one = R.encode_element(fmt.element, 1.0)
     B = fmt.block_size
     scales = np.arange(256, dtype=np.uint8)
-    codes = np.full(256 * B, one, fmt.code_dtype)
-    got = fmt.decode(Encoded(codes, scales, None, 0, fmt.name)).reshape(256, B)
+    if B:
+        codes = np.full(256 * B, one, fmt.code_dtype)
+        got = fmt.decode(Encoded(codes, scales, None, 0, fmt.name)).reshape(256, B)
+    else:  # block_size 0 (DFP): one scale per axis slice, here 256 one-element rows
+        B = 1
+        codes = np.full((256, 1), one, fmt.code_dtype)
+        got = fmt.decode(Encoded(codes, scales.reshape(256, 1), None, 1, fmt.name))
     want = scales.view(ml_dtypes.float8_e8m0fnu).astype(np.float32)
     for j in range(B):
         assert_same_f32(got[:, j], want, f"{fmt.name} scale byte decode")

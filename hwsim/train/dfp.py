@@ -1,0 +1,99 @@
+"""Dynamic Fixed Point (DFP) tensors and their INT16 x INT16 -> INT32 GEMM.
+
+Das et al., "Mixed Precision Training of Convolutional Neural Networks using Integer Operations",
+ICLR 2018 (arXiv 1802.00930):
+
+- §3: a DFP tensor is an integer tensor ``I`` with **one shared exponent** ``E_s`` for the whole
+  tensor, value ``I * 2^E_s``; ``E_s`` follows the tensor's largest magnitude so that it fills the
+  integer range. hwsim's catalog expresses this as ``dfp16`` / ``dfp8`` (``formats/dfp.toml``): an
+  integer element with ``frac_bits = bits - 2`` under the MX pow2 rule with ``block_size = 0`` (one
+  scale per encoded slice). :func:`quantize_tensor` encodes the flattened tensor as one slice, so the
+  exponent is per tensor and the largest magnitude lands in ``[2^(bits-2), 2^(bits-1))``.
+- §4: INT16 x INT16 products are accumulated in INT32; a long reduction can overflow the INT32
+  accumulator, so the reduction is split into pieces whose partial sums cannot overflow, and those
+  partial sums are converted to fp32 and added. :func:`int_matmul` implements both sides:
+
+  * ``overflow_handling=True``: the reduction is cut into chunks of
+    ``L = floor((2^31 - 1) / (max|I_a| * max|I_b|))`` products (:func:`safe_chunk`; the maxima are
+    known when the tensors are converted), so no chunk's INT32 sum can overflow. The chunk sums
+    are integers, summed here exactly (float64 holds integers below ``2^53``, checked) and rounded
+    once to fp32: the model of an accumulator that converts each chunk to fp32 without loss.
+    Hence the result equals the exact integer dot product, rounded once.
+  * ``overflow_handling=False``: the whole reduction runs in one two's-complement INT32
+    accumulator. Addition modulo ``2^32`` is associative, so the final register holds the exact
+    sum wrapped into ``[-2^31, 2^31)`` whatever the order; an output is counted as an **overflow**
+    when that differs from the exact sum (a transient excursion that comes back in range gives
+    the right answer with wrapping adders and is not counted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from hwsim.errors import HwsimError
+
+__all__ = ["quantize_tensor", "to_int", "safe_chunk", "int_matmul", "dfp_matmul", "INT32_MAX"]
+
+INT32_MAX = 2**31 - 1
+_EXACT = 2**53
+
+
+def quantize_tensor(fmt: Any, x: torch.Tensor) -> torch.Tensor:
+    """``fmt.quantize`` of the flattened tensor (one shared exponent per tensor, Das et al. §3)."""
+    return fmt.quantize(x.detach().reshape(1, -1), axis=-1).reshape(x.shape)
+
+
+def to_int(q: torch.Tensor, fmt: Any) -> tuple[torch.Tensor, int]:
+    """``(I, e)`` with ``q == I * 2^e`` exactly: ``I`` integer-valued float64, ``e`` the shared
+    exponent of a tensor quantized by :func:`quantize_tensor` (pow2 scale ``2^(floor(log2 amax) -
+    emax)``, element ``k * 2^-frac_bits``)."""
+    amax = float(q.detach().abs().max()) if q.numel() else 0.0
+    if amax == 0.0:
+        return torch.zeros(q.shape, dtype=torch.float64), 0
+    _, ex = torch.frexp(torch.tensor(amax, dtype=torch.float64))
+    e = int(ex) - 1 - fmt.element.emax - fmt.element.frac_bits
+    ints = torch.ldexp(q.double(), torch.tensor(-e, dtype=torch.float64))
+    return ints, e
+
+
+def safe_chunk(max_a: int, max_b: int) -> int:
+    """Longest reduction whose INT32 partial sum cannot overflow: ``floor((2^31-1) / (max_a max_b))``
+    (at least 1: one INT16 x INT16 product always fits)."""
+    prod = max(1, int(max_a) * int(max_b))
+    return max(1, INT32_MAX // prod)
+
+
+def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = True) -> tuple[torch.Tensor, int, int]:
+    """``ia @ ib`` of integer-valued float64 tensors on the INT32-accumulating datapath.
+
+    Returns ``(result, overflows, chunk)``: the result as integer-valued float64 (exact sum with
+    handling; INT32-wrapped without), the number of outputs whose INT32 accumulator overflowed
+    (always 0 with handling) and the reduction chunk ``L`` (the whole ``K`` without handling).
+
+    Raises:
+        HwsimError: the exact sum could exceed 2^53 (the float64 model would no longer be exact).
+    """
+    k = ia.shape[-1]
+    max_a = int(ia.abs().max()) if ia.numel() else 0
+    max_b = int(ib.abs().max()) if ib.numel() else 0
+    if k * max_a * max_b >= _EXACT:
+        raise HwsimError(f"integer GEMM with K={k}, max|a|={max_a}, max|b|={max_b} exceeds the exact float64 range")
+    exact = torch.matmul(ia, ib)
+    if overflow_handling:
+        return exact, 0, min(k, safe_chunk(max_a, max_b))
+    wrapped = torch.remainder(exact + 2.0**31, 2.0**32) - 2.0**31
+    return wrapped, int((wrapped != exact).sum()), k
+
+
+def dfp_matmul(aq: torch.Tensor, bq: torch.Tensor, fa: Any, fb: Any,
+               overflow_handling: bool = True) -> tuple[torch.Tensor, int]:
+    """``aq @ bq`` of two DFP tensors (quantized by :func:`quantize_tensor` with ``fa``/``fb``):
+    integers multiplied and accumulated by :func:`int_matmul`, scaled by ``2^(e_a + e_b)`` and rounded
+    once to float32. Returns ``(y, overflows)``."""
+    ia, ea = to_int(aq, fa)
+    ib, eb = to_int(bq, fb)
+    acc, overflows, _ = int_matmul(ia, ib, overflow_handling)
+    y = torch.ldexp(acc, torch.tensor(ea + eb, dtype=torch.float64)).to(torch.float32)
+    return y, overflows
