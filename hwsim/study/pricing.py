@@ -7,8 +7,10 @@ whose swept fields are ``[P, 1]`` arrays and calls :meth:`~hwsim.arch.Accelerato
 operand pair with ``[1, L]`` GEMM dimensions: ``P x L`` costs in one numpy evaluation instead of
 ``P`` calls. Totals follow :func:`hwsim.bridge.report.cost_gemms` and
 :class:`~hwsim.bridge.report.Report` exactly (cycles per call as int64 times the call count,
-energies per call times the count, area of the array built for the run's main operands), so a
-point's totals equal :func:`hwsim.study.reprice.reprice` on that single design point
+energies per call times the count, area of the array built for the run's main operands;
+``cycles_quantized``/``energy_quantized_pj``: the GEMMs with a quantized operand only, without the
+ones a model keeps fp32 such as SmolLM2's ``lm_head``), so a point's totals equal
+:func:`hwsim.study.reprice.reprice` on that single design point
 (tests/study/test_pricing.py).
 """
 
@@ -21,12 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwsim.bridge.report import FP32
+
 __all__ = ["GemmTable", "price_design_points", "COST_COLUMNS", "LAYER_COLUMNS", "records_table", "workload_table"]
 
 #: per-point cost columns (totals over the model's evaluation or one pass of the workload)
 COST_COLUMNS = ("cycles", "latency_s", "energy_pj", "energy_mac_pj", "energy_rf_pj", "energy_sram_pj",
                 "energy_dram_pj", "macs", "dram_bytes", "utilization", "area_um2", "peak_macs_per_cycle",
-                "dram_bytes_per_cycle")
+                "dram_bytes_per_cycle", "cycles_quantized", "energy_quantized_pj")
 #: per-layer columns of the ``layers`` table
 LAYER_COLUMNS = ("layer", "kind", "m", "k", "n", "count", "cycles", "energy_pj", "energy_mac_pj", "energy_rf_pj",
                  "energy_sram_pj", "energy_dram_pj", "macs", "dram_bytes")
@@ -47,6 +51,9 @@ class GemmTable:
     pair: np.ndarray
     operands: list[tuple[Any, Any]]
     array_operands: tuple[Any, Any]  #: the formats the array (its area) is built for
+    #: per GEMM: a quantized operand (False: both operands kept fp32, e.g. SmolLM2's ``lm_head``;
+    #: :func:`hwsim.bridge.report.cost_gemms`'s ``precision``)
+    quantized: np.ndarray | None = None
 
 
 def records_table(records: Sequence[Any], summary: Any) -> GemmTable:
@@ -67,7 +74,8 @@ def records_table(records: Sequence[Any], summary: Any) -> GemmTable:
                      k=np.array([r.k for r in records], dtype=np.int64),
                      n=np.array([r.n for r in records], dtype=np.int64),
                      count=np.array([r.count for r in records], dtype=np.int64), pair=pair, operands=operands,
-                     array_operands=(summary.a.format, summary.w.format))
+                     array_operands=(summary.a.format, summary.w.format),
+                     quantized=np.array([not (r.a.name == FP32 and r.w.name == FP32) for r in records], dtype=bool))
 
 
 def workload_table(workload: Any, activations: Any, weights: Any, kv_cache: Any = None) -> GemmTable:
@@ -134,6 +142,9 @@ def price_design_points(table: GemmTable, accelerator_name: str, dataflow: str |
     out: dict[str, Any] = {c: v.sum(axis=1) for c, v in totals.items()}
     clock = np.broadcast_to(np.asarray(acc.clock_mhz, dtype=np.float64).reshape(-1), (points,))
     out["latency_s"] = out["cycles"] / (clock * 1e6)
+    quantized = np.ones(n_gemm, dtype=bool) if table.quantized is None else table.quantized
+    out["cycles_quantized"] = (totals["cycles"] * quantized[None, :]).sum(axis=1)
+    out["energy_quantized_pj"] = (totals["energy_pj"] * quantized[None, :]).sum(axis=1)
     macs = totals["macs"].astype(np.float64)
     weight = macs.sum(axis=1)
     out["utilization"] = np.where(weight > 0, (per_call["utilization"] * macs).sum(axis=1) / np.maximum(weight, 1), 0.0)

@@ -21,7 +21,11 @@ DESIGN = {"rows": np.array([8, 16, 32, 12]), "cols": np.array([8, 32, 16, 20]),
 def recorded_run():
     from hwsim.bridge.evaluate import run
 
-    return run("digits-mlp", "mxfp4", "fp16", "mx-systolic-32").as_dict()
+    # the last Linear kept fp32 (skip pattern "4"), as SmolLM2 keeps lm_head: totals include it,
+    # the *_quantized columns do not
+    rec = run("digits-mlp", "mxfp4", "fp16", "mx-systolic-32", skip=["4"]).as_dict()
+    assert {layer["precision"] for layer in rec["layers"]} == {"fp32", "quantized"}
+    return rec
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
@@ -41,6 +45,9 @@ def test_model_run_totals_equal_reprice_on_each_design_point(recorded_run, dataf
         assert got["area_um2"][i] == rep.area_um2
         assert got["latency_s"][i] == pytest.approx(rep.latency_s, rel=1e-15)
         assert got["utilization"][i] == pytest.approx(rep.utilization, rel=1e-12)
+        assert got["energy_quantized_pj"][i] == pytest.approx(rep.energy_split_pj["quantized"], rel=1e-12)
+        quantized = (rep.layers["precision"] == "quantized").to_numpy()
+        assert int(got["cycles_quantized"][i]) == int(rep.layers["cycles_total"][quantized].sum())
         # per-layer rows are the report's rows
         assert layers["cycles"][i].tolist() == rep.layers["cycles_total"].tolist()
 
