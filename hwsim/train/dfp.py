@@ -1,7 +1,9 @@
 """Dynamic Fixed Point (DFP) tensors and their INT16 x INT16 -> INT32 GEMM.
 
 Das et al., "Mixed Precision Training of Convolutional Neural Networks using Integer Operations",
-ICLR 2018 (arXiv 1802.00930):
+ICLR 2018 (arXiv 1802.00930). The section numbers below (§3 the DFP format, §4 the integer
+kernel's overflow handling) were written from memory: the paper's text could not be retrieved
+where this was written, so check them against the paper before relying on them.
 
 - §3: a DFP tensor is an integer tensor ``I`` with **one shared exponent** ``E_s`` for the whole
   tensor, value ``I * 2^E_s``; ``E_s`` follows the tensor's largest magnitude so that it fills the
