@@ -556,24 +556,43 @@ _NO_TABLES: _ScaleTables = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zer
 
 
 @lru_cache(maxsize=64)
-def _scale_tables(sel: FloatElement | None, St: int, et: int) -> _ScaleTables:
-    """Per scale code of a narrow (<= 16-bit) scale element: the divisor S * 2**es of its elements
-    (block scale times tensor scale, odd S), bit length of S, 1/S, the scale value, and whether
-    that value is exact in float32. Replaces per-block decoding (NVFP4 blocks hold only 16 elements)."""
-    if sel is None or sel.bits > 16:
-        return _NO_TABLES
+def _scale_code_significands(sel: FloatElement) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per scale code of ``sel``: ``(S, e, valid)`` with the code's value ``S * 2**e``, S odd
+    (S = 1, e = 0 where the code is not a positive finite value). Depends on the scale element
+    only, so a new tensor scale (every call of a tensor-scaled format) does not redo it."""
     n = 1 << sel.bits
     tS = np.ones(n, np.int64)
     tes = np.zeros(n, np.int64)
+    valid = np.zeros(n, np.bool_)
     for code in range(n):
         v = sel.decode_code(code)
         if not math.isfinite(v) or v <= 0:
             continue
-        Ss, ess = odd_significand(v)
-        tS[code], tes[code] = Ss * St, ess + et  # odd x odd: already odd
-    tlS = np.array([int(s).bit_length() for s in tS], np.int64)
-    tinv = 1.0 / tS.astype(np.float64)
-    tsval = tS.astype(np.float64) * np.ldexp(1.0, tes)
+        tS[code], tes[code] = odd_significand(v)
+        valid[code] = True
+    for a in (tS, tes, valid):
+        a.setflags(write=False)
+    return tS, tes, valid
+
+
+@lru_cache(maxsize=64)
+def _scale_tables(sel: FloatElement | None, St: int, et: int) -> _ScaleTables:
+    """Per scale code of a narrow (<= 16-bit) scale element: the divisor S * 2**es of its elements
+    (block scale times tensor scale, odd S), bit length of S, 1/S, the scale value, and whether
+    that value is exact in float32. Replaces per-block decoding (NVFP4 blocks hold only 16 elements).
+
+    Vectorized over the codes (:func:`_scale_code_significands` holds the per-code part): a
+    tensor-scaled format has a new ``St`` on every call. S stays exact in int64 and float64 (a
+    <= 16-bit element's significand times a float32 one is below 2**35)."""
+    if sel is None or sel.bits > 16:
+        return _NO_TABLES
+    Ss, ess, valid = _scale_code_significands(sel)
+    tS = np.where(valid, Ss * np.int64(St), np.int64(1))  # odd x odd: already odd
+    tes = np.where(valid, ess + np.int64(et), np.int64(0))
+    tS_f = tS.astype(np.float64)
+    tlS = np.frexp(tS_f)[1].astype(np.int64)  # bit length of a positive integer below 2**53
+    tinv = 1.0 / tS_f
+    tsval = tS_f * np.ldexp(1.0, tes)
     tok = tsval.astype(np.float32).astype(np.float64) == tsval
     for a in (tS, tes, tlS, tinv, tsval, tok):
         a.setflags(write=False)

@@ -27,7 +27,10 @@ def between_grid_points(fmt) -> tuple[np.ndarray, np.float32]:
     whose scale the amax element (a representable value) fixes: (input row, probe value)."""
     el = fmt.element
     vals = np.array(sorted({float(v) for v in el.values() if 0 < v <= el.max}))
-    lo, hi = vals[len(vals) // 2], vals[len(vals) // 2 + 1]
+    if len(vals) < 2:  # a grid with one positive value (INT2: -1, 0, 1): probe between 0 and it
+        lo, hi = 0.0, vals[0]
+    else:
+        lo, hi = vals[len(vals) // 2], vals[len(vals) // 2 + 1]
     v = np.float32(lo + 0.3 * (hi - lo))
     return np.float32([el.max, v]), v
 
