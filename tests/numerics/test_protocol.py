@@ -88,6 +88,7 @@ def test_operand_agrees_with_the_format(fmt):
     side = {"bitmod4": 2 / 128, "bitmod3": 2 / 128,  # 2-bit datatype selector per group (BitMoD §III-B)
             **{n: 1 / 128 for n in ("fp4_er", "fp4_ea", "fp3_er", "fp3_ea")},  # +-special value: 1 bit per group
             "int4_asym_g128": 4 / 128, "int3_asym_g128": 3 / 128,  # b-bit zero point per group
+            **{f"int{b}_asym_g64": b / 64 for b in (2, 3, 4)},  # formats/lut.toml (T-MAC's group 64)
             "int4_asym_g128_fp16guard": 4 / 128}
     if fmt.name.startswith("ternary"):  # packed trits: 5 per byte (TQ1_0) or 4 per byte (TQ2_0)
         assert op.bits_per_element == {"ternary": 1.6, "ternary_tq2": 2.0}[fmt.name]
