@@ -238,7 +238,9 @@ class Accelerator:
                                          f"not broadcast with the GEMM dimensions and the other swept fields "
                                          f"(shape {shape})") from None
 
-    def _bytes_per_cycle(self) -> Any:
+    def dram_bytes_per_cycle(self) -> Any:
+        """DRAM bytes per clock cycle: the memory's ``bus_bytes_per_cycle``, else its bandwidth at
+        the accelerator's clock (``dram_gb_per_s * 1e3 / clock_mhz``)."""
         mem = self.memory
         if mem.bus_bytes_per_cycle is not None:
             return mem.bus_bytes_per_cycle
@@ -274,7 +276,7 @@ class Accelerator:
                                res.psum_live_words)
         reads = traffic.read_bytes
         writes = traffic.write_bytes
-        timing = memory_bound_cycles(res.compute_cycles, res.folds, reads + writes, self._bytes_per_cycle(),
+        timing = memory_bound_cycles(res.compute_cycles, res.folds, reads + writes, self.dram_bytes_per_cycle(),
                                      mem.double_buffered)
         # counts are exact integers (int64, or Python ints past int64); the roofline total is a
         # float64 ceiling, never below the exact compute cycles (docs/cost-models.md, "Exact counts")
@@ -294,7 +296,7 @@ class Accelerator:
         kib = 1024
         fetch_w, fetch_a = cheaper_operand_refetch(w_bytes, a_bytes, np.asarray(mem.filter_sram_kib) * kib,
                                                    np.asarray(mem.ifmap_sram_kib) * kib)
-        bpc = self._bytes_per_cycle()
+        bpc = self.dram_bytes_per_cycle()
         dram = bus_dram_cycles(w_bytes, a_bytes, o_bytes, fetch_w, fetch_a, bpc)
         batched = replace(res, compute_cycles=np.asarray(res.compute_cycles, dtype=np.int64) * b,
                           macs=np.asarray(res.macs, dtype=np.int64) * b,

@@ -153,6 +153,6 @@ def price_design_points(table: GemmTable, accelerator_name: str, dataflow: str |
     out["peak_macs_per_cycle"] = np.broadcast_to(np.asarray(acc.unit.mac_units, dtype=np.float64).reshape(-1),
                                                  (points,))
     out["dram_bytes_per_cycle"] = np.broadcast_to(
-        np.asarray(acc._bytes_per_cycle(), dtype=np.float64).reshape(-1), (points,))  # noqa: SLF001
+        np.asarray(acc.dram_bytes_per_cycle(), dtype=np.float64).reshape(-1), (points,))
     frame = pd.DataFrame({c: out[c] for c in COST_COLUMNS})
     return frame, (totals if per_layer else None)

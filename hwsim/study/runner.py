@@ -87,7 +87,7 @@ def sweep(study: Study, *, executor: str = "local", workers: int | None = None, 
         progress(0, 0, skipped, total)
     n_workers = workers or os.cpu_count() or 1
     if executor == "dask":
-        _run_dask(tasks, record, n_workers if workers or scheduler is None else None, scheduler)
+        _run_dask(tasks, record, n_workers, scheduler)
     elif executor == "serial" or len(tasks) <= 1 or n_workers == 1:
         for task in tasks:
             record(run_task(task))
@@ -115,15 +115,16 @@ def _run_pool(tasks: list[Task], record: Callable[[TaskResult], None], workers: 
                 record(fut.result())
 
 
-def _run_dask(tasks: list[Task], record: Callable[[TaskResult], None], workers: int | None,
+def _run_dask(tasks: list[Task], record: Callable[[TaskResult], None], workers: int,
               scheduler: str | None) -> None:
+    """The tasks on the Dask scheduler at ``scheduler``, or on a LocalCluster of ``workers``."""
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise HwsimError("--executor dask needs Dask distributed: pip install 'dask[distributed]'") from None
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)  # pyright: ignore[reportArgumentType]  (None: no dashboard)
         client = Client(cluster)
     else:

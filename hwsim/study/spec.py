@@ -79,6 +79,13 @@ _STRING_AXES = {"model", "weights", "activations", "kv_cache", "accumulate", "ev
 _INT_AXES = {"seed", "seq", "batch"}
 
 
+def design_axes(axes: Iterable[str]) -> list[str]:
+    """The axes that are not named axes: numeric overrides of the accelerator catalog (rows, cols,
+    *_sram_kib, clock_mhz, ...), in the order given."""
+    named = set(ACCURACY_AXES) | set(DESIGN_AXES) | set(OTHER_AXES)
+    return [a for a in axes if a not in named]
+
+
 def _close(name: str, known: list[str]) -> str:
     match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
@@ -226,8 +233,7 @@ class Study:
     @property
     def design_keys(self) -> list[str]:
         """Axes of the accelerator design point that are catalog overrides (rows, cols, ...)."""
-        named = set(ACCURACY_AXES) | set(DESIGN_AXES) | set(OTHER_AXES)
-        return [a for a in self.axes if a not in named]
+        return design_axes(self.axes)
 
     def blocks(self) -> Iterator[Block]:
         """The grid as blocks: one per combination of the non-design axes (defaults filled,
@@ -481,7 +487,7 @@ def _check_requirements(where: str, metrics: tuple[str, ...], axes: dict[str, li
             errors.append(f"{where}:axes.weights: missing (the weight format `cost` prices)")
     if "layers" in metrics and "cost" not in metrics:
         errors.append(f"{where}:metrics: `layers` breaks down `cost`: list both")
-    design = [a for a in axes if a not in set(ACCURACY_AXES) | set(DESIGN_AXES) | set(OTHER_AXES)]
+    design = design_axes(axes)
     if design and "accelerator" not in axes:
         errors.append(f"{where}:axes: {', '.join(design)}: unknown axis (not a named axis, and no `accelerator` "
                       f"axis whose override keys they could be)")
@@ -510,11 +516,11 @@ def _check_names(where: str, axes: dict[str, list[Any]], errors: list[str]) -> N
 def _check_catalog_names(where: str, axes: dict[str, list[Any]], errors: list[str]) -> None:
     import numpy as np
 
-    from hwsim.arch import accelerator, accelerators, workloads
+    from hwsim.arch import Dataflow, accelerator, accelerators, workloads
     from hwsim.study.names import DATA_NAMES, MODEL_NAMES
 
     checks = {"model": MODEL_NAMES, "workload": workloads(), "accelerator": accelerators(),
-              "dataflow": ["ws", "os", "is"], "accumulate": ["exact", "block_dot"],
+              "dataflow": [d.value for d in Dataflow], "accumulate": ["exact", "block_dot"],
               "eval_size": ["ci", "short", "full"]}
     for axis, known in checks.items():
         for i, name in enumerate(axes.get(axis, [])):
@@ -525,9 +531,9 @@ def _check_catalog_names(where: str, axes: dict[str, list[Any]], errors: list[st
         if name not in DATA_NAMES and not str(name).endswith(".npy"):
             errors.append(f"{where}:axes.data[{i}]: unknown data {name!r}{_close(name, list(DATA_NAMES))}; "
                           f"known: {', '.join(DATA_NAMES)} or a .npy path")
-    design = [a for a in axes if a not in set(ACCURACY_AXES) | set(DESIGN_AXES) | set(OTHER_AXES)]
+    design = design_axes(axes)
     for name in axes.get("accelerator", []):
-        if name not in accelerators():
+        if name not in checks["accelerator"]:
             continue
         for key in design:
             override: dict[str, Any] = {key: np.asarray(axes[key])}

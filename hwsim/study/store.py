@@ -53,12 +53,12 @@ class StoreError(HwsimError):
 
 
 def part_digest(keys: Iterable[str]) -> str:
-    """The name of the part that holds exactly these point keys (order-independent)."""
-    h = hashlib.sha256()
-    for key in sorted(keys):
-        h.update(key.encode())
-        h.update(b"\0")
-    return h.hexdigest()[:24]
+    """The name of the part that holds exactly these point keys (order-independent: SHA-256 of
+    the sorted keys joined by NUL, sorted with numpy, so a million keys take a fraction of a second)."""
+    import numpy as np
+
+    ordered = np.sort(np.asarray(keys if hasattr(keys, "__len__") else list(keys), dtype=str))
+    return hashlib.sha256("\0".join(ordered.tolist()).encode()).hexdigest()[:24]
 
 
 def _pyarrow():
@@ -139,22 +139,27 @@ class ResultsStore:
         folder = self.root / table
         return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
 
-    def _read(self, table: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def _read_arrow(self, table: str, columns: Sequence[str] | None = None) -> Any:
+        """Every committed part of ``table`` as one pyarrow Table (only ``columns`` a part has;
+        None when there is no part). Each part is opened once."""
         pa, pq = _pyarrow()
         tables = []
         for part in self.parts(table):
             try:
-                schema = pq.read_schema(part)
-                cols = None if columns is None else [c for c in columns if c in schema.names]
-                tables.append(pq.read_table(part, columns=cols))
+                pf = pq.ParquetFile(part)
+                cols = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
+                tables.append(pf.read(columns=cols))
             except FileNotFoundError:  # replaced or compacted between listing and reading
                 continue
             except (OSError, pa.ArrowException) as exc:
                 raise StoreError(f"damaged results part {part}: {exc}") from None
-        if not tables:
+        return pa.concat_tables(tables, promote_options="permissive") if tables else None
+
+    def _read(self, table: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        merged = self._read_arrow(table, columns)
+        if merged is None:
             default = BOOK_COLUMNS if table == "points" else ("key",)
             return pd.DataFrame(columns=list(columns if columns is not None else default))
-        merged = pa.concat_tables(tables, promote_options="permissive")
         return merged.to_pandas()
 
     def points(self, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -186,18 +191,9 @@ class ResultsStore:
 
         from hwsim.study.spec import keys_to_u64
 
-        pa, pq = _pyarrow()
-        tables = []
-        for part in self.parts("points"):
-            try:
-                tables.append(pq.read_table(part, columns=["key", "status"]))
-            except FileNotFoundError:
-                continue
-            except (OSError, pa.ArrowException) as exc:
-                raise StoreError(f"damaged results part {part}: {exc}") from None
-        if not tables:
+        tab = self._read_arrow("points", ["key", "status"])
+        if tab is None:
             return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=bool)
-        tab = pa.concat_tables(tables, promote_options="permissive")
         keys = keys_to_u64(tab.column("key").combine_chunks())
         ok = np.asarray(tab.column("status").to_numpy(zero_copy_only=False) == STATUS_OK, dtype=bool)
         order = np.argsort(keys, kind="stable")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import hashlib
 import subprocess
 import time
 import traceback
@@ -35,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.study.spec import Block, Study, accuracy_key, hex_keys
-from hwsim.study.store import STATUS_FAILED, STATUS_OK, ResultsStore
+from hwsim.study.store import STATUS_FAILED, STATUS_OK, ResultsStore, part_digest
 
 __all__ = ["Task", "TaskResult", "plan", "run_task", "hwsim_version", "DEFAULT_BATCH_POINTS"]
 
@@ -93,8 +92,8 @@ class TaskResult:
 
 
 def _digest(blocks: list[tuple[Block, Any]]) -> str:
-    keys = np.sort(np.concatenate([np.asarray(k, dtype="U16") for _, k in blocks]))
-    return hashlib.sha256("\0".join(keys.tolist()).encode()).hexdigest()[:24]
+    """The task's part name: :func:`~hwsim.study.store.part_digest` of all its keys."""
+    return part_digest(np.concatenate([np.asarray(k, dtype=str) for _, k in blocks]))
 
 
 def plan(study: Study, store: ResultsStore | None = None, *, retry_failed: bool = False
