@@ -239,8 +239,9 @@ class Study:
         """The grid as blocks: one per combination of the non-design axes (defaults filled,
         ``activations = "same"`` resolved), each with the ``[P]`` arrays of its numeric design
         axes (their product, zipped design axes together, exclusions applied). A zip that mixes
-        design and other axes is expanded with the other axes (its design values become scalars of
-        the block)."""
+        design and other axes is expanded with the other axes; its design values still go into
+        ``design`` (the same value for every point of the block), because ``design`` is what the
+        accelerator is built from."""
         import numpy as np
 
         design = set(self.design_keys)
@@ -259,7 +260,10 @@ class Study:
             if config.get("activations") == "same" and "weights" in config:
                 config["activations"] = config["weights"]
             arrays = dict(grid)
-            keep = np.ones(len(next(iter(arrays.values()))) if arrays else 1, dtype=bool)
+            size = len(next(iter(arrays.values()))) if arrays else 1
+            for k in [k for k in config if k in design]:  # from a zip with other axes
+                arrays[k] = np.full(size, config.pop(k))
+            keep = np.ones(size, dtype=bool)
             dropped = False
             for rule in self.exclude:
                 if not all(config.get(k) == v for k, v in rule.items() if k not in arrays):

@@ -205,3 +205,29 @@ def test_cli_sweep_results_and_errors(tmp_path, capsys):
     assert "axes.workload[0]: unknown workload 'bert-bse'" in err and "Traceback" not in err
     assert main(["sweep", str(tmp_path / "nowhere")]) == 2
     assert main(["sweep", str(d), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+
+
+def test_design_axis_zipped_with_a_format_prices_its_own_array(tmp_path):
+    """rows zipped with weights (a mixed zip) is still a design value: each point is priced on
+    its own array, as Accelerator.run prices it."""
+    import hwsim
+    import hwsim.arch
+
+    d = study_dir(tmp_path, """
+metrics = ["cost"]
+[axes]
+workload = ["bert-base"]
+weights = ["mxfp4", "int8_g32"]
+activations = ["mxfp8_e4m3"]
+accelerator = ["mx-systolic-32"]
+rows = [8, 64]
+[[zip]]
+axes = ["weights", "rows"]
+""")
+    sweep(load_study(d), executor="serial")
+    df = ResultsStore.of(d).points().set_index("weights")
+    a = hwsim.format("mxfp8_e4m3")
+    for w, rows in (("mxfp4", 8), ("int8_g32", 64)):
+        want = hwsim.accelerator("mx-systolic-32", rows=rows).run("bert-base", a, hwsim.format(w))
+        assert int(df.loc[w, "rows"]) == rows
+        assert int(df.loc[w, "cycles"]) == int(want["total_cycles"].sum())
