@@ -4,12 +4,12 @@
 
 The baseline is the same :class:`~hwsim.train.models.TinyLM` (1.05 M parameters, batch 8 x 64
 bytes) trained by plain torch: ``nn.Linear`` / ``torch.matmul`` in fp32, autograd, Adam. Each
-recipe runs the same step through :func:`hwsim.train.modules.convert` (six quantization passes and
-three float64 GEMMs per layer, the DFP integer GEMM, the RHT), and again with the quantized
-operands multiplied by torch's fp32 matmul (``TrainState(deterministic=False)``: same quantization,
-last bits of the sums thread-dependent). The figure is the median step time
-over ``--steps`` steps after two warm-up steps (numba kernels compiled, caches warm), both at one
-torch and one numba thread; the target of issue 14 is <= 3x the fp32 step.
+recipe runs the same step through :func:`hwsim.train.modules.convert` (the quantization passes,
+three fp32 GEMMs per layer pinned to one thread (the default, ``TrainState(accumulate="fp32")``),
+the DFP integer GEMM, the RHT), and with ``--float64`` again with the GEMMs summed in float64
+(``accumulate="float64"``). The figure is the median step time over ``--steps`` steps after two
+warm-up steps (numba kernels compiled, caches warm), at ``--threads`` torch and numba threads
+(default 1); the target of issue 14 is <= 3x the fp32 step.
 """
 
 from __future__ import annotations
@@ -47,23 +47,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--recipes", default=",".join(recipe_names()))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--float64", action="store_true", help="also time accumulate='float64'")
     ap.add_argument("--csv")
     args = ap.parse_args()
     tk = task("tiny-lm")
     rows = []
-    with threads(1):
+    with threads(args.threads):
         torch.manual_seed(0)
         base = tk.build()
         fp32 = statistics.median(_step_times(base, tk, args.steps))
         rows.append(("plain torch fp32", fp32, 1.0))
         for name in args.recipes.split(","):
-            for deterministic in (True, False):
+            for acc in ("fp32", "float64") if args.float64 else ("fp32",):
                 torch.manual_seed(0)
                 rec = recipe(name)
-                model, _ = convert(tk.build(), rec, TrainState(rec, deterministic=deterministic))
+                model, _ = convert(tk.build(), rec, TrainState(rec, accumulate=acc))
                 t = statistics.median(_step_times(model, tk, args.steps))
-                rows.append((name + ("" if deterministic else " (fp32 GEMM)"), t, t / fp32))
-    print(f"tiny-lm step (batch {tk.tokens_per_step} tokens), 1 thread, median of {args.steps} steps")
+                rows.append((name + ("" if acc == "fp32" else " (float64 sums)"), t, t / fp32))
+    print(f"tiny-lm step (batch {tk.tokens_per_step} tokens), {args.threads} thread(s), "
+          f"median of {args.steps} steps")
     print(f"{'datapath':<28} {'s/step':>8} {'x fp32':>8}")
     for name, t, ratio in rows:
         flag = "" if name.startswith("plain") else ("  <= 3x" if ratio <= 3 else "  > 3x")

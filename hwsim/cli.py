@@ -558,6 +558,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     bar, cb = _progress(args.model)
     with bar:
         results = compare(args.model, names, steps=steps, seed=args.seed, n_threads=args.threads,
+                          accumulate=args.accumulate,
                           eval_every=args.eval_every if args.eval_every is not None else max(1, steps // 10),
                           progress=lambda r, s, n, v: cb(r, s, n))
     table = report.summary(results, args.accelerator)
@@ -1030,6 +1031,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=_at_least(1), default=1, help="torch and numba threads (default 1)")
     tr.add_argument("--eval-every", type=_at_least(1), help="validation every N steps (default steps/10)")
+    tr.add_argument("--accumulate", choices=["fp32", "float64"], default="fp32",
+                    help="GEMM sums: fp32 matmul on one thread (default) or float64 rounded once")
     tr.add_argument("--accelerator", default="mx-systolic-32", help="prices the step's GEMMs")
     tr.add_argument("--out", help="folder for MODEL_curves.csv, _summary.csv, _step_cost.csv, _loss.png")
     tr.set_defaults(func=_cmd_train)

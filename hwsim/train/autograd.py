@@ -11,9 +11,24 @@ on the simulated training datapath of a :class:`~hwsim.train.recipe.Recipe`:
 
 Each operand is re-quantized from its fp32 value for each GEMM (the MX training axis rule: the same
 tensor is blocked along different axes in forward and backward, Rouhani et al. arXiv 2310.10537
-§4). The products of the quantized operands are exact in float64 and summed in float64, then
-rounded once to fp32 (as :func:`hwsim.bridge.gemm.matmul`), so results do not depend on the BLAS
-thread count; the DFP recipes run the integer datapath of :mod:`hwsim.train.dfp` instead.
+§4). Where the axis cannot matter (an elementwise format such as bf16, or a DFP tensor with one
+exponent per tensor) and the rounding is deterministic, the operand quantized for the forward GEMM
+is the one the backward GEMM reads (bit-identical to quantizing again, and what hardware that
+stores the quantized tensor does), so ``x``, ``w`` and ``dy`` are each quantized once per step.
+
+How the quantized operands are multiplied (:attr:`TrainState.accumulate`):
+
+- ``"fp32"`` (default): torch's fp32 matmul, the fp32 accumulator of the training hardware these
+  recipes come from (tensor cores, MX/NVFP4 units accumulate in fp32). Its summation order depends
+  on the BLAS blocking and thread count, so with ``TrainState.deterministic`` (default) every GEMM
+  runs on one intra-op thread: the same recipe and seed give the same bits at any torch thread
+  count (the rest of the step, quantization included, is thread-independent by construction).
+  ``deterministic=False`` lets the GEMM use every thread (faster on many cores; last bits vary).
+- ``"float64"``: the products (exact in float64 for these formats) summed in float64 and rounded
+  once to fp32, as the inference bridge's :func:`hwsim.bridge.gemm.matmul`: an idealized accumulator,
+  2-3x slower on CPU.
+
+The DFP recipes always run the exact integer datapath of :mod:`hwsim.train.dfp`.
 
 Stochastic rounding (the recipe's gradient operands) draws its bits from the format's seeded hash
 of the element index (docs/numerics.md); the seed of every quantization is derived from the
@@ -25,18 +40,41 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from hwsim.errors import HwsimError
 from hwsim.numerics.format import Format
 from hwsim.numerics.types import RoundMode
 from hwsim.train import dfp
 from hwsim.train.hadamard import rht
 from hwsim.train.recipe import ROLES, SLOTS, Recipe
 
-__all__ = ["TrainState", "GemmSite", "GemmShape", "qmatmul", "derive_seed"]
+__all__ = ["TrainState", "GemmSite", "GemmShape", "qmatmul", "derive_seed", "ACCUMULATORS"]
+
+#: a quantized GEMM operand: fp32 values, or the integers of a DFP tensor
+Operand = torch.Tensor | dfp.DfpTensor
+
+#: how :meth:`GemmSite.gemm` sums the products of quantized operands (module docstring)
+ACCUMULATORS = ("fp32", "float64")
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``n`` inside (a no-op when it already is)."""
+    n0 = torch.get_num_threads()
+    if n0 == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n0)
 
 
 def derive_seed(*parts: int) -> int:
@@ -69,12 +107,18 @@ class TrainState:
     recipe: Recipe
     step: int = 0
     recording: bool = False
-    #: float64 sums rounded once (thread-count independent, the default); False: torch's fp32
-    #: matmul of the same quantized operands (faster; its last bits depend on BLAS blocking/threads)
+    #: fp32 GEMMs on one intra-op thread (the same bits at any thread count, the default); False:
+    #: on every thread (faster on many cores; the last bits depend on BLAS blocking and threads)
     deterministic: bool = True
+    #: ``"fp32"`` (torch's fp32 matmul) or ``"float64"`` (exact products summed in float64, rounded once)
+    accumulate: str = "fp32"
     gemms: list[GemmShape] = field(default_factory=list)
     overflows: dict[tuple[str, str], int] = field(default_factory=dict)
     outputs: dict[tuple[str, str], int] = field(default_factory=dict)  #: integer GEMM outputs computed
+
+    def __post_init__(self) -> None:
+        if self.accumulate not in ACCUMULATORS:
+            raise HwsimError(f"TrainState.accumulate: {self.accumulate!r} not one of {list(ACCUMULATORS)}")
 
     def count_overflow(self, site: str, role: str, n: int, outputs: int) -> None:
         key = (site, role)
@@ -110,28 +154,41 @@ class GemmSite:
     def seed(self, slot: int, call: int) -> int:
         return derive_seed(self.state.recipe.seed, self.state.step, self.index, slot, call)
 
-    def quantize(self, x: torch.Tensor, role: str, operand: str, axis: int, call: int) -> torch.Tensor:
-        """``x`` quantized for one operand slot (per tensor for DFP, else along ``axis``)."""
+    def quantize(self, x: torch.Tensor, role: str, operand: str, axis: int, call: int) -> Operand:
+        """``x`` quantized for one operand slot: along ``axis``, or as a :class:`~hwsim.train.dfp.DfpTensor`
+        (one exponent per tensor) on the integer datapath."""
         fmt = self.format(role, operand)
         if fmt is None:
             return x
         if fmt.rounding is RoundMode.STOCHASTIC:
             fmt = fmt.replace(seed=self.seed(SLOTS.index((role, operand)), call))
         if self.state.recipe.integer:
-            return dfp.quantize_tensor(fmt, x)
+            return dfp.encode_tensor(fmt, x)
         return fmt.quantize(x.detach(), axis=axis)
 
-    def gemm(self, a: torch.Tensor, b: torch.Tensor, role: str) -> torch.Tensor:
-        """``a @ b`` of quantized operands: float64 sum rounded once, or the DFP integer GEMM."""
+    def gemm(self, a: Operand, b: Operand, role: str) -> torch.Tensor:
+        """``a @ b`` of quantized operands (:attr:`TrainState.accumulate`), or the DFP integer GEMM."""
         recipe = self.state.recipe
-        fa, fb = (self.format(role, op) for op in ROLES[role])
-        if recipe.integer and fa is not None and fb is not None:
-            y, over = dfp.dfp_matmul(a, b, fa, fb, recipe.overflow_handling)
+        if isinstance(a, dfp.DfpTensor) and isinstance(b, dfp.DfpTensor):
+            y, over = dfp.dfp_gemm(a, b, recipe.overflow_handling)
             self.state.count_overflow(self.name, role, over, y.numel())
             return y
+        assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)  # both DFP or neither
+        if self.state.accumulate == "float64":
+            return torch.matmul(a.double(), b.double()).to(torch.float32)
         if not self.state.deterministic:
             return torch.matmul(a, b)
-        return torch.matmul(a.double(), b.double()).to(torch.float32)
+        with _torch_threads(1):
+            return torch.matmul(a, b)
+
+    def reusable(self, first: tuple[str, str], second: tuple[str, str]) -> bool:
+        """Whether slot ``second`` quantizes a tensor exactly as slot ``first`` did, whatever the
+        axis: the same format, deterministic rounding, and no axis in the format (elementwise, or
+        a DFP tensor with one exponent per tensor)."""
+        fa, fb = self.format(*first), self.format(*second)
+        if fa is None or fa != fb or fa.rounding is RoundMode.STOCHASTIC:
+            return False
+        return self.state.recipe.integer or not fa.is_scaled
 
     def record(self, role: str, lead: tuple[int, ...], m: int, k: int, n: int) -> None:
         if self.state.recording:
@@ -150,6 +207,9 @@ class _QMatmul(torch.autograd.Function):
         ctx.save_for_backward(a, b)
         aq = site.quantize(a, "forward", "x", -1, call)
         bq = site.quantize(b, "forward", "w", -2, call)
+        # kept for the backward GEMMs where quantizing again would give the same bits
+        ctx.aq = aq if not site.rht_block() and site.reusable(("forward", "x"), ("wgrad", "x")) else None
+        ctx.bq = bq if site.reusable(("forward", "w"), ("dgrad", "w")) else None
         site.record("forward", tuple(a.shape[:-2]) if b.dim() > 2 else (), a.shape[-2] if b.dim() > 2 else
                     a.numel() // a.shape[-1], a.shape[-1], b.shape[-1])
         return site.gemm(aq, bq, "forward")
@@ -160,15 +220,15 @@ class _QMatmul(torch.autograd.Function):
         a, b = ctx.saved_tensors
         site: GemmSite = ctx.site
         call = ctx.call
-        ga = gb = None
+        ga = gb = gq_dgrad = None
         shared = b.dim() == 2
         k, n = b.shape[-2], b.shape[-1]
         if ctx.needs_input_grad[0]:
-            gq = site.quantize(g, "dgrad", "dy", -1, call)
-            bq = site.quantize(b, "dgrad", "w", -1, call)
+            gq_dgrad = site.quantize(g, "dgrad", "dy", -1, call)
+            bq = ctx.bq if ctx.bq is not None else site.quantize(b, "dgrad", "w", -1, call)
             site.record("dgrad", () if shared else tuple(g.shape[:-2]), g.numel() // n if shared else g.shape[-2],
                         n, k)
-            ga = site.gemm(gq, bq.transpose(-1, -2), "dgrad")
+            ga = site.gemm(gq_dgrad, bq.transpose(-1, -2), "dgrad")
         if ctx.needs_input_grad[1]:
             a2 = a.reshape(-1, k) if shared else a
             g2 = g.reshape(-1, n) if shared else g
@@ -176,10 +236,17 @@ class _QMatmul(torch.autograd.Function):
             if block:
                 seed = site.seed(len(SLOTS), call)  # the RHT signs: one draw shared by both operands
                 a2, g2 = rht(a2, block, seed), rht(g2, block, seed)
-            aq = site.quantize(a2, "wgrad", "x", -2, call)
-            gq = site.quantize(g2, "wgrad", "dy", -2, call)
+            if ctx.aq is not None:
+                aq = ctx.aq.reshape(a2.shape)
+            else:
+                aq = site.quantize(a2, "wgrad", "x", -2, call)
+            if gq_dgrad is not None and not block and site.reusable(("dgrad", "dy"), ("wgrad", "dy")):
+                gq = gq_dgrad.reshape(g2.shape)
+            else:
+                gq = site.quantize(g2, "wgrad", "dy", -2, call)
             site.record("wgrad", tuple(a2.shape[:-2]), k, a2.shape[-2], n)
             gb = site.gemm(aq.transpose(-1, -2), gq, "wgrad")
+        ctx.aq = ctx.bq = None
         return ga, gb, None
 
 

@@ -30,13 +30,16 @@ where this was written, so check them against the paper before relying on them.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from hwsim.errors import HwsimError
 
-__all__ = ["quantize_tensor", "to_int", "safe_chunk", "int_matmul", "dfp_matmul", "INT32_MAX"]
+__all__ = ["quantize_tensor", "to_int", "DfpTensor", "encode_tensor", "safe_chunk", "int_matmul", "dfp_gemm",
+           "dfp_matmul", "INT32_MAX"]
 
 INT32_MAX = 2**31 - 1
 _EXACT = 2**53
@@ -47,17 +50,53 @@ def quantize_tensor(fmt: Any, x: torch.Tensor) -> torch.Tensor:
     return fmt.quantize(x.detach().reshape(1, -1), axis=-1).reshape(x.shape)
 
 
+def _to_int(q: torch.Tensor, fmt: Any) -> tuple[torch.Tensor, int, int]:
+    """:func:`to_int` and ``max |I|``."""
+    amax = float(q.detach().abs().max()) if q.numel() else 0.0
+    if amax == 0.0:
+        return torch.zeros(q.shape, dtype=torch.float64), 0, 0
+    e = math.frexp(amax)[1] - 1 - fmt.element.emax - fmt.element.frac_bits
+    # a power-of-two factor (float64 reaches 2^+-1022, |e| < 200 here): exact, and cheaper than ldexp
+    return q.double().mul_(2.0 ** -e), e, int(math.ldexp(amax, -e))
+
+
 def to_int(q: torch.Tensor, fmt: Any) -> tuple[torch.Tensor, int]:
     """``(I, e)`` with ``q == I * 2^e`` exactly: ``I`` integer-valued float64, ``e`` the shared
     exponent of a tensor quantized by :func:`quantize_tensor` (pow2 scale ``2^(floor(log2 amax) -
     emax)``, element ``k * 2^-frac_bits``)."""
-    amax = float(q.detach().abs().max()) if q.numel() else 0.0
-    if amax == 0.0:
-        return torch.zeros(q.shape, dtype=torch.float64), 0
-    _, ex = torch.frexp(torch.tensor(amax, dtype=torch.float64))
-    e = int(ex) - 1 - fmt.element.emax - fmt.element.frac_bits
-    ints = torch.ldexp(q.double(), torch.tensor(-e, dtype=torch.float64))
+    ints, e, _ = _to_int(q, fmt)
     return ints, e
+
+
+@dataclass(frozen=True)
+class DfpTensor:
+    """A DFP tensor as the integer datapath holds it: the integers ``ints`` (integer-valued float64)
+    and the shared exponent ``exp`` (value ``ints * 2^exp``); ``max_int`` is ``max |ints|``, known
+    when the tensor is converted (what :func:`safe_chunk` needs). ``transpose`` / ``reshape`` act
+    on the integers, as a GEMM reads them."""
+
+    ints: torch.Tensor
+    exp: int
+    max_int: int
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.ints.shape
+
+    def transpose(self, dim0: int, dim1: int) -> DfpTensor:
+        return DfpTensor(self.ints.transpose(dim0, dim1), self.exp, self.max_int)
+
+    def reshape(self, *shape: Any) -> DfpTensor:
+        return DfpTensor(self.ints.reshape(*shape), self.exp, self.max_int)
+
+    def values(self) -> torch.Tensor:
+        """The fp32 values (exact: what :func:`quantize_tensor` returned)."""
+        return self.ints.mul(2.0 ** self.exp).to(torch.float32)
+
+
+def encode_tensor(fmt: Any, x: torch.Tensor) -> DfpTensor:
+    """``x`` as a DFP tensor of ``fmt``: :func:`quantize_tensor`, then its integers and exponent."""
+    return DfpTensor(*_to_int(quantize_tensor(fmt, x), fmt))
 
 
 def safe_chunk(max_a: int, max_b: int) -> int:
@@ -67,9 +106,11 @@ def safe_chunk(max_a: int, max_b: int) -> int:
     return max(1, INT32_MAX // prod)
 
 
-def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = True) -> tuple[torch.Tensor, int, int]:
+def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = True,
+               max_a: int | None = None, max_b: int | None = None) -> tuple[torch.Tensor, int, int]:
     """``ia @ ib`` of integer-valued float64 tensors on the INT32-accumulating datapath.
 
+    ``max_a`` / ``max_b``: ``max |ia|`` / ``max |ib|`` when the caller knows them (else computed).
     Returns ``(result, overflows, chunk)``: the result as integer-valued float64 (exact sum with
     handling; INT32-wrapped without), the number of outputs whose INT32 accumulator overflowed
     (always 0 with handling) and the reduction chunk ``L`` (the whole ``K`` without handling).
@@ -78,8 +119,10 @@ def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = Tru
         HwsimError: the exact sum could exceed 2^53 (the float64 model would no longer be exact).
     """
     k = ia.shape[-1]
-    max_a = int(ia.abs().max()) if ia.numel() else 0
-    max_b = int(ib.abs().max()) if ib.numel() else 0
+    if max_a is None:
+        max_a = int(ia.abs().max()) if ia.numel() else 0
+    if max_b is None:
+        max_b = int(ib.abs().max()) if ib.numel() else 0
     if k * max_a * max_b >= _EXACT:
         raise HwsimError(f"integer GEMM with K={k}, max|a|={max_a}, max|b|={max_b} exceeds the exact float64 range")
     exact = torch.matmul(ia, ib)
@@ -89,13 +132,16 @@ def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = Tru
     return wrapped, int((wrapped != exact).sum()), k
 
 
+def dfp_gemm(a: DfpTensor, b: DfpTensor, overflow_handling: bool = True) -> tuple[torch.Tensor, int]:
+    """``a @ b`` of two DFP tensors: integers multiplied and accumulated by :func:`int_matmul`,
+    scaled by ``2^(e_a + e_b)`` and rounded once to float32. Returns ``(y, overflows)``."""
+    acc, overflows, _ = int_matmul(a.ints, b.ints, overflow_handling, a.max_int, b.max_int)
+    y = acc.mul_(2.0 ** (a.exp + b.exp)).to(torch.float32)  # exact power-of-two factor, then one rounding
+    return y, overflows
+
+
 def dfp_matmul(aq: torch.Tensor, bq: torch.Tensor, fa: Any, fb: Any,
                overflow_handling: bool = True) -> tuple[torch.Tensor, int]:
-    """``aq @ bq`` of two DFP tensors (quantized by :func:`quantize_tensor` with ``fa``/``fb``):
-    integers multiplied and accumulated by :func:`int_matmul`, scaled by ``2^(e_a + e_b)`` and rounded
-    once to float32. Returns ``(y, overflows)``."""
-    ia, ea = to_int(aq, fa)
-    ib, eb = to_int(bq, fb)
-    acc, overflows, _ = int_matmul(ia, ib, overflow_handling)
-    y = torch.ldexp(acc, torch.tensor(ea + eb, dtype=torch.float64)).to(torch.float32)
-    return y, overflows
+    """``aq @ bq`` of two tensors quantized by :func:`quantize_tensor` with ``fa`` / ``fb``
+    (:func:`dfp_gemm` of their integers)."""
+    return dfp_gemm(DfpTensor(*_to_int(aq, fa)), DfpTensor(*_to_int(bq, fb)), overflow_handling)

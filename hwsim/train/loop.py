@@ -11,9 +11,11 @@ Decisions (the same for every recipe, so the curves differ only by the datapath)
   carry the gradients' range);
 - the validation loss runs the recipe's forward datapath (what the trained model would run on);
 - ``threads`` sets torch's and numba's thread counts for the run and restores them afterwards.
-  Every GEMM is summed in float64 and rounded once, bias gradients likewise
-  (:mod:`hwsim.train.modules`), so the loss curve of a recipe and seed is the same bit for bit on
-  1 and 2 threads (checked by tests/train/test_loop.py);
+  The quantized GEMMs are fp32 matmuls pinned to one intra-op thread (or float64 sums rounded
+  once, ``accumulate="float64"``; :mod:`hwsim.train.autograd`), bias gradients float64 sums rounded
+  once (:mod:`hwsim.train.modules`) and the quantization kernels element- and block-wise, so the
+  loss curve of a recipe and seed is the same bit for bit on 1 and 2 threads (checked by
+  tests/train/test_loop.py);
 - a non-finite loss stops the run (``diverged``), recorded rather than raised.
 """
 
@@ -107,14 +109,15 @@ class TrainResult:
 
 
 def train(model: str | Task, recipe_name: str | Recipe, *, steps: int = 200, seed: int = 0,
-          n_threads: int | None = 1, eval_every: int = 0, deterministic: bool = True,
+          n_threads: int | None = 1, eval_every: int = 0, deterministic: bool = True, accumulate: str = "fp32",
           progress: Callable[[int, int, float], Any] | None = None, **task_kw: Any) -> TrainResult:
     """Train ``model`` (a name of :data:`hwsim.train.models.MODELS` or a :class:`Task`) from scratch
     for ``steps`` steps on ``recipe_name``'s datapath.
 
     ``eval_every``: validation every that many steps (0: only after the last step).
-    ``progress(step, steps, loss)`` is called after each step. ``deterministic=False`` runs the
-    quantized GEMMs as fp32 matmuls (:attr:`TrainState.deterministic`).
+    ``progress(step, steps, loss)`` is called after each step. ``deterministic=False`` lets the
+    quantized fp32 GEMMs use every torch thread; ``accumulate="float64"`` sums them in float64
+    (:class:`TrainState`).
     """
     rec = recipe(recipe_name) if isinstance(recipe_name, str) else recipe_name
     tk = task(model, **task_kw) if isinstance(model, str) else model
@@ -122,7 +125,7 @@ def train(model: str | Task, recipe_name: str | Recipe, *, steps: int = 200, see
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             base = tk.build()
-        qmodel, state = convert(base, rec, TrainState(rec, deterministic=deterministic))
+        qmodel, state = convert(base, rec, TrainState(rec, deterministic=deterministic, accumulate=accumulate))
         params = sum(p.numel() for p in qmodel.parameters())
         opt = torch.optim.Adam(qmodel.parameters(), lr=tk.lr, betas=(0.9, 0.95))
         gen = torch.Generator().manual_seed(seed)
@@ -165,7 +168,7 @@ def train(model: str | Task, recipe_name: str | Recipe, *, steps: int = 200, see
 
 
 def compare(model: str, recipes: Sequence[str | Recipe], *, steps: int = 200, seed: int = 0,
-            n_threads: int | None = 1, eval_every: int = 0,
+            n_threads: int | None = 1, eval_every: int = 0, accumulate: str = "fp32",
             progress: Callable[[str, int, int, float], Any] | None = None, **task_kw: Any) -> list[TrainResult]:
     """:func:`train` for each recipe with the same model, seed, data and schedule."""
     tk = task(model, **task_kw)
@@ -173,5 +176,6 @@ def compare(model: str, recipes: Sequence[str | Recipe], *, steps: int = 200, se
     for r in recipes:
         name = r if isinstance(r, str) else r.name
         cb = None if progress is None else (lambda s, n, v, _name=name: progress(_name, s, n, v))
-        out.append(train(tk, r, steps=steps, seed=seed, n_threads=n_threads, eval_every=eval_every, progress=cb))
+        out.append(train(tk, r, steps=steps, seed=seed, n_threads=n_threads, eval_every=eval_every,
+                         accumulate=accumulate, progress=cb))
     return out

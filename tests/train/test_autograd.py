@@ -1,5 +1,6 @@
 """The quantized autograd GEMMs against a reference written from ``hwsim.format(...).quantize`` and
-plain float64 matmuls, bit for bit; the axis rule per role; stochastic rounding."""
+plain matmuls, bit for bit (float64 sums, and the default fp32 GEMM on one thread); the axis rule
+per role; stochastic rounding; operands reused across GEMMs only where that changes no bit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch.nn as nn
 
 import hwsim
 from hwsim.train.autograd import TrainState, derive_seed
+from hwsim.train.loop import threads
 from hwsim.train.modules import convert
 from hwsim.train.recipe import recipe
 
@@ -21,6 +23,12 @@ FX, FW, DDY, DW, WX, WDY, RHT = range(7)
 
 def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.double() @ b.double()).float()
+
+
+def _mm32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """fp32 matmul on one thread (the layer's ``accumulate="fp32"`` GEMM)."""
+    with threads(1):
+        return torch.matmul(a, b)
 
 
 def _hadamard(n: int) -> torch.Tensor:
@@ -46,28 +54,33 @@ def _fmt(name: str, slot: int, step: int, index: int, stochastic: bool, tensor_s
     return hwsim.format(name, **kw)
 
 
-def _reference(name: str, x, w, b, g, *, step: int, sr: bool, ts: bool, rht: int, axes=None):
+def _reference(name: str, x, w, b, g, *, step: int, sr: bool, ts: bool, rht: int, axes=None, fp32: bool = False):
     """(y, dx, dw, db) of ``y = x @ w^T + b`` for upstream gradient ``g``, from format calls and
-    matmuls only. ``axes`` overrides the quantization axes (to show that a wrong one differs)."""
+    matmuls only. ``axes`` overrides the quantization axes (to show that a wrong one differs).
+    ``fp32``: the GEMMs as one-thread fp32 matmuls in the orientation the layer computes them
+    (``dW^T = X^T dY``: an fp32 sum's bits depend on it), else float64 sums rounded once."""
     ax = {"fx": -1, "fw": -1, "dg": -1, "dw": 0, "wx": 0, "wg": 0, **(axes or {})}
     q = lambda slot, st: _fmt(name, slot, step, 0, st, ts)  # noqa: E731
-    y = _mm(q(FX, False).quantize(x, axis=ax["fx"]), q(FW, False).quantize(w, axis=ax["fw"]).t()) + b
-    dx = _mm(q(DDY, sr).quantize(g, axis=ax["dg"]), q(DW, False).quantize(w, axis=ax["dw"]))
+    mm = _mm32 if fp32 else _mm
+    y = mm(q(FX, False).quantize(x, axis=ax["fx"]), q(FW, False).quantize(w, axis=ax["fw"]).t()) + b
+    dx = mm(q(DDY, sr).quantize(g, axis=ax["dg"]), q(DW, False).quantize(w, axis=ax["dw"]))
     xr, gr = x, g
     if rht:
         seed = derive_seed(0, step, 0, RHT, 0)
         xr, gr = _rht_ref(x, rht, seed), _rht_ref(g, rht, seed)
-    dw = _mm(q(WDY, sr).quantize(gr, axis=ax["wg"]).t(), q(WX, False).quantize(xr, axis=ax["wx"]))
+    gq, xq = q(WDY, sr).quantize(gr, axis=ax["wg"]), q(WX, False).quantize(xr, axis=ax["wx"])
+    dw = _mm32(xq.t(), gq).t() if fp32 else _mm(gq.t(), xq)
     db = g.double().sum(0).float()
     return y, dx, dw, db
 
 
-def _layer(rec_name: str, x, w, b, g, step: int = 3):
+def _layer(rec_name: str, x, w, b, g, step: int = 3, accumulate: str = "float64"):
     lin = nn.Linear(w.shape[1], w.shape[0])
     with torch.no_grad():
         lin.weight.copy_(w)
         lin.bias.copy_(b)
-    model, state = convert(nn.Sequential(lin), recipe(rec_name))
+    rec = recipe(rec_name)
+    model, state = convert(nn.Sequential(lin), rec, TrainState(rec, accumulate=accumulate))
     state.step = step
     xin = x.clone().requires_grad_(True)
     y = model(xin)
@@ -95,18 +108,22 @@ CASES = [  # recipe, element format, stochastic gradients, tensor scale, RHT blo
 ]
 
 
+@pytest.mark.parametrize("accumulate", ["float64", "fp32"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
-def test_gradients_equal_reference_bit_for_bit(case) -> None:
+def test_gradients_equal_reference_bit_for_bit(case, accumulate: str) -> None:
     rec, name, sr, ts, rht = case
     x, w, b, g = _data()
-    got = _layer(rec, x, w, b, g)
+    got = _layer(rec, x, w, b, g, accumulate=accumulate)
+    fp32 = accumulate == "fp32"
     if rec == "mxfp8":  # E4M3 forward operands, E5M2 gradients: reference written per slot
         e4, e5 = hwsim.format("mxfp8_e4m3"), hwsim.format("mxfp8_e5m2")
-        want = (_mm(e4.quantize(x, axis=-1), e4.quantize(w, axis=-1).t()) + b,
-                _mm(e5.quantize(g, axis=-1), e4.quantize(w, axis=0)),
-                _mm(e5.quantize(g, axis=0).t(), e4.quantize(x, axis=0)), g.double().sum(0).float())
+        mm = _mm32 if fp32 else _mm
+        gq, xq = e5.quantize(g, axis=0), e4.quantize(x, axis=0)
+        want = (mm(e4.quantize(x, axis=-1), e4.quantize(w, axis=-1).t()) + b,
+                mm(e5.quantize(g, axis=-1), e4.quantize(w, axis=0)),
+                _mm32(xq.t(), gq).t() if fp32 else _mm(gq.t(), xq), g.double().sum(0).float())
     else:
-        want = _reference(name, x, w, b, g, step=3, sr=sr, ts=ts, rht=rht)
+        want = _reference(name, x, w, b, g, step=3, sr=sr, ts=ts, rht=rht, fp32=fp32)
     for label, a, e in zip(("y", "dx", "dw", "db"), got, want, strict=True):
         assert torch.equal(a, e), f"{rec}: {label} differs from the reference"
 
@@ -168,3 +185,54 @@ def test_attention_matmul_three_gemms() -> None:
     f = hwsim.format("mxfp4")
     assert torch.equal(a.grad, _mm(f.quantize(g, axis=-1), f.quantize(b.detach(), axis=-1).transpose(-1, -2)))
     assert torch.equal(b.grad, _mm(f.quantize(a.detach(), axis=-2).transpose(-1, -2), f.quantize(g, axis=-2)))
+
+
+def test_deterministic_fp32_gemm_runs_on_one_thread(monkeypatch) -> None:
+    """The default GEMM is pinned to one intra-op thread whatever the caller's thread count (what
+    makes its fp32 sums thread-independent); ``deterministic=False`` leaves the count alone."""
+    from hwsim.train import autograd
+
+    seen: list[int] = []
+    real = torch.matmul
+
+    def spy(a, b):
+        seen.append(torch.get_num_threads())
+        return real(a, b)
+
+    def site(det: bool):
+        return autograd.GemmSite("l", 0, "linear", TrainState(recipe("fp32"), deterministic=det))
+
+    a, b = torch.randn(4, 8), torch.randn(8, 3)
+    with threads(2):
+        monkeypatch.setattr(autograd.torch, "matmul", spy)
+        site(True).gemm(a, b, "forward")
+        site(False).gemm(a, b, "forward")
+        monkeypatch.setattr(autograd.torch, "matmul", real)
+        after = torch.get_num_threads()
+    assert seen == [1, 2] and after == 2
+
+
+def test_accumulate_names_checked() -> None:
+    with pytest.raises(hwsim.HwsimError, match="accumulate.*'fp16'.*fp32"):
+        TrainState(recipe("fp32"), accumulate="fp16")
+
+
+@pytest.mark.parametrize("rec_name", ["bf16", "dfp16", "mxfp8", "mxfp4-sr"])
+def test_operands_reused_only_where_axis_free(rec_name: str, monkeypatch) -> None:
+    """bf16 (elementwise) and DFP (one exponent per tensor) quantize x, w and dy once per step and
+    reuse them in the backward GEMMs; block formats (the axis differs) and stochastic gradients
+    (fresh bits per GEMM) quantize all six operand slots."""
+    from hwsim.train import autograd
+
+    calls: list[tuple[str, str]] = []
+    real = autograd.GemmSite.quantize
+
+    def spy(self, x, role, op, axis, call):
+        calls.append((role, op))
+        return real(self, x, role, op, axis, call)
+
+    monkeypatch.setattr(autograd.GemmSite, "quantize", spy)
+    x, w, b, g = _data(m=32, k=32, n=32)
+    _layer(rec_name, x, w, b, g)
+    want = 3 if rec_name in ("bf16", "dfp16") else 6
+    assert len(calls) == want, calls

@@ -51,7 +51,7 @@ def test_fp32_gemm_option_quantizes_the_same_operands() -> None:
     torch.manual_seed(1)
     lin = nn.Linear(64, 32)
     rec = recipe("mxfp4-rne")
-    exact, _ = convert(lin, rec)
+    exact, _ = convert(lin, rec, TrainState(rec, accumulate="float64"))
     fast, _ = convert(lin, rec, TrainState(rec, deterministic=False))
     x = torch.randn(16, 64)
     assert torch.allclose(exact(x), fast(x), atol=1e-5)
