@@ -1,17 +1,19 @@
 """Dynamic Fixed Point (DFP) tensors and their INT16 x INT16 -> INT32 GEMM.
 
 Das et al., "Mixed Precision Training of Convolutional Neural Networks using Integer Operations",
-ICLR 2018 (arXiv 1802.00930). The section numbers below (§3 the DFP format, §4 the integer
-kernel's overflow handling) were written from memory: the paper's text could not be retrieved
-where this was written, so check them against the paper before relying on them.
+ICLR 2018 (arXiv 1802.00930). Its abstract states the two parts modelled here: "a shared exponent
+representation of tensors" (the Dynamic Fixed Point scheme) and INT16 x INT16 fused multiply-adds
+"accumulate results into an INT32 output", with "methods to handle overflow of the INT32
+accumulator". Section numbers are not cited: the paper's full text was not available where this
+was written (only its abstract and third-party summaries, which agree with the definition below).
 
-- §3: a DFP tensor is an integer tensor ``I`` with **one shared exponent** ``E_s`` for the whole
+- The DFP format: a DFP tensor is an integer tensor ``I`` with **one shared exponent** ``E_s`` for the whole
   tensor, value ``I * 2^E_s``; ``E_s`` follows the tensor's largest magnitude so that it fills the
   integer range. hwsim's catalog expresses this as ``dfp16`` / ``dfp8`` (``formats/dfp.toml``): an
   integer element with ``frac_bits = bits - 2`` under the MX pow2 rule with ``block_size = 0`` (one
   scale per encoded slice). :func:`quantize_tensor` encodes the flattened tensor as one slice, so the
   exponent is per tensor and the largest magnitude lands in ``[2^(bits-2), 2^(bits-1))``.
-- §4: INT16 x INT16 products are accumulated in INT32; a long reduction can overflow the INT32
+- The integer GEMM: INT16 x INT16 products are accumulated in INT32; a long reduction can overflow the INT32
   accumulator, so the reduction is split into pieces whose partial sums cannot overflow, and those
   partial sums are converted to fp32 and added. :func:`int_matmul` implements both sides:
 
@@ -46,7 +48,7 @@ _EXACT = 2**53
 
 
 def quantize_tensor(fmt: Any, x: torch.Tensor) -> torch.Tensor:
-    """``fmt.quantize`` of the flattened tensor (one shared exponent per tensor, Das et al. §3)."""
+    """``fmt.quantize`` of the flattened tensor (one shared exponent per tensor, Das et al.'s DFP)."""
     return fmt.quantize(x.detach().reshape(1, -1), axis=-1).reshape(x.shape)
 
 
