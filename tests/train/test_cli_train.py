@@ -28,3 +28,22 @@ def test_single_recipe_and_errors(capsys) -> None:
     assert main(["train", "--model", "digits-mlp", "--recipe", "nope"]) == 2
     assert "unknown recipe 'nope'" in capsys.readouterr().err
     assert main(["train", "--model", "resnet", "--recipe", "fp32"]) == 2
+
+
+def test_accumulate_and_batch_size_options(capsys, monkeypatch) -> None:
+    """--accumulate and --batch-size reach the training loop (spied), bad values exit 2."""
+    import hwsim.train.loop as loop
+
+    seen: dict = {}
+    real = loop.train
+
+    def spy(model, recipe_name, **kw):
+        seen.update(kw, tokens=model.tokens_per_step)
+        return real(model, recipe_name, **kw)
+
+    monkeypatch.setattr(loop, "train", spy)
+    assert main(["train", "--model", "digits-mlp", "--recipe", "mxfp8", "--steps", "2", "--batch-size", "16",
+                 "--accumulate", "float64"]) == 0
+    assert seen["accumulate"] == "float64" and seen["tokens"] == 16
+    assert main(["train", "--model", "digits-mlp", "--recipe", "fp32", "--accumulate", "fp16"]) == 2
+    assert "invalid choice: 'fp16'" in capsys.readouterr().err
