@@ -132,6 +132,11 @@ def train(model: str | Task, recipe_name: str | Recipe, *, steps: int = 200, see
         losses: list[float] = []
         val: list[dict[str, float]] = []
         diverged = False
+        extra: dict[str, Any] = {}
+        if tk.pretrained:  # where a fine-tune starts: the pretrained model on the recipe's forward datapath
+            qmodel.eval()
+            state.step = -1  # its own step: the call counts (stochastic-rounding seeds) of step 0 stay as without it
+            extra["val_before"] = tk.validation(qmodel)
         t0 = time.perf_counter()
         qmodel.train()
         for step in range(steps):
@@ -164,7 +169,7 @@ def train(model: str | Task, recipe_name: str | Recipe, *, steps: int = 200, see
             qmodel.eval()
             val.append({"step": len(losses) - 1, **tk.validation(qmodel)})
     return TrainResult(tk.name, rec.name, steps, losses, val, list(state.gemms), dict(state.overflows),
-                       dict(state.outputs), tk.tokens_per_step, seconds, diverged, params, module=qmodel)
+                       dict(state.outputs), tk.tokens_per_step, seconds, diverged, params, extra, module=qmodel)
 
 
 def compare(model: str, recipes: Sequence[str | Recipe], *, steps: int = 200, seed: int = 0,

@@ -133,6 +133,8 @@ class Task:
     validation: Callable[[nn.Module], dict[str, float]]
     tokens_per_step: int
     lr: float
+    #: a pretrained model (a fine-tune): validated once before the first step as well
+    pretrained: bool = False
 
 
 def _split_windows(data: torch.Tensor, context: int, batch_size: int,
@@ -194,7 +196,7 @@ def _smollm2_task(batch_size: int, context: int, val_batches: int, layers: int |
     parts = _lm_parts(train, vseq, batch_size, context,
                       lambda model, x: model(input_ids=x, use_cache=False).logits)
     # a fine-tuning learning rate (Adam's peak; warm-up and cosine decay as for every task)
-    return Task("smollm2", build, *parts, batch_size * context, 1e-4)
+    return Task("smollm2", build, *parts, batch_size * context, 1e-4, pretrained=True)
 
 
 def _digits_task(kind: str, batch_size: int) -> Task:

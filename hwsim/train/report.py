@@ -45,6 +45,8 @@ def summary(results: Sequence[TrainResult], accelerator: Any = DEFAULT_ACCELERAT
                                "gap_to_fp32": (val - base_val) if base_val is not None else float("nan")}
         if "val_top1" in r.final_val:
             row["val_top1"] = r.final_val["val_top1"]
+        if "val_before" in r.extra:  # a fine-tune: the pretrained model's loss on this datapath
+            row["val_loss_before"] = r.extra["val_before"]["val_loss"]
         outputs = sum(r.outputs.values())
         row.update({"overflows": r.total_overflows,
                     "overflow_fraction": r.total_overflows / outputs if outputs else 0.0,

@@ -46,3 +46,19 @@ def test_smollm2_task_checks() -> None:
     if all(importlib.util.find_spec(m) is not None for m in NEEDED):
         with pytest.raises(HwsimError, match="layers=31: must be 1..30"):
             task("smollm2", layers=31).build()
+
+
+def test_fine_tune_reports_the_loss_before_training(tiny_smollm2) -> None:
+    """A pretrained task is validated once before the first step (on the recipe's forward datapath),
+    without shifting the stochastic-rounding draws of step 0."""
+    from hwsim.train.report import summary
+
+    import dataclasses
+
+    r = train(tiny_smollm2, "mxfp4-sr", steps=2, n_threads=1)
+    before = r.extra["val_before"]["val_loss"]
+    assert math.isfinite(before)
+    assert summary([r])["val_loss_before"][0] == before
+    plain = train(dataclasses.replace(tiny_smollm2, pretrained=False), "mxfp4-sr", steps=2, n_threads=1)
+    assert "val_before" not in plain.extra
+    assert plain.train_loss == r.train_loss  # step 1 sees step 0's stochastically rounded gradients
