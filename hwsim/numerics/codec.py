@@ -52,6 +52,9 @@ __all__ = ["encode", "decode", "quantize", "encode_array", "decode_array", "quan
 #: float32 bit fields: exponent mask (Inf), smallest normal, largest finite
 _F32_INF_BITS, _F32_MIN_NORMAL_BITS, _F32_MAX_BITS = 0x7F800000, 0x800000, 0x7F7FFFFF
 
+#: 2**52 and its float64 bits: x + 2**52 holds the integer x (0 <= x < 2**52) in its low bits
+_F64_BIAS, _F64_BIAS_BITS = 4503599627370496.0, 0x4330000000000000
+
 #: fewer rows than this are cut into one row per block so that every core gets work
 _SPLIT_ROWS_BELOW = 256
 #: inputs smaller than this run on one thread (parallel start-up dominates below it)
@@ -206,7 +209,8 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int, r32):
     (the element saturates, or the caller checked the block's amax): the same arithmetic as
     :func:`_encode_one` without data-dependent branches (STYLE P3: one algorithm; this is its
     hot-path form, vectorizable by LLVM). Every mode; stochastic rounding reads ``r32`` (the
-    element's hash, as in the general loop) and needs ``lS <= 30`` when ``S > 1``.
+    element's hash, as in the general loop); with ``S > 1`` it needs the bound on ``lS`` that
+    :func:`_encode_kernel` checks.
 
     Returns (code, sig, pexp, sign) with |value(code)| = sig * 2**pexp.
     """
@@ -239,6 +243,19 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int, r32):
             if mode == MODE_STOCHASTIC:  # up iff r32 < floor(frac * 2**32) (round_shift)
                 rem = X & ((1 << d) - 1)
                 q += int(r32 < ((rem << _imax(32 - d, 0)) >> _imax(d - 32, 0)))
+    elif mode == MODE_STOCHASTIC:
+        # one quotient with 32 fraction bits, Q = floor(X * 2**k32 / S) with k32 = sh + 32 (nested
+        # floors when k32 < 0): q = Q >> 32 and floor(frac * 2**32) = Q mod 2**32. For the blocks
+        # the caller sends here Q < 2**51 and Q * S < 2**62, so the float64 estimate (absolute
+        # error < Q * 2**-52 < 1/2) rounded to an integer is Q or Q + 1, settled by the sign of the
+        # integer remainder. Conversions by the 2**52 bias: exact below 2**52, and vectorizable.
+        k32 = _imin(_imax(sh + 32, -63), 38)
+        A = (X << _imax(k32, 0)) >> _imax(-k32, 0)
+        xf = int64_as_float64(X | _F64_BIAS_BITS) - _F64_BIAS
+        est = xf * int64_as_float64((1023 + k32) << 52) * inv_S
+        Q = float64_as_int64(est + _F64_BIAS) - _F64_BIAS_BITS
+        Q += (A - Q * S) >> 63
+        q = (Q >> 32) + int(r32 < (Q & 0xFFFFFFFF))
     else:
         d = _imin(_imax(-sh, 0), 61 - lS)
         N = X << _imax(sh, 0)
@@ -258,18 +275,6 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int, r32):
             q += int(twice > den) | (int(twice == den) & (q & 1))
         elif mode == MODE_AWAY:
             q += int(twice >= den)
-        elif mode == MODE_STOCHASTIC:
-            # floor(rem * 2**32 / (S * 2**d)) = floor(a / S) with a = floor(rem * 2**(32 - d))
-            # (nested floors), a < S * 2**32 < 2**62 for lS <= 30: estimated with 1/S (absolute
-            # error < 2**-19) and corrected by one either way with the integer remainder
-            a = ((rem - den * over) << _imax(32 - d, 0)) >> _imax(d - 32, 0)
-            f = int(float(a) * inv_S)
-            r = a - f * S
-            neg = r >> 63
-            f += neg
-            r += S & neg
-            f += int(r >= S)
-            q += int(r32 < f)
     if is_int:
         k = _imin(q, qmax)
         k += (qmax - k) & -sat
@@ -400,7 +405,7 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     ``lim`` (so no element overflows, and saturating or not gives the same codes): the comparison
     path of :func:`_small_block` (<= 8-magnitude minifloats, deterministic modes; float32, or
     float64 for scales that are not float32s, e.g. times an fp32 tensor scale) or the division path
-    of :func:`_fast_code` (every mode; stochastic with scales whose odd part is below 2**30).
+    of :func:`_fast_code` (every mode; stochastic with scales whose odd part has <= 29 - qb bits).
     Every other block (subnormal, Inf, NaN or possibly overflowing inputs) runs the general loop.
     """
     rows, L = xb.shape
@@ -411,6 +416,10 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     small = use_fast and cuts.shape[0] == 7  # <= 8-magnitude minifloat, deterministic mode
     fnuz = int(specials == SPECIALS_FNUZ)
     zero_sign = not is_int and not fnuz  # the element has a -0 code
+    # stochastic division: Q < 2**(qb + 32) with qb = M + 1 (minifloat) or code_bits + 2 (an
+    # unsaturated integer): Q * S < 2**62 and Q < 2**51 need lS <= 29 - qb and qb <= 19
+    qb = code_bits + 2 if is_int else M + 1
+    sr_lS_max = 29 - qb if qb <= 19 else 0
     lSd = bitlen(Sd)
     inv_Sd = 1.0 / Sd
     # per row: the decision points and values of _small_block, in float32 and float64
@@ -444,7 +453,7 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
             small32 = (small and plain and sval_ok and lS <= 19
                        and 7.52316384526264e-37 <= sval <= 1.329227995784916e36)
             small64 = small and plain and lS <= 48 and 1e-270 < sval < 1e270
-            fast = fast_ok and plain and (not stoch or S == 1 or lS <= 30)
+            fast = fast_ok and plain and (not stoch or S == 1 or lS <= sr_lS_max)
             # values: float32 arithmetic where exact, else float64 (the general loop's product)
             wide = not (arith_ok and sval_ok)
             # flat C-order index of the block's first element (stochastic rounding only)
