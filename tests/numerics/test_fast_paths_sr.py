@@ -309,7 +309,8 @@ def test_overflow_threshold_non_saturating(name: str, mode: str) -> None:
     """max, the midpoint to the next binade value (a tie), 1 and 2 floats either side of both,
     with either sign, each in its own row among ordinary values: the rows that may overflow run
     the general loop (Inf / NaN as specified), the others the fast path; both equal the
-    reference."""
+    reference. Stochastic: each probe also alone with the seed whose hash at it is 0, so that any
+    value above max rounds up (overflows)."""
     fmt = hwsim.format(name, saturate=False, rounding=mode, seed=21)
     el = fmt.element
     mx = R.max_finite(el)
@@ -327,3 +328,6 @@ def test_overflow_threshold_non_saturating(name: str, mode: str) -> None:
     x = np.stack(rows)
     _check_ref(fmt, x, -1, "overflow threshold")
     _check_ref(fmt, np.ascontiguousarray(x.T), 0, "overflow threshold")
+    if mode == "stochastic":
+        for row in x:
+            _check_ref(fmt.replace(seed=seed_for(7, 0)), row[None, :], -1, f"r = 0 at {row[7]!r}")
