@@ -77,7 +77,7 @@ def measure_at(rev: str, shape: tuple[int, ...], repeat: int) -> dict[str, float
     """The same cases on git revision ``rev``'s hwsim, in a subprocess."""
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "hwsim"], check=True,
+        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "hwsim", "formats"], check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         env = dict(os.environ, PYTHONPATH=tmp)
