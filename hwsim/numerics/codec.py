@@ -52,10 +52,16 @@ __all__ = ["encode", "decode", "quantize", "encode_array", "decode_array", "quan
 #: float32 bit fields: exponent mask (Inf), smallest normal, largest finite
 _F32_INF_BITS, _F32_MIN_NORMAL_BITS, _F32_MAX_BITS = 0x7F800000, 0x800000, 0x7F7FFFFF
 
+#: 2**52 and its float64 bits: x + 2**52 holds the integer x (0 <= x < 2**52) in its low bits
+_F64_BIAS, _F64_BIAS_BITS = 4503599627370496.0, 0x4330000000000000
+
 #: fewer rows than this are cut into one row per block so that every core gets work
 _SPLIT_ROWS_BELOW = 256
 #: inputs smaller than this run on one thread (parallel start-up dominates below it)
 _SERIAL_BELOW = 1 << 15
+#: False sends every block through the general per-element loop (tests compare the branch-free
+#: paths against it bit for bit; benchmarks time the paths against each other)
+_FAST_PATHS = True
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,10 +117,12 @@ def _odd(S: int, es: int):
 
 
 @nb.njit(cache=True, inline="always")
-def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St, et, t_nan, tab_S, tab_es):
+def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St, et, t_nan, tab_S, tab_es,
+                 lim):
     """Scale of one block -> (scale_code, S, es, nan_block, plain, zero_block); elements are
-    divided by S * 2**es. ``plain``: the block holds only zeros and normal finite float32s, so the
-    branch-free path applies (found in the same pass as the amax). ``zero_block``: a narrow scale
+    divided by S * 2**es. ``plain``: the block holds only zeros and normal float32s of magnitude
+    bits <= ``lim`` (finite and unable to overflow the element), so the branch-free paths apply
+    (found in the same pass as the amax). ``zero_block``: a narrow scale
     element's scale rounded to 0 (TransformerEngine's NVFP4 cast: code 0, the block decodes to zeros).
 
     ``Sd * 2**ed`` = elem_max * tensor_scale (AMAX rule; lSd its bit length, inv_Sd = 1/Sd);
@@ -126,7 +134,7 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
         v = row[j] & 0x7FFFFFFF
         m = v if v > m else m
         sub |= int(v < _F32_MIN_NORMAL_BITS) & int(v != 0)
-    plain = sub == 0 and m < _F32_INF_BITS
+    plain = sub == 0 and m <= lim
     if rule == RULE_NONE:
         return 0, St, et, t_nan, plain, False
     if rule == RULE_POW2:  # OCP MX v1.0 §6.3: X = 2**(floor(log2 amax) - emax_elem)
@@ -147,7 +155,7 @@ def _block_scale(row, start, stop, rule, emax_elem, sp, Sd, lSd, inv_Sd, ed, St,
         code = _amax_scale_code(m, np.float64(Sd) * int64_as_float64((1023 + ed) << 52), sM, semin, sbias,
                                 smax_mag)
     elif m >= _F32_MIN_NORMAL_BITS:  # the branch-free RNE path (saturating via max_mag)
-        code = _fast_code(m, sp, Sd, lSd, ed, MODE_EVEN, inv_Sd, False, False)[0]
+        code = _fast_code(m, sp, Sd, lSd, ed, MODE_EVEN, inv_Sd, False, False, 0)[0]
     elif m != 0:  # float32-subnormal amax: the general path
         code = encode_float(0, m, bitlen(m), -149, Sd, lSd, ed, sM, semin, sbias, smax_mag,
                             sspec, sbits, MODE_EVEN, 0, True)
@@ -196,10 +204,13 @@ def _imin(a: int, b: int) -> int:
 
 
 @nb.njit(cache=True, inline="always")
-def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int):
-    """Branch-free element code for a finite float32 that is zero or normal, in a deterministic
-    mode: the same arithmetic as :func:`_encode_one` without data-dependent branches (STYLE P3:
-    one algorithm; this is its hot-path form, vectorizable by LLVM).
+def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int, r32):
+    """Branch-free element code for a finite float32 that is zero or normal and cannot overflow
+    (the element saturates, or the caller checked the block's amax): the same arithmetic as
+    :func:`_encode_one` without data-dependent branches (STYLE P3: one algorithm; this is its
+    hot-path form, vectorizable by LLVM). Every mode; stochastic rounding reads ``r32`` (the
+    element's hash, as in the general loop); with ``S > 1`` it needs the bound on ``lS`` that
+    :func:`_encode_kernel` checks.
 
     Returns (code, sig, pexp, sign) with |value(code)| = sig * 2**pexp.
     """
@@ -229,6 +240,22 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int):
             q = (X + (1 << (d - 1))) >> d
         else:
             q = X >> d
+            if mode == MODE_STOCHASTIC:  # up iff r32 < floor(frac * 2**32) (round_shift)
+                rem = X & ((1 << d) - 1)
+                q += int(r32 < ((rem << _imax(32 - d, 0)) >> _imax(d - 32, 0)))
+    elif mode == MODE_STOCHASTIC:
+        # one quotient with 32 fraction bits, Q = floor(X * 2**k32 / S) with k32 = sh + 32 (nested
+        # floors when k32 < 0): q = Q >> 32 and floor(frac * 2**32) = Q mod 2**32. For the blocks
+        # the caller sends here Q < 2**51 and Q * S < 2**62, so the float64 estimate (absolute
+        # error < Q * 2**-52 < 1/2) rounded to an integer is Q or Q + 1, settled by the sign of the
+        # integer remainder. Conversions by the 2**52 bias: exact below 2**52, and vectorizable.
+        k32 = _imin(_imax(sh + 32, -63), 38)
+        A = (X << _imax(k32, 0)) >> _imax(-k32, 0)
+        xf = int64_as_float64(X | _F64_BIAS_BITS) - _F64_BIAS
+        est = xf * int64_as_float64((1023 + k32) << 52) * inv_S
+        Q = float64_as_int64(est + _F64_BIAS) - _F64_BIAS_BITS
+        Q += (A - Q * S) >> 63
+        q = (Q >> 32) + int(r32 < (Q & 0xFFFFFFFF))
     else:
         d = _imin(_imax(-sh, 0), 61 - lS)
         N = X << _imax(sh, 0)
@@ -264,57 +291,61 @@ def _fast_code(b, ep, S, lS, es, mode, inv_S, pow2, is_int):
 
 
 @nb.njit(cache=True, inline="always")
-def _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, pow2, is_int, out_values):
-    """One plain block (zeros and normal float32s) on the branch-free path, writing codes or
-    (``out_values``) float32 values. ``pow2``, ``is_int`` and ``out_values`` are constants at each
-    call site, so the compiler emits one specialized, branch-free loop per case.
+def _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, pow2, is_int,
+                out_values):
+    """One plain block (zeros and normal float32s that cannot overflow) on the branch-free path,
+    writing codes or (``out_values``) float32 values. ``pow2``, ``is_int`` and ``out_values`` are
+    constants at each call site, so the compiler emits one specialized, branch-free loop per case.
+    Element ``j``'s stochastic bits are ``hash32(base + j * inner, seed)``, as in the general loop.
 
-    Values are float32(sig) * 2**pexp * scale: exact, then one rounding (the caller guarantees the
-    scale is exact in float32 and 2**pexp is a normal float32), like decode's table path, without
-    a gather.
+    Values are sig * 2**pexp * scale, exact, then rounded once to float32, like decode's table
+    path, without a gather: in float32 when the scale is a float32 and 2**pexp a normal float32,
+    else (``wide``) in float64, where it is exact for sig < 2**24 and S < 2**29 (the caller's check).
     """
     sval32 = np.float32(sval)
     for j in range(seg.shape[0]):
-        c, sig, pexp, sign = _fast_code(np.int64(seg[j]), ep, S, lS, es, mode, inv_S, pow2, is_int)
+        r32 = hash32(base + j * inner, seed) if mode == MODE_STOCHASTIC else 0
+        c, sig, pexp, sign = _fast_code(np.int64(seg[j]), ep, S, lS, es, mode, inv_S, pow2, is_int, r32)
         if out_values:
-            v = np.float32(sig) * int32_as_float32(np.int32((pexp + 127) << 23)) * sval32
+            if wide:
+                v = np.float32(np.float64(sig) * int64_as_float64(np.int64(pexp + 1023) << 52) * sval)
+            else:
+                v = np.float32(sig) * int32_as_float32(np.int32((pexp + 127) << 23)) * sval32
             out[j] = int32_as_float32(np.int32(float32_as_int32(v) | (sign << 31)))
         else:
             out[j] = c
 
 
 @nb.njit(cache=True, inline="always")
-def _cut(c, up, s32):
-    """Decision point ``c * s`` in float32 (exact: <= 3 significant bits times the scale's), moved
-    one float below when a value on it goes up, so that every test is ``|x| > cut``."""
-    t = np.float32(c) * s32
-    return int32_as_float32(np.int32(float32_as_int32(t) - 1)) if up else t
+def _small_setup(cuts, ups, mags, sval, tv, wide):
+    """The 7 decision points ``c * scale`` and the 7 nonzero values ``mag * scale`` of
+    :func:`_small_block` into ``tv`` (float32, or float64 when ``wide``). The grid has <= 5
+    significant bits (:func:`_small_grid`), so the points are exact: in float32 for a float32
+    scale with odd part S < 2**19 whose products with the grid stay normal (2**-120 <= scale <=
+    2**120), in float64 for S < 2**48 and 1e-270 < scale < 1e270. The values are the general
+    loop's float64 products ``table[code] * sval`` (exact in float32 in the float32 case). A point
+    where a value on it goes up is moved one float below, so that every test is ``|x| > cut``
+    (exact for a float32 x in either type)."""
+    for k in range(7):
+        t = cuts[k] * sval  # exact in float64 (and a float32 when not wide)
+        if wide:
+            tv[k] = int64_as_float64(float64_as_int64(t) - int(ups[k]))
+        else:
+            tv[k] = int32_as_float32(np.int32(float32_as_int32(np.float32(t)) - int(ups[k])))
+        tv[7 + k] = mags[k + 1] * sval
 
 
 @nb.njit(cache=True, inline="always")
-def _small_block(xf, out, cuts, ups, mags, sval, code_bits, fnuz, out_values):
+def _small_block(xf, out, tv, code_bits, fnuz, out_values):
     """One plain block of a minifloat with at most 8 magnitudes (FP4 E2M1) by comparisons: the
     magnitude code is the number of decision points below |x| and the value the magnitude there
-    times the scale, all exact float32 (the caller checks the scale is a float32 whose products
-    with the grid stay normal). Seven straight-line compare-and-select steps: the loop vectorizes,
-    where the division path of :func:`_fast_code` cannot (NVFP4's scales 3, 5, 7, ... x 2**e).
-    Same results as the division path (docs/numerics.md), bit for bit."""
-    s32 = np.float32(sval)
-    t0 = _cut(cuts[0], ups[0], s32)
-    t1 = _cut(cuts[1], ups[1], s32)
-    t2 = _cut(cuts[2], ups[2], s32)
-    t3 = _cut(cuts[3], ups[3], s32)
-    t4 = _cut(cuts[4], ups[4], s32)
-    t5 = _cut(cuts[5], ups[5], s32)
-    t6 = _cut(cuts[6], ups[6], s32)
-    v1 = np.float32(mags[1]) * s32
-    v2 = np.float32(mags[2]) * s32
-    v3 = np.float32(mags[3]) * s32
-    v4 = np.float32(mags[4]) * s32
-    v5 = np.float32(mags[5]) * s32
-    v6 = np.float32(mags[6]) * s32
-    v7 = np.float32(mags[7]) * s32
-    zero = np.float32(0.0)
+    times the scale (``tv``: :func:`_small_setup`), rounded once to float32. Seven straight-line
+    compare-and-select steps: the loop vectorizes, where the division path of :func:`_fast_code`
+    cannot (NVFP4's scales 3, 5, 7, ... x 2**e; times an fp32 tensor scale, in float64). Same
+    results as the division path (docs/numerics.md), bit for bit."""
+    t0, t1, t2, t3, t4, t5, t6 = tv[0], tv[1], tv[2], tv[3], tv[4], tv[5], tv[6]
+    v1, v2, v3, v4, v5, v6, v7 = tv[7], tv[8], tv[9], tv[10], tv[11], tv[12], tv[13]
+    zero = v1 - v1
     for j in range(xf.shape[0]):
         xv = xf[j]
         a = abs(xv)
@@ -341,48 +372,70 @@ def _small_block(xf, out, cuts, ups, mags, sval, code_bits, fnuz, out_values):
 
 
 @nb.njit(cache=True, inline="always")
-def _fast_dispatch(seg, out, ep, S, lS, es, mode, sval, inv_S, out_values):
+def _fast_dispatch(seg, out, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, out_values):
     """Pick the specialized loop for this block's scale kind and the element kind."""
     is_int = ep[0]
     if S == 1:
         if is_int:
-            _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, True, True, out_values)
+            _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, True, True,
+                        out_values)
         else:
-            _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, True, False, out_values)
+            _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, True, False,
+                        out_values)
     elif is_int:
-        _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, False, True, out_values)
+        _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, False, True,
+                    out_values)
     else:
-        _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, False, False, out_values)
+        _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, False, False,
+                    out_values)
 
 
 @nb.njit(cache=True, parallel=True)
 def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp, Sd, ed, St, et,
-                   t_nan, mode, seed, saturate, L_orig, inner, arith_ok, tab_S, tab_es, tab_lS, tab_inv,
+                   t_nan, mode, seed, saturate, lim, L_orig, inner, arith_ok, use_fast, tab_S, tab_es, tab_lS, tab_inv,
                    tab_sval, tab_ok, xf, cuts, ups, mags):
     """Encode rows of ``xb`` (float32 bits, rows x L) block by block into ``codes`` (encode) or
     ``values`` (quantize); the other is None, and numba compiles each use without the other's code.
 
     Row r, column i is element ((r // inner) * L + i) * inner + r % inner of the caller's array
-    (its C-order index feeds the stochastic-rounding hash).
+    (its C-order index feeds the stochastic-rounding hash). ``lim``: float32 bits of the largest
+    magnitude that cannot overflow the element in any mode (F32 max where the format saturates).
+
+    A block takes a branch-free path when it holds only zeros and normal float32s no larger than
+    ``lim`` (so no element overflows, and saturating or not gives the same codes): the comparison
+    path of :func:`_small_block` (<= 8-magnitude minifloats, deterministic modes; float32, or
+    float64 for scales that are not float32s, e.g. times an fp32 tensor scale) or the division path
+    of :func:`_fast_code` (every mode; stochastic with scales whose odd part has <= 29 - qb bits).
+    Every other block (subnormal, Inf, NaN or possibly overflowing inputs) runs the general loop.
     """
     rows, L = xb.shape
     nblk = scales.shape[1]
-    # the branch-free path covers deterministic modes that saturate (or cannot overflow)
     is_int, M, _, _, _, _, specials, code_bits, _, _, _, _ = ep
-    fast_ok = mode != MODE_STOCHASTIC and (saturate or is_int) and M < 23
-    small = fast_ok and cuts.shape[0] == 7  # <= 8-magnitude minifloat: the comparison path
+    stoch = mode == MODE_STOCHASTIC
+    fast_ok = use_fast and M < 23
+    small = use_fast and cuts.shape[0] == 7  # <= 8-magnitude minifloat, deterministic mode
     fnuz = int(specials == SPECIALS_FNUZ)
     zero_sign = not is_int and not fnuz  # the element has a -0 code
+    # stochastic division: Q < 2**(qb + 32) with qb = M + 1 (minifloat) or code_bits + 2 (an
+    # unsaturated integer): Q * S < 2**62 and Q < 2**51 need lS <= 29 - qb and qb <= 19
+    qb = code_bits + 2 if is_int else M + 1
+    sr_lS_max = 29 - qb if qb <= 19 else 0
     lSd = bitlen(Sd)
     inv_Sd = 1.0 / Sd
+    # per row: the decision points and values of _small_block, in float32 and float64
+    tvs32 = np.empty((rows, 14), np.float32)
+    tvs64 = np.empty((rows, 14), np.float64)
     for r in nb.prange(rows):  # rows, not blocks: no 64-bit divide per block (see _run)
+        tv32 = tvs32[r]
+        tv64 = tvs64[r]
         for j in range(nblk):
             start = j * B
             stop = min(L, start + B)
             seg = xb[r, start:stop]
             n = stop - start
             scode, S, es, nan_block, plain, zero_block = _block_scale(seg, 0, n, rule, emax_elem, sp, Sd, lSd,
-                                                                      inv_Sd, ed, St, et, t_nan, tab_S, tab_es)
+                                                                      inv_Sd, ed, St, et, t_nan, tab_S, tab_es,
+                                                                      lim)
             scales[r, j] = scode
             if tab_S.shape[0] and not nan_block:
                 lS = tab_lS[scode]
@@ -394,11 +447,17 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 sval = S * math.ldexp(1.0, es)
                 inv_S = 1.0 / S
                 sval_ok = np.float64(np.float32(sval)) == sval
-            # the comparison path needs every cut and value times the scale to be a normal float32
-            # (2**-120 <= scale <= 2**120)
-            small_ok = small and plain and sval_ok and 7.52316384526264e-37 <= sval <= 1.329227995784916e36
+            # comparisons in float32 need every cut and value times the scale to be a normal
+            # float32 (<= 5 grid bits times S < 2**19; 2**-120 <= scale <= 2**120), in float64
+            # the cuts exact (_small_setup)
+            small32 = (small and plain and sval_ok and lS <= 19
+                       and 7.52316384526264e-37 <= sval <= 1.329227995784916e36)
+            small64 = small and plain and lS <= 48 and 1e-270 < sval < 1e270
+            fast = fast_ok and plain and (not stoch or S == 1 or lS <= sr_lS_max)
+            # values: float32 arithmetic where exact, else float64 (the general loop's product)
+            wide = not (arith_ok and sval_ok)
             # flat C-order index of the block's first element (stochastic rounding only)
-            base = 0 if mode != MODE_STOCHASTIC else (r // inner) * L_orig * inner + r % inner + start * inner
+            base = 0 if not stoch else (r // inner) * L_orig * inner + r % inner + start * inner
             if values is not None:
                 vseg = values[r, start:stop]
                 if nan_block:
@@ -406,13 +465,17 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 elif zero_block:  # +-0 with each element's sign (its code is a signed zero)
                     for i in range(n):
                         vseg[i] = -0.0 if (seg[i] >> 31) and zero_sign else 0.0
-                elif small_ok:
-                    _small_block(xf[r, start:stop], vseg, cuts, ups, mags, sval, code_bits, fnuz, True)
-                elif fast_ok and plain and arith_ok and sval_ok:
-                    _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, inv_S, True)
+                elif small32:
+                    _small_setup(cuts, ups, mags, sval, tv32, False)
+                    _small_block(xf[r, start:stop], vseg, tv32, code_bits, fnuz, True)
+                elif small64:
+                    _small_setup(cuts, ups, mags, sval, tv64, True)
+                    _small_block(xf[r, start:stop], vseg, tv64, code_bits, fnuz, True)
+                elif fast:
+                    _fast_dispatch(seg, vseg, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, True)
                 else:
                     for i in range(n):
-                        r32 = hash32(base + i * inner, seed) if mode == MODE_STOCHASTIC else 0
+                        r32 = hash32(base + i * inner, seed) if stoch else 0
                         vseg[i] = table[_encode_one(np.int64(seg[i]), ep, S, lS, es, mode, r32,
                                                     saturate)] * sval
             if codes is not None:
@@ -422,13 +485,17 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 elif zero_block:
                     for i in range(n):
                         cseg[i] = ((seg[i] >> 31) << (code_bits - 1)) if zero_sign else 0
-                elif small_ok:
-                    _small_block(xf[r, start:stop], cseg, cuts, ups, mags, sval, code_bits, fnuz, False)
-                elif fast_ok and plain:
-                    _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, inv_S, False)
+                elif small32:
+                    _small_setup(cuts, ups, mags, sval, tv32, False)
+                    _small_block(xf[r, start:stop], cseg, tv32, code_bits, fnuz, False)
+                elif small64:
+                    _small_setup(cuts, ups, mags, sval, tv64, True)
+                    _small_block(xf[r, start:stop], cseg, tv64, code_bits, fnuz, False)
+                elif fast:
+                    _fast_dispatch(seg, cseg, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, False)
                 else:
                     for i in range(n):
-                        r32 = hash32(base + i * inner, seed) if mode == MODE_STOCHASTIC else 0
+                        r32 = hash32(base + i * inner, seed) if stoch else 0
                         cseg[i] = _encode_one(np.int64(seg[i]), ep, S, lS, es, mode, r32, saturate)
 
 
@@ -462,7 +529,9 @@ def _round_to_f32(X: int, lX: int, ex: int, S: int, es: int) -> int:
 
 def _tensor_scale(fmt: CodecFormat, x32: np.ndarray) -> tuple[float, int, int, bool]:
     """Per-tensor fp32 scale ts = fp32(amax / (scale_max * elem_max)) -> (ts, St, et, is_nan)."""
-    amax = float(np.max(np.abs(x32))) if x32.size else 0.0
+    # max |x| without an |x| temporary; NaN propagates through either reduction
+    hi, lo = (float(np.max(x32)), float(np.min(x32))) if x32.size else (0.0, 0.0)
+    amax = math.nan if math.isnan(hi) or math.isnan(lo) else max(hi, -lo)
     if math.isnan(amax) or math.isinf(amax):
         return math.nan, 1, 0, True
     if amax == 0.0:
@@ -531,8 +600,8 @@ def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: boo
         try:
             _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), ep,
                            rule, B, el.emax, sp, Sd, ed, St, et, t_nan,
-                           mode, fmt.seed & 0xFFFFFFFF, saturate, L_row, inner,
-                           _arith_ok(el), *tabs, xr, *_small_grid(el, mode))
+                           mode, fmt.seed & 0xFFFFFFFF, saturate, _no_overflow_bits(el, saturate), L_row, inner,
+                           _arith_ok(el), _FAST_PATHS, *tabs, xr, *_small_grid(el, mode))
         finally:
             nb.set_num_threads(threads)
 
@@ -618,9 +687,24 @@ def _small_grid(el: Any, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     else:
         cuts = (mags[:-1] + mags[1:]) / 2
         ups = np.array([mode == MODE_AWAY or (i + 1) % 2 == 0 for i in range(7)], np.bool_)
-    if not np.all(np.float32(cuts) == cuts):
+    grid = np.concatenate([cuts, mags[1:]])
+    sig = np.ldexp(np.frexp(grid)[0], 5)  # <= 5 significant bits: exact times any S < 2**48
+    if not np.all(sig == np.floor(sig)):
         return _NO_GRID
     return cuts, ups, mags
+
+
+def _no_overflow_bits(el: Any, saturate: bool) -> int:
+    """float32 bits of the largest float32 magnitude that no rounding mode takes past the
+    element's max (the max itself, or below it): a block no larger cannot overflow, so saturating
+    or not gives the same codes. F32 max where the element saturates (integers always do)."""
+    f32_max = float(np.finfo(np.float32).max)
+    if saturate or not el.is_float or el.max >= f32_max:
+        return _F32_MAX_BITS
+    lim = np.float32(el.max)
+    if float(lim) > el.max:
+        lim = np.nextafter(lim, np.float32(0))
+    return int(np.array([lim], np.float32).view(np.uint32)[0])
 
 
 def _arith_ok(el) -> bool:
