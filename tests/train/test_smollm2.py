@@ -51,9 +51,9 @@ def test_smollm2_task_checks() -> None:
 def test_fine_tune_reports_the_loss_before_training(tiny_smollm2) -> None:
     """A pretrained task is validated once before the first step (on the recipe's forward datapath),
     without shifting the stochastic-rounding draws of step 0."""
-    from hwsim.train.report import summary
-
     import dataclasses
+
+    from hwsim.train.report import summary
 
     r = train(tiny_smollm2, "mxfp4-sr", steps=2, n_threads=1)
     before = r.extra["val_before"]["val_loss"]
