@@ -25,6 +25,7 @@ import numpy as np
 from hwsim.errors import FormatError
 from hwsim.numerics.elements import Element, FloatElement
 from hwsim.numerics.rounding import odd_significand
+from hwsim.numerics.transpose import swap_last2
 from hwsim.numerics.types import RULE_CODE, RoundMode, ScaleRule
 
 __all__ = ["CodecFormat", "Layout", "layout", "check_axis", "is_torch", "as_array", "to_rows", "from_rows",
@@ -144,19 +145,21 @@ def as_array(name: str, x: Any) -> np.ndarray:
 def to_rows(a: np.ndarray, ax: int) -> np.ndarray:
     """``a`` (at least 1-d) as a C-contiguous ``(rows, L)`` array: axis ``ax`` moved last, one
     row per axis slice in C order of the other axes."""
-    moved = a if ax == a.ndim - 1 else np.moveaxis(a, ax, -1)
+    outer, inner = math.prod(a.shape[:ax]), math.prod(a.shape[ax + 1:])
     # explicit row count: reshape(-1, 0) is ambiguous for empty axes
-    rows = math.prod(a.shape[:ax]) * math.prod(a.shape[ax + 1:])
-    return np.ascontiguousarray(moved).reshape(rows, a.shape[ax])
+    if ax == a.ndim - 1 or inner == 1:
+        return np.ascontiguousarray(a).reshape(outer * inner, a.shape[ax])
+    return swap_last2(np.ascontiguousarray(a).reshape(outer, a.shape[ax], inner)).reshape(outer * inner, a.shape[ax])
 
 
 def from_rows(flat: np.ndarray, shape: tuple[int, ...], ax: int) -> np.ndarray:
     """Inverse of :func:`to_rows` for an output of the same rows (any row length): the row axis
     moved back to ``ax`` of ``shape``, C-contiguous."""
-    out = flat.reshape(shape[:ax] + shape[ax + 1:] + (flat.shape[-1],))
-    if ax == len(shape) - 1:
-        return out
-    return np.ascontiguousarray(np.moveaxis(out, -1, ax))
+    outer, inner, length = math.prod(shape[:ax]), math.prod(shape[ax + 1:]), flat.shape[-1]
+    out_shape = shape[:ax] + (length,) + shape[ax + 1:]
+    if ax == len(shape) - 1 or inner == 1:
+        return np.ascontiguousarray(flat).reshape(out_shape)
+    return swap_last2(flat.reshape(outer, inner, length)).reshape(out_shape)
 
 
 def dtype_error(fmt: CodecFormat, dtype: object) -> FormatError:
