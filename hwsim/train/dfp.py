@@ -130,8 +130,13 @@ def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = Tru
     exact = torch.matmul(ia, ib)
     if overflow_handling:
         return exact, 0, min(k, safe_chunk(max_a, max_b))
-    wrapped = torch.remainder(exact + 2.0**31, 2.0**32) - 2.0**31
-    return wrapped, int((wrapped != exact).sum()), k
+    # the wrapped register differs from the exact sum exactly where that sum leaves [-2^31, 2^31)
+    over = (exact >= 2.0**31) | (exact < -(2.0**31))
+    n_over = int(over.sum())
+    if not n_over:
+        return exact, 0, k
+    wrapped = torch.where(over, torch.remainder(exact + 2.0**31, 2.0**32) - 2.0**31, exact)
+    return wrapped, n_over, k
 
 
 def dfp_gemm(a: DfpTensor, b: DfpTensor, overflow_handling: bool = True) -> tuple[torch.Tensor, int]:

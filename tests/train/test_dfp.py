@@ -95,3 +95,11 @@ def test_safe_chunk() -> None:
     assert dfp.safe_chunk(1, 1) == 2**31 - 1
     assert dfp.safe_chunk(0, 5) == 2**31 - 1
     assert np.iinfo(np.int32).max == dfp.INT32_MAX
+
+
+def test_wrap_edges_of_the_int32_register() -> None:
+    """2^31 does not fit a two's-complement INT32 (it wraps to -2^31, one overflow); -2^31 does."""
+    a = torch.tensor([[2.0**15, 2.0**15], [-(2.0**15), -(2.0**15)], [2.0**15, -(2.0**15)]], dtype=torch.float64)
+    b = torch.tensor([[2.0**15], [2.0**15]], dtype=torch.float64)
+    got, over, _ = dfp.int_matmul(a, b, overflow_handling=False)
+    assert got.flatten().tolist() == [-(2.0**31), -(2.0**31), 0.0] and over == 1
