@@ -91,10 +91,6 @@ class DfpTensor:
     def reshape(self, *shape: Any) -> DfpTensor:
         return DfpTensor(self.ints.reshape(*shape), self.exp, self.max_int)
 
-    def values(self) -> torch.Tensor:
-        """The fp32 values (exact: what :func:`quantize_tensor` returned)."""
-        return self.ints.mul(2.0 ** self.exp).to(torch.float32)
-
 
 def encode_tensor(fmt: Any, x: torch.Tensor) -> DfpTensor:
     """``x`` as a DFP tensor of ``fmt``: :func:`quantize_tensor`, then its integers and exponent."""
