@@ -25,6 +25,7 @@ import numpy as np
 from hwsim.errors import FormatError
 from hwsim.numerics import plan
 from hwsim.numerics._bitcast import float32_as_int32, float64_as_int64, int32_as_float32, int64_as_float64
+from hwsim.numerics._fma import fma
 from hwsim.numerics.elements import FloatElement
 from hwsim.numerics.encoded import Encoded, check_source, fingerprint
 from hwsim.numerics.integer import encode_int
@@ -372,6 +373,67 @@ def _small_block(xf, out, tv, code_bits, fnuz, out_values):
 
 
 @nb.njit(cache=True, inline="always")
+def _small_sr_setup(mags, sval, tv):
+    """``tv`` (float64) for :func:`_small_sr_block`: the 7 grid values above 0 times the scale,
+    then per interval k = 0..7 its lower end ``mags[k] * sval`` and its width (0 past the top:
+    the element saturates). Exact: <= 5 grid bits times S < 2**48 (the caller's check)."""
+    for k in range(7):
+        tv[k] = mags[k + 1] * sval
+        tv[7 + k] = mags[k] * sval
+        tv[15 + k] = (mags[k + 1] - mags[k]) * sval
+    tv[14] = mags[7] * sval
+    tv[22] = 0.0
+
+
+@nb.njit(cache=True, inline="always")
+def _small_sr_block(xf, out, tv, code_bits, fnuz, out_values, base, inner, seed):
+    """Stochastic rounding of one plain block of a <= 8-magnitude minifloat by comparisons (the
+    stochastic twin of :func:`_small_block`): the interval k of |x| between grid values
+    ``lo = g_k * s`` and ``lo + w`` (w = (g_{k+1} - g_k) * s) by seven compare-and-selects, then
+    up iff ``r32 < floor(frac * 2**32)`` with frac = (|x| - lo) / w, r32 the element's hash
+    (docs/numerics.md), decided exactly as ``(|x| - lo) * 2**32 - (r32 + 1) * w >= 0``:
+    |x| - lo is exact (lo <= |x| < 2 lo, Sterbenz; or lo = 0), scaling by 2**32 is exact, and the
+    fused multiply-add rounds once, which keeps the sign (:mod:`hwsim.numerics._fma`; every
+    nonzero exact result is a multiple of 2**-1000 here, the caller's scale range). The value
+    ``lo (+ w)`` is the grid value times the scale, exact in float64, rounded once to float32 as
+    the general loop's ``table[code] * sval``. Same results as the division path, bit for bit,
+    without a 64-bit divide or multiply per element."""
+    t0, t1, t2, t3, t4, t5, t6 = tv[0], tv[1], tv[2], tv[3], tv[4], tv[5], tv[6]
+    # every table entry in a local: the loop then reads only xf and writes only out (vectorizes)
+    l0, l1, l2, l3, l4, l5, l6, l7 = tv[7], tv[8], tv[9], tv[10], tv[11], tv[12], tv[13], tv[14]
+    w0, w1, w2, w3, w4, w5, w6, w7 = tv[15], tv[16], tv[17], tv[18], tv[19], tv[20], tv[21], tv[22]
+    two32 = 4294967296.0
+    for j in range(xf.shape[0]):
+        xv = xf[j]
+        a = abs(np.float64(xv))
+        lo = l1 if a >= t0 else l0
+        w = w1 if a >= t0 else w0
+        lo = l2 if a >= t1 else lo
+        w = w2 if a >= t1 else w
+        lo = l3 if a >= t2 else lo
+        w = w3 if a >= t2 else w
+        lo = l4 if a >= t3 else lo
+        w = w4 if a >= t3 else w
+        lo = l5 if a >= t4 else lo
+        w = w5 if a >= t4 else w
+        lo = l6 if a >= t5 else lo
+        w = w6 if a >= t5 else w
+        lo = l7 if a >= t6 else lo
+        w = w7 if a >= t6 else w
+        r1 = np.float64(hash32(base + j * inner, seed) + 1)
+        up = fma(-r1, w, (a - lo) * two32) >= 0.0
+        if out_values:
+            v = lo + w if up else lo
+            out[j] = np.copysign(np.float32(v), xv)
+        else:
+            k = int(a >= t0) + int(a >= t1) + int(a >= t2) + int(a >= t3) + int(a >= t4) + int(a >= t5)
+            k = _imin(k + int(a >= t6) + int(up), 7)
+            sign = 1 if np.signbit(xv) else 0
+            sign &= 1 - (fnuz & (1 if k == 0 else 0))
+            out[j] = (sign << (code_bits - 1)) | k
+
+
+@nb.njit(cache=True, inline="always")
 def _fast_kinds(seg, out, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, out_values):
     """Pick the specialized loop for this block's scale kind and the element kind."""
     is_int = ep[0]
@@ -415,8 +477,9 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     A block takes a branch-free path when it holds only zeros and normal float32s no larger than
     ``lim`` (so no element overflows, and saturating or not gives the same codes): the comparison
     path of :func:`_small_block` (<= 8-magnitude minifloats, deterministic modes; float32, or
-    float64 for scales that are not float32s, e.g. times an fp32 tensor scale) or the division path
-    of :func:`_fast_code` (every mode; stochastic with scales whose odd part has <= 29 - qb bits).
+    float64 for scales that are not float32s, e.g. times an fp32 tensor scale) or of
+    :func:`_small_sr_block` (the same minifloats, stochastic rounding, float64) or the division path
+    of :func:`_fast_code` (every mode; stochastic with scales whose odd part has <= 30 - qb bits).
     Every other block (subnormal, Inf, NaN or possibly overflowing inputs) runs the general loop.
     """
     rows, L = xb.shape
@@ -424,18 +487,20 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     is_int, M, _, _, _, _, specials, code_bits, _, _, _, _ = ep
     stoch = mode == MODE_STOCHASTIC
     fast_ok = use_fast and M < 23
-    small = use_fast and cuts.shape[0] == 7  # <= 8-magnitude minifloat, deterministic mode
+    small = use_fast and cuts.shape[0] == 7  # <= 8-magnitude minifloat (_small_grid)
     fnuz = int(specials == SPECIALS_FNUZ)
     zero_sign = not is_int and not fnuz  # the element has a -0 code
     # stochastic division: Q < 2**(qb + 32) with qb = M + 1 (minifloat) or code_bits + 2 (an
-    # unsaturated integer): Q * S < 2**62 and Q < 2**51 need lS <= 29 - qb and qb <= 19
+    # unsaturated integer; a saturated integer's Q is discarded): Q < 2**51 needs qb <= 19, and
+    # A = X * 2**k32 < Q_max * S <= 2**(qb + 32 + lS) fits int64 with (Q + 1) * S < 2**63 when
+    # lS <= 30 - qb: 28 bits for FP4, every E4M3 / UE5M3 block scale times an fp32 tensor scale
     qb = code_bits + 2 if is_int else M + 1
-    sr_lS_max = 29 - qb if qb <= 19 else 0
+    sr_lS_max = 30 - qb if qb <= 19 else 0
     lSd = bitlen(Sd)
     inv_Sd = 1.0 / Sd
     # per row: the decision points and values of _small_block, in float32 and float64
     tvs32 = np.empty((rows, 14), np.float32)
-    tvs64 = np.empty((rows, 14), np.float64)
+    tvs64 = np.empty((rows, 23), np.float64)
     for r in nb.prange(rows):  # rows, not blocks: no 64-bit divide per block (see _run)
         tv32 = tvs32[r]
         tv64 = tvs64[r]
@@ -461,9 +526,11 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
             # comparisons in float32 need every cut and value times the scale to be a normal
             # float32 (<= 5 grid bits times S < 2**19; 2**-120 <= scale <= 2**120), in float64
             # the cuts exact (_small_setup)
-            small32 = (small and plain and sval_ok and lS <= 19
+            small32 = (small and not stoch and plain and sval_ok and lS <= 19
                        and 7.52316384526264e-37 <= sval <= 1.329227995784916e36)
             small64 = small and plain and lS <= 48 and 1e-270 < sval < 1e270
+            # stochastic: power-of-two scales (MX) take the shift path of _fast_code (as fast)
+            small64 = small64 and not (stoch and S == 1 and fast_ok)
             fast = fast_ok and plain and (not stoch or S == 1 or lS <= sr_lS_max)
             # values: float32 arithmetic where exact, else float64 (the general loop's product)
             wide = not (arith_ok and sval_ok)
@@ -479,6 +546,9 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 elif small32:
                     _small_setup(cuts, ups, mags, sval, tv32, False)
                     _small_block(xf[r, start:stop], vseg, tv32, code_bits, fnuz, True)
+                elif small64 and stoch:
+                    _small_sr_setup(mags, sval, tv64)
+                    _small_sr_block(xf[r, start:stop], vseg, tv64, code_bits, fnuz, True, base, inner, seed)
                 elif small64:
                     _small_setup(cuts, ups, mags, sval, tv64, True)
                     _small_block(xf[r, start:stop], vseg, tv64, code_bits, fnuz, True)
@@ -499,6 +569,9 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
                 elif small32:
                     _small_setup(cuts, ups, mags, sval, tv32, False)
                     _small_block(xf[r, start:stop], cseg, tv32, code_bits, fnuz, False)
+                elif small64 and stoch:
+                    _small_sr_setup(mags, sval, tv64)
+                    _small_sr_block(xf[r, start:stop], cseg, tv64, code_bits, fnuz, False, base, inner, seed)
                 elif small64:
                     _small_setup(cuts, ups, mags, sval, tv64, True)
                     _small_block(xf[r, start:stop], cseg, tv64, code_bits, fnuz, False)
@@ -538,13 +611,25 @@ def _round_to_f32(X: int, lX: int, ex: int, S: int, es: int) -> int:
                         MODE_EVEN, 0, True)
 
 
-def _tensor_scale(fmt: CodecFormat, x32: np.ndarray) -> tuple[float, int, int, bool]:
-    """Per-tensor fp32 scale ts = fp32(amax / (scale_max * elem_max)) -> (ts, St, et, is_nan)."""
-    # max |x| without an |x| temporary; NaN propagates through either reduction
-    hi, lo = (float(np.max(x32)), float(np.min(x32))) if x32.size else (0.0, 0.0)
-    amax = math.nan if math.isnan(hi) or math.isnan(lo) else max(hi, -lo)
-    if math.isnan(amax) or math.isinf(amax):
+@nb.njit(cache=True)
+def _abs_max_bits(xb):
+    """Largest float32 magnitude bits of ``xb`` (float32 bits, rows x L): > 0x7F800000 if any NaN,
+    0x7F800000 for an infinite one. One pass, no |x| temporary."""
+    m = 0
+    for r in range(xb.shape[0]):
+        for j in range(xb.shape[1]):
+            v = xb[r, j] & 0x7FFFFFFF
+            m = v if v > m else m
+    return m
+
+
+def _tensor_scale(fmt: CodecFormat, xb: np.ndarray) -> tuple[float, int, int, bool]:
+    """Per-tensor fp32 scale ts = fp32(amax / (scale_max * elem_max)) -> (ts, St, et, is_nan);
+    ``xb``: the input's float32 bits as rows."""
+    m = int(_abs_max_bits(xb)) if xb.size else 0
+    if m >= _F32_INF_BITS:  # NaN or Inf
         return math.nan, 1, 0, True
+    amax = float(np.array([m], np.uint32).view(np.float32)[0])
     if amax == 0.0:
         return 1.0, 1, 0, False
     Sd, ed = plan.tensor_divisor(fmt)
@@ -585,7 +670,7 @@ def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: boo
     mode = MODE_CODE[fmt.rounding]
     ts_val, St, et, t_nan = (None, 1, 0, False)
     if fmt.tensor_scale:
-        ts_val, St, et, t_nan = _tensor_scale(fmt, x32)
+        ts_val, St, et, t_nan = _tensor_scale(fmt, xr.view(np.uint32))
     # the scale element's parameters (AMAX only; any same-typed tuple otherwise, unread)
     se = fmt.scale_element
     sp = tuple(se.params()) if rule == RULE_AMAX and se is not None else ep
@@ -606,7 +691,7 @@ def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: boo
     saturate = fmt.saturate or fmt.is_scaled
     if xr.size:
         threads = nb.get_num_threads()
-        if xr.size < _SERIAL_BELOW:  # waking worker threads costs more than small inputs take
+        if xr.size < _SERIAL_BELOW and threads > 1:  # waking worker threads costs more than small inputs take
             nb.set_num_threads(1)
         try:
             _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), ep,
@@ -616,12 +701,13 @@ def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: boo
         finally:
             nb.set_num_threads(threads)
 
-    def back(a: np.ndarray) -> np.ndarray:
-        out = plan.from_rows(a.reshape(rows_in, -1) if split else a, lay.shape, lay.ax)
+    def back(a: np.ndarray, like: np.ndarray | None = None) -> np.ndarray:
+        out = plan.from_rows(a.reshape(rows_in, -1) if split else a, lay.shape, lay.ax, like)
         return out.reshape(()) if scalar else out
 
-    codes_out = back(codes) if codes is not None else None
-    values_out = back(values) if values is not None else None
+    # codes and values in the input's memory layout (a transposed input gives a transposed result)
+    codes_out = back(codes, x32) if codes is not None else None
+    values_out = back(values, x32) if values is not None else None
     scales_out = back(_scales_out(scales)) if rule != RULE_NONE and want_codes else None
     ts_out = np.float32(ts_val) if fmt.tensor_scale else None
     return codes_out, scales_out, ts_out, values_out, lay.ax
@@ -666,16 +752,26 @@ def _scale_tables(sel: FloatElement | None, St: int, et: int) -> _ScaleTables:
     <= 16-bit element's significand times a float32 one is below 2**35)."""
     if sel is None or sel.bits > 16:
         return _NO_TABLES
-    Ss, ess, valid = _scale_code_significands(sel)
-    tS = np.where(valid, Ss * np.int64(St), np.int64(1))  # odd x odd: already odd
-    tes = np.where(valid, ess + np.int64(et), np.int64(0))
-    tS_f = tS.astype(np.float64)
-    tlS = np.frexp(tS_f)[1].astype(np.int64)  # bit length of a positive integer below 2**53
-    tinv = 1.0 / tS_f
-    tsval = tS_f * np.ldexp(1.0, tes)
-    tok = tsval.astype(np.float32).astype(np.float64) == tsval
-    for a in (tS, tes, tlS, tinv, tsval, tok):
+    tables = _fill_scale_tables(*_scale_code_significands(sel), St, et)
+    for a in tables:
         a.setflags(write=False)
+    return tables
+
+
+@nb.njit(cache=True)
+def _fill_scale_tables(Ss, ess, valid, St, et):
+    """The arrays of :func:`_scale_tables` in one compiled loop over the codes (a tensor-scaled
+    format builds them on every call)."""
+    n = Ss.shape[0]
+    tS, tes, tlS = np.ones(n, np.int64), np.zeros(n, np.int64), np.ones(n, np.int64)
+    tinv, tsval, tok = np.ones(n), np.ones(n), np.ones(n, np.bool_)
+    for c in range(n):
+        if valid[c]:
+            S = Ss[c] * St  # odd x odd: already odd
+            tS[c], tes[c], tlS[c] = S, ess[c] + et, bitlen(S)
+            tinv[c] = 1.0 / S
+            tsval[c] = S * math.ldexp(1.0, ess[c] + et)
+            tok[c] = np.float64(np.float32(tsval[c])) == tsval[c]
     return tS, tes, tlS, tinv, tsval, tok
 
 
@@ -684,16 +780,23 @@ _NO_GRID = (np.zeros(0), np.zeros(0, np.bool_), np.zeros(0))
 
 @lru_cache(maxsize=64)
 def _small_grid(el: Any, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cuts, ups, mags) for :func:`_small_block`: the 8 magnitudes of a minifloat whose magnitude
-    codes 0..7 are its values in order (FP4 E2M1), the 7 decision points between them for the
-    rounding mode (midpoints; the upper values when truncating) and whether a value on a point
-    goes up (RNE: to the even code; away: always; zero: always, onto the value). Empty otherwise."""
-    if not el.is_float or el.params().max_mag != 7 or mode == MODE_STOCHASTIC:
+    """(cuts, ups, mags) for :func:`_small_block` / :func:`_small_sr_block`: the 8 magnitudes of a
+    minifloat whose magnitude codes 0..7 are its values in order (FP4 E2M1), the 7 decision points
+    between them for the rounding mode (midpoints; the upper values when truncating; the grid
+    values themselves for stochastic rounding) and whether a value on a point goes up (RNE: to the
+    even code; away: always; zero: always, onto the value; stochastic: unused). Empty otherwise.
+    Stochastic rounding also needs each magnitude above 0 at most twice the one below (so the
+    difference to the lower grid value is exact: Sterbenz), true of every minifloat grid."""
+    if not el.is_float or el.params().max_mag != 7:
         return _NO_GRID
     mags = np.array([el.decode_code(c) for c in range(8)], dtype=np.float64)
     if not np.all(np.diff(mags) > 0) or not np.all(np.isfinite(mags)):
         return _NO_GRID
-    if mode == MODE_ZERO:
+    if mode == MODE_STOCHASTIC:
+        if not np.all(mags[2:] <= 2 * mags[1:-1]):
+            return _NO_GRID
+        cuts, ups = mags[1:].copy(), np.zeros(7, np.bool_)
+    elif mode == MODE_ZERO:
         cuts, ups = mags[1:].copy(), np.ones(7, np.bool_)
     else:
         cuts = (mags[:-1] + mags[1:]) / 2
@@ -705,6 +808,7 @@ def _small_grid(el: Any, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return cuts, ups, mags
 
 
+@lru_cache(maxsize=256)
 def _no_overflow_bits(el: Any, saturate: bool) -> int:
     """float32 bits of the largest float32 magnitude that no rounding mode takes past the
     element's max (the max itself, or below it): a block no larger cannot overflow, so saturating
@@ -718,6 +822,7 @@ def _no_overflow_bits(el: Any, saturate: bool) -> int:
     return int(np.array([lim], np.float32).view(np.uint32)[0])
 
 
+@lru_cache(maxsize=256)
 def _arith_ok(el) -> bool:
     """Every element value is sig * 2**pexp with 2**pexp a normal float32 (not bf16: 2**-133)."""
     if el.is_float:

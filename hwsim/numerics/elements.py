@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -145,6 +146,9 @@ class FloatElement:
         return self.specials not in (Specials.FNUZ, Specials.FNU)
 
     def params(self) -> ElementParams:
+        return _params(self)
+
+    def _params(self) -> ElementParams:
         # kernel code width: the signed layout (an FNU code is the positive code of that layout)
         return ElementParams(0, self.man_bits, self.emin, self.bias, self.max_exp_field,
                              self.max_man_top, SPECIALS_CODE[self.specials],
@@ -241,6 +245,9 @@ class IntElement:
     has_negative_zero = False
 
     def params(self) -> ElementParams:
+        return _params(self)
+
+    def _params(self) -> ElementParams:
         return ElementParams(1, self.bits - 1, 0, 0, 0, 0, SPECIALS_FINITE, self.bits, self.frac_bits,
                              self.qmax, int(self.encoding == "sign_magnitude"), 0)
 
@@ -269,6 +276,13 @@ class IntElement:
 Element = FloatElement | IntElement
 
 _TABLES: dict[Any, np.ndarray] = {}
+
+
+@lru_cache(maxsize=256)
+def _params(el: Element) -> ElementParams:
+    """The kernels' parameter tuple of an element, built once per element (every codec call
+    reads it; the element is a frozen value)."""
+    return el._params()
 
 
 def _table(el: Element) -> np.ndarray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -142,23 +143,38 @@ def as_array(name: str, x: Any) -> np.ndarray:
                           f"({type(x).__name__}: {exc})") from None
 
 
+def _moved_view(a: np.ndarray, ax: int) -> np.ndarray | None:
+    """``a`` with axis ``ax`` moved last, when that view is C-contiguous (``a`` is stored with
+    ``ax`` innermost, e.g. the transpose of a C-contiguous matrix), else None."""
+    moved = np.moveaxis(a, ax, -1)
+    return moved if moved.flags.c_contiguous else None
+
+
 def to_rows(a: np.ndarray, ax: int) -> np.ndarray:
     """``a`` (at least 1-d) as a C-contiguous ``(rows, L)`` array: axis ``ax`` moved last, one
-    row per axis slice in C order of the other axes."""
+    row per axis slice in C order of the other axes. A free view where ``a`` is stored with
+    ``ax`` innermost; otherwise a copy (tiled transpose: :mod:`hwsim.numerics.transpose`)."""
     outer, inner = math.prod(a.shape[:ax]), math.prod(a.shape[ax + 1:])
     # explicit row count: reshape(-1, 0) is ambiguous for empty axes
     if ax == a.ndim - 1 or inner == 1:
         return np.ascontiguousarray(a).reshape(outer * inner, a.shape[ax])
+    moved = _moved_view(a, ax)
+    if moved is not None:
+        return moved.reshape(outer * inner, a.shape[ax])
     return swap_last2(np.ascontiguousarray(a).reshape(outer, a.shape[ax], inner)).reshape(outer * inner, a.shape[ax])
 
 
-def from_rows(flat: np.ndarray, shape: tuple[int, ...], ax: int) -> np.ndarray:
+def from_rows(flat: np.ndarray, shape: tuple[int, ...], ax: int, like: np.ndarray | None = None) -> np.ndarray:
     """Inverse of :func:`to_rows` for an output of the same rows (any row length): the row axis
-    moved back to ``ax`` of ``shape``, C-contiguous."""
+    moved back to ``ax`` of ``shape``, C-contiguous; or, with ``like`` (the input, same shape)
+    stored with ``ax`` innermost, a view of ``flat`` in ``like``'s memory layout (no transpose)."""
     outer, inner, length = math.prod(shape[:ax]), math.prod(shape[ax + 1:]), flat.shape[-1]
     out_shape = shape[:ax] + (length,) + shape[ax + 1:]
     if ax == len(shape) - 1 or inner == 1:
         return np.ascontiguousarray(flat).reshape(out_shape)
+    if like is not None and like.shape == out_shape and _moved_view(like, ax) is not None:
+        moved_shape = shape[:ax] + shape[ax + 1:] + (length,)
+        return np.moveaxis(np.ascontiguousarray(flat).reshape(moved_shape), -1, ax)
     return swap_last2(flat.reshape(outer, inner, length)).reshape(out_shape)
 
 
@@ -265,17 +281,21 @@ def check_scales_shape(fmt: CodecFormat, lay: Layout, scales_shape: tuple[int, .
 def tensor_divisor(fmt: CodecFormat) -> tuple[int, int]:
     """(S odd, e) of the divisor of the per-tensor scale ``ts = fp32(amax / divisor)``:
     ``scale_max * elem_max`` with block scales, ``elem_max`` for a tensor scale alone."""
-    scale_max = 1.0
     if fmt.block_size is not None:
         assert fmt.scale_element is not None  # a tensor scale over block scales: the AMAX rule
-        scale_max = fmt.scale_element.max
-    divisor = fmt.element.max * scale_max
-    return odd_significand(divisor)
+        return _max_divisor(fmt.element, fmt.scale_element)
+    return _max_divisor(fmt.element, None)
 
 
 def element_divisor(fmt: CodecFormat) -> tuple[int, int]:
     """(S odd, e) of the element's largest value, the divisor of the amax scale rule."""
-    return odd_significand(fmt.element.max)
+    return _max_divisor(fmt.element, None)
+
+
+@lru_cache(maxsize=256)
+def _max_divisor(el: Any, scale_el: Any) -> tuple[int, int]:
+    """(S odd, e) of ``el.max`` (times ``scale_el.max``), once per element pair (every call reads it)."""
+    return odd_significand(el.max * (1.0 if scale_el is None else scale_el.max))
 
 
 def scale_storage(fmt: CodecFormat) -> str | None:

@@ -114,8 +114,5 @@ def odd_significand(value: float) -> tuple[int, int]:
     """
     m, e = math.frexp(value)
     S = int(m * (1 << 53))
-    e -= 53
-    while S & 1 == 0:
-        S >>= 1
-        e += 1
-    return S, e
+    tz = (S & -S).bit_length() - 1  # trailing zero bits
+    return S >> tz, e - 53 + tz

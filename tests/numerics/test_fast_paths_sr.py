@@ -171,11 +171,13 @@ def _f32_around(t: Fraction, k: int = 2) -> list[np.float32]:
     return sorted(out)
 
 
-def _ts_with_odd_part(bits: int, divisor: Fraction) -> tuple[np.float32, np.float32]:
+def _ts_with_odd_part(bits: int, divisor: Fraction, top: bool = False) -> tuple[np.float32, np.float32]:
     """A tensor amax (float32) whose fp32 tensor scale amax / divisor (docs/numerics.md: the
-    scale element's max times the element's) has an odd significand of ``bits`` bits."""
+    scale element's max times the element's) has an odd significand of ``bits`` bits (``top``:
+    one just below 2**bits, else just above 2**(bits - 1))."""
     for k in range(1, 1000, 2):
-        ts = Fraction((1 << (bits - 1)) + k, 1 << (bits + 3))
+        odd = (1 << bits) - k if top else (1 << (bits - 1)) + k
+        ts = Fraction(odd, 1 << (bits + 3))
         amax = np.float32(float(ts * divisor))
         if R.value_of(np.float32(float(R.value_of(amax) / divisor))) == ts:
             return amax, np.float32(float(ts))
@@ -331,3 +333,58 @@ def test_overflow_threshold_non_saturating(name: str, mode: str) -> None:
     if mode == "stochastic":
         for row in x:
             _check_ref(fmt.replace(seed=seed_for(7, 0)), row[None, :], -1, f"r = 0 at {row[7]!r}")
+
+
+# ------------------------------------------------------------------------------------------------
+# stochastic FP4 with an fp32 tensor scale: block divisors with 28-bit odd parts
+# ------------------------------------------------------------------------------------------------
+def _odd_bits(v: Fraction) -> int:
+    """Bits of the odd part of a dyadic rational's numerator."""
+    n = v.numerator
+    return (n >> ((n & -n).bit_length() - 1)).bit_length()
+
+
+@pytest.mark.parametrize("name", ["nvfp4", "mxfp4_ue5m3"])
+@pytest.mark.parametrize("path", ["comparison", "division"])
+def test_stochastic_tensor_scaled_fp4_28_bit_divisors(name: str, path: str, monkeypatch) -> None:
+    """Block scales 15/8, 13/8, 3/2, 1 times a tensor scale with a 24-bit odd part: divisors of up
+    to 28 bits, the widest an E4M3 / UE5M3 scale times an fp32 tensor scale has. Both branch-free
+    stochastic paths (the comparison path with its fused multiply-add test, and the division path,
+    forced by hiding the grid) against the Fraction reference, for random seeds and, at probes,
+    the seeds whose hash lands one below and exactly on floor(frac * 2**32)."""
+    if path == "division":
+        monkeypatch.setattr(codec, "_small_grid", lambda el, mode: codec._NO_GRID)
+    fmt0 = hwsim.format(name, tensor_scale=True, **SR)
+    B = fmt0.block_size
+    amax, ts = _ts_with_odd_part(24, R.max_finite(fmt0.scale_element) * 6, top=True)
+    rng = np.random.default_rng(7)
+    rows = []
+    for sc in ("15/8", "13/8", "3/2", "1"):
+        m = np.float32(float(6 * Fraction(sc) * R.value_of(ts)))
+        blk = (rng.uniform(-1, 1, B) * m).astype(np.float32)
+        blk[0] = m  # fixes the block's scale
+        rows.append(blk)
+    x = np.concatenate(rows + [np.full(B, amax, np.float32)])[None, :]
+    enc = fmt0.replace(seed=1).encode(x)
+    assert enc.tensor_scale == ts
+    sv = _scale_values(fmt0, enc, -1, x.shape)
+    assert max(_odd_bits(sv[0, j * B]) for j in range(4)) == 28
+    for seed in (1, 2, 3):
+        _check_ref(fmt0.replace(seed=seed), x, -1, f"28-bit divisors seed {seed}")
+    grid = _grid(fmt0.element)
+    checked = 0
+    for pos in [(0, 3), (0, B + 2), (0, 2 * B + 5), (0, 3 * B + 1)]:
+        a = abs(R.value_of(x[pos]) / sv[pos])
+        i = max(j for j, g in enumerate(grid) if g <= a)
+        if a >= grid[-1] or a == grid[i]:
+            continue
+        frac = (a - grid[i]) / (grid[i + 1] - grid[i]) * (1 << 32)
+        F = frac.numerator // frac.denominator
+        index = int(np.ravel_multi_index(pos, x.shape))
+        for r, up in [(F, False), (F - 1, True)]:
+            f = fmt0.replace(seed=seed_for(index, r))
+            got = abs(R.decode_element(f.element, int(f.encode(x).codes[pos])))
+            assert got == (grid[i + 1] if up else grid[i]), (name, path, pos, r, F)
+            _check_ref(f, x, -1, f"threshold r={r}")
+            checked += 1
+    assert checked >= 4
