@@ -8,8 +8,9 @@ recipe runs the same step through :func:`hwsim.train.modules.convert` (the quant
 three fp32 GEMMs per layer pinned to one thread (the default, ``TrainState(accumulate="fp32")``),
 the DFP integer GEMM, the RHT), and with ``--float64`` again with the GEMMs summed in float64
 (``accumulate="float64"``). The figure is the median step time over ``--steps`` steps after two
-warm-up steps (numba kernels compiled, caches warm), at ``--threads`` torch and numba threads
-(default 1); the target of issue 14 is <= 3x the fp32 step.
+warm-up steps (numba kernels compiled, caches warm). ``--threads`` (default 1): the plain step's
+torch threads, and the simulated step's numba threads with torch on one thread, as ``hwsim train``
+runs it (bit-reproducible at any thread count); the target of issue 14 is <= 3x the fp32 step.
 """
 
 from __future__ import annotations
@@ -58,13 +59,15 @@ def main() -> None:
         base = tk.build()
         fp32 = statistics.median(_step_times(base, tk, args.steps))
         rows.append(("plain torch fp32", fp32, 1.0))
-        for name in args.recipes.split(","):
-            for acc in ("fp32", "float64") if args.float64 else ("fp32",):
+    for name in args.recipes.split(","):
+        for acc in ("fp32", "float64") if args.float64 else ("fp32",):
+            # as `hwsim train` runs it: quantization on --threads, torch on one (bit-reproducible)
+            with threads(args.threads, 1):
                 torch.manual_seed(0)
                 rec = recipe(name)
                 model, _ = convert(tk.build(), rec, TrainState(rec, accumulate=acc))
                 t = statistics.median(_step_times(model, tk, args.steps))
-                rows.append((name + ("" if acc == "fp32" else " (float64 sums)"), t, t / fp32))
+            rows.append((name + ("" if acc == "fp32" else " (float64 sums)"), t, t / fp32))
     print(f"tiny-lm step (batch {tk.tokens_per_step} tokens), {args.threads} thread(s), "
           f"median of {args.steps} steps")
     print(f"{'datapath':<28} {'s/step':>8} {'x fp32':>8}")

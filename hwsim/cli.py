@@ -1032,7 +1032,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch-size", type=_at_least(1), help="sequences or images per step (default 8 tiny-lm, "
                     "64 digits, 4 smollm2)")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--threads", type=_at_least(1), default=1, help="torch and numba threads (default 1)")
+    tr.add_argument("--threads", type=_at_least(1), default=1,
+                    help="threads of the quantization kernels (default 1; torch stays on one thread: bit-reproducible)")
     tr.add_argument("--eval-every", type=_at_least(1), help="validation every N steps (default steps/10)")
     tr.add_argument("--accumulate", choices=["fp32", "float64"], default="fp32",
                     help="GEMM sums: fp32 matmul on one thread (default) or float64 rounded once")

@@ -5,9 +5,13 @@ on the simulated training datapath of a :class:`~hwsim.train.recipe.Recipe`:
 
 - forward ``Y = Q(a) @ Q(b)``: ``a`` quantized along ``K`` (axis -1), ``b`` along ``K`` (axis -2);
 - dgrad ``dA = Q(dY) @ Q(b)^T``: ``dY`` and ``b`` quantized along ``N`` (both axis -1);
-- wgrad ``dB = Q(a)^T @ Q(dY)``: ``a`` and ``dY`` quantized along ``M`` (axis -2), after the random
+- wgrad ``dB = Q(a)^T @ Q(dY)``: ``a`` and ``dY`` quantized along ``M``, after the random
   Hadamard transform along ``M`` when the recipe has ``rht_block``; for a shared ``b`` every leading
   dimension of ``a`` and ``dY`` joins ``M`` (a Linear layer's weight gradient sums over all tokens).
+  Both are quantized in the layout this GEMM reads them, ``[..., C, M]`` with ``M`` contiguous
+  (:func:`~hwsim.train.hadamard.rht_transposed` writes that layout; without RHT a transposed
+  copy): blocks along ``M`` are the same either way, and a stochastic rounding draw's element
+  index is the flat index in this layout.
 
 Each operand is re-quantized from its fp32 value for each GEMM (the MX training axis rule: the same
 tensor is blocked along different axes in forward and backward, Rouhani et al. arXiv 2310.10537
@@ -51,7 +55,7 @@ from hwsim.errors import HwsimError
 from hwsim.numerics.format import Format
 from hwsim.numerics.types import RoundMode
 from hwsim.train import dfp
-from hwsim.train.hadamard import rht
+from hwsim.train.hadamard import rht_transposed
 from hwsim.train.recipe import ROLES, SLOTS, Recipe
 
 __all__ = ["TrainState", "GemmSite", "GemmShape", "qmatmul", "derive_seed", "ACCUMULATORS"]
@@ -199,6 +203,13 @@ class GemmSite:
         return self.state.recipe.rht_block if self.format("wgrad", "dy") is not None else 0
 
 
+def _m_last(x: torch.Tensor) -> torch.Tensor:
+    """``x [..., M, C]`` as ``[..., C, M]``, C-contiguous: a wgrad operand in the layout its GEMM
+    reads it, quantized along ``M`` (now its last axis) without the codec transposing it there
+    and back."""
+    return x.detach().transpose(-1, -2).contiguous()
+
+
 class _QMatmul(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor, site: GemmSite) -> torch.Tensor:  # type: ignore[override]
@@ -233,19 +244,21 @@ class _QMatmul(torch.autograd.Function):
             a2 = a.reshape(-1, k) if shared else a
             g2 = g.reshape(-1, n) if shared else g
             block = site.rht_block()
-            if block:
-                seed = site.seed(len(SLOTS), call)  # the RHT signs: one draw shared by both operands
-                a2, g2 = rht(a2, block, seed), rht(g2, block, seed)
+            a_t = g_t = None  # the operands as [..., C, M]: RHT output (M padded), else transposed
+            if block:  # the RHT signs: one draw shared by both operands
+                seed = site.seed(len(SLOTS), call)
+                a_t, g_t = rht_transposed(a2, block, seed), rht_transposed(g2, block, seed)
             if ctx.aq is not None:
-                aq = ctx.aq.reshape(a2.shape)
+                aq_t = ctx.aq.reshape(a2.shape).transpose(-1, -2)
             else:
-                aq = site.quantize(a2, "wgrad", "x", -2, call)
+                aq_t = site.quantize(a_t if a_t is not None else _m_last(a2), "wgrad", "x", -1, call)
             if gq_dgrad is not None and not block and site.reusable(("dgrad", "dy"), ("wgrad", "dy")):
                 gq = gq_dgrad.reshape(g2.shape)
             else:
-                gq = site.quantize(g2, "wgrad", "dy", -2, call)
-            site.record("wgrad", tuple(a2.shape[:-2]), k, a2.shape[-2], n)
-            gb = site.gemm(aq.transpose(-1, -2), gq, "wgrad")
+                gq = site.quantize(g_t if g_t is not None else _m_last(g2), "wgrad", "dy", -1, call)
+                gq = gq.transpose(-1, -2)
+            site.record("wgrad", tuple(a2.shape[:-2]), k, aq_t.shape[-1], n)
+            gb = site.gemm(aq_t, gq, "wgrad")
         ctx.aq = ctx.bq = None
         return ga, gb, None
 

@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numba as nb
 import torch
 
 from hwsim.errors import HwsimError
@@ -127,12 +128,24 @@ def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = Tru
     if overflow_handling:
         return exact, 0, min(k, safe_chunk(max_a, max_b))
     # the wrapped register differs from the exact sum exactly where that sum leaves [-2^31, 2^31)
-    over = (exact >= 2.0**31) | (exact < -(2.0**31))
-    n_over = int(over.sum())
-    if not n_over:
-        return exact, 0, k
-    wrapped = torch.where(over, torch.remainder(exact + 2.0**31, 2.0**32) - 2.0**31, exact)
-    return wrapped, n_over, k
+    exact = exact.contiguous()
+    n_over = int(_wrap_int32(exact.view(-1).numpy()))
+    return exact, n_over, k
+
+
+@nb.njit(cache=True)
+def _wrap_int32(acc):
+    """In place: each integer-valued float64 (|v| < 2^53) replaced by its two's complement INT32
+    wrap, ``v - 2^32 * floor((v + 2^31) / 2^32)`` (exact: the quotient is a power-of-two
+    scaling, the difference an integer below 2^53); returns how many changed (left
+    [-2^31, 2^31))."""
+    n = 0
+    for i in range(acc.shape[0]):
+        v = acc[i]
+        w = v - 4294967296.0 * math.floor((v + 2147483648.0) * (1.0 / 4294967296.0))
+        n += int(w != v)
+        acc[i] = w
+    return n
 
 
 def dfp_gemm(a: DfpTensor, b: DfpTensor, overflow_handling: bool = True) -> tuple[torch.Tensor, int]:

@@ -10,12 +10,14 @@ Decisions (the same for every recipe, so the curves differ only by the datapath)
   cosine decay to 10% of the peak; no gradient clipping and no loss scaling (block and tensor scales
   carry the gradients' range);
 - the validation loss runs the recipe's forward datapath (what the trained model would run on);
-- ``threads`` sets torch's and numba's thread counts for the run and restores them afterwards.
-  The quantized GEMMs are fp32 matmuls pinned to one intra-op thread (or float64 sums rounded
-  once, ``accumulate="float64"``; :mod:`hwsim.train.autograd`), bias gradients float64 sums rounded
-  once (:mod:`hwsim.train.modules`) and the quantization kernels element- and block-wise, so the
-  loss curve of a recipe and seed is the same bit for bit on 1 and 2 threads (checked by
-  tests/train/test_loop.py);
+- ``threads`` sets numba's thread count (the quantization kernels) and torch's for the run and
+  restores them afterwards. By default (``deterministic``) torch runs on one intra-op thread: the
+  quantized GEMMs are fp32 matmuls (or float64 sums rounded once, ``accumulate="float64"``;
+  :mod:`hwsim.train.autograd`), bias gradients float64 sums rounded once
+  (:mod:`hwsim.train.modules`), and torch's own reductions (LayerNorm's weight gradient, the loss)
+  sum in one order only on one thread; the quantization kernels are element- and block-wise at
+  any thread count. So the loss curve of a recipe and seed is the same bit for bit on 1 and 2
+  threads (checked by tests/train/test_loop.py);
 - a non-finite loss stops the run (``diverged``), recorded rather than raised.
 """
 
@@ -42,8 +44,9 @@ __all__ = ["TrainResult", "train", "compare", "threads", "lr_at"]
 
 
 @contextmanager
-def threads(n: int | None) -> Iterator[None]:
-    """torch's and numba's thread counts set to ``n`` inside (``None``: unchanged)."""
+def threads(n: int | None, torch_n: int | None = None) -> Iterator[None]:
+    """numba's thread count set to ``n`` inside, torch's intra-op one to ``torch_n`` (default
+    ``n``); ``None``: unchanged."""
     if not n:
         yield
         return
@@ -51,7 +54,7 @@ def threads(n: int | None) -> Iterator[None]:
     from numba.core.config import NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 
     t0, n0 = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(n)
+    torch.set_num_threads(torch_n or n)
     numba.set_num_threads(min(n, NUMBA_NUM_THREADS))
     try:
         yield
@@ -115,13 +118,17 @@ def train(model: str | Task, recipe_name: str | Recipe, *, steps: int = 200, see
     for ``steps`` steps on ``recipe_name``'s datapath.
 
     ``eval_every``: validation every that many steps (0: only after the last step).
-    ``progress(step, steps, loss)`` is called after each step. ``deterministic=False`` lets the
-    quantized fp32 GEMMs use every torch thread; ``accumulate="float64"`` sums them in float64
-    (:class:`TrainState`).
+    ``progress(step, steps, loss)`` is called after each step. ``n_threads``: the threads of the
+    quantization kernels (numba). ``deterministic`` (default): torch runs the rest of the step
+    (its GEMMs, LayerNorm, softmax, the loss, Adam) on one intra-op thread, so the same recipe and
+    seed give the same bits at any ``n_threads`` (torch's CPU reductions, e.g. LayerNorm's
+    weight-gradient sum over tokens, split the sum by thread and differ in the last bits between
+    1 and 2 threads); ``deterministic=False`` gives torch ``n_threads`` too, the quantized fp32
+    GEMMs included. ``accumulate="float64"`` sums the GEMMs in float64 (:class:`TrainState`).
     """
     rec = recipe(recipe_name) if isinstance(recipe_name, str) else recipe_name
     tk = task(model, **task_kw) if isinstance(model, str) else model
-    with threads(n_threads):
+    with threads(n_threads, 1 if deterministic else None):
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             base = tk.build()

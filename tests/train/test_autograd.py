@@ -39,10 +39,20 @@ def _hadamard(n: int) -> torch.Tensor:
 
 
 def _rht_ref(x: torch.Tensor, block: int, seed: int) -> torch.Tensor:
+    """T x along the tokens as a float64 matmul by H_b / sqrt(b) rounded to float32: the RHT's
+    result for b = 16 wherever the block's sums are exact in float64 (hwsim.train.hadamard), as
+    for these operands (within 2**29 of each other in every block)."""
     gen = torch.Generator().manual_seed(seed)
     signs = torch.randint(0, 2, (x.shape[0],), generator=gen, dtype=torch.int64).double() * 2 - 1
     xs = (x.double() * signs[:, None]).reshape(-1, block, x.shape[1])
     return (_hadamard(block) @ xs).reshape(x.shape).float()
+
+
+def _quantize_m(fmt, t: torch.Tensor, axis: int) -> torch.Tensor:
+    """A wgrad operand ``t [M, C]`` quantized along ``axis`` (0: along M, the right one) in the
+    layout the wgrad GEMM stores it, ``[C, M]`` (stochastic draws index that layout), returned
+    as ``[M, C]``."""
+    return fmt.quantize(t.t().contiguous(), axis=-1 if axis == 0 else 0).t()
 
 
 def _fmt(name: str, slot: int, step: int, index: int, stochastic: bool, tensor_scale: bool, seed0: int = 0):
@@ -68,8 +78,8 @@ def _reference(name: str, x, w, b, g, *, step: int, sr: bool, ts: bool, rht: int
     if rht:
         seed = derive_seed(0, step, 0, RHT, 0)
         xr, gr = _rht_ref(x, rht, seed), _rht_ref(g, rht, seed)
-    gq, xq = q(WDY, sr).quantize(gr, axis=ax["wg"]), q(WX, False).quantize(xr, axis=ax["wx"])
-    dw = _mm32(xq.t(), gq).t() if fp32 else _mm(gq.t(), xq)
+    gq, xq = _quantize_m(q(WDY, sr), gr, ax["wg"]), _quantize_m(q(WX, False), xr, ax["wx"])
+    dw = _mm32(xq.t().contiguous(), gq).t() if fp32 else _mm(gq.t(), xq)
     db = g.double().sum(0).float()
     return y, dx, dw, db
 
@@ -118,10 +128,10 @@ def test_gradients_equal_reference_bit_for_bit(case, accumulate: str) -> None:
     if rec == "mxfp8":  # E4M3 forward operands, E5M2 gradients: reference written per slot
         e4, e5 = hwsim.format("mxfp8_e4m3"), hwsim.format("mxfp8_e5m2")
         mm = _mm32 if fp32 else _mm
-        gq, xq = e5.quantize(g, axis=0), e4.quantize(x, axis=0)
+        gq, xq = _quantize_m(e5, g, 0), _quantize_m(e4, x, 0)
         want = (mm(e4.quantize(x, axis=-1), e4.quantize(w, axis=-1).t()) + b,
                 mm(e5.quantize(g, axis=-1), e4.quantize(w, axis=0)),
-                _mm32(xq.t(), gq).t() if fp32 else _mm(gq.t(), xq), g.double().sum(0).float())
+                _mm32(xq.t().contiguous(), gq).t() if fp32 else _mm(gq.t(), xq), g.double().sum(0).float())
     else:
         want = _reference(name, x, w, b, g, step=3, sr=sr, ts=ts, rht=rht, fp32=fp32)
     for label, a, e in zip(("y", "dx", "dw", "db"), got, want, strict=True):

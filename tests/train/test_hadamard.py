@@ -1,12 +1,18 @@
-"""The random Hadamard transform: orthogonal, seeded, zero-padded."""
+"""The random Hadamard transform: orthogonal, seeded, zero-padded; its float64 butterflies against
+an exact (Fraction) transform and a float64 matmul; the transposed layout the wgrad GEMM reads."""
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
+import numba
+import numpy as np
 import pytest
 import torch
 
 from hwsim.errors import HwsimError
-from hwsim.train.hadamard import hadamard_matrix, rht
+from hwsim.train.hadamard import hadamard_matrix, random_signs, rht, rht_transposed
 
 
 @pytest.mark.parametrize("block", [16, 32])
@@ -35,3 +41,56 @@ def test_padding_and_bad_block() -> None:
     assert torch.allclose(y.double().t() @ y.double(), x.double().t() @ x.double(), atol=1e-4)
     with pytest.raises(HwsimError, match="power of two"):
         hadamard_matrix(12)
+
+
+def _sylvester(b: int) -> list[list[int]]:
+    """The +-1 Sylvester Hadamard matrix: entry (i, j) is (-1)**popcount(i & j)."""
+    return [[-1 if bin(i & j).count("1") % 2 else 1 for j in range(b)] for i in range(b)]
+
+
+@pytest.mark.parametrize("block", [16, 32])
+def test_butterflies_equal_the_exact_transform_rounded(block: int) -> None:
+    """Inputs whose block sums are exact in float64 (integers times one power of two): the result
+    is the exact (Fraction) transform times 1/sqrt(b) (exact for b = 16; for b = 32 the float64
+    1/sqrt(32)) rounded once to float32, on both layouts."""
+    gen = torch.Generator().manual_seed(3)
+    m, c = 3 * block + 5, 7
+    x = (torch.randint(-2**20, 2**20, (m, c), generator=gen).double() * 2.0**-13).float()
+    seed = 99
+    got_t = rht_transposed(x, block, seed)
+    mp = got_t.shape[-1]
+    assert got_t.shape == (c, mp) and got_t.is_contiguous() and mp == 4 * block
+    signs = random_signs(mp, seed).tolist()
+    h = _sylvester(block)
+    inv = Fraction(1.0 / math.sqrt(block))
+    want = np.zeros((mp, c), np.float32)
+    for m0 in range(0, mp, block):
+        for col in range(c):
+            ys = [Fraction(float(x[m0 + j, col])) * int(signs[m0 + j]) if m0 + j < m else Fraction(0)
+                  for j in range(block)]
+            for i in range(block):
+                want[m0 + i, col] = np.float32(float(sum(h[i][j] * ys[j] for j in range(block)) * inv))
+    assert torch.equal(got_t.t(), torch.from_numpy(want))
+    assert torch.equal(rht(x, block, seed), torch.from_numpy(want))
+
+
+def test_block_16_equals_a_float64_matmul_and_any_thread_count() -> None:
+    """b = 16 on normal data: bit for bit the float64 matmul by H_16 / 4 rounded to float32 (the
+    definition the transform had before the butterflies); the same bits on 1 and 2 threads; a
+    batched input [T, M, C] transforms each T alone."""
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(3, 128, 40, generator=gen) * torch.logspace(-3, 2, 40)
+    signs = random_signs(128, 5)
+    blocks = (x.double() * signs[:, None]).reshape(3, 8, 16, 40)
+    want = (hadamard_matrix(16) @ blocks).reshape(3, 128, 40).float()
+    n0 = numba.get_num_threads()
+    try:
+        outs = []
+        for n in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(n)
+            outs.append(rht_transposed(x, 16, 5))
+    finally:
+        numba.set_num_threads(n0)
+    assert torch.equal(outs[0], outs[1])
+    assert torch.equal(outs[0].transpose(-1, -2), want)
+    assert torch.equal(rht_transposed(x[1], 16, 5), outs[0][1])
