@@ -420,7 +420,9 @@ def _small_sr_block(xf, out, tv, code_bits, fnuz, out_values, base, inner, seed)
         w = w6 if a >= t5 else w
         lo = l7 if a >= t6 else lo
         w = w7 if a >= t6 else w
-        r1 = np.float64(hash32(base + j * inner, seed) + 1)
+        # r32 + 1 as a float64 by the 2**52 bias (exact; an int64 -> float64 conversion does not
+        # vectorize on AVX2)
+        r1 = int64_as_float64((hash32(base + j * inner, seed) + 1) | _F64_BIAS_BITS) - _F64_BIAS
         up = fma(-r1, w, (a - lo) * two32) >= 0.0
         if out_values:
             v = lo + w if up else lo

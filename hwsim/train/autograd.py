@@ -203,11 +203,15 @@ class GemmSite:
         return self.state.recipe.rht_block if self.format("wgrad", "dy") is not None else 0
 
 
-def _m_last(x: torch.Tensor) -> torch.Tensor:
-    """``x [..., M, C]`` as ``[..., C, M]``, C-contiguous: a wgrad operand in the layout its GEMM
-    reads it, quantized along ``M`` (now its last axis) without the codec transposing it there
-    and back."""
-    return x.detach().transpose(-1, -2).contiguous()
+def _wgrad_operand(site: GemmSite, x_t: torch.Tensor | None, x: torch.Tensor, operand: str, call: int) -> Operand:
+    """A wgrad operand as ``[..., C, M]``, quantized along ``M``: ``x_t`` (the RHT's output, already
+    in that layout) or ``x [..., M, C]`` copied into it (C-contiguous, so the codec quantizes its
+    last axis without transposing there and back); an unquantized ``x`` as a transposed view."""
+    if x_t is not None:
+        return site.quantize(x_t, "wgrad", operand, -1, call)
+    if site.format("wgrad", operand) is None:
+        return x.transpose(-1, -2)
+    return site.quantize(x.detach().transpose(-1, -2).contiguous(), "wgrad", operand, -1, call)
 
 
 class _QMatmul(torch.autograd.Function):
@@ -251,12 +255,11 @@ class _QMatmul(torch.autograd.Function):
             if ctx.aq is not None:
                 aq_t = ctx.aq.reshape(a2.shape).transpose(-1, -2)
             else:
-                aq_t = site.quantize(a_t if a_t is not None else _m_last(a2), "wgrad", "x", -1, call)
+                aq_t = _wgrad_operand(site, a_t, a2, "x", call)
             if gq_dgrad is not None and not block and site.reusable(("dgrad", "dy"), ("wgrad", "dy")):
                 gq = gq_dgrad.reshape(g2.shape)
             else:
-                gq = site.quantize(g_t if g_t is not None else _m_last(g2), "wgrad", "dy", -1, call)
-                gq = gq.transpose(-1, -2)
+                gq = _wgrad_operand(site, g_t, g2, "dy", call).transpose(-1, -2)
             site.record("wgrad", tuple(a2.shape[:-2]), k, aq_t.shape[-1], n)
             gb = site.gemm(aq_t, gq, "wgrad")
         ctx.aq = ctx.bq = None
