@@ -25,9 +25,11 @@ How the quantized operands are multiplied (:attr:`TrainState.accumulate`):
 - ``"fp32"`` (default): torch's fp32 matmul, the fp32 accumulator of the training hardware these
   recipes come from (tensor cores, MX/NVFP4 units accumulate in fp32). Its summation order depends
   on the BLAS blocking and thread count, so with ``TrainState.deterministic`` (default) every GEMM
-  runs on one intra-op thread: the same recipe and seed give the same bits at any torch thread
-  count (the rest of the step, quantization included, is thread-independent by construction).
-  ``deterministic=False`` lets the GEMM use every thread (faster on many cores; last bits vary).
+  runs on one intra-op thread, and so does the rest of torch's step under
+  :func:`hwsim.train.loop.train` (its other CPU reductions, e.g. LayerNorm's weight gradient, are
+  thread-dependent too); the quantization kernels are thread-independent by construction, so the
+  same recipe and seed give the same bits at any thread count. ``deterministic=False`` lets the
+  GEMM use every thread (faster on many cores; last bits vary).
 - ``"float64"``: the products (exact in float64 for these formats) summed in float64 and rounded
   once to fp32, as the inference bridge's :func:`hwsim.bridge.gemm.matmul`: an idealized accumulator,
   2-3x slower on CPU.
