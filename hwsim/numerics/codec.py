@@ -374,15 +374,15 @@ def _small_block(xf, out, tv, code_bits, fnuz, out_values):
 
 @nb.njit(cache=True, inline="always")
 def _small_sr_setup(mags, sval, tv):
-    """``tv`` (float64) for :func:`_small_sr_block`: the 7 grid values above 0 times the scale,
-    then per interval k = 0..7 its lower end ``mags[k] * sval`` and its width (0 past the top:
-    the element saturates). Exact: <= 5 grid bits times S < 2**48 (the caller's check)."""
+    """``tv`` (float64) for :func:`_small_sr_block`: per interval k = 0..7 its lower end
+    ``mags[k] * sval`` (entries 0..7; those above 0 are also the comparison points) and its width
+    (entries 8..15; 0 past the top: the element saturates). Exact: <= 5 grid bits times S < 2**48
+    (the caller's check)."""
     for k in range(7):
-        tv[k] = mags[k + 1] * sval
-        tv[7 + k] = mags[k] * sval
-        tv[15 + k] = (mags[k + 1] - mags[k]) * sval
-    tv[14] = mags[7] * sval
-    tv[22] = 0.0
+        tv[k] = mags[k] * sval
+        tv[8 + k] = (mags[k + 1] - mags[k]) * sval
+    tv[7] = mags[7] * sval
+    tv[15] = 0.0
 
 
 @nb.njit(cache=True, inline="always")
@@ -398,28 +398,27 @@ def _small_sr_block(xf, out, tv, code_bits, fnuz, out_values, base, inner, seed)
     ``lo (+ w)`` is the grid value times the scale, exact in float64, rounded once to float32 as
     the general loop's ``table[code] * sval``. Same results as the division path, bit for bit,
     without a 64-bit divide or multiply per element."""
-    t0, t1, t2, t3, t4, t5, t6 = tv[0], tv[1], tv[2], tv[3], tv[4], tv[5], tv[6]
     # every table entry in a local: the loop then reads only xf and writes only out (vectorizes)
-    l0, l1, l2, l3, l4, l5, l6, l7 = tv[7], tv[8], tv[9], tv[10], tv[11], tv[12], tv[13], tv[14]
-    w0, w1, w2, w3, w4, w5, w6, w7 = tv[15], tv[16], tv[17], tv[18], tv[19], tv[20], tv[21], tv[22]
+    l0, l1, l2, l3, l4, l5, l6, l7 = tv[0], tv[1], tv[2], tv[3], tv[4], tv[5], tv[6], tv[7]
+    w0, w1, w2, w3, w4, w5, w6, w7 = tv[8], tv[9], tv[10], tv[11], tv[12], tv[13], tv[14], tv[15]
     two32 = 4294967296.0
     for j in range(xf.shape[0]):
         xv = xf[j]
         a = abs(np.float64(xv))
-        lo = l1 if a >= t0 else l0
-        w = w1 if a >= t0 else w0
-        lo = l2 if a >= t1 else lo
-        w = w2 if a >= t1 else w
-        lo = l3 if a >= t2 else lo
-        w = w3 if a >= t2 else w
-        lo = l4 if a >= t3 else lo
-        w = w4 if a >= t3 else w
-        lo = l5 if a >= t4 else lo
-        w = w5 if a >= t4 else w
-        lo = l6 if a >= t5 else lo
-        w = w6 if a >= t5 else w
-        lo = l7 if a >= t6 else lo
-        w = w7 if a >= t6 else w
+        lo = l1 if a >= l1 else l0
+        w = w1 if a >= l1 else w0
+        lo = l2 if a >= l2 else lo
+        w = w2 if a >= l2 else w
+        lo = l3 if a >= l3 else lo
+        w = w3 if a >= l3 else w
+        lo = l4 if a >= l4 else lo
+        w = w4 if a >= l4 else w
+        lo = l5 if a >= l5 else lo
+        w = w5 if a >= l5 else w
+        lo = l6 if a >= l6 else lo
+        w = w6 if a >= l6 else w
+        lo = l7 if a >= l7 else lo
+        w = w7 if a >= l7 else w
         # r32 + 1 as a float64 by the 2**52 bias (exact; an int64 -> float64 conversion does not
         # vectorize on AVX2)
         r1 = int64_as_float64((hash32(base + j * inner, seed) + 1) | _F64_BIAS_BITS) - _F64_BIAS
@@ -428,8 +427,8 @@ def _small_sr_block(xf, out, tv, code_bits, fnuz, out_values, base, inner, seed)
             v = lo + w if up else lo
             out[j] = np.copysign(np.float32(v), xv)
         else:
-            k = int(a >= t0) + int(a >= t1) + int(a >= t2) + int(a >= t3) + int(a >= t4) + int(a >= t5)
-            k = _imin(k + int(a >= t6) + int(up), 7)
+            k = int(a >= l1) + int(a >= l2) + int(a >= l3) + int(a >= l4) + int(a >= l5) + int(a >= l6)
+            k = _imin(k + int(a >= l7) + int(up), 7)
             sign = 1 if np.signbit(xv) else 0
             sign &= 1 - (fnuz & (1 if k == 0 else 0))
             out[j] = (sign << (code_bits - 1)) | k
@@ -502,7 +501,7 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
     inv_Sd = 1.0 / Sd
     # per row: the decision points and values of _small_block, in float32 and float64
     tvs32 = np.empty((rows, 14), np.float32)
-    tvs64 = np.empty((rows, 23), np.float64)
+    tvs64 = np.empty((rows, 16), np.float64)
     for r in nb.prange(rows):  # rows, not blocks: no 64-bit divide per block (see _run)
         tv32 = tvs32[r]
         tv64 = tvs64[r]
