@@ -37,9 +37,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numba as nb
+import numpy as np
 import torch
 
 from hwsim.errors import HwsimError
+from hwsim.numerics.types import RoundMode
 
 __all__ = ["quantize_tensor", "to_int", "DfpTensor", "encode_tensor", "safe_chunk", "int_matmul", "dfp_gemm",
            "dfp_matmul", "INT32_MAX"]
@@ -48,19 +50,59 @@ INT32_MAX = 2**31 - 1
 _EXACT = 2**53
 
 
+def _transposed_storage(x: torch.Tensor) -> bool:
+    """``x`` is the transpose of a C-contiguous tensor (a weight read as ``W^T``)."""
+    return x.dim() >= 2 and not x.is_contiguous() and x.mT.is_contiguous()
+
+
 def quantize_tensor(fmt: Any, x: torch.Tensor) -> torch.Tensor:
-    """``fmt.quantize`` of the flattened tensor (one shared exponent per tensor, Das et al.'s DFP)."""
-    return fmt.quantize(x.detach().reshape(1, -1), axis=-1).reshape(x.shape)
+    """``fmt.quantize`` of the flattened tensor (one shared exponent per tensor, Das et al.'s DFP).
+
+    The element rule is the same for every element under the one exponent, so a transposed view
+    is quantized in its storage order without a copy and the result is its transposed view (same
+    values); stochastic rounding, whose random bits follow the flattened index, flattens a copy."""
+    x = x.detach()
+    if _transposed_storage(x) and fmt.rounding is not RoundMode.STOCHASTIC:
+        return fmt.quantize(x.mT.reshape(1, -1), axis=-1).reshape(x.mT.shape).mT
+    return fmt.quantize(x.reshape(1, -1), axis=-1).reshape(x.shape)
 
 
 def _to_int(q: torch.Tensor, fmt: Any) -> tuple[torch.Tensor, int, int]:
-    """:func:`to_int` and ``max |I|``."""
-    amax = float(q.detach().abs().max()) if q.numel() else 0.0
+    """:func:`to_int` and ``max |I|``: two passes over the float32 values in their storage order
+    (their largest magnitude, then the float64 integers ``q * 2^-e``, a power-of-two factor:
+    exact, |e| < 200 here); the integers have ``q``'s layout (a transposed view stays one)."""
+    q = q.detach().to(torch.float32)
+    flip = _transposed_storage(q)
+    base = q.mT if flip else q.contiguous()
+    flat = base.view(-1).numpy()
+    amax = float(_abs_max(flat)) if flat.size else 0.0
+    if math.isnan(amax):
+        raise HwsimError(f"{fmt.name}: NaN in a DFP tensor (no integer represents it)")
     if amax == 0.0:
         return torch.zeros(q.shape, dtype=torch.float64), 0, 0
     e = math.frexp(amax)[1] - 1 - fmt.element.emax - fmt.element.frac_bits
-    # a power-of-two factor (float64 reaches 2^+-1022, |e| < 200 here): exact, and cheaper than ldexp
-    return q.double().mul_(2.0 ** -e), e, int(math.ldexp(amax, -e))
+    ints = torch.empty(base.shape, dtype=torch.float64)
+    _scaled_f64(flat, ints.view(-1).numpy(), 2.0 ** -e)
+    return ints.mT if flip else ints, e, int(math.ldexp(amax, -e))
+
+
+@nb.njit(cache=True)
+def _abs_max(x):
+    """Largest |x| of a float32 vector, NaN if it holds one."""
+    m = np.float32(0.0)
+    nan = False
+    for i in range(x.shape[0]):
+        a = abs(x[i])
+        m = a if a > m else m
+        nan |= a != a
+    return np.float32(np.nan) if nan else m
+
+
+@nb.njit(cache=True)
+def _scaled_f64(x, out, factor):
+    """``out = float64(x) * factor`` (factor a power of two: exact)."""
+    for i in range(x.shape[0]):
+        out[i] = np.float64(x[i]) * factor
 
 
 def to_int(q: torch.Tensor, fmt: Any) -> tuple[torch.Tensor, int]:
@@ -105,6 +147,11 @@ def safe_chunk(max_a: int, max_b: int) -> int:
     return max(1, INT32_MAX // prod)
 
 
+def _check_exact(k: int, max_a: int, max_b: int) -> None:
+    if k * max_a * max_b >= _EXACT:
+        raise HwsimError(f"integer GEMM with K={k}, max|a|={max_a}, max|b|={max_b} exceeds the exact float64 range")
+
+
 def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = True,
                max_a: int | None = None, max_b: int | None = None) -> tuple[torch.Tensor, int, int]:
     """``ia @ ib`` of integer-valued float64 tensors on the INT32-accumulating datapath.
@@ -122,37 +169,49 @@ def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = Tru
         max_a = int(ia.abs().max()) if ia.numel() else 0
     if max_b is None:
         max_b = int(ib.abs().max()) if ib.numel() else 0
-    if k * max_a * max_b >= _EXACT:
-        raise HwsimError(f"integer GEMM with K={k}, max|a|={max_a}, max|b|={max_b} exceeds the exact float64 range")
-    exact = torch.matmul(ia, ib)
+    _check_exact(k, max_a, max_b)
+    exact = torch.matmul(ia, ib).contiguous()
     if overflow_handling:
         return exact, 0, min(k, safe_chunk(max_a, max_b))
     # the wrapped register differs from the exact sum exactly where that sum leaves [-2^31, 2^31)
-    exact = exact.contiguous()
-    n_over = int(_wrap_int32(exact.view(-1).numpy()))
+    flat = exact.view(-1).numpy()
+    n_over = int(_register_out(flat, flat, 1.0, True))
     return exact, n_over, k
 
 
+@nb.njit(cache=True, inline="always")
+def _wrap_int32(v):
+    """Two's complement INT32 wrap of an integer-valued float64 (|v| < 2^53),
+    ``v - 2^32 * floor((v + 2^31) / 2^32)`` (exact: the quotient is a power-of-two scaling, the
+    difference an integer below 2^53)."""
+    return v - 4294967296.0 * math.floor((v + 2147483648.0) * (1.0 / 4294967296.0))
+
+
 @nb.njit(cache=True)
-def _wrap_int32(acc):
-    """In place: each integer-valued float64 (|v| < 2^53) replaced by its two's complement INT32
-    wrap, ``v - 2^32 * floor((v + 2^31) / 2^32)`` (exact: the quotient is a power-of-two
-    scaling, the difference an integer below 2^53); returns how many changed (left
-    [-2^31, 2^31))."""
+def _register_out(acc, out, factor, wrap):
+    """``out[i] = acc[i]`` (INT32-wrapped when ``wrap``) times ``factor`` (a power of two: exact),
+    converted to ``out``'s type (float32: one rounding); returns how many wrapped values changed
+    (left [-2^31, 2^31)). One pass: the register contents and the converter of the datapath."""
     n = 0
     for i in range(acc.shape[0]):
         v = acc[i]
-        w = v - 4294967296.0 * math.floor((v + 2147483648.0) * (1.0 / 4294967296.0))
-        n += int(w != v)
-        acc[i] = w
+        if wrap:
+            w = _wrap_int32(v)
+            n += int(w != v)
+            v = w
+        out[i] = v * factor
     return n
 
 
 def dfp_gemm(a: DfpTensor, b: DfpTensor, overflow_handling: bool = True) -> tuple[torch.Tensor, int]:
-    """``a @ b`` of two DFP tensors: integers multiplied and accumulated by :func:`int_matmul`,
-    scaled by ``2^(e_a + e_b)`` and rounded once to float32. Returns ``(y, overflows)``."""
-    acc, overflows, _ = int_matmul(a.ints, b.ints, overflow_handling, a.max_int, b.max_int)
-    y = acc.mul_(2.0 ** (a.exp + b.exp)).to(torch.float32)  # exact power-of-two factor, then one rounding
+    """``a @ b`` of two DFP tensors: integers multiplied and accumulated as :func:`int_matmul` does
+    (INT32-wrapped without handling), scaled by ``2^(e_a + e_b)`` and rounded once to float32, in
+    one pass over the integer result. Returns ``(y, overflows)``."""
+    _check_exact(a.ints.shape[-1], a.max_int, b.max_int)
+    acc = torch.matmul(a.ints, b.ints).contiguous()
+    y = torch.empty(acc.shape, dtype=torch.float32)
+    overflows = int(_register_out(acc.view(-1).numpy(), y.view(-1).numpy(), 2.0 ** (a.exp + b.exp),
+                                  not overflow_handling))
     return y, overflows
 
 

@@ -3,6 +3,8 @@ references (Python ints), overflow handling and the overflow count when it is of
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -103,3 +105,38 @@ def test_wrap_edges_of_the_int32_register() -> None:
     b = torch.tensor([[2.0**15], [2.0**15]], dtype=torch.float64)
     got, over, _ = dfp.int_matmul(a, b, overflow_handling=False)
     assert got.flatten().tolist() == [-(2.0**31), -(2.0**31), 0.0] and over == 1
+
+
+def test_dfp_gemm_is_the_register_scaled_and_rounded_once() -> None:
+    """The fused output pass: with handling the exact integer sum, without it the INT32 register
+    (wrapped), each times 2^(e_a + e_b) and rounded once to float32, against Python integers."""
+    gen = torch.Generator().manual_seed(3)
+    a = dfp.encode_tensor(DFP16, torch.randn(6, 300, generator=gen))
+    b = dfp.encode_tensor(DFP16, torch.randn(300, 4, generator=gen) * 1e-3)
+    exact = _exact(a.ints, b.ints)
+    for handling in (True, False):
+        y, over = dfp.dfp_gemm(a, b, handling)
+        regs = [[v if handling else _wrap32(v) for v in row] for row in exact]
+        want = torch.tensor([[math.ldexp(v, a.exp + b.exp) for v in row] for row in regs],
+                            dtype=torch.float64).float()
+        assert torch.equal(y, want)
+        assert over == (0 if handling else sum(_wrap32(v) != v for row in exact for v in row))
+    assert over > 0  # K=300 near-full-range products overflow without handling
+
+
+def test_nan_has_no_integer() -> None:
+    with pytest.raises(HwsimError, match="NaN"):
+        dfp.to_int(torch.tensor([1.0, math.nan]), DFP16)
+
+
+@pytest.mark.parametrize("rounding", ["even", "stochastic"])
+def test_transposed_view_same_as_its_copy(rounding: str) -> None:
+    """A weight read as W^T: quantized in storage order (no copy) when deterministic, the same values
+    and integers as the contiguous copy; stochastic bits follow the view's flattened index."""
+    fmt = DFP16 if rounding == "even" else DFP16.replace(rounding="stochastic", seed=4)
+    w = torch.randn(24, 40, generator=torch.Generator().manual_seed(5))
+    view, copy = w.t(), w.t().contiguous()
+    assert torch.equal(dfp.quantize_tensor(fmt, view), dfp.quantize_tensor(fmt, copy))
+    a, b = dfp.encode_tensor(fmt, view), dfp.encode_tensor(fmt, copy)
+    assert torch.equal(a.ints, b.ints) and (a.exp, a.max_int) == (b.exp, b.max_int)
+    assert not a.ints.is_contiguous() or rounding == "stochastic"
