@@ -610,8 +610,8 @@ def _encode_kernel(xb, codes, scales, values, table, ep, rule, B, emax_elem, sp,
 
 
 @nb.njit(cache=True, parallel=True)
-def _small_amax_values(xi, xf, values, scales, B, inner, sp, Sd, ed, tab_S, tab_es, tab_lS, tab_sval, mode, seed,
-                       table, ep, saturate, zero_sign, cuts, ups, mags):
+def _small_amax_values(xi, xf, values, scales, B, inner, chunks, sp, Sd, ed, tab_S, tab_es, tab_lS, tab_sval, mode,
+                       seed, table, ep, saturate, zero_sign, cuts, ups, mags):
     """Values of a <= 8-magnitude minifloat (FP4 E2M1) under a narrow AMAX scale element (NVFP4's
     E4M3, UE5M3; optionally times an fp32 tensor scale: ``Sd * 2**ed``) for an input whose every
     element is zero or a normal float32 that cannot overflow (the caller's whole-tensor scan), rows
@@ -631,62 +631,62 @@ def _small_amax_values(xi, xf, values, scales, B, inner, sp, Sd, ed, tab_S, tab_
     _, sM, semin, sbias, _, _, _, _, _, _, _, smax_mag = sp
     div = np.float64(Sd) * int64_as_float64((1023 + ed) << 52)
     stoch = mode == MODE_STOCHASTIC
-    tvs = np.empty((rows, 16), np.float64)
     pow2_B = (B & (B - 1)) == 0
-    hA = np.empty((rows, L // 2), np.int32)
-    hB = np.empty((rows, L // 4 + 1), np.int32)
-    for r in nb.prange(rows):
-        row = xi[r]
-        tv = tvs[r]
-        first = (r // inner) * L * inner + r % inner  # flat index of the row's first element
-        if pow2_B:  # block maxima by halving: pairwise maxima of the row, log2(B) times
-            ha = hA[r]
-            hb = hB[r]
-            n = L // 2
-            for k in range(n):
-                ha[k] = max(row[2 * k] & np.int32(0x7FFFFFFF), row[2 * k + 1] & np.int32(0x7FFFFFFF))
-            w = 2
-            while w < B:
-                n //= 2
+    for ch in nb.prange(chunks):  # scratch per chunk of rows: no fresh pages per row or call
+        tv = np.empty(16, np.float64)
+        ha0 = np.empty(L // 2, np.int32)
+        hb0 = np.empty(L // 4 + 1, np.int32)
+        for r in range(ch * rows // chunks, (ch + 1) * rows // chunks):
+            row = xi[r]
+            first = (r // inner) * L * inner + r % inner  # flat index of the row's first element
+            if pow2_B:  # block maxima by halving: pairwise maxima of the row, log2(B) times
+                ha = ha0
+                hb = hb0
+                n = L // 2
                 for k in range(n):
-                    hb[k] = max(ha[2 * k], ha[2 * k + 1])
-                ha, hb = hb, ha
-                w *= 2
+                    ha[k] = max(row[2 * k] & np.int32(0x7FFFFFFF), row[2 * k + 1] & np.int32(0x7FFFFFFF))
+                w = 2
+                while w < B:
+                    n //= 2
+                    for k in range(n):
+                        hb[k] = max(ha[2 * k], ha[2 * k + 1])
+                    ha, hb = hb, ha
+                    w *= 2
+                for j in range(nblk):
+                    m = ha[j]
+                    scales[r, j] = 0 if m == 0 else _amax_scale_code(m, div, sM, semin, sbias, smax_mag)
+            else:  # four independent maxima per block
+                for j in range(nblk):
+                    m0 = m1 = m2 = m3 = np.int32(0)
+                    for i in range(j * B, j * B + B, 4):
+                        m0 = max(m0, row[i] & np.int32(0x7FFFFFFF))
+                        m1 = max(m1, row[i + 1] & np.int32(0x7FFFFFFF))
+                        m2 = max(m2, row[i + 2] & np.int32(0x7FFFFFFF))
+                        m3 = max(m3, row[i + 3] & np.int32(0x7FFFFFFF))
+                    m = max(max(m0, m1), max(m2, m3))
+                    scales[r, j] = 0 if m == 0 else _amax_scale_code(m, div, sM, semin, sbias, smax_mag)
             for j in range(nblk):
-                m = ha[j]
-                scales[r, j] = 0 if m == 0 else _amax_scale_code(m, div, sM, semin, sbias, smax_mag)
-        else:  # four independent maxima per block
-            for j in range(nblk):
-                m0 = m1 = m2 = m3 = np.int32(0)
-                for i in range(j * B, j * B + B, 4):
-                    m0 = max(m0, row[i] & np.int32(0x7FFFFFFF))
-                    m1 = max(m1, row[i + 1] & np.int32(0x7FFFFFFF))
-                    m2 = max(m2, row[i + 2] & np.int32(0x7FFFFFFF))
-                    m3 = max(m3, row[i + 3] & np.int32(0x7FFFFFFF))
-                m = max(max(m0, m1), max(m2, m3))
-                scales[r, j] = 0 if m == 0 else _amax_scale_code(m, div, sM, semin, sbias, smax_mag)
-        for j in range(nblk):
-            start = j * B
-            stop = start + B
-            code = scales[r, j]
-            vseg = values[r, start:stop]
-            sval = tab_sval[code]
-            if code == 0:  # the scale rounds to 0: the block decodes to zeros (see _block_scale)
-                for i in range(B):
-                    vseg[i] = -0.0 if row[start + i] < 0 and zero_sign else 0.0
-            elif tab_lS[code] <= 48 and 1e-270 < sval < 1e270:
-                if stoch:
-                    _small_sr_setup(mags, sval, tv)
-                    _small_sr_block(xf[r, start:stop], vseg, tv, 0, 0, True, first + start * inner, inner, seed)
+                start = j * B
+                stop = start + B
+                code = scales[r, j]
+                vseg = values[r, start:stop]
+                sval = tab_sval[code]
+                if code == 0:  # the scale rounds to 0: the block decodes to zeros (see _block_scale)
+                    for i in range(B):
+                        vseg[i] = -0.0 if row[start + i] < 0 and zero_sign else 0.0
+                elif tab_lS[code] <= 48 and 1e-270 < sval < 1e270:
+                    if stoch:
+                        _small_sr_setup(mags, sval, tv)
+                        _small_sr_block(xf[r, start:stop], vseg, tv, 0, 0, True, first + start * inner, inner, seed)
+                    else:
+                        _small_setup(cuts, ups, mags, sval, tv, True)
+                        _small_block(xf[r, start:stop], vseg, tv, 0, 0, True)
                 else:
-                    _small_setup(cuts, ups, mags, sval, tv, True)
-                    _small_block(xf[r, start:stop], vseg, tv, 0, 0, True)
-            else:
-                S, es, lS = tab_S[code], tab_es[code], tab_lS[code]
-                for i in range(B):
-                    r32 = hash32(first + (start + i) * inner, seed) if stoch else 0
-                    vseg[i] = table[_encode_one(np.int64(row[start + i]) & 0xFFFFFFFF, ep, S, lS, es, mode, r32,
-                                                saturate)] * sval
+                    S, es, lS = tab_S[code], tab_es[code], tab_lS[code]
+                    for i in range(B):
+                        r32 = hash32(first + (start + i) * inner, seed) if stoch else 0
+                        vseg[i] = table[_encode_one(np.int64(row[start + i]) & 0xFFFFFFFF, ep, S, lS, es, mode, r32,
+                                                    saturate)] * sval
 
 
 @nb.njit(cache=True, parallel=True)
@@ -819,8 +819,9 @@ def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: boo
             else:
                 plain = False
             if plain:  # every element zero or normal and unable to overflow: the two-phase kernel
-                _small_amax_values(xr.view(np.int32), xr, values, scales, B, inner, sp, Sd, ed, *tabs[:3], tabs[4],
-                                   mode, fmt.seed & 0xFFFFFFFF, el.table(), ep, saturate,
+                chunks = max(1, min(nb.get_num_threads(), xr.shape[0]))
+                _small_amax_values(xr.view(np.int32), xr, values, scales, B, inner, chunks, sp, Sd, ed, *tabs[:3],
+                                   tabs[4], mode, fmt.seed & 0xFFFFFFFF, el.table(), ep, saturate,
                                    int(not ep[0] and ep[6] != SPECIALS_FNUZ), *grid)
             else:
                 _encode_kernel(xr.view(np.uint32), codes, scales, values, el.table(), ep,
