@@ -59,8 +59,8 @@ _F64_BIAS, _F64_BIAS_BITS = 4503599627370496.0, 0x4330000000000000
 
 #: float32 <-> its bits for Python scalars (numpy's one-element arrays cost microseconds per call)
 _F32_OF_BITS, _U32_BITS = struct.Struct("<f"), struct.Struct("<I")
-#: fewer rows than this are cut into one row per block so that every core gets work
-_SPLIT_ROWS_BELOW = 256
+#: rows per numba thread the kernels want; fewer rows are cut into shorter ones (whole blocks)
+_ROWS_PER_THREAD = 4
 #: inputs smaller than this run on one thread (parallel start-up dominates below it)
 _SERIAL_BELOW = 1 << 15
 #: False sends every block through the general per-element loop (tests compare the branch-free
@@ -770,6 +770,18 @@ def _prepare(fmt: CodecFormat, x: Any, axis: int) -> tuple[np.ndarray, plan.Layo
     return x32, plan.layout(fmt, x32.shape, ax), scalar
 
 
+def _row_segments(rows: int, nblk: int, threads: int) -> int:
+    """Segments to cut each of ``rows`` rows of ``nblk`` blocks into: the smallest divisor ``d``
+    of ``nblk`` giving at least :data:`_ROWS_PER_THREAD` rows per thread (``nblk`` if none
+    does); 1 when the rows already suffice, so one thread never pays for short rows (the
+    two-phase kernel's per-row set-up costs ~2x on 16-element rows)."""
+    want = _ROWS_PER_THREAD * threads
+    if rows >= want or nblk <= 1:
+        return 1
+    need = -(-want // rows)
+    return next((d for d in range(need, nblk) if nblk % d == 0), nblk)
+
+
 def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: bool):
     x32, lay, scalar = _prepare(fmt, x, axis)
     xr = plan.to_rows(x32, lay.ax)
@@ -794,19 +806,23 @@ def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: boo
         Sd, ed = Sd >> tz, em + et + tz
     tabs = _scale_tables(fmt.scale_element, St, et) if rule == RULE_AMAX else _NO_TABLES
     rows_in, L_row, split = xr.shape[0], L, False
-    if inner == 1 and nblk > 1 and L % B == 0 and 0 < rows_in < _SPLIT_ROWS_BELOW:
-        # the kernel parallelizes over rows: cut few long rows into one row per block (a free
-        # view; flat element indices, hence stochastic rounding, are unchanged with L_row = B)
-        xr, L_row, split = xr.reshape(rows_in * nblk, B), B, True
+    nthreads = nb.get_num_threads()
+    if inner == 1 and L % B == 0 and rows_in:
+        # the kernels parallelize over rows: cut few long rows into segments of whole blocks (a
+        # free view; flat element indices, hence stochastic rounding, are unchanged since a row
+        # of L = d * L_row elements is d consecutive rows of L_row)
+        d = _row_segments(rows_in, nblk, nthreads if xr.size >= _SERIAL_BELOW else 1)
+        if d > 1:
+            xr, L_row, split = xr.reshape(rows_in * d, L // d), L // d, True
     codes = np.empty(xr.shape, dtype=plan.code_bits_dtype(fmt.element.bits)) if want_codes else None
     values = np.empty(xr.shape, dtype=np.float32) if want_values else None
     # written by the kernel in their final width (one byte per block for E8M0 / E4M3 codes)
-    scales = np.empty((xr.shape[0], 1 if split else nblk), dtype=_scale_dtype(fmt))
+    scales = np.empty((xr.shape[0], L_row // B if split else nblk), dtype=_scale_dtype(fmt))
     saturate = fmt.saturate or fmt.is_scaled
     lim = _no_overflow_bits(el, saturate)
     grid = _small_grid(el, mode)
     if xr.size:
-        threads = nb.get_num_threads() if xr.size < _SERIAL_BELOW else 1
+        threads = nthreads if xr.size < _SERIAL_BELOW else 1
         if threads > 1:  # waking worker threads costs more than small inputs take
             nb.set_num_threads(1)
         try:
