@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from hwsim.errors import HwsimError
+from hwsim.numerics._transpose8 import transpose8x8
 
 __all__ = ["hadamard_matrix", "random_signs", "rht", "rht_transposed"]
 
@@ -74,19 +75,40 @@ def _signs(n: int, seed: int) -> np.ndarray:
 _COLS = 64
 
 
+@nb.njit(cache=True, inline="always")
+def _radix4(buf, i, h, w):
+    """Butterfly stages ``h`` and ``2h`` on rows i, i + h, i + 2h, i + 3h of ``buf`` (columns
+    ``:w``): the four adds and subtracts of stage h, then those of stage 2h, in the order of two
+    radix-2 passes, each result rounded once as there; one pass over the rows instead of two."""
+    r0, r1, r2, r3 = buf[i], buf[i + h], buf[i + 2 * h], buf[i + 3 * h]
+    for c in range(w):
+        a0, a1, a2, a3 = r0[c], r1[c], r2[c], r3[c]
+        b0, b1, b2, b3 = a0 + a1, a0 - a1, a2 + a3, a2 - a3
+        r0[c] = b0 + b2
+        r1[c] = b1 + b3
+        r2[c] = b0 - b2
+        r3[c] = b1 - b3
+
+
 @nb.njit(cache=True, parallel=True)
 def _rht_kernel(x, signs, out, block, inv, chunks):
     """``out[t, c, m] = fl32(inv * FWHT_b(signs * x[t, :, c]))[m]`` per block of ``block`` tokens
     (``x [T, M, C]`` float32, ``out [T, C, Mp]`` float32, tokens past ``M`` zero). The blocks are
     split into ``chunks`` contiguous runs, one float64 buffer each; each block is transformed
-    ``_COLS`` columns at a time (rows vectorized over the columns)."""
+    ``_COLS`` columns at a time (rows vectorized over the columns): the Sylvester stages h = 1, 2,
+    4, ... two per pass (:func:`_radix4`; a last single stage when log2(block) is odd), the scaled
+    float32 results into a tile, and the tile into ``out`` by 8 x 8 register transposes
+    (:func:`~hwsim.numerics._transpose8.transpose8x8`; columns past a multiple of 8 and blocks
+    under 8 tokens one element at a time)."""
     nt, m_in, nc = x.shape
     nblk = out.shape[2] // block
     jobs = nt * nblk
     for ch in nb.prange(chunks):
         buf = np.empty((block, _COLS), np.float64)
+        tile = np.empty((block, _COLS), np.float32)
         for job in range(ch * jobs // chunks, (ch + 1) * jobs // chunks):
             t, m0 = job // nblk, (job % nblk) * block
+            ot = out[t]
             for c0 in range(0, nc, _COLS):
                 w = min(_COLS, nc - c0)
                 for i in range(block):
@@ -99,19 +121,30 @@ def _rht_kernel(x, signs, out, block, inv, chunks):
                     else:
                         bi[:w] = 0.0
                 h = 1
-                while h < block:  # Sylvester order: H_2h = [[H_h, H_h], [H_h, -H_h]]
-                    for i0 in range(0, block, 2 * h):
+                while 4 * h <= block:  # Sylvester order: H_2h = [[H_h, H_h], [H_h, -H_h]]
+                    for i0 in range(0, block, 4 * h):
                         for i in range(i0, i0 + h):
-                            bi, bh = buf[i], buf[i + h]
-                            for c in range(w):
-                                u, v = bi[c], bh[c]
-                                bi[c] = u + v
-                                bh[c] = u - v
-                    h *= 2
-                for c in range(w):
-                    oc = out[t, c0 + c]
+                            _radix4(buf, i, h, w)
+                    h *= 4
+                if h < block:  # one stage left (h = block / 2)
+                    for i in range(h):
+                        bi, bh = buf[i], buf[i + h]
+                        for c in range(w):
+                            u, v = bi[c], bh[c]
+                            bi[c] = u + v
+                            bh[c] = u - v
+                for i in range(block):
+                    bi, ti = buf[i], tile[i]
+                    for c in range(w):
+                        ti[c] = np.float32(bi[c] * inv)
+                w8 = w - w % 8 if block % 8 == 0 else 0
+                for i0 in range(0, block if w8 else 0, 8):
+                    for c in range(0, w8, 8):
+                        transpose8x8(tile, i0, c, ot, c0 + c, m0 + i0)
+                for c in range(w8, w):
+                    oc = ot[c0 + c]
                     for i in range(block):
-                        oc[m0 + i] = np.float32(buf[i, c] * inv)
+                        oc[m0 + i] = tile[i, c]
 
 
 def rht_transposed(x: torch.Tensor, block: int, seed: int) -> torch.Tensor:

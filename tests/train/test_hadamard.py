@@ -48,18 +48,20 @@ def _sylvester(b: int) -> list[list[int]]:
     return [[-1 if bin(i & j).count("1") % 2 else 1 for j in range(b)] for i in range(b)]
 
 
-@pytest.mark.parametrize("block", [16, 32])
-def test_butterflies_equal_the_exact_transform_rounded(block: int) -> None:
+@pytest.mark.parametrize("block,c", [(16, 7), (32, 7), (16, 77), (8, 19), (4, 9), (2, 9), (64, 9)])
+def test_butterflies_equal_the_exact_transform_rounded(block: int, c: int) -> None:
     """Inputs whose block sums are exact in float64 (integers times one power of two): the result
-    is the exact (Fraction) transform times 1/sqrt(b) (exact for b = 16; for b = 32 the float64
-    1/sqrt(32)) rounded once to float32, on both layouts."""
+    is the exact (Fraction) transform times 1/sqrt(b) (exact for b = 4**k; else the float64
+    1/sqrt(b)) rounded once to float32, on both layouts. Block sizes with an even and an odd
+    number of stages (two per pass, one left over); column counts past one 64-column tile and
+    not a multiple of 8 (the 8 x 8 register transposes and the element-wise rest)."""
     gen = torch.Generator().manual_seed(3)
-    m, c = 3 * block + 5, 7
+    m = 3 * block + 5
     x = (torch.randint(-2**20, 2**20, (m, c), generator=gen).double() * 2.0**-13).float()
     seed = 99
     got_t = rht_transposed(x, block, seed)
     mp = got_t.shape[-1]
-    assert got_t.shape == (c, mp) and got_t.is_contiguous() and mp == 4 * block
+    assert got_t.shape == (c, mp) and got_t.is_contiguous() and mp == -(-m // block) * block
     signs = random_signs(mp, seed).tolist()
     h = _sylvester(block)
     inv = Fraction(1.0 / math.sqrt(block))
