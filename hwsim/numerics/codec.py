@@ -61,6 +61,9 @@ _F64_BIAS, _F64_BIAS_BITS = 4503599627370496.0, 0x4330000000000000
 _F32_OF_BITS, _U32_BITS = struct.Struct("<f"), struct.Struct("<I")
 #: rows per numba thread the kernels want; fewer rows are cut into shorter ones (whole blocks)
 _ROWS_PER_THREAD = 4
+#: elements per kernel row that short rows are joined up to (a per-row set-up, e.g. the two-phase
+#: kernel's block maxima, costs ~150 ns: 1 ns per element on rows of 128)
+_JOINED_ROW = 1024
 #: inputs smaller than this run on one thread (parallel start-up dominates below it)
 _SERIAL_BELOW = 1 << 15
 #: False sends every block through the general per-element loop (tests compare the branch-free
@@ -770,16 +773,21 @@ def _prepare(fmt: CodecFormat, x: Any, axis: int) -> tuple[np.ndarray, plan.Layo
     return x32, plan.layout(fmt, x32.shape, ax), scalar
 
 
-def _row_segments(rows: int, nblk: int, threads: int) -> int:
-    """Segments to cut each of ``rows`` rows of ``nblk`` blocks into: the smallest divisor ``d``
-    of ``nblk`` giving at least :data:`_ROWS_PER_THREAD` rows per thread (``nblk`` if none
-    does); 1 when the rows already suffice, so one thread never pays for short rows (the
-    two-phase kernel's per-row set-up costs ~2x on 16-element rows)."""
+def _row_blocks(rows: int, nblk: int, threads: int, cap: int) -> int:
+    """Blocks per kernel row for ``rows`` contiguous rows of ``nblk`` whole blocks each (the
+    quantized axis innermost). The flat element index, hence the layout and the stochastic-rounding
+    bits, is the same for any row length that is a whole number of blocks, so the kernels may see
+    the ``rows * nblk`` blocks as rows of any divisor ``g`` of that count: the largest ``g`` up to
+    ``cap`` that leaves at least :data:`_ROWS_PER_THREAD` rows per thread, or one block per row
+    when there are too few blocks for that."""
+    total = rows * nblk
     want = _ROWS_PER_THREAD * threads
-    if rows >= want or nblk <= 1:
+    if total <= want:
         return 1
-    need = -(-want // rows)
-    return next((d for d in range(need, nblk) if nblk % d == 0), nblk)
+    g = min(cap, total // want)
+    while total % g:
+        g -= 1
+    return g
 
 
 def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: bool):
@@ -807,13 +815,14 @@ def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: boo
     tabs = _scale_tables(fmt.scale_element, St, et) if rule == RULE_AMAX else _NO_TABLES
     rows_in, L_row, split = xr.shape[0], L, False
     nthreads = nb.get_num_threads()
-    if inner == 1 and L % B == 0 and rows_in:
-        # the kernels parallelize over rows: cut few long rows into segments of whole blocks (a
-        # free view; flat element indices, hence stochastic rounding, are unchanged since a row
-        # of L = d * L_row elements is d consecutive rows of L_row)
-        d = _row_segments(rows_in, nblk, nthreads if xr.size >= _SERIAL_BELOW else 1)
-        if d > 1:
-            xr, L_row, split = xr.reshape(rows_in * d, L // d), L // d, True
+    if inner == 1 and L % B == 0 and rows_in and nblk:
+        # the kernels parallelize over rows and pay a set-up per row: see the blocks as rows of
+        # g blocks (a free view of the contiguous rows; flat element indices, hence stochastic
+        # rounding, unchanged): long rows cut for many threads, short rows joined
+        g = _row_blocks(rows_in, nblk, nthreads if xr.size >= _SERIAL_BELOW else 1, max(nblk, _JOINED_ROW // B))
+        if g != nblk:
+            L_row, split = g * B, True
+            xr = xr.reshape(-1, L_row)
     codes = np.empty(xr.shape, dtype=plan.code_bits_dtype(fmt.element.bits)) if want_codes else None
     values = np.empty(xr.shape, dtype=np.float32) if want_values else None
     # written by the kernel in their final width (one byte per block for E8M0 / E4M3 codes)

@@ -7,7 +7,7 @@ scale codes of a row first, then its elements by comparisons); ``encode`` and th
 reference (:mod:`hwsim.numerics._reference`, imports no kernel) on smaller inputs. Inputs mix
 block magnitudes over 2**-30 .. 2**10 so that some block scales round to 0 (blocks decode to
 signed zeros), and lay the quantized axis innermost, outermost (stochastic indices with a stride)
-and cut into one row per block (few long rows).
+and seen by the kernels as rows of other lengths (cut for threads, joined when short).
 """
 
 from __future__ import annotations
@@ -112,26 +112,30 @@ def test_blocks_that_are_not_a_power_of_two(fmt, mode: str, calls, monkeypatch) 
     assert len(calls) == 2
 
 
-@pytest.mark.parametrize("rows,nblk,threads,want", [
-    (512, 32, 1, 1), (3, 32, 1, 2), (1, 32, 1, 4), (1, 32, 8, 32), (3, 6, 4, 6), (5, 6, 4, 6), (7, 9, 2, 3),
-    (1, 1, 8, 1), (2, 7, 4, 7)])
-def test_row_segments(rows: int, nblk: int, threads: int, want: int) -> None:
-    """The smallest divisor of the block count giving >= 4 rows per thread (all blocks if none)."""
-    assert codec._row_segments(rows, nblk, threads) == want
+@pytest.mark.parametrize("rows,nblk,threads,cap,want", [
+    (512, 32, 1, 64, 64), (512, 8, 1, 64, 64), (3, 32, 1, 64, 24), (1, 32, 1, 64, 8), (1, 32, 8, 64, 1),
+    (3, 6, 4, 6, 1), (5, 6, 4, 6, 1), (7, 9, 2, 9, 7), (1, 1, 8, 1, 1), (2, 7, 1, 7, 2), (1000, 100, 2, 100, 100),
+    (9, 100, 2, 100, 100), (3, 100, 2, 100, 30)])
+def test_row_blocks(rows: int, nblk: int, threads: int, cap: int, want: int) -> None:
+    """The largest divisor of the block count up to the cap leaving >= 4 rows per thread (one
+    block per row if none does)."""
+    assert codec._row_blocks(rows, nblk, threads, cap) == want
 
 
-@pytest.mark.parametrize("segments", [1, 2, 8, "all"])
+@pytest.mark.parametrize("blocks", [1, 2, 8, "row", "all"])
 @pytest.mark.parametrize("mode", ["even", "stochastic"])
 @pytest.mark.parametrize("name", ["nvfp4_ts", "ue5m3"])
-def test_rows_cut_into_segments(name: str, mode: str, segments: int | str, monkeypatch) -> None:
-    """Cutting each row into ``segments`` rows of whole blocks (what few long rows on many threads
-    get) changes no value, scale or stochastic-rounding bit: both kernels, vs the Fraction oracle."""
+def test_rows_seen_as_other_lengths(name: str, mode: str, blocks: int | str, monkeypatch) -> None:
+    """The kernels seeing the blocks as rows of any whole number of blocks (cut for many threads,
+    joined when short; "row": as stored, "all": one row) changes no value, scale or
+    stochastic-rounding bit: both kernels, vs the Fraction oracle."""
     fmt = _fmt(name, mode)
     x = _data((3, 512), -1, seed=9)
     want_c, want_s, want_ts = R.ref_encode(fmt, x, -1)
     want = R.ref_decode(fmt, want_c, want_s, want_ts, -1)
-    monkeypatch.setattr(codec, "_row_segments", lambda rows, nblk, threads: nblk if segments == "all" else segments)
-    assert_same_f32(codec.quantize_array(fmt, x, -1), want, f"{name} {mode} quantize, {segments} segments")
+    monkeypatch.setattr(codec, "_row_blocks", lambda rows, nblk, threads, cap:
+                        nblk if blocks == "row" else rows * nblk if blocks == "all" else blocks)
+    assert_same_f32(codec.quantize_array(fmt, x, -1), want, f"{name} {mode} quantize, {blocks} blocks per row")
     enc = codec.encode_array(fmt, x, -1)
     np.testing.assert_array_equal(enc.codes, want_c)
     np.testing.assert_array_equal(enc.scales, want_s)
