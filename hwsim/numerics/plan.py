@@ -157,6 +157,10 @@ def to_rows(a: np.ndarray, ax: int) -> np.ndarray:
     outer, inner = math.prod(a.shape[:ax]), math.prod(a.shape[ax + 1:])
     # explicit row count: reshape(-1, 0) is ambiguous for empty axes
     if ax == a.ndim - 1 or inner == 1:
+        if a.ndim >= 2 and not a.flags.c_contiguous:
+            swapped = np.swapaxes(a, -1, -2)
+            if swapped.flags.c_contiguous:  # a transposed view (W.T): the tiled transpose, not numpy's copy
+                return swap_last2(swapped.reshape(-1, *swapped.shape[-2:])).reshape(outer * inner, a.shape[ax])
         return np.ascontiguousarray(a).reshape(outer * inner, a.shape[ax])
     moved = _moved_view(a, ax)
     if moved is not None:

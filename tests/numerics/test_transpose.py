@@ -12,7 +12,8 @@ import pytest
 from hwsim.numerics import plan
 from hwsim.numerics.transpose import swap_last2
 
-SHAPES = [(5,), (3, 4), (2, 3, 4), (4, 1, 3), (0, 3), (3, 0, 2), (2, 3, 1), (1, 5, 7, 2), (33, 65), (17, 16, 31)]
+SHAPES = [(5,), (3, 4), (2, 3, 4), (4, 1, 3), (0, 3), (3, 0, 2), (2, 3, 1), (1, 5, 7, 2), (33, 65), (17, 16, 31),
+          (2, 40, 24), (9, 8, 17)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.uint16, np.uint32])
@@ -38,3 +39,21 @@ def test_non_contiguous_input_and_swap() -> None:
     b = np.random.default_rng(2).standard_normal((3, 40, 23)).astype(np.float32)
     assert np.array_equal(swap_last2(b), np.swapaxes(b, 1, 2))
     assert np.array_equal(swap_last2(b[:, ::2, :]), np.swapaxes(b[:, ::2, :], 1, 2))
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (3, 40, 23), (2, 33, 64), (1, 7, 9), (2, 16, 48)], ids=str)
+def test_swap_float32_bits(shape) -> None:
+    """float32 (8 x 8 register transposes plus the edges): every bit pattern copied, NaN payloads
+    and -0 included."""
+    b = np.random.default_rng(3).integers(0, 2**32, size=shape, dtype=np.uint32)
+    got = swap_last2(b.view(np.float32)).view(np.uint32)
+    assert np.array_equal(got, np.swapaxes(b, 1, 2))
+
+
+@pytest.mark.parametrize("shape", [(48, 40), (3, 33, 17), (2, 2, 16, 24)], ids=str)
+def test_rows_of_a_transposed_view(shape) -> None:
+    """The last axis of a transposed view (W.T, or k.transpose(-1, -2)): the same rows as a copy."""
+    a = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    t = np.swapaxes(a, -1, -2)
+    rows = plan.to_rows(t, t.ndim - 1)
+    assert rows.flags.c_contiguous and np.array_equal(rows, np.ascontiguousarray(t).reshape(-1, t.shape[-1]))
