@@ -317,6 +317,32 @@ def _int_pow2_values(seg, out, ep, es):
 
 
 @nb.njit(cache=True, inline="always")
+def _float_pow2_values(seg, out, ep, es):
+    """Values of a plain block of a minifloat element (MXFP8, MXFP6, MXFP4) under a power-of-two
+    scale ``2**es`` (|es| < 900), round-to-nearest-even, in float64: ``a = |x| * 2**-es`` (exact),
+    its quantum ``2**(max(E, emin) - man_bits)`` with E the exponent of a (subnormals below
+    emin), ``min(rint(a / quantum) * quantum, max)`` (exact; ``rint`` is RNE of that exact value;
+    the element's largest finite value saturates, as :func:`_fast_code`'s magnitude code), then
+    times ``2**es`` with x's sign (exact), rounded once to float32, ``+ 0.0`` turning -0 into +0
+    for FNUZ elements. The arithmetic of :func:`_fast_code` done on floats, which vectorizes;
+    same values bit for bit (tests/numerics)."""
+    _, M, emin, bias, _, _, specials, _, _, _, _, max_mag = ep
+    efield = max_mag >> M
+    normal = int(efield != 0)
+    top = np.float64((max_mag & ((1 << M) - 1)) | (normal << M)) * int64_as_float64(
+        (1023 + efield + 1 - normal - bias - M) << 52)
+    down = int64_as_float64((1023 - es) << 52)
+    up = int64_as_float64((1023 + es) << 52)
+    fnuz_zero = np.float32(0.0) if specials == SPECIALS_FNUZ else np.float32(-0.0)
+    for j in range(seg.shape[0]):
+        xv = np.float64(int32_as_float32(np.int32(seg[j])))
+        a = abs(xv) * down
+        qe = max((float64_as_int64(a) >> 52) - 1023, emin) - M  # exponent of a's quantum
+        k = np.rint(a * int64_as_float64((1023 - qe) << 52)) * int64_as_float64((1023 + qe) << 52)
+        out[j] = np.float32(np.copysign(min(k, top), xv) * up) + fnuz_zero
+
+
+@nb.njit(cache=True, inline="always")
 def _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, wide, pow2, is_int,
                 out_values):
     """One plain block (zeros and normal float32s that cannot overflow) on the branch-free path,
@@ -329,8 +355,11 @@ def _fast_block(seg, out, ep, S, lS, es, mode, sval, inv_S, base, inner, seed, w
     else (``wide``) in float64, where it is exact for sig < 2**24 and S < 2**29 (the caller's check).
     """
     sval32 = np.float32(sval)
-    if is_int and pow2 and out_values and mode == MODE_EVEN and -900 < es < 900:
-        _int_pow2_values(seg, out, ep, es)
+    if pow2 and out_values and mode == MODE_EVEN and -900 < es < 900:
+        if is_int:
+            _int_pow2_values(seg, out, ep, es)
+        else:
+            _float_pow2_values(seg, out, ep, es)
         return
     for j in range(seg.shape[0]):
         r32 = hash32(base + j * inner, seed) if mode == MODE_STOCHASTIC else 0
