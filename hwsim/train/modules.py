@@ -21,6 +21,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numba as nb
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -48,8 +50,31 @@ class _AddBias(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         (g,) = grads
-        gb = g.double().reshape(-1, g.shape[-1]).sum(0).to(g.dtype)
-        return g, gb.reshape(ctx.bias_shape)
+        return g, _bias_grad(g).reshape(ctx.bias_shape)
+
+
+def _bias_grad(g: torch.Tensor) -> torch.Tensor:
+    """Sum of ``g`` over every axis but the last: float64 running sums over the tokens in order,
+    rounded once to ``g``'s dtype (the bits of ``g.double().reshape(-1, n).sum(0)``, torch's
+    row-order sum, without the float64 copy of ``g``: a test checks both)."""
+    g2 = g.detach().reshape(-1, g.shape[-1])
+    if g.dtype != torch.float32 or g.device.type != "cpu":
+        return g2.double().sum(0).to(g.dtype)
+    out = torch.empty(g2.shape[-1], dtype=torch.float32)
+    _column_sums(g2.contiguous().numpy(), out.numpy())
+    return out
+
+
+@nb.njit(cache=True)
+def _column_sums(g, out):
+    """``out[j] = fl32(sum_i g[i, j])``, the sum in float64, rows in order (vectorized over j)."""
+    acc = np.zeros(g.shape[1], np.float64)
+    for i in range(g.shape[0]):
+        row = g[i]
+        for j in range(g.shape[1]):
+            acc[j] += np.float64(row[j])
+    for j in range(g.shape[1]):
+        out[j] = np.float32(acc[j])
 
 
 def add_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

@@ -246,3 +246,16 @@ def test_operands_reused_only_where_axis_free(rec_name: str, monkeypatch) -> Non
     _layer(rec_name, x, w, b, g)
     want = 3 if rec_name in ("bf16", "dfp16") else 6
     assert len(calls) == want, calls
+
+
+@pytest.mark.parametrize("shape", [(64, 96), (8, 64, 128), (3000, 7), (2, 5, 1)])
+def test_bias_gradient_is_torchs_float64_sum(shape) -> None:
+    """The bias gradient kernel gives the bits of ``g.double().sum(0).float()`` on gradients whose
+    float64 partial sums round (exponents spread over 2**-40 .. 2**40), and on a transposed view."""
+    from hwsim.train.modules import _bias_grad
+
+    gen = torch.Generator().manual_seed(len(shape))
+    g = torch.randn(*shape, generator=gen) * torch.exp2(torch.randint(-40, 41, shape, generator=gen).float())
+    for t in (g, g.transpose(0, -1).contiguous().transpose(0, -1)):
+        want = t.double().reshape(-1, shape[-1]).sum(0).float()
+        assert torch.equal(_bias_grad(t), want)
