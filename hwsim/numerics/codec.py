@@ -873,7 +873,7 @@ def _run(fmt: CodecFormat, x: Any, axis: int, want_codes: bool, want_values: boo
             else:
                 plain = False
             if plain:  # every element zero or normal and unable to overflow: the two-phase kernel
-                chunks = max(1, min(nb.get_num_threads(), xr.shape[0]))
+                chunks = max(1, min(nthreads if xr.size >= _SERIAL_BELOW else 1, xr.shape[0]))
                 _small_amax_values(xr.view(np.int32), xr, values, scales, B, inner, chunks, sp, Sd, ed, *tabs[:3],
                                    tabs[4], mode, fmt.seed & 0xFFFFFFFF, el.table(), ep, saturate,
                                    int(not ep[0] and ep[6] != SPECIALS_FNUZ), *grid)
