@@ -183,8 +183,9 @@ def int_matmul(ia: torch.Tensor, ib: torch.Tensor, overflow_handling: bool = Tru
 def _wrap_int32(v):
     """Two's complement INT32 wrap of an integer-valued float64 (|v| < 2^53),
     ``v - 2^32 * floor((v + 2^31) / 2^32)`` (exact: the quotient is a power-of-two scaling, the
-    difference an integer below 2^53)."""
-    return v - 4294967296.0 * math.floor((v + 2147483648.0) * (1.0 / 4294967296.0))
+    difference an integer below 2^53; ``np.floor`` stays in float64, which vectorizes, where
+    ``math.floor`` returns an int)."""
+    return v - 4294967296.0 * np.floor((v + 2147483648.0) * (1.0 / 4294967296.0))
 
 
 @nb.njit(cache=True)
