@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+import numba as nb
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["transpose8x8"]
+__all__ = ["transpose8x8", "transpose_block"]
 
 #: the three shuffle rounds: (mask taking from the pair (a, b) of 8-lane vectors -> first result,
 #: mask -> second result, distance between the paired rows)
@@ -90,3 +91,20 @@ def _transpose8x8(typingctx, src, si, sj, dst, di, dj):  # noqa: ARG001 - numba 
 #: ``transpose8x8(src, si, sj, dst, di, dj)``: ``dst[di:di+8, dj:dj+8] = src[si:si+8, sj:sj+8].T``
 #: (float32, 2-D; call from numba kernels)
 transpose8x8 = cast(Callable[..., None], intrinsic(_transpose8x8))
+
+
+@nb.njit(cache=True, inline="always")
+def transpose_block(src, p, q, dst, di, dj):
+    """``dst[di + j, dj + i] = src[i, j]`` for ``i < p``, ``j < q`` (2-D float32 arrays, unit
+    column stride): :func:`transpose8x8` on the 8 x 8 tiles, the edges past a multiple of 8 one
+    element at a time."""
+    p8, q8 = p - p % 8, q - q % 8
+    for i in range(0, p8, 8):
+        for j in range(0, q8, 8):
+            transpose8x8(src, i, j, dst, di + j, dj + i)
+    for j in range(q):  # rows p8.. of the source (all its columns)
+        for i in range(p8, p):
+            dst[di + j, dj + i] = src[i, j]
+    for j in range(q8, q):  # columns q8.. of the source, rows before p8
+        for i in range(p8):
+            dst[di + j, dj + i] = src[i, j]

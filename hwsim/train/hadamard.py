@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from hwsim.errors import HwsimError
-from hwsim.numerics._transpose8 import transpose8x8
+from hwsim.numerics._transpose8 import transpose_block
 
 __all__ = ["hadamard_matrix", "random_signs", "rht", "rht_transposed"]
 
@@ -98,8 +98,7 @@ def _rht_kernel(x, signs, out, block, inv, chunks):
     ``_COLS`` columns at a time (rows vectorized over the columns): the Sylvester stages h = 1, 2,
     4, ... two per pass (:func:`_radix4`; a last single stage when log2(block) is odd), the scaled
     float32 results into a tile, and the tile into ``out`` by 8 x 8 register transposes
-    (:func:`~hwsim.numerics._transpose8.transpose8x8`; columns past a multiple of 8 and blocks
-    under 8 tokens one element at a time)."""
+    (:func:`~hwsim.numerics._transpose8.transpose_block`)."""
     nt, m_in, nc = x.shape
     nblk = out.shape[2] // block
     jobs = nt * nblk
@@ -137,14 +136,7 @@ def _rht_kernel(x, signs, out, block, inv, chunks):
                     bi, ti = buf[i], tile[i]
                     for c in range(w):
                         ti[c] = np.float32(bi[c] * inv)
-                w8 = w - w % 8 if block % 8 == 0 else 0
-                for i0 in range(0, block if w8 else 0, 8):
-                    for c in range(0, w8, 8):
-                        transpose8x8(tile, i0, c, ot, c0 + c, m0 + i0)
-                for c in range(w8, w):
-                    oc = ot[c0 + c]
-                    for i in range(block):
-                        oc[m0 + i] = tile[i, c]
+                transpose_block(tile, block, w, ot, c0, m0)
 
 
 def rht_transposed(x: torch.Tensor, block: int, seed: int) -> torch.Tensor:
